@@ -1,0 +1,26 @@
+#include "actors/registry.h"
+
+namespace ctk::actors {
+
+const std::vector<actor_entry>& registry() {
+  // Planned kinds keep an empty `make` until they are implemented, so that
+  // `run` can tell "not built yet" from "no such actor".
+  static const std::vector<actor_entry> entries{
+      {"crawler", "fetches sources on crawl commands: control -> raw", {}},
+      {"validator", "checks and normalises records: raw -> valid | deadletter", {}},
+      {"dedup", "drops records already seen: valid -> unique", {}},
+      {"hdfs-sink", "writes unique records to HDFS files", {}},
+      {"db-sink", "writes unique records and insights to PostgreSQL", {}},
+      {"analyzer", "derives sentiment and indicators: unique -> insights", {}},
+      {"scheduler", "fires timed crawl commands; runs the control plane", {}},
+  };
+  return entries;
+}
+
+const actor_entry* find(const std::string& name) {
+  for (const auto& e : registry())
+    if (e.name == name) return &e;
+  return nullptr;
+}
+
+}  // namespace ctk::actors

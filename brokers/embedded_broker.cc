@@ -1,0 +1,55 @@
+#include "brokers/embedded_broker.h"
+
+namespace ctk::kafka {
+
+std::unique_ptr<embedded_broker> embedded_broker::start(const std::string& listen, std::string& err) {
+  std::unique_ptr<embedded_broker> b(new embedded_broker());
+  const properties props{{"client.id", "cointicker-embedded-broker"}};
+  rd_kafka_conf_t* conf = make_conf({&props}, err);
+  if (!conf) return nullptr;
+  char buf[512];
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, buf, sizeof buf);
+  if (!rk) {
+    rd_kafka_conf_destroy(conf);
+    err = buf;
+    return nullptr;
+  }
+  b->rk_.reset(rk);
+  b->cluster_ = rd_kafka_mock_cluster_new(rk, 1);
+  if (!b->cluster_) {
+    err = "cannot create the mock cluster";
+    return nullptr;
+  }
+  std::string host;
+  int port = 0;
+  if (!listen.empty()) {
+    if (!split_host_port(listen, host, port)) {
+      err = "broker listen address is not host:port: '" + listen + "'";
+      return nullptr;
+    }
+    if (port != 0) {
+      b->forwarder_ = tcp_forwarder::start(listen, b->mock_bootstrap(), err);
+      if (!b->forwarder_) return nullptr;
+    }
+  }
+  return b;
+}
+
+embedded_broker::~embedded_broker() {
+  forwarder_.reset();
+  if (cluster_) rd_kafka_mock_cluster_destroy(cluster_);
+}
+
+bool embedded_broker::create_topic(const std::string& name, int partitions, std::string& err) {
+  if (auto e = rd_kafka_mock_topic_create(cluster_, name.c_str(), partitions, 1)) {
+    err = name + ": " + rd_kafka_err2str(e);
+    return false;
+  }
+  return true;
+}
+
+std::string embedded_broker::mock_bootstrap() const { return rd_kafka_mock_cluster_bootstraps(cluster_); }
+
+std::string embedded_broker::bootstrap() const { return forwarder_ ? forwarder_->address() : mock_bootstrap(); }
+
+}  // namespace ctk::kafka

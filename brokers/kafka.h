@@ -1,0 +1,175 @@
+// RAII wrappers over librdkafka's C API: producer, consumer and admin
+// helpers. These are the only places that talk to librdkafka; actors see
+// the runtime in pipeline/ instead.
+//
+// Threading: a producer may be used from any thread (librdkafka is
+// thread-safe); a consumer belongs to the thread that polls it, and its
+// rebalance listener runs inside poll() on that thread.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <librdkafka/rdkafka.h>
+
+namespace ctk::kafka {
+
+using properties = std::map<std::string, std::string>;
+
+// Topic and group names under the deployment's prefix (DESIGN.md §2).
+struct names {
+  std::string prefix = "ctk.";
+  std::string topic(std::string_view base) const { return prefix + std::string(base); }
+  std::string group(std::string_view actor) const { return prefix + std::string(actor); }
+};
+
+// The pipeline's topics, base names without prefix.
+inline const std::vector<std::string>& pipeline_topics() {
+  static const std::vector<std::string> t{"control", "raw", "valid", "deadletter", "unique", "insights", "dedup.state"};
+  return t;
+}
+
+struct topic_partition {
+  std::string topic;
+  std::int32_t partition = 0;
+  std::int64_t offset = RD_KAFKA_OFFSET_INVALID;
+  auto operator<=>(const topic_partition&) const = default;
+};
+
+struct handle_deleter {
+  void operator()(rd_kafka_t* rk) const { rd_kafka_destroy(rk); }
+};
+using handle_ptr = std::unique_ptr<rd_kafka_t, handle_deleter>;
+
+struct message_deleter {
+  void operator()(rd_kafka_message_t* m) const { rd_kafka_message_destroy(m); }
+};
+// A consumed message (or error event); owned, freed on destruction.
+using message_ptr = std::unique_ptr<rd_kafka_message_t, message_deleter>;
+
+inline std::string_view payload(const rd_kafka_message_t& m) {
+  return {static_cast<const char*>(m.payload), m.len};
+}
+inline std::string_view key(const rd_kafka_message_t& m) { return {static_cast<const char*>(m.key), m.key_len}; }
+inline std::string topic_of(const rd_kafka_message_t& m) { return rd_kafka_topic_name(m.rkt); }
+
+// Builds a librdkafka config; the later maps override the earlier ones.
+// Returns nullptr and sets `err` on an unknown property or a bad value.
+rd_kafka_conf_t* make_conf(std::initializer_list<const properties*> layers, std::string& err);
+
+// Idempotent producer (enable.idempotence=true, acks=all) with delivery reports.
+class producer {
+ public:
+  // `props` are passed through; defaults are set first, so they may override them.
+  static std::unique_ptr<producer> create(const properties& props, std::string& err);
+  ~producer();
+  producer(const producer&) = delete;
+  producer& operator=(const producer&) = delete;
+
+  // Enqueues one message (copied). partition -1 = partitioner by key.
+  // When the local queue is full it serves delivery reports and waits.
+  // Returns false only on a non-retryable error (e.g. unknown topic, fatal).
+  bool produce(const std::string& topic, std::int32_t partition, std::string_view key, std::string_view value,
+               std::string* err = nullptr);
+
+  // Waits until every enqueued message is acknowledged or has failed
+  // (bounded by message.timeout.ms). Returns true when none failed since
+  // the previous call; otherwise `err` holds the first failure.
+  bool flush(std::string& err);
+
+  void poll(int timeout_ms) { rd_kafka_poll(rk_.get(), timeout_ms); }
+  std::uint64_t acked() const { return acked_.load(); }
+  std::uint64_t failed() const { return failed_total_.load(); }
+  rd_kafka_t* raw() const { return rk_.get(); }
+
+ private:
+  producer() = default;
+  static void on_delivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque);
+
+  handle_ptr rk_;
+  std::atomic<std::uint64_t> acked_{0};
+  std::atomic<std::uint64_t> failed_{0};
+  std::atomic<std::uint64_t> failed_total_{0};
+  std::mutex err_mu_;
+  std::string first_error_;
+};
+
+// Told about partition assignment changes, inside consumer::poll().
+class rebalance_listener {
+ public:
+  virtual ~rebalance_listener() = default;
+  // `parts` carry the start offsets (committed, else beginning); the
+  // listener may change them (e.g. to offsets kept in a database).
+  virtual void on_assign(std::vector<topic_partition>& parts) = 0;
+  // Called before the partitions go away: finish and commit work for them.
+  virtual void on_revoke(const std::vector<topic_partition>& parts, bool lost) = 0;
+};
+
+// Group consumer with manual commits. auto.offset.reset=error is forced so
+// that an offset that fell out of range surfaces as an error event
+// (RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET) instead of being skipped silently.
+class consumer {
+ public:
+  static std::unique_ptr<consumer> create(const properties& props, const std::string& group,
+                                          rebalance_listener* listener, std::string& err);
+  ~consumer();
+  consumer(const consumer&) = delete;
+  consumer& operator=(const consumer&) = delete;
+
+  bool subscribe(const std::vector<std::string>& topics, std::string& err);
+  message_ptr poll(int timeout_ms) { return message_ptr(rd_kafka_consumer_poll(rk_.get(), timeout_ms)); }
+
+  // Synchronous commit of the given next-offsets.
+  bool commit(const std::vector<topic_partition>& offsets, std::string& err);
+  bool seek(const std::vector<topic_partition>& to, std::string& err);
+  void pause(const std::vector<topic_partition>& parts);
+  void resume(const std::vector<topic_partition>& parts);
+  std::vector<topic_partition> assignment() const;
+  // Cached high watermark minus current position, summed over the assignment.
+  std::int64_t lag() const;
+  // Leaves the group (revoke → listener commits) and closes. Idempotent.
+  void close();
+  rd_kafka_t* raw() const { return rk_.get(); }
+
+ private:
+  consumer() = default;
+  static void on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts,
+                           void* opaque);
+
+  handle_ptr rk_;
+  rebalance_listener* listener_ = nullptr;
+  bool closed_ = false;
+};
+
+// Metadata helpers for the CLI and tests.
+struct partition_info {
+  std::int32_t partition;
+  std::int64_t low = -1, high = -1;
+};
+struct topic_info {
+  std::string name;
+  std::vector<partition_info> partitions;
+};
+
+// Lists topics (all, or just `only`) with their watermarks.
+bool list_topics(rd_kafka_t* rk, const std::string& only, std::vector<topic_info>& out, std::string& err,
+                 int timeout_ms = 5000);
+// Committed offsets of `group` for the given partitions (offset -1001 = none).
+bool committed_offsets(const properties& props, const std::string& group, std::vector<topic_partition>& parts,
+                       std::string& err, int timeout_ms = 5000);
+// CreateTopics through the admin API (real Kafka; the embedded broker has no CreateTopics).
+bool create_topics(rd_kafka_t* rk, const std::vector<std::pair<std::string, int>>& topics, int replication,
+                   std::string& err);
+
+// Routes librdkafka's own log lines to spdlog's "kafka" logger.
+void route_logs(rd_kafka_conf_t* conf);
+
+}  // namespace ctk::kafka

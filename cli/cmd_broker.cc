@@ -1,0 +1,96 @@
+// `cointicker broker`: the embedded Kafka-protocol broker (in memory, one
+// machine, not for production) with the pipeline's topics created.
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <thread>
+
+#include <spdlog/spdlog.h>
+
+#include "brokers/embedded_broker.h"
+#include "cli/commands.h"
+#include "pipeline/process.h"
+
+namespace ctk::cli {
+
+namespace {
+std::vector<std::pair<std::string, int>> pipeline_topic_partitions(const cfg::loaded_config& c) {
+  const auto& t = c.cluster.kafka.topics;
+  const auto& p = c.cluster.kafka.prefix;
+  return {{p + "control", t.control}, {p + "raw", t.raw},           {p + "valid", t.valid},
+          {p + "deadletter", t.deadletter}, {p + "unique", t.unique}, {p + "insights", t.insights},
+          {p + "dedup.state", t.dedup_state}};
+}
+}  // namespace
+
+std::unique_ptr<kafka::embedded_broker> start_embedded_broker(const cfg::loaded_config& c, const std::string& listen,
+                                                              const std::vector<std::string>& extra_topics,
+                                                              std::string& err) {
+  auto b = kafka::embedded_broker::start(listen, err);
+  if (!b) return nullptr;
+  auto topics = pipeline_topic_partitions(c);
+  for (const auto& spec : extra_topics) {
+    auto colon = spec.rfind(':');
+    int parts = 4;
+    std::string name = spec;
+    if (colon != std::string::npos) {
+      name = spec.substr(0, colon);
+      try {
+        parts = std::stoi(spec.substr(colon + 1));
+      } catch (...) {
+        parts = -1;
+      }
+      if (parts < 1) {
+        err = "--topic " + spec + ": expected NAME:PARTITIONS";
+        return nullptr;
+      }
+    }
+    topics.emplace_back(name, parts);
+  }
+  for (const auto& [name, parts] : topics)
+    if (!b->create_topic(name, parts, err)) return nullptr;
+  return b;
+}
+
+void add_broker_command(CLI::App& app, global_options& g, int& rc) {
+  auto* cmd = app.add_subcommand("broker",
+                                 "Run the embedded Kafka-protocol broker for one machine (in memory: data is lost on "
+                                 "exit; single host; NOT a production broker)");
+  auto listen = std::make_shared<std::string>();
+  auto address_file = std::make_shared<std::string>();
+  auto topics = std::make_shared<std::vector<std::string>>();
+  cmd->add_option("--listen", *listen, "fixed bootstrap address host:port (default broker.listen; port 0: none)");
+  cmd->add_option("--address-file", *address_file, "write the bootstrap address to this file once ready");
+  cmd->add_option("--topic", *topics, "extra topic NAME:PARTITIONS to create (repeatable)");
+  cmd->callback([&g, &rc, listen, address_file, topics] {
+    cfg::loaded_config c;
+    if (!load(g, c)) {
+      rc = exit_failure;
+      return;
+    }
+    pipeline::init_logging("broker", g.log_level.empty() ? c.cluster.runtime.log_level : g.log_level);
+    auto& stop = pipeline::install_stop_signals();
+    std::string err;
+    const std::string where = listen->empty() ? c.cluster.broker.listen : *listen;
+    auto b = start_embedded_broker(c, where, *topics, err);
+    if (!b) {
+      spdlog::error("embedded broker: {}", err);
+      rc = exit_failure;
+      return;
+    }
+    std::cout << b->bootstrap() << std::endl;  // first line of stdout, by contract
+    const std::string file = address_file->empty() ? c.cluster.broker.address_file : *address_file;
+    if (!file.empty()) {
+      std::ofstream(file + ".tmp") << b->bootstrap() << "\n";
+      std::rename((file + ".tmp").c_str(), file.c_str());
+    }
+    spdlog::info("embedded broker ready: bootstrap {} (broker listener {}); topics under prefix '{}'. In memory, "
+                 "one machine, not a production broker.",
+                 b->bootstrap(), b->mock_bootstrap(), c.cluster.kafka.prefix);
+    while (!stop.load()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    spdlog::info("embedded broker stopping; its data is gone");
+    rc = exit_ok;
+  });
+}
+
+}  // namespace ctk::cli

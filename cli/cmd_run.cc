@@ -1,0 +1,57 @@
+// `cointicker run ACTOR`: one actor process.
+#include <unistd.h>
+
+#include <iostream>
+
+#include <spdlog/spdlog.h>
+
+#include "actors/registry.h"
+#include "cli/commands.h"
+#include "pipeline/process.h"
+#include "pipeline/runner.h"
+
+namespace ctk::cli {
+
+void add_run_command(CLI::App& app, global_options& g, int& rc) {
+  struct opts {
+    std::string actor, node, instance = "0";
+  };
+  auto o = std::make_shared<opts>();
+  std::string names;
+  for (const auto& e : actors::registry()) names += (names.empty() ? "" : ", ") + e.name;
+  auto* cmd = app.add_subcommand("run", "Run one actor process (" + names + ")");
+  cmd->add_option("actor", o->actor, "actor kind")->required();
+  cmd->add_option("--node", o->node, "node name in the identity node/actor/instance (default: host name)");
+  cmd->add_option("--instance", o->instance, "instance id in the identity (default 0)");
+  cmd->callback([&g, &rc, o] {
+    const actors::actor_entry* entry = actors::find(o->actor);
+    if (!entry) {
+      std::cerr << "run: no actor named '" << o->actor << "'\n";
+      rc = exit_usage;
+      return;
+    }
+    if (!entry->make) {
+      std::cerr << "run: the " << o->actor << " actor is not built in this version yet\n";
+      rc = exit_failure;
+      return;
+    }
+    cfg::loaded_config c;
+    if (!load(g, c)) {
+      rc = exit_failure;
+      return;
+    }
+    if (o->node.empty()) {
+      char host[256] = "node";
+      gethostname(host, sizeof host - 1);
+      o->node = host;
+    }
+    const std::string identity = o->node + "/" + o->actor + "/" + o->instance;
+    pipeline::init_logging(identity, g.log_level.empty() ? c.cluster.runtime.log_level : g.log_level);
+    auto& stop = pipeline::install_stop_signals();
+    auto a = entry->make({c, identity});
+    pipeline::runner r(*a, pipeline::make_runner_config(c.cluster, identity));
+    rc = r.run(stop);
+  });
+}
+
+}  // namespace ctk::cli

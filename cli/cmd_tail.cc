@@ -1,0 +1,201 @@
+// `cointicker tail TOPIC`: print envelopes, one per line, for debugging.
+#include <algorithm>
+#include <iostream>
+#include <map>
+#include <set>
+
+#include <spdlog/spdlog.h>
+
+#include "cli/commands.h"
+#include "messages/json.h"
+#include "pipeline/process.h"
+
+namespace ctk::cli {
+
+namespace {
+
+struct tail_options {
+  std::string topic;
+  bool from_beginning = false;
+  bool follow = false;
+  bool count = false;
+  bool keys = false;
+  long n = -1;
+  std::vector<std::string> filters;
+  std::string group;
+};
+
+struct filter_t {
+  std::vector<std::pair<std::string, std::string>> eq;
+  msg::json_decoder dec;
+  bool match(std::string_view value) {
+    if (eq.empty()) return true;
+    simdjson::dom::element root;
+    msg::decode_error err;
+    if (!dec.parse(value, root, err)) return false;
+    for (const auto& [k, want] : eq) {
+      simdjson::dom::element v;
+      if (root[k].get(v)) return false;
+      std::string_view s;
+      if (v.get_string().get(s)) {
+        if (simdjson::minify(v) != want) return false;
+      } else if (s != want) {
+        return false;
+      }
+    }
+    return true;
+  }
+};
+
+void print(const rd_kafka_message_t& m, bool keys) {
+  if (keys)
+    std::cout << m.partition << '\t' << m.offset << '\t' << kafka::key(m) << '\t';
+  std::cout << kafka::payload(m) << '\n';
+}
+
+int run_tail(const global_options& g, const tail_options& o) {
+  cfg::loaded_config c;
+  if (!load(g, c)) return exit_failure;
+  pipeline::init_logging("tail", g.log_level.empty() ? "warn" : g.log_level);
+  auto& stop = pipeline::install_stop_signals();
+  const std::string topic = resolve_topic(c, o.topic);
+  filter_t filter;
+  for (const auto& f : o.filters) {
+    auto eq = f.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      std::cerr << "tail: --filter takes FIELD=VALUE, got '" << f << "'\n";
+      return exit_usage;
+    }
+    filter.eq.emplace_back(f.substr(0, eq), f.substr(eq + 1));
+  }
+
+  kafka::properties props = client_props(c, "cointicker-tail");
+  props["enable.partition.eof"] = "true";
+  std::string err;
+
+  // Partitions and watermarks first: a missing topic is an error, not a wait.
+  std::unique_ptr<kafka::consumer> grouped;
+  kafka::handle_ptr rk;
+  {
+    rd_kafka_conf_t* conf = kafka::make_conf({&props}, err);
+    if (!conf) {
+      std::cerr << "tail: " << err << "\n";
+      return exit_failure;
+    }
+    char buf[512];
+    rk.reset(rd_kafka_new(RD_KAFKA_CONSUMER, conf, buf, sizeof buf));
+    if (!rk) {
+      std::cerr << "tail: " << buf << "\n";
+      return exit_failure;
+    }
+  }
+  std::vector<kafka::topic_info> topics;
+  if (!kafka::list_topics(rk.get(), topic, topics, err) || topics.empty()) {
+    std::cerr << "tail: " << (err.empty() ? "no topic named '" + topic + "'" : err) << " (bootstrap "
+              << c.cluster.kafka.bootstrap << ")\n";
+    return exit_failure;
+  }
+  const bool last_n = !o.from_beginning && !o.follow && o.group.empty() && !o.count;
+  const long n = o.n >= 0 ? o.n : (last_n ? 10 : -1);
+
+  std::vector<kafka::topic_partition> start;
+  for (const auto& p : topics[0].partitions) {
+    std::int64_t off = RD_KAFKA_OFFSET_END;
+    if (o.from_beginning || o.count) off = RD_KAFKA_OFFSET_BEGINNING;
+    else if (last_n) off = std::max(p.low, p.high - n);
+    start.push_back({topic, p.partition, off});
+  }
+  std::function<kafka::message_ptr(int)> poll;
+  std::size_t partitions = start.size();
+  if (!o.group.empty()) {
+    rk.reset();
+    grouped = kafka::consumer::create(props, o.group, nullptr, err);
+    if (!grouped || !grouped->subscribe({topic}, err)) {
+      std::cerr << "tail: " << err << "\n";
+      return exit_failure;
+    }
+    poll = [&](int ms) { return grouped->poll(ms); };
+  } else {
+    rd_kafka_topic_partition_list_t* l = rd_kafka_topic_partition_list_new(static_cast<int>(start.size()));
+    for (const auto& s : start) rd_kafka_topic_partition_list_add(l, s.topic.c_str(), s.partition)->offset = s.offset;
+    auto e = rd_kafka_assign(rk.get(), l);
+    rd_kafka_topic_partition_list_destroy(l);
+    if (e) {
+      std::cerr << "tail: assign: " << rd_kafka_err2str(e) << "\n";
+      return exit_failure;
+    }
+    poll = [&](int ms) { return kafka::message_ptr(rd_kafka_consumer_poll(rk.get(), ms)); };
+  }
+
+  std::set<std::int32_t> at_eof;
+  std::vector<kafka::message_ptr> kept;  // last-N mode
+  long printed = 0, matched = 0;
+  std::map<std::int32_t, std::int64_t> to_commit;
+  while (!stop.load()) {
+    kafka::message_ptr m = poll(200);
+    if (!m) continue;
+    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+      at_eof.insert(m->partition);
+      if (!o.follow && at_eof.size() >= partitions) break;
+      continue;
+    }
+    if (m->err) {
+      std::cerr << "tail: " << rd_kafka_message_errstr(m.get()) << "\n";
+      if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET || m->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
+        return exit_failure;
+      continue;
+    }
+    at_eof.erase(m->partition);
+    if (grouped) {
+      to_commit[m->partition] = m->offset + 1;
+      partitions = std::max<std::size_t>(1, grouped->assignment().size());
+    }
+    if (!filter.match(kafka::payload(*m))) continue;
+    ++matched;
+    if (o.count) continue;
+    if (last_n) {
+      kept.push_back(std::move(m));
+      continue;
+    }
+    print(*m, o.keys);
+    if (n >= 0 && ++printed >= n) break;
+  }
+  if (last_n) {
+    std::stable_sort(kept.begin(), kept.end(), [](const auto& a, const auto& b) {
+      return rd_kafka_message_timestamp(a.get(), nullptr) < rd_kafka_message_timestamp(b.get(), nullptr);
+    });
+    const std::size_t from = kept.size() > static_cast<std::size_t>(n) ? kept.size() - static_cast<std::size_t>(n) : 0;
+    for (std::size_t i = from; i < kept.size(); ++i) print(*kept[i], o.keys);
+  }
+  if (o.count) std::cout << matched << "\n";
+  std::cout.flush();
+  if (grouped) {
+    std::vector<kafka::topic_partition> offs;
+    for (const auto& [p, off] : to_commit) offs.push_back({topic, p, off});
+    if (!grouped->commit(offs, err)) std::cerr << "tail: " << err << "\n";
+    grouped->close();
+  }
+  return exit_ok;
+}
+
+}  // namespace
+
+void add_tail_command(CLI::App& app, global_options& g, int& rc) {
+  auto o = std::make_shared<tail_options>();
+  auto* cmd = app.add_subcommand("tail",
+                                 "Print messages of a topic, one per line. Default: the last 10, then exit. "
+                                 "TOPIC is a pipeline topic (raw, valid, unique, deadletter, control, insights, "
+                                 "dedup.state; the prefix is added) or any full topic name");
+  cmd->add_option("topic", o->topic, "topic to read")->required();
+  cmd->add_flag("--from-beginning,-b", o->from_beginning, "start at the oldest message and stop at the end");
+  cmd->add_option("-n", o->n, "print at most N messages (default 10 without --from-beginning/--follow)");
+  cmd->add_flag("--follow,-f", o->follow, "keep printing new messages until Ctrl-C");
+  cmd->add_option("--filter", o->filters, "FIELD=VALUE on the envelope's top-level fields (repeatable; all must match)");
+  cmd->add_option("--group", o->group,
+                  "consume as consumer group G from its committed offsets and commit what was read");
+  cmd->add_flag("--count", o->count, "print only the number of matching messages (whole topic)");
+  cmd->add_flag("--keys", o->keys, "prefix each line with partition, offset and key (tab-separated)");
+  cmd->callback([&g, &rc, o] { rc = run_tail(g, *o); });
+}
+
+}  // namespace ctk::cli

@@ -1,0 +1,82 @@
+// `cointicker topics`: topics, partitions, end offsets and group lag.
+#include <cstdio>
+#include <iostream>
+
+#include "cli/commands.h"
+#include "pipeline/process.h"
+
+namespace ctk::cli {
+
+namespace {
+int run_topics(const global_options& g, std::vector<std::string> groups, bool per_partition) {
+  cfg::loaded_config c;
+  if (!load(g, c)) return exit_failure;
+  pipeline::init_logging("topics", g.log_level.empty() ? "warn" : g.log_level);
+  kafka::properties props = client_props(c, "cointicker-topics");
+  std::string err;
+  rd_kafka_conf_t* conf = kafka::make_conf({&props}, err);
+  if (!conf) {
+    std::cerr << "topics: " << err << "\n";
+    return exit_failure;
+  }
+  char buf[512];
+  kafka::handle_ptr rk(rd_kafka_new(RD_KAFKA_PRODUCER, conf, buf, sizeof buf));
+  if (!rk) {
+    std::cerr << "topics: " << buf << "\n";
+    return exit_failure;
+  }
+  std::vector<kafka::topic_info> topics;
+  if (!kafka::list_topics(rk.get(), "", topics, err)) {
+    std::cerr << "topics: " << err << " (bootstrap " << c.cluster.kafka.bootstrap << ")\n";
+    return exit_failure;
+  }
+  if (groups.empty())
+    for (const char* a : {"crawler", "validator", "dedup", "hdfs-sink", "db-sink", "analyzer"})
+      groups.push_back(c.cluster.kafka.prefix + a);
+  std::printf("%-28s %5s %12s %12s  %s\n", "TOPIC", "PARTS", "MESSAGES", "END", "GROUP LAG (committed groups only)");
+  for (const auto& t : topics) {
+    std::int64_t msgs = 0, end = 0;
+    std::vector<kafka::topic_partition> parts;
+    for (const auto& p : t.partitions) {
+      if (p.high >= 0) end += p.high;
+      if (p.high >= 0 && p.low >= 0) msgs += p.high - p.low;
+      parts.push_back({t.name, p.partition, RD_KAFKA_OFFSET_INVALID});
+    }
+    std::string lags;
+    std::vector<std::pair<std::string, std::vector<kafka::topic_partition>>> committed;
+    for (const auto& grp : groups) {
+      auto q = parts;
+      if (!kafka::committed_offsets(props, grp, q, err)) continue;
+      std::int64_t lag = 0;
+      bool any = false;
+      for (std::size_t i = 0; i < q.size(); ++i) {
+        if (q[i].offset < 0) continue;
+        any = true;
+        lag += std::max<std::int64_t>(0, t.partitions[i].high - q[i].offset);
+      }
+      if (any) lags += grp + "=" + std::to_string(lag) + " ";
+      committed.emplace_back(grp, std::move(q));
+    }
+    std::printf("%-28s %5zu %12lld %12lld  %s\n", t.name.c_str(), t.partitions.size(), static_cast<long long>(msgs),
+                static_cast<long long>(end), lags.c_str());
+    if (per_partition)
+      for (std::size_t i = 0; i < t.partitions.size(); ++i) {
+        const auto& p = t.partitions[i];
+        std::printf("  %-26d %5s %12lld %12lld  low=%lld\n", p.partition, "", static_cast<long long>(p.high - p.low),
+                    static_cast<long long>(p.high), static_cast<long long>(p.low));
+      }
+  }
+  return exit_ok;
+}
+}  // namespace
+
+void add_topics_command(CLI::App& app, global_options& g, int& rc) {
+  auto groups = std::make_shared<std::vector<std::string>>();
+  auto per_partition = std::make_shared<bool>(false);
+  auto* cmd = app.add_subcommand("topics", "List topics with partitions, message counts, end offsets and group lag");
+  cmd->add_option("--group", *groups, "consumer group to show lag for (repeatable; default: the pipeline's groups)");
+  cmd->add_flag("--partitions", *per_partition, "one line per partition too");
+  cmd->callback([&g, &rc, groups, per_partition] { rc = run_topics(g, *groups, *per_partition); });
+}
+
+}  // namespace ctk::cli

@@ -1,0 +1,27 @@
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "brokers/embedded_broker.h"
+#include "cli/common.h"
+
+namespace ctk::cli {
+
+// Each adds one subcommand; its callback stores the exit code in `rc`.
+void add_broker_command(CLI::App& app, global_options& g, int& rc);
+void add_tail_command(CLI::App& app, global_options& g, int& rc);
+void add_topics_command(CLI::App& app, global_options& g, int& rc);
+void add_config_command(CLI::App& app, global_options& g, int& rc);
+void add_run_command(CLI::App& app, global_options& g, int& rc);
+void add_up_command(CLI::App& app, global_options& g, int& rc);
+
+// Starts the embedded broker and creates the pipeline's topics (+ extras "NAME:PARTS").
+std::unique_ptr<kafka::embedded_broker> start_embedded_broker(const cfg::loaded_config& c, const std::string& listen,
+                                                              const std::vector<std::string>& extra_topics,
+                                                              std::string& err);
+
+}  // namespace ctk::cli

@@ -1,0 +1,30 @@
+#include "cli/common.h"
+
+#include <algorithm>
+#include <iostream>
+
+extern char** environ;
+
+namespace ctk::cli {
+
+bool load(const global_options& g, cfg::loaded_config& out) {
+  auto errors = cfg::load_config(g.config_dir, out, environ);
+  for (const auto& e : errors) std::cerr << "config error: " << e.to_string() << "\n";
+  if (!g.bootstrap.empty()) out.cluster.kafka.bootstrap = g.bootstrap;
+  return errors.empty();
+}
+
+kafka::properties client_props(const cfg::loaded_config& c, const std::string& client_id) {
+  kafka::properties p = c.cluster.kafka.properties;
+  p["bootstrap.servers"] = c.cluster.kafka.bootstrap;
+  p["client.id"] = client_id;
+  return p;
+}
+
+std::string resolve_topic(const cfg::loaded_config& c, const std::string& name) {
+  const auto& t = kafka::pipeline_topics();
+  if (std::find(t.begin(), t.end(), name) != t.end()) return c.cluster.kafka.prefix + name;
+  return name;
+}
+
+}  // namespace ctk::cli

@@ -1,0 +1,267 @@
+#include "config/loader.h"
+
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+namespace ctk::cfg {
+
+std::string config_error::to_string() const {
+  std::string s = file;
+  if (line > 0) s += ":" + std::to_string(line) + ":" + std::to_string(column);
+  return s + ": " + message;
+}
+
+namespace detail {
+
+std::string ctx::where() const {
+  std::string s;
+  for (const auto& p : path) {
+    if (!s.empty() && p[0] != '[') s += '.';
+    s += p;
+  }
+  return s;
+}
+
+void ctx::fail(const YAML::Node& at, std::string msg) {
+  config_error e{file, 0, 0, std::move(msg)};
+  const auto m = at.Mark();
+  if (!m.is_null() && file.rfind("environment ", 0) != 0) {
+    e.line = m.line + 1;
+    e.column = m.column + 1;
+  }
+  errors->push_back(std::move(e));
+}
+
+namespace {
+std::string prefixed(const ctx& c, const std::string& msg) {
+  const auto w = c.where();
+  return w.empty() ? msg : w + ": " + msg;
+}
+
+template <class I>
+bool parse_int(const YAML::Node& n, I& out, ctx& c) {
+  const std::string& s = n.Scalar();
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+  if (ec == std::errc::result_out_of_range) {
+    c.fail(n, prefixed(c, "integer out of range: '" + s + "'"));
+    return false;
+  }
+  if (ec != std::errc() || p != s.data() + s.size() || s.empty()) {
+    c.fail(n, prefixed(c, "expected an integer, got '" + s + "'"));
+    return false;
+  }
+  return true;
+}
+}  // namespace
+
+bool scalar(const YAML::Node& n, std::string& out, ctx&) {
+  out = n.Scalar();
+  return true;
+}
+bool scalar(const YAML::Node& n, int& out, ctx& c) { return parse_int(n, out, c); }
+bool scalar(const YAML::Node& n, std::int64_t& out, ctx& c) { return parse_int(n, out, c); }
+
+bool scalar(const YAML::Node& n, double& out, ctx& c) {
+  const std::string& s = n.Scalar();
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+  if (ec != std::errc() || p != s.data() + s.size() || s.empty() || !std::isfinite(out)) {
+    c.fail(n, prefixed(c, "expected a number, got '" + s + "'"));
+    return false;
+  }
+  return true;
+}
+
+bool scalar(const YAML::Node& n, bool& out, ctx& c) {
+  const std::string& s = n.Scalar();
+  if (s == "true") {
+    out = true;
+  } else if (s == "false") {
+    out = false;
+  } else {
+    c.fail(n, prefixed(c, "expected true or false, got '" + s + "'"));
+    return false;
+  }
+  return true;
+}
+
+std::string suggest(std::string_view key, const std::vector<std::string_view>& known) {
+  // Levenshtein distance; suggest the closest name within 2 edits.
+  std::string_view best;
+  std::size_t best_d = 3;
+  for (auto k : known) {
+    std::vector<std::size_t> prev(k.size() + 1), cur(k.size() + 1);
+    for (std::size_t j = 0; j <= k.size(); ++j) prev[j] = j;
+    for (std::size_t i = 1; i <= key.size(); ++i) {
+      cur[0] = i;
+      for (std::size_t j = 1; j <= k.size(); ++j)
+        cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (key[i - 1] == k[j - 1] ? 0 : 1)});
+      std::swap(prev, cur);
+    }
+    if (prev[k.size()] < best_d) {
+      best_d = prev[k.size()];
+      best = k;
+    }
+  }
+  std::string s;
+  if (!best.empty()) s = " (did you mean '" + std::string(best) + "'?)";
+  s += " — known keys:";
+  for (std::size_t i = 0; i < known.size(); ++i) s += (i ? ", " : " ") + std::string(known[i]);
+  return s;
+}
+
+std::string yaml_scalar(const std::string& s) {
+  if (s.empty()) return "\"\"";
+  YAML::Emitter e;
+  e << s;
+  return e.c_str();
+}
+
+std::string yaml_scalar(double v) {
+  char buf[32];
+  auto [p, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  std::string s(buf, p);
+  if (s.find_first_of(".e") == std::string::npos) s += ".0";
+  return s;
+}
+
+}  // namespace detail
+
+std::optional<std::int64_t> parse_duration_ms(std::string_view s) {
+  std::int64_t n = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
+  if (ec != std::errc() || p == s.data() || n <= 0) return std::nullopt;
+  std::string_view unit(p, s.data() + s.size() - p);
+  std::int64_t mult = 0;
+  if (unit == "ms") mult = 1;
+  else if (unit == "s") mult = 1000;
+  else if (unit == "m") mult = 60'000;
+  else if (unit == "h") mult = 3'600'000;
+  else if (unit == "d") mult = 86'400'000;
+  else return std::nullopt;
+  return n * mult;
+}
+
+std::optional<std::string> topics_settings::check(const topics_settings& t) {
+  for (int p : {t.control, t.raw, t.valid, t.deadletter, t.unique, t.insights, t.dedup_state})
+    if (p < 1 || p > 1024) return "partition counts must be between 1 and 1024";
+  return std::nullopt;
+}
+
+std::optional<std::string> node_settings::check(const node_settings& n) {
+  static const std::set<std::string> actors{"crawler",  "validator", "dedup",    "hdfs-sink",
+                                            "db-sink",  "analyzer",  "scheduler"};
+  if (n.name.empty()) return "a node needs a name";
+  if (n.role != "master" && n.role != "worker") return "node '" + n.name + "': role must be master or worker";
+  for (const auto& [a, count] : n.actors) {
+    if (!actors.count(a)) return "node '" + n.name + "': unknown actor '" + a + "' (crawler, validator, dedup, hdfs-sink, db-sink, analyzer, scheduler)";
+    if (count < 0 || count > 64) return "node '" + n.name + "': instance count of " + a + " must be 0..64";
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> runtime_settings::check(const runtime_settings& r) {
+  if (r.batch_max_messages < 1) return "batch_max_messages must be at least 1";
+  if (r.batch_max_ms < 1) return "batch_max_ms must be at least 1";
+  if (r.retry_initial_ms < 1 || r.retry_max_ms < r.retry_initial_ms)
+    return "need 1 <= retry_initial_ms <= retry_max_ms";
+  static const std::set<std::string> levels{"trace", "debug", "info", "warn", "error", "critical", "off"};
+  if (!levels.count(r.log_level)) return "log_level must be one of trace, debug, info, warn, error, critical, off";
+  return std::nullopt;
+}
+
+std::optional<std::string> schedule_settings::check(const schedule_settings& s) {
+  int set = !s.every.empty() + !s.daily.empty() + !s.cron.empty();
+  if (set > 1) return "a schedule takes only one of every, daily, cron";
+  if (!s.every.empty() && !parse_duration_ms(s.every))
+    return "every: '" + s.every + "' is not a duration (30s, 2m, 1h, 1d)";
+  if (!s.daily.empty()) {
+    int h = -1, m = -1;
+    char tail = 0;
+    if (std::sscanf(s.daily.c_str(), "%d:%d%c", &h, &m, &tail) != 2 || h < 0 || h > 23 || m < 0 || m > 59)
+      return "daily: '" + s.daily + "' is not a time of day HH:MM";
+  }
+  if (!s.cron.empty()) {
+    int fields = 0;
+    bool in = false;
+    for (char ch : s.cron) {
+      if (ch != ' ' && !in) ++fields;
+      in = ch != ' ';
+    }
+    if (fields != 5) return "cron: '" + s.cron + "' needs 5 fields (minute hour day month weekday)";
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> source_settings::check(const source_settings& s) {
+  static const std::set<std::string> kinds{"market", "news", "fear_greed"};
+  static const std::set<std::string> parsers{"upbit",      "alternative_me", "cnn_fear_greed", "coinness",
+                                             "saveticker", "rss",            "json",           "html"};
+  if (!kinds.count(s.kind)) return "kind must be market, news or fear_greed (got '" + s.kind + "')";
+  if (!parsers.count(s.parser))
+    return "parser must be one of upbit, alternative_me, cnn_fear_greed, coinness, saveticker, rss, json, html (got '" +
+           s.parser + "')";
+  if (s.urls.empty()) return "a source needs at least one URL in urls";
+  if (!(s.rate_limit_per_s > 0)) return "rate_limit_per_s must be above 0";
+  if (s.timeout_ms < 1) return "timeout_ms must be at least 1";
+  if (s.retries < 0 || s.retries > 20) return "retries must be 0..20";
+  if ((s.parser == "json" || s.parser == "html") && (s.items.empty() || s.fields.empty()))
+    return "json and html sources need `items` and `fields` selectors";
+  if (!s.enabled && s.disabled_reason.empty()) return "a disabled source needs a disabled_reason";
+  return std::nullopt;
+}
+
+namespace {
+bool load_file(const std::string& path, YAML::Node& root, std::vector<config_error>& errors) {
+  std::ifstream in(path);
+  if (!in) {
+    errors.push_back({path, 0, 0, "cannot open the file"});
+    return false;
+  }
+  try {
+    root = YAML::Load(in);
+  } catch (const YAML::ParserException& ex) {
+    errors.push_back({path, ex.mark.line + 1, ex.mark.column + 1, "YAML syntax: " + ex.msg});
+    return false;
+  } catch (const YAML::Exception& ex) {
+    errors.push_back({path, 0, 0, "YAML: " + ex.msg});
+    return false;
+  }
+  return true;
+}
+}  // namespace
+
+std::vector<config_error> load_config(const std::string& dir, loaded_config& out, char** envp) {
+  std::vector<config_error> errors;
+  out = {};
+  out.dir = dir;
+  const std::string cluster = dir + "/cluster.yaml";
+  const std::string sources = dir + "/sources.yaml";
+  YAML::Node root;
+  if (load_file(cluster, root, errors)) {
+    auto e = decode_yaml(root, cluster, out.cluster);
+    errors.insert(errors.end(), e.begin(), e.end());
+  }
+  if (std::filesystem::exists(sources) && load_file(sources, root, errors)) {
+    auto e = decode_yaml(root, sources, out.sources);
+    errors.insert(errors.end(), e.begin(), e.end());
+  }
+  auto e1 = apply_env(out.cluster, envp);
+  auto e2 = apply_env(out.sources, envp);
+  errors.insert(errors.end(), e1.begin(), e1.end());
+  errors.insert(errors.end(), e2.begin(), e2.end());
+  std::set<std::string> names;
+  for (const auto& n : out.cluster.nodes)
+    if (!names.insert(n.name).second) errors.push_back({cluster, 0, 0, "node name '" + n.name + "' appears twice"});
+  return errors;
+}
+
+std::string default_config_dir() {
+  if (const char* d = std::getenv("CTK_CONFIG_DIR"); d && *d) return d;
+  return "config";
+}
+
+}  // namespace ctk::cfg

@@ -1,0 +1,238 @@
+// Typed settings for config/cluster.yaml and config/sources.yaml.
+// Defaults here are the defaults everywhere; config/reference.yaml is
+// generated from these declarations (`cointicker config reference`).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config/schema.h"
+
+namespace ctk::cfg {
+
+struct topics_settings {
+  int control = 4;
+  int raw = 16;
+  int valid = 16;
+  int deadletter = 4;
+  int unique = 16;
+  int insights = 8;
+  int dedup_state = 16;
+
+  static constexpr auto settings() {
+    return std::tuple{
+        setting("control", &topics_settings::control, "partitions of <prefix>control (crawl commands)"),
+        setting("raw", &topics_settings::raw, "partitions of <prefix>raw (crawler output)"),
+        setting("valid", &topics_settings::valid, "partitions of <prefix>valid (validator output)"),
+        setting("deadletter", &topics_settings::deadletter, "partitions of <prefix>deadletter"),
+        setting("unique", &topics_settings::unique, "partitions of <prefix>unique (dedup output)"),
+        setting("insights", &topics_settings::insights, "partitions of <prefix>insights (analyzer output)"),
+        setting("dedup_state", &topics_settings::dedup_state,
+                "partitions of <prefix>dedup.state (keep equal to valid)")};
+  }
+  static std::optional<std::string> check(const topics_settings& t);
+};
+
+struct kafka_settings {
+  std::string bootstrap = "127.0.0.1:9092";
+  std::string prefix = "ctk.";
+  std::map<std::string, std::string> properties;
+  std::map<std::string, std::string> producer;
+  std::map<std::string, std::string> consumer;
+  topics_settings topics;
+
+  static constexpr auto settings() {
+    return std::tuple{
+        setting("bootstrap", &kafka_settings::bootstrap, "comma-separated host:port list of Kafka brokers"),
+        setting("prefix", &kafka_settings::prefix, "prefix of every topic and consumer group name"),
+        setting("properties", &kafka_settings::properties,
+                "librdkafka properties passed to every client (e.g. security.protocol)"),
+        setting("producer", &kafka_settings::producer, "librdkafka properties for producers only"),
+        setting("consumer", &kafka_settings::consumer, "librdkafka properties for consumers only"),
+        setting("topics", &kafka_settings::topics, "partition counts used when topics are created")};
+  }
+};
+
+struct broker_settings {
+  std::string listen = "127.0.0.1:9092";
+  std::string address_file;
+
+  static constexpr auto settings() {
+    return std::tuple{
+        setting("listen", &broker_settings::listen,
+                "fixed address `cointicker broker` accepts bootstrap connections on (port 0: none)"),
+        setting("address_file", &broker_settings::address_file,
+                "if set, the embedded broker writes its bootstrap address there")};
+  }
+};
+
+struct node_settings {
+  std::string name;
+  std::string host = "127.0.0.1";
+  std::string role = "worker";
+  std::map<std::string, int> actors;
+
+  static constexpr auto settings() {
+    return std::tuple{setting("name", &node_settings::name, "node name, used in actor identities"),
+                      setting("host", &node_settings::host, "address the node is reached at"),
+                      setting("role", &node_settings::role, "master | worker"),
+                      setting("actors", &node_settings::actors, "actor name -> instance count on this node")};
+  }
+  static std::optional<std::string> check(const node_settings& n);
+};
+
+struct hdfs_settings {
+  std::string url = "file://var/hdfs";
+  std::string user = "cointicker";
+
+  static constexpr auto settings() {
+    return std::tuple{
+        setting("url", &hdfs_settings::url, "webhdfs://namenode:9870 or file://PATH (relative to the working dir)"),
+        setting("user", &hdfs_settings::user, "WebHDFS user.name")};
+  }
+};
+
+struct postgres_settings {
+  std::string dsn;
+  std::string password_file;
+
+  static constexpr auto settings() {
+    return std::tuple{
+        setting("dsn", &postgres_settings::dsn, "libpq connection string; empty: `up` starts a private server"),
+        setting("password_file", &postgres_settings::password_file,
+                "file holding the password (else CTK_POSTGRES__PASSWORD); never logged")};
+  }
+};
+
+struct control_settings {
+  std::string router = "tcp://127.0.0.1:5555";
+  std::string pub = "tcp://127.0.0.1:5556";
+  int heartbeat_ms = 1000;
+  int dead_after_ms = 5000;
+
+  static constexpr auto settings() {
+    return std::tuple{setting("router", &control_settings::router, "scheduler ROUTER endpoint (requests, heartbeats)"),
+                      setting("pub", &control_settings::pub, "scheduler PUB endpoint (broadcast commands)"),
+                      setting("heartbeat_ms", &control_settings::heartbeat_ms, "actor heartbeat period"),
+                      setting("dead_after_ms", &control_settings::dead_after_ms,
+                              "the scheduler marks an actor dead after this long without a heartbeat")};
+  }
+};
+
+struct metrics_settings {
+  std::string bind = "127.0.0.1";
+  int base_port = 0;
+
+  static constexpr auto settings() {
+    return std::tuple{setting("bind", &metrics_settings::bind, "address of the Prometheus /metrics endpoints"),
+                      setting("base_port", &metrics_settings::base_port,
+                              "first metrics port; 0 picks a free port per process (printed at start)")};
+  }
+};
+
+struct runtime_settings {
+  int batch_max_messages = 1000;
+  int batch_max_ms = 100;
+  int retry_initial_ms = 100;
+  int retry_max_ms = 30000;
+  int delivery_timeout_ms = 30000;
+  std::string log_level = "info";
+
+  static constexpr auto settings() {
+    return std::tuple{
+        setting("batch_max_messages", &runtime_settings::batch_max_messages, "most messages in one batch"),
+        setting("batch_max_ms", &runtime_settings::batch_max_ms, "longest time spent filling one batch"),
+        setting("retry_initial_ms", &runtime_settings::retry_initial_ms, "first backoff when a handler says retry"),
+        setting("retry_max_ms", &runtime_settings::retry_max_ms, "backoff cap (retries go on until success)"),
+        setting("delivery_timeout_ms", &runtime_settings::delivery_timeout_ms,
+                "how long produced output may take to be acknowledged before the batch is redone"),
+        setting("log_level", &runtime_settings::log_level, "trace | debug | info | warn | error")};
+  }
+  static std::optional<std::string> check(const runtime_settings& r);
+};
+
+struct cluster_settings {
+  std::vector<node_settings> nodes;
+  kafka_settings kafka;
+  broker_settings broker;
+  hdfs_settings hdfs;
+  postgres_settings postgres;
+  control_settings control;
+  metrics_settings metrics;
+  runtime_settings runtime;
+
+  static constexpr auto settings() {
+    return std::tuple{setting("nodes", &cluster_settings::nodes, "the machines and the actors each one runs"),
+                      setting("kafka", &cluster_settings::kafka, "Kafka connection and topics"),
+                      setting("broker", &cluster_settings::broker, "the embedded broker (`cointicker broker`)"),
+                      setting("hdfs", &cluster_settings::hdfs, "where hdfs-sink writes"),
+                      setting("postgres", &cluster_settings::postgres, "where db-sink writes"),
+                      setting("control", &cluster_settings::control, "ZeroMQ control plane"),
+                      setting("metrics", &cluster_settings::metrics, "Prometheus endpoints"),
+                      setting("runtime", &cluster_settings::runtime, "actor loop: batching and retries")};
+  }
+};
+
+struct schedule_settings {
+  std::string every;
+  std::string daily;
+  std::string cron;
+  std::string timezone = "UTC";
+
+  static constexpr auto settings() {
+    return std::tuple{setting("every", &schedule_settings::every, "fixed period: 30s, 2m, 1h, 1d"),
+                      setting("daily", &schedule_settings::daily, "time of day HH:MM in `timezone`"),
+                      setting("cron", &schedule_settings::cron, "5-field cron expression in `timezone`"),
+                      setting("timezone", &schedule_settings::timezone, "UTC, Asia/Seoul, ...")};
+  }
+  static std::optional<std::string> check(const schedule_settings& s);
+};
+
+struct source_settings {
+  bool enabled = true;
+  std::string disabled_reason;
+  std::string kind;
+  std::string parser;
+  std::vector<std::string> urls;
+  schedule_settings schedule;
+  double rate_limit_per_s = 1.0;
+  int timeout_ms = 10000;
+  int retries = 3;
+  std::map<std::string, std::string> headers;
+  std::string items;
+  std::map<std::string, std::string> fields;
+
+  static constexpr auto settings() {
+    return std::tuple{
+        setting("enabled", &source_settings::enabled, "false: never scheduled, manual crawls refused"),
+        setting("disabled_reason", &source_settings::disabled_reason, "why a source ships disabled"),
+        setting("kind", &source_settings::kind, "market | news | fear_greed"),
+        setting("parser", &source_settings::parser,
+                "upbit | alternative_me | cnn_fear_greed | coinness | saveticker | rss | json | html"),
+        setting("urls", &source_settings::urls, "URLs fetched per crawl"),
+        setting("schedule", &source_settings::schedule, "when the scheduler fires a crawl"),
+        setting("rate_limit_per_s", &source_settings::rate_limit_per_s, "requests per second per host"),
+        setting("timeout_ms", &source_settings::timeout_ms, "total timeout of one request"),
+        setting("retries", &source_settings::retries, "retries of a failed request (with backoff)"),
+        setting("headers", &source_settings::headers, "extra request headers"),
+        setting("items", &source_settings::items, "json/html parsers: JSON pointer or XPath of the item list"),
+        setting("fields", &source_settings::fields, "json/html parsers: record field -> JSON pointer or XPath")};
+  }
+  static std::optional<std::string> check(const source_settings& s);
+};
+
+struct sources_settings {
+  std::map<std::string, source_settings> sources;
+
+  static constexpr auto settings() {
+    return std::tuple{setting("sources", &sources_settings::sources, "source name -> definition")};
+  }
+};
+
+// Parses "500ms", "30s", "2m", "1h", "1d" into milliseconds.
+std::optional<std::int64_t> parse_duration_ms(std::string_view s);
+
+}  // namespace ctk::cfg

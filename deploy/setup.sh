@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs every Debian package cointicker needs (idempotent: silent when
+# nothing is missing) and builds into ./build.
+#   deploy/setup.sh            install + configure + build (Release with asserts)
+#   CTK_BUILD_TYPE=Debug deploy/setup.sh
+#   CTK_SKIP_BUILD=1 deploy/setup.sh   packages only
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+
+packages=(
+  g++ cmake ninja-build pkg-config
+  librdkafka-dev cppzmq-dev libzmq3-dev libcurl4-openssl-dev
+  libsimdjson-dev rapidjson-dev libpqxx-dev libyaml-cpp-dev libspdlog-dev
+  libcli11-dev libxxhash-dev libcpp-httplib-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  kcat postgresql procps
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}" >&2
+  sudo_cmd=()
+  [ "$(id -u)" -ne 0 ] && sudo_cmd=(sudo)
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo_cmd[@]}" apt-get update -qq >/dev/null
+  "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+[ "${CTK_SKIP_BUILD:-0}" = 1 ] && exit 0
+
+build_type=${CTK_BUILD_TYPE:-RelWithDebInfo}
+werror=OFF
+[ "${CI:-}" = true ] && werror=ON
+cmake -S "$here" -B "$here/build" -G Ninja -DCMAKE_BUILD_TYPE="$build_type" -DCTK_WERROR="$werror" >/dev/null
+cmake --build "$here/build" -j "$(nproc)" 2>&1 | grep -v '^\[' || true
+test -x "$here/build/cointicker"

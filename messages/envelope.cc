@@ -1,0 +1,85 @@
+#include "messages/envelope.h"
+
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+
+#include <simdjson.h>
+#define XXH_STATIC_LINKING_ONLY
+#include <xxhash.h>
+
+namespace ctk::msg {
+
+std::string record_id(std::string_view source, std::string_view natural_key) {
+  XXH3_state_t state;
+  XXH3_128bits_reset(&state);
+  XXH3_128bits_update(&state, source.data(), source.size());
+  const char sep = '\x1f';  // unit separator: "ab"+"c" and "a"+"bc" differ
+  XXH3_128bits_update(&state, &sep, 1);
+  XXH3_128bits_update(&state, natural_key.data(), natural_key.size());
+  XXH128_canonical_t c;
+  XXH128_canonicalFromHash(&c, XXH3_128bits_digest(&state));
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out(32, '0');
+  for (int i = 0; i < 16; ++i) {
+    out[2 * i] = hex[c.digest[i] >> 4];
+    out[2 * i + 1] = hex[c.digest[i] & 0xf];
+  }
+  return out;
+}
+
+std::string natural_key(const news_data& d) { return d.url.empty() ? "title:" + d.title : d.url; }
+std::string natural_key(const market_data& d) { return d.symbol + '|' + d.timestamp; }
+std::string natural_key(const fear_greed_data& d) { return d.timestamp; }
+
+bool is_valid_utf8(std::string_view s) { return simdjson::validate_utf8(s.data(), s.size()); }
+
+std::string base64_encode(std::string_view bytes) {
+  static constexpr char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  out.reserve((bytes.size() + 2) / 3 * 4);
+  std::size_t i = 0;
+  for (; i + 2 < bytes.size(); i += 3) {
+    unsigned n = (static_cast<unsigned char>(bytes[i]) << 16) | (static_cast<unsigned char>(bytes[i + 1]) << 8) |
+                 static_cast<unsigned char>(bytes[i + 2]);
+    out += tbl[n >> 18];
+    out += tbl[(n >> 12) & 63];
+    out += tbl[(n >> 6) & 63];
+    out += tbl[n & 63];
+  }
+  if (i < bytes.size()) {
+    unsigned n = static_cast<unsigned char>(bytes[i]) << 16;
+    if (i + 1 < bytes.size()) n |= static_cast<unsigned char>(bytes[i + 1]) << 8;
+    out += tbl[n >> 18];
+    out += tbl[(n >> 12) & 63];
+    out += i + 1 < bytes.size() ? tbl[(n >> 6) & 63] : '=';
+    out += '=';
+  }
+  return out;
+}
+
+void dead_letter::set_original(std::string_view bytes) {
+  if (is_valid_utf8(bytes)) {
+    original = std::string(bytes);
+    original_base64.reset();
+  } else {
+    original.reset();
+    original_base64 = base64_encode(bytes);
+  }
+}
+
+std::string utc_now_iso() {
+  using namespace std::chrono;
+  auto now = system_clock::now();
+  auto secs = time_point_cast<seconds>(now);
+  auto ms = duration_cast<milliseconds>(now - secs).count();
+  std::time_t t = system_clock::to_time_t(secs);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
+  return buf;
+}
+
+}  // namespace ctk::msg

@@ -1,0 +1,52 @@
+#include "pipeline/process.h"
+
+#include <csignal>
+#include <cstdio>
+#include <unistd.h>
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+namespace ctk::pipeline {
+
+namespace {
+std::atomic<bool> g_stop{false};
+std::atomic<int> g_signals{0};
+
+void on_signal(int) {
+  if (g_signals.fetch_add(1) >= 1) _exit(130);  // second Ctrl-C: give up draining
+  g_stop.store(true);
+}
+}  // namespace
+
+void init_logging(const std::string& tag, const std::string& level) {
+  auto logger = spdlog::stderr_color_mt("main");
+  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%-5l%$ [" + tag + "] %v");
+  logger->set_level(spdlog::level::from_str(level));
+  spdlog::set_default_logger(logger);
+  auto kafka = spdlog::stderr_color_mt("kafka");
+  kafka->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%-5l%$ [" + tag + " kafka] %v");
+  kafka->set_level(spdlog::level::from_str(level));
+  spdlog::flush_on(spdlog::level::info);
+}
+
+std::atomic<bool>& install_stop_signals() {
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+  return g_stop;
+}
+
+std::uint64_t rss_bytes() {
+  long pages = 0, resident = 0;
+  if (FILE* f = std::fopen("/proc/self/statm", "r")) {
+    if (std::fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
+    std::fclose(f);
+  }
+  return static_cast<std::uint64_t>(resident) * static_cast<std::uint64_t>(sysconf(_SC_PAGESIZE));
+}
+
+}  // namespace ctk::pipeline

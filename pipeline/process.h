@@ -1,0 +1,19 @@
+// Process-wide helpers every command uses: logging set-up and stop signals.
+#pragma once
+
+#include <atomic>
+#include <string>
+
+namespace ctk::pipeline {
+
+// Default spdlog logger to stderr, each line tagged with `tag`
+// (node/actor/instance for actors). Level: trace..off.
+void init_logging(const std::string& tag, const std::string& level);
+
+// SIGINT/SIGTERM set the returned flag (first signal: drain; second: exit at once).
+std::atomic<bool>& install_stop_signals();
+
+// Resident set size of this process, in bytes (from /proc/self/statm).
+std::uint64_t rss_bytes();
+
+}  // namespace ctk::pipeline

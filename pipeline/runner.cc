@@ -1,0 +1,333 @@
+#include "pipeline/runner.h"
+
+#include <algorithm>
+#include <random>
+#include <thread>
+
+#include <spdlog/spdlog.h>
+
+#include "messages/envelope.h"
+#include "pipeline/process.h"
+
+namespace ctk::pipeline {
+
+using clock = std::chrono::steady_clock;
+
+runner_config make_runner_config(const cfg::cluster_settings& s, const std::string& identity) {
+  runner_config rc;
+  rc.identity = identity;
+  rc.names.prefix = s.kafka.prefix;
+  rc.client = s.kafka.properties;
+  rc.client["bootstrap.servers"] = s.kafka.bootstrap;
+  rc.client["client.id"] = identity;
+  rc.producer = s.kafka.producer;
+  rc.consumer = s.kafka.consumer;
+  rc.producer["message.timeout.ms"] = std::to_string(s.runtime.delivery_timeout_ms);
+  rc.runtime = s.runtime;
+  rc.metrics_bind = s.metrics.bind;
+  rc.metrics_port = s.metrics.base_port;
+  return rc;
+}
+
+runner::runner(actor& a, runner_config rc)
+    : actor_(a),
+      rc_(std::move(rc)),
+      metrics_({{"actor", a.name()}, {"instance", rc_.identity}}),
+      consumed_(metrics_.counter("ctk_consumed_total", "messages consumed")),
+      dead_lettered_(metrics_.counter("ctk_dead_lettered_total", "messages sent to the dead-letter topic")),
+      retried_(metrics_.counter("ctk_retried_total", "retries after handle() or flush() said retry")),
+      batches_(metrics_.counter("ctk_batches_total", "batches committed")),
+      commits_(metrics_.counter("ctk_commit_failures_total", "offset commits that failed (input redelivered)")),
+      data_loss_(metrics_.counter("ctk_data_loss_messages_total",
+                                  "messages the broker dropped before they were consumed (offset out of range)")),
+      redone_(metrics_.counter("ctk_batches_redone_total", "batches redone after a delivery failure")),
+      started_(clock::now()) {
+  metrics_.gauge("ctk_produced_total", "messages produced and acknowledged",
+                 [this] { return producer_ ? static_cast<double>(producer_->acked()) : 0.0; });
+  metrics_.gauge("ctk_lag_messages", "high watermark minus position, summed over assigned partitions",
+                 [this] { return static_cast<double>(lag_.load()); });
+  metrics_.gauge("ctk_healthy", "1 when the last flush succeeded, 0 while retrying",
+                 [this] { return healthy_.load() ? 1.0 : 0.0; });
+  metrics_.gauge("ctk_rss_bytes", "resident set size", [] { return static_cast<double>(rss_bytes()); });
+  metrics_.gauge("ctk_uptime_seconds", "seconds since start", [this] {
+    return std::chrono::duration<double>(clock::now() - started_).count();
+  });
+}
+
+runner::~runner() = default;
+
+int runner::metrics_port() const { return server_ ? server_->port() : 0; }
+
+const std::string& runner::full_topic(std::string_view base) {
+  auto it = topic_names_.find(base);
+  if (it == topic_names_.end()) it = topic_names_.emplace(std::string(base), rc_.names.topic(base)).first;
+  return it->second;
+}
+
+void runner::emit(std::string_view topic, std::string_view key, std::string_view value, std::int32_t partition) {
+  std::string err;
+  if (!producer_->produce(full_topic(topic), partition, key, value, &err) && produce_error_.empty())
+    produce_error_ = err;
+}
+
+int runner::run(const std::atomic<bool>& stop) {
+  std::string err;
+  kafka::properties pprops = rc_.client;
+  for (const auto& [k, v] : rc_.producer) pprops[k] = v;
+  producer_ = kafka::producer::create(pprops, err);
+  if (!producer_) {
+    spdlog::error("{}", err);
+    return 1;
+  }
+  kafka::properties cprops = rc_.client;
+  for (const auto& [k, v] : rc_.consumer) cprops[k] = v;
+  consumer_ = kafka::consumer::create(cprops, rc_.names.group(actor_.name()), this, err);
+  if (!consumer_) {
+    spdlog::error("{}", err);
+    return 1;
+  }
+  std::vector<std::string> topics;
+  for (const auto& t : actor_.inputs()) topics.push_back(rc_.names.topic(t));
+  if (!consumer_->subscribe(topics, err)) {
+    spdlog::error("{}", err);
+    return 1;
+  }
+  server_ = std::make_unique<metrics_server>(metrics_, [this] { return healthy_.load(); });
+  if (!server_->start(rc_.metrics_bind, rc_.metrics_port, err)) {
+    spdlog::error("{}", err);
+    return 1;
+  }
+  spdlog::info("{} consuming {} as group {}; metrics on http://{}:{}/metrics", actor_.name(), fmt::join(topics, ","),
+               rc_.names.group(actor_.name()), rc_.metrics_bind, server_->port());
+
+  while (!stop.load()) {
+    collect_batch(stop);
+    if (pending_.empty()) {
+      update_lag();
+      continue;
+    }
+    bool complete = true;
+    while (!pending_.empty()) {
+      kafka::message_ptr m = std::move(pending_.front());
+      pending_.pop_front();
+      if (!assigned_.count({kafka::topic_of(*m), m->partition})) continue;  // revoked meanwhile
+      if (!handle_one(*m, stop)) {
+        if (stop.load()) {
+          complete = false;
+          break;
+        }
+      }
+    }
+    if (!complete) pending_.clear();  // not handled: redelivered after restart
+    if (commit_progress(!stop.load(), &stop)) batches_.fetch_add(1);
+    update_lag();
+  }
+  spdlog::info("stopping: committing finished work and leaving the group");
+  commit_progress(false, nullptr);
+  consumer_->close();  // revoke → on_revoke commits anything left
+  std::string ferr;
+  if (!producer_->flush(ferr)) spdlog::error("while stopping: {}", ferr);
+  spdlog::info("stopped: consumed {}, produced {}, dead-lettered {}", consumed_.load(), producer_->acked(),
+               dead_lettered_.load());
+  return 0;
+}
+
+void runner::collect_batch(const std::atomic<bool>& stop) {
+  const auto deadline = clock::now() + std::chrono::milliseconds(rc_.runtime.batch_max_ms);
+  const std::size_t max = static_cast<std::size_t>(rc_.runtime.batch_max_messages);
+  while (pending_.size() < max && !stop.load()) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now()).count();
+    if (left <= 0) break;
+    // An empty batch waits the whole window; a started one drains what is
+    // already fetched without blocking long.
+    kafka::message_ptr m = consumer_->poll(static_cast<int>(std::min<long long>(left, pending_.empty() ? 100 : 10)));
+    if (!m) {
+      if (!pending_.empty()) break;
+      continue;
+    }
+    if (m->err) {
+      on_consumer_error(*m);
+      continue;
+    }
+    pending_.push_back(std::move(m));
+  }
+}
+
+bool runner::handle_one(const rd_kafka_message_t& m, const std::atomic<bool>& stop) {
+  const std::string topic = kafka::topic_of(m);
+  const input in{topic, m.partition, m.offset, kafka::key(m), kafka::payload(m)};
+  consumed_.fetch_add(1);
+  for (int attempt = 0;; ++attempt) {
+    outcome o = actor_.handle(in, *this);
+    if (o.v == verdict::ok) break;
+    if (o.v == verdict::dead_letter) {
+      dead_letter(topic, m.partition, m.offset, in.key, in.value, o);
+      break;
+    }
+    retried_.fetch_add(1);
+    if (attempt == 0 || attempt % 10 == 0)
+      spdlog::warn("{}/{}@{}: retrying (attempt {}): {}", topic, m.partition, m.offset, attempt + 1, o.reason);
+    backoff(attempt, stop);
+    if (stop.load()) return false;
+    if (!assigned_.count({topic, m.partition})) return false;  // the partition moved while we waited
+  }
+  done_[{topic, m.partition}] = m.offset + 1;
+  return true;
+}
+
+void runner::dead_letter(std::string_view topic, std::int32_t partition, std::int64_t offset, std::string_view key,
+                         std::string_view value, const outcome& o) {
+  msg::dead_letter dl;
+  dl.reason = o.reason;
+  dl.rule = o.rule;
+  dl.actor = rc_.identity;
+  dl.topic = std::string(topic);
+  dl.partition = partition;
+  dl.offset = offset;
+  dl.at = msg::utc_now_iso();
+  if (!key.empty()) dl.key = msg::is_valid_utf8(key) ? std::string(key) : msg::base64_encode(key);
+  dl.set_original(value);
+  std::string out, err;
+  if (!msg::encode(dl, out, &err)) {
+    spdlog::error("cannot encode a dead letter ({}); it is logged instead: {}", err, o.reason);
+    return;
+  }
+  spdlog::debug("dead letter {}/{}@{}: {}", topic, partition, offset, o.reason);
+  emit("deadletter", key.empty() ? std::string_view(topic) : key, out, -1);
+  dead_lettered_.fetch_add(1);
+}
+
+void runner::backoff(int attempt, const std::atomic<bool>& stop) {
+  healthy_.store(false);
+  static thread_local std::mt19937 rng{std::random_device{}()};
+  double base = rc_.runtime.retry_initial_ms * std::pow(2.0, std::min(attempt, 20));
+  base = std::min<double>(base, rc_.runtime.retry_max_ms);
+  std::uniform_real_distribution<double> jitter(0.5, 1.0);
+  const auto deadline = clock::now() + std::chrono::milliseconds(static_cast<long>(base * jitter(rng)));
+  // Keep serving the consumer (group membership, rebalances) while paused;
+  // messages already fetched are kept, in order, behind the current batch.
+  auto parts = consumer_->assignment();
+  consumer_->pause(parts);
+  while (clock::now() < deadline && !stop.load()) {
+    kafka::message_ptr m = consumer_->poll(50);
+    if (!m) continue;
+    if (m->err) on_consumer_error(*m);
+    else pending_.push_back(std::move(m));
+  }
+  consumer_->resume(consumer_->assignment());
+}
+
+bool runner::commit_progress(bool may_wait, const std::atomic<bool>* stop) {
+  for (int attempt = 0;; ++attempt) {
+    std::string err;
+    if (!producer_->flush(err) || !produce_error_.empty()) {
+      rewind(produce_error_.empty() ? err : produce_error_);
+      return false;
+    }
+    outcome o = actor_.flush(*this);
+    if (o.v == verdict::retry) {
+      retried_.fetch_add(1);
+      if (attempt == 0 || attempt % 10 == 0) spdlog::warn("flush failed (attempt {}): {}", attempt + 1, o.reason);
+      if (!may_wait || !stop) return false;
+      backoff(attempt, *stop);
+      if (stop->load()) return false;
+      continue;
+    }
+    if (!producer_->flush(err) || !produce_error_.empty()) {
+      rewind(produce_error_.empty() ? err : produce_error_);
+      return false;
+    }
+    healthy_.store(true);
+    std::vector<kafka::topic_partition> offsets;
+    for (const auto& [tp, off] : done_)
+      if (assigned_.count(tp)) offsets.push_back({tp.first, tp.second, off});
+    if (!consumer_->commit(offsets, err)) {
+      commits_.fetch_add(1);
+      spdlog::warn("{} (the batch will be redelivered; output is idempotent downstream)", err);
+    } else {
+      for (const auto& o2 : offsets) committed_[{o2.topic, o2.partition}] = o2.offset;
+    }
+    done_.clear();
+    return true;
+  }
+}
+
+void runner::rewind(const std::string& why) {
+  redone_.fetch_add(1);
+  produce_error_.clear();
+  spdlog::error("output not acknowledged ({}); redoing the batch from the last commit", why);
+  std::vector<kafka::topic_partition> to;
+  for (const auto& tp : assigned_) {
+    auto it = committed_.find(tp);
+    to.push_back({tp.first, tp.second, it == committed_.end() ? RD_KAFKA_OFFSET_BEGINNING : it->second});
+  }
+  actor_.on_revoke(to);
+  pending_.clear();
+  done_.clear();
+  std::string err;
+  if (!consumer_->seek(to, err)) spdlog::error("{}", err);
+}
+
+void runner::on_consumer_error(const rd_kafka_message_t& m) {
+  if (m.err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET && m.rkt) {
+    // The position fell outside the log: the broker dropped data we had not
+    // consumed (the embedded broker keeps 5 MiB per partition), or the log
+    // was truncated. Never skip silently: report, dead-letter a notice, then
+    // continue from the oldest message still there.
+    const std::string topic = kafka::topic_of(m);
+    std::int64_t low = -1, high = -1;
+    rd_kafka_query_watermark_offsets(consumer_->raw(), topic.c_str(), m.partition, &low, &high, 5000);
+    std::int64_t lost = m.offset >= 0 && low > m.offset ? low - m.offset : 0;
+    const std::string reason = "DATA LOSS on " + topic + "/" + std::to_string(m.partition) + ": position " +
+                               std::to_string(m.offset) + " is outside the log [" + std::to_string(low) + ", " +
+                               std::to_string(high) + "); " +
+                               (lost > 0 ? std::to_string(lost) + " messages were dropped by the broker before they were consumed"
+                                         : "the log was truncated or recreated") +
+                               "; resuming at " + std::to_string(low);
+    spdlog::critical("{}", reason);
+    data_loss_.fetch_add(static_cast<std::uint64_t>(lost));
+    outcome o = outcome::dead_letter("data_loss", reason);
+    dead_letter(topic, m.partition, m.offset, topic, "", o);
+    std::string err;
+    if (!consumer_->seek({{topic, m.partition, low >= 0 ? low : RD_KAFKA_OFFSET_BEGINNING}}, err))
+      spdlog::error("{}", err);
+    return;
+  }
+  const char* what = rd_kafka_err2str(m.err);
+  if (m.err == RD_KAFKA_RESP_ERR__PARTITION_EOF) return;
+  if (m.rkt)
+    spdlog::warn("consumer: {}/{}: {} ({})", kafka::topic_of(m), m.partition, what,
+                 std::string_view(static_cast<const char*>(m.payload), m.len));
+  else
+    spdlog::warn("consumer: {} ({})", what, std::string_view(static_cast<const char*>(m.payload), m.len));
+}
+
+void runner::on_assign(std::vector<kafka::topic_partition>& parts) {
+  actor_.on_assign(parts);
+  for (const auto& p : parts) {
+    assigned_.insert({p.topic, p.partition});
+    if (p.offset >= 0) committed_[{p.topic, p.partition}] = p.offset;
+    else committed_.erase({p.topic, p.partition});
+  }
+  spdlog::info("assigned {} partitions", parts.size());
+}
+
+void runner::on_revoke(const std::vector<kafka::topic_partition>& parts, bool lost) {
+  // Finish and commit what is done before the partitions go (one attempt:
+  // no waiting inside a rebalance; unfinished work is redelivered).
+  if (!lost && !done_.empty()) commit_progress(false, nullptr);
+  for (const auto& p : parts) {
+    assigned_.erase({p.topic, p.partition});
+    done_.erase({p.topic, p.partition});
+    committed_.erase({p.topic, p.partition});
+  }
+  std::erase_if(pending_, [&](const kafka::message_ptr& m) {
+    return !assigned_.count({kafka::topic_of(*m), m->partition});
+  });
+  actor_.on_revoke(parts);
+  spdlog::info("{} {} partitions", lost ? "lost" : "revoked", parts.size());
+}
+
+void runner::update_lag() { lag_.store(consumer_->lag()); }
+
+}  // namespace ctk::pipeline

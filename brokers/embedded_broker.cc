@@ -4,7 +4,9 @@ namespace ctk::kafka {
 
 std::unique_ptr<embedded_broker> embedded_broker::start(const std::string& listen, std::string& err) {
   std::unique_ptr<embedded_broker> b(new embedded_broker());
-  const properties props{{"client.id", "cointicker-embedded-broker"}};
+  // This handle only hosts the mock cluster; it never connects anywhere
+  // (log_level 3 hides its "no bootstrap.servers" warning).
+  const properties props{{"client.id", "cointicker-embedded-broker"}, {"log_level", "3"}};
   rd_kafka_conf_t* conf = make_conf({&props}, err);
   if (!conf) return nullptr;
   char buf[512];

@@ -257,6 +257,37 @@ bool consumer::seek(const std::vector<topic_partition>& to, std::string& err) {
   return true;
 }
 
+bool consumer::restart_at(const topic_partition& tp, std::string& err) {
+  rd_kafka_t* rk = rk_.get();
+  if (std::string_view(rd_kafka_rebalance_protocol(rk)) == "COOPERATIVE") {
+    list_ptr one = to_list({tp});
+    rd_kafka_error_t* e = rd_kafka_incremental_unassign(rk, one.get());
+    if (!e) e = rd_kafka_incremental_assign(rk, one.get());
+    if (e) {
+      err = std::string("restart ") + tp.topic + "/" + std::to_string(tp.partition) + ": " + rd_kafka_error_string(e);
+      rd_kafka_error_destroy(e);
+      return false;
+    }
+    return true;
+  }
+  // Eager protocol: assign the whole set again, every other partition at its
+  // current position (the next message poll() would return).
+  rd_kafka_topic_partition_list_t* cur = nullptr;
+  if (auto e = rd_kafka_assignment(rk, &cur)) {
+    err = std::string("assignment: ") + rd_kafka_err2str(e);
+    return false;
+  }
+  list_ptr owned(cur);
+  rd_kafka_position(rk, cur);
+  for (int i = 0; i < cur->cnt; ++i)
+    if (tp.topic == cur->elems[i].topic && tp.partition == cur->elems[i].partition) cur->elems[i].offset = tp.offset;
+  if (auto e = rd_kafka_assign(rk, cur)) {
+    err = std::string("restart ") + tp.topic + "/" + std::to_string(tp.partition) + ": " + rd_kafka_err2str(e);
+    return false;
+  }
+  return true;
+}
+
 void consumer::pause(const std::vector<topic_partition>& parts) {
   list_ptr l = to_list(parts);
   rd_kafka_pause_partitions(rk_.get(), l.get());

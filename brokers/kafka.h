@@ -130,6 +130,10 @@ class consumer {
   // Synchronous commit of the given next-offsets.
   bool commit(const std::vector<topic_partition>& offsets, std::string& err);
   bool seek(const std::vector<topic_partition>& to, std::string& err);
+  // Restarts fetching one assigned partition at `offset`, also when it is
+  // stopped in an error state (where seek() fails). Other partitions keep
+  // their positions.
+  bool restart_at(const topic_partition& tp, std::string& err);
   void pause(const std::vector<topic_partition>& parts);
   void resume(const std::vector<topic_partition>& parts);
   std::vector<topic_partition> assignment() const;

@@ -1,4 +1,6 @@
 // `cointicker tail TOPIC`: print envelopes, one per line, for debugging.
+#include <unistd.h>
+
 #include <algorithm>
 #include <iostream>
 #include <map>
@@ -71,6 +73,8 @@ int run_tail(const global_options& g, const tail_options& o) {
 
   kafka::properties props = client_props(c, "cointicker-tail");
   props["enable.partition.eof"] = "true";
+  // assign() needs a group.id in librdkafka 2.0; this one never joins or commits.
+  props["group.id"] = "cointicker-tail-" + std::to_string(::getpid());
   std::string err;
 
   // Partitions and watermarks first: a missing topic is an error, not a wait.

@@ -289,7 +289,7 @@ void runner::on_consumer_error(const rd_kafka_message_t& m) {
     outcome o = outcome::dead_letter("data_loss", reason);
     dead_letter(topic, m.partition, m.offset, topic, "", o);
     std::string err;
-    if (!consumer_->seek({{topic, m.partition, low >= 0 ? low : RD_KAFKA_OFFSET_BEGINNING}}, err))
+    if (!consumer_->restart_at({topic, m.partition, low >= 0 ? low : RD_KAFKA_OFFSET_BEGINNING}, err))
       spdlog::error("{}", err);
     return;
   }

@@ -1,0 +1,187 @@
+// The embedded broker, kcat and the debugging CLI, as real processes.
+#include <gtest/gtest.h>
+
+#include <csignal>
+
+#include "brokers/kafka.h"
+#include "messages/envelope.h"
+#include "tests/integration/helpers.h"
+
+using namespace ctk::test;
+
+namespace {
+std::string envelope_json(const std::string& source, int i) {
+  return R"({"v":1,"source":")" + source + R"(","kind":"news","fetched_at":"2026-11-29T00:00:00.000Z","trace":"t)" +
+         std::to_string(i) + R"(","data":{"title":"n)" + std::to_string(i) + R"("}})";
+}
+}  // namespace
+
+TEST(embedded_broker, a_message_produced_by_kcat_is_printed_by_tail) {
+  broker b;
+  auto dir = temp_dir();
+  kcat_produce(b.bootstrap(), "ctk.raw", {"upbit/KRW-BTC:" + envelope_json("upbit", 1)}, dir);
+  std::string out;
+  ASSERT_EQ(run(cointicker() + " --bootstrap " + b.bootstrap() + " tail raw", &out), 0);
+  EXPECT_EQ(out, envelope_json("upbit", 1) + "\n");
+}
+
+TEST(embedded_broker, a_message_produced_by_the_project_is_read_by_kcat) {
+  broker b;
+  std::string err;
+  auto p = ctk::kafka::producer::create({{"bootstrap.servers", b.bootstrap()}}, err);
+  ASSERT_TRUE(p) << err;
+  ctk::msg::envelope e;
+  e.source = "coinness";
+  e.kind = "news";
+  e.fetched_at = ctk::msg::utc_now_iso();
+  e.data.text = R"({"title":"비트코인"})";
+  std::string json;
+  ASSERT_TRUE(ctk::msg::encode(e, json));
+  ASSERT_TRUE(p->produce("ctk.valid", -1, "coinness/1", json));
+  ASSERT_TRUE(p->flush(err)) << err;
+  EXPECT_EQ(p->acked(), 1u);
+  auto values = kcat_values(b.bootstrap(), "ctk.valid");
+  ASSERT_EQ(values.size(), 1u);
+  EXPECT_EQ(values[0], json);
+}
+
+TEST(embedded_broker, kcat_reaches_it_on_a_fixed_port_and_sees_every_pipeline_topic) {
+  const int port = free_port();
+  auto dir = temp_dir();
+  child c({binary_dir() + "/cointicker", "--config", std::string(CTK_SOURCE_DIR) + "/config", "broker", "--listen",
+           "127.0.0.1:" + std::to_string(port)},
+          dir + "/out", dir + "/err");
+  ASSERT_TRUE(wait_until([&] { return !c.out().empty() || !c.running(); }, std::chrono::seconds(20))) << c.err();
+  EXPECT_EQ(c.out(), "127.0.0.1:" + std::to_string(port) + "\n") << "first stdout line is the bootstrap address";
+  std::string md;
+  ASSERT_EQ(run("kcat -b 127.0.0.1:" + std::to_string(port) + " -L -J", &md), 0);
+  for (const char* t : {"ctk.control", "ctk.raw", "ctk.valid", "ctk.deadletter", "ctk.unique", "ctk.insights",
+                        "ctk.dedup.state"})
+    EXPECT_NE(md.find(std::string("\"topic\":\"") + t + "\""), std::string::npos) << t << " in " << md;
+  EXPECT_NE(md.find("\"topic\":\"ctk.raw\",\"partitions\":[{\"partition\":0"), std::string::npos);
+  c.signal(SIGTERM);
+  EXPECT_EQ(c.wait(std::chrono::seconds(10)), 0);
+}
+
+TEST(embedded_broker, a_taken_port_is_a_clear_error) {
+  const int port = free_port();
+  auto dir = temp_dir();
+  child first({binary_dir() + "/cointicker", "--config", std::string(CTK_SOURCE_DIR) + "/config", "broker", "--listen", "127.0.0.1:" + std::to_string(port)}, dir + "/o1",
+              dir + "/e1");
+  ASSERT_TRUE(wait_until([&] { return !first.out().empty(); }, std::chrono::seconds(20)));
+  std::string out;
+  EXPECT_EQ(run(cointicker() + " broker --listen 127.0.0.1:" + std::to_string(port) + " 2>&1", &out), 1);
+  EXPECT_NE(out.find("cannot listen on 127.0.0.1:" + std::to_string(port)), std::string::npos) << out;
+}
+
+TEST(tail, prints_the_last_n_or_everything_filtered_or_a_count) {
+  broker b;
+  auto dir = temp_dir();
+  std::vector<std::string> lines;
+  for (int i = 0; i < 30; ++i) lines.push_back("k" + std::to_string(i) + ":" + envelope_json(i % 3 ? "upbit" : "rss", i));
+  kcat_produce(b.bootstrap(), "ctk.raw", lines, dir);
+  const std::string base = cointicker() + " --bootstrap " + b.bootstrap() + " tail raw";
+  std::string out;
+  ASSERT_EQ(run(base + " | wc -l", &out), 0);
+  EXPECT_EQ(std::stoi(out), 10) << "default: the last 10";
+  ASSERT_EQ(run(base + " -n 3 | wc -l", &out), 0);
+  EXPECT_EQ(std::stoi(out), 3);
+  ASSERT_EQ(run(base + " --from-beginning | wc -l", &out), 0);
+  EXPECT_EQ(std::stoi(out), 30);
+  ASSERT_EQ(run(base + " --from-beginning --filter source=rss", &out), 0);
+  EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 10);
+  EXPECT_EQ(out.find("upbit"), std::string::npos);
+  ASSERT_EQ(run(base + " --count --filter source=upbit --filter kind=news", &out), 0);
+  EXPECT_EQ(out, "20\n");
+  ASSERT_EQ(run(base + " --from-beginning -n 1 --keys", &out), 0);
+  EXPECT_EQ(std::count(out.begin(), out.end(), '\t'), 3) << out;
+}
+
+TEST(tail, follow_prints_messages_that_arrive_later) {
+  broker b;
+  auto dir = temp_dir();
+  child t({binary_dir() + "/cointicker", "--config", std::string(CTK_SOURCE_DIR) + "/config", "--bootstrap", b.bootstrap(), "tail", "raw", "--follow", "-n", "2"},
+          dir + "/out", dir + "/err");
+  // Produce until the follower, which starts at the end, has seen two messages.
+  int i = 0;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        if (!t.running()) return true;
+        kcat_produce(b.bootstrap(), "ctk.raw", {"k:" + envelope_json("late", i++)}, dir);
+        return false;
+      },
+      std::chrono::seconds(30)));
+  EXPECT_EQ(t.wait(std::chrono::seconds(5)), 0);
+  const std::string out = t.out();
+  EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 2) << t.err();
+}
+
+TEST(tail, a_group_reads_each_message_once_across_runs) {
+  broker b;
+  auto dir = temp_dir();
+  kcat_produce(b.bootstrap(), "ctk.unique", {"a:1", "b:2", "c:3"}, dir);
+  const std::string cmd = cointicker() + " --bootstrap " + b.bootstrap() + " tail unique --group ctk.debug";
+  std::string out;
+  ASSERT_EQ(run(cmd + " | sort", &out), 0);
+  EXPECT_EQ(out, "1\n2\n3\n");
+  kcat_produce(b.bootstrap(), "ctk.unique", {"d:4"}, dir);
+  ASSERT_EQ(run(cmd, &out), 0);
+  EXPECT_EQ(out, "4\n");
+  ASSERT_EQ(run(cointicker() + " --bootstrap " + b.bootstrap() + " topics --group ctk.debug", &out), 0);
+  EXPECT_NE(out.find("ctk.debug=0"), std::string::npos) << out;
+}
+
+TEST(tail, a_missing_topic_or_unreachable_broker_fails_with_a_message) {
+  broker b;
+  std::string out;
+  EXPECT_EQ(run(cointicker() + " --bootstrap " + b.bootstrap() + " tail no.such.topic 2>&1", &out), 1);
+  EXPECT_NE(out.find("no topic named 'no.such.topic'"), std::string::npos) << out;
+  EXPECT_EQ(run(cointicker() + " --bootstrap 127.0.0.1:1 tail raw 2>&1", &out), 1);
+  EXPECT_NE(out.find("bootstrap 127.0.0.1:1"), std::string::npos) << out;
+}
+
+TEST(topics, lists_partitions_end_offsets_and_counts) {
+  broker b;
+  auto dir = temp_dir();
+  kcat_produce(b.bootstrap(), "ctk.raw", {"a:1", "b:2", "c:3", "d:4"}, dir);
+  std::string out;
+  ASSERT_EQ(run(cointicker() + " --bootstrap " + b.bootstrap() + " topics", &out), 0);
+  EXPECT_NE(out.find("ctk.raw"), std::string::npos);
+  std::istringstream in(out);
+  bool seen = false;
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("ctk.raw ", 0) == 0) {
+      std::istringstream f(line);
+      std::string name;
+      int parts, msgs, end;
+      f >> name >> parts >> msgs >> end;
+      EXPECT_EQ(parts, 16);
+      EXPECT_EQ(msgs, 4);
+      EXPECT_EQ(end, 4);
+      seen = true;
+    }
+  EXPECT_TRUE(seen) << out;
+}
+
+TEST(cli, every_command_has_help_and_usage_errors_exit_2) {
+  for (const char* c : {"", " broker", " up", " run", " tail", " topics", " config", " config check",
+                        " config sources", " config reference"}) {
+    std::string out;
+    EXPECT_EQ(run(cointicker() + c + " --help", &out), 0) << c;
+    EXPECT_NE(out.find("Usage"), std::string::npos) << c;
+  }
+  EXPECT_EQ(run(cointicker() + " --no-such-flag 2>/dev/null"), 2);
+  EXPECT_EQ(run(cointicker() + " tail 2>/dev/null"), 2);
+  EXPECT_EQ(run(cointicker() + " frobnicate 2>/dev/null"), 2);
+  EXPECT_EQ(run(cointicker() + " run nosuchactor 2>/dev/null"), 2);
+}
+
+TEST(cli, config_check_reports_file_line_column_and_exits_1) {
+  auto dir = temp_dir();
+  std::ofstream(dir + "/cluster.yaml") << "kafka:\n  prefix: x.\n  partitions: 3\n";
+  std::string out;
+  EXPECT_EQ(run(binary_dir() + "/cointicker --config " + dir + " config check 2>&1", &out), 1);
+  EXPECT_NE(out.find(dir + "/cluster.yaml:3:3: unknown key 'partitions' in kafka"), std::string::npos) << out;
+  EXPECT_EQ(run(cointicker() + " config check", &out), 0);
+  EXPECT_NE(out.find("config OK"), std::string::npos);
+}

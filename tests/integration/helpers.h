@@ -1,0 +1,57 @@
+// Helpers shared by the integration tests: kcat and the cointicker CLI.
+#pragma once
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "tests/support/process.h"
+
+namespace ctk::test {
+
+inline std::string cointicker() {
+  return binary_dir() + "/cointicker --config " + std::string(CTK_SOURCE_DIR) + "/config";
+}
+
+// Produces "key:value" lines with kcat (keyed, so they spread over partitions).
+inline void kcat_produce(const std::string& bootstrap, const std::string& topic, const std::vector<std::string>& lines,
+                         const std::string& dir) {
+  const std::string file = dir + "/produce-" + std::to_string(::getpid()) + ".txt";
+  {
+    std::ofstream out(file);
+    for (const auto& l : lines) out << l << "\n";
+  }
+  std::string out;
+  int rc = run("kcat -b " + bootstrap + " -P -t " + topic + " -K: -l " + file + " 2>&1", &out);
+  if (rc != 0) throw std::runtime_error("kcat produce failed: " + out);
+}
+
+// Every message value of a topic, read by kcat from the beginning to the end.
+inline std::vector<std::string> kcat_values(const std::string& bootstrap, const std::string& topic) {
+  std::string out;
+  run("kcat -b " + bootstrap + " -C -t " + topic + " -e -q -f '%s\\n' 2>/dev/null", &out);
+  std::vector<std::string> v;
+  std::istringstream in(out);
+  for (std::string line; std::getline(in, line);) v.push_back(line);
+  return v;
+}
+
+inline int free_port() {
+  int s = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(s, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
+  socklen_t len = sizeof sa;
+  ::getsockname(s, reinterpret_cast<sockaddr*>(&sa), &len);
+  int port = ntohs(sa.sin_port);
+  ::close(s);
+  return port;
+}
+
+}  // namespace ctk::test

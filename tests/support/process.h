@@ -1,0 +1,61 @@
+// Real child processes for integration and fault tests: spawn, signal,
+// wait. Every wait is for a condition with a deadline, never a fixed sleep.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace ctk::test {
+
+class child {
+ public:
+  // Starts argv[0] with stdout and stderr to files (paths kept for reading).
+  child(std::vector<std::string> argv, std::string out_file, std::string err_file,
+        std::map<std::string, std::string> env = {});
+  ~child();  // SIGKILLs and reaps the process if it still runs
+  child(const child&) = delete;
+  child& operator=(const child&) = delete;
+
+  pid_t pid() const { return pid_; }
+  void signal(int sig);
+  // Waits for exit; returns the exit code, 128+signal if killed, -1 on timeout.
+  int wait(std::chrono::milliseconds timeout);
+  bool running();
+  std::string out() const;
+  std::string err() const;
+
+ private:
+  pid_t pid_ = -1;
+  int status_ = -1;
+  std::string out_file_, err_file_;
+};
+
+// Polls `cond` every 20 ms until it holds or `timeout` passes.
+bool wait_until(const std::function<bool()>& cond, std::chrono::milliseconds timeout);
+
+// Runs a command to completion; returns exit code, stdout in *out (if given).
+int run(const std::string& shell_command, std::string* out = nullptr);
+
+std::string read_file(const std::string& path);
+std::string temp_dir();  // a fresh folder under $TMPDIR, removed by the OS later
+std::string binary_dir();  // where cointicker and the test binaries are
+
+// An embedded broker in its own process (cointicker broker, random port).
+class broker {
+ public:
+  explicit broker(std::vector<std::string> extra_topics = {});
+  const std::string& bootstrap() const { return bootstrap_; }
+  child& process() { return *proc_; }
+
+ private:
+  std::string dir_, bootstrap_;
+  std::unique_ptr<child> proc_;
+};
+
+}  // namespace ctk::test

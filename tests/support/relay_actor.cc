@@ -1,0 +1,56 @@
+// A test actor in its own process, on the real runner: copies every message
+// of --in to --out unchanged (same key), dead-letters values equal to
+// "poison", and can be slowed down so that a SIGKILL lands mid-batch.
+#include <chrono>
+#include <iostream>
+#include <thread>
+
+#include <CLI/CLI.hpp>
+
+#include "pipeline/process.h"
+#include "pipeline/runner.h"
+
+namespace {
+class relay final : public ctk::pipeline::actor {
+ public:
+  relay(std::string in, std::string out, int delay_us) : in_(std::move(in)), out_(std::move(out)), delay_us_(delay_us) {}
+  std::string name() const override { return "relay"; }
+  std::vector<std::string> inputs() const override { return {in_}; }
+  ctk::pipeline::outcome handle(const ctk::pipeline::input& in, ctk::pipeline::emitter& out) override {
+    if (delay_us_ > 0) std::this_thread::sleep_for(std::chrono::microseconds(delay_us_));
+    if (in.value == "poison") return ctk::pipeline::outcome::dead_letter("poison", "the value is 'poison'");
+    out.emit(out_, in.key, in.value);
+    return ctk::pipeline::outcome::ok();
+  }
+
+ private:
+  std::string in_, out_;
+  int delay_us_;
+};
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"relay test actor"};
+  std::string bootstrap, in, out, prefix = "test.", identity = "test/relay/0";
+  int delay_us = 0, batch = 500, batch_ms = 50;
+  app.add_option("--bootstrap", bootstrap)->required();
+  app.add_option("--in", in)->required();
+  app.add_option("--out", out)->required();
+  app.add_option("--prefix", prefix);
+  app.add_option("--delay-us", delay_us);
+  app.add_option("--batch", batch);
+  app.add_option("--batch-ms", batch_ms);
+  app.add_option("--identity", identity);
+  CLI11_PARSE(app, argc, argv);
+  ctk::pipeline::init_logging(identity, "info");
+  auto& stop = ctk::pipeline::install_stop_signals();
+  ctk::pipeline::runner_config rc;
+  rc.identity = identity;
+  rc.names.prefix = prefix;
+  rc.client = {{"bootstrap.servers", bootstrap}, {"client.id", identity}};
+  rc.runtime.batch_max_messages = batch;
+  rc.runtime.batch_max_ms = batch_ms;
+  relay a(in, out, delay_us);
+  ctk::pipeline::runner r(a, rc);
+  return r.run(stop);
+}

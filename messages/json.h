@@ -222,7 +222,8 @@ bool encode_value(encode_ctx& c, const M& v) {
 // Fails (returns false, `error` says where) on invalid UTF-8, NaN or infinity.
 template <described T>
 bool encode(const T& value, std::string& out, std::string* error = nullptr) {
-  rapidjson::StringBuffer buf;
+  static thread_local rapidjson::StringBuffer buf;  // reused: no allocation per message
+  buf.Clear();
   detail::writer_t w(buf);
   detail::encode_ctx c{w, {}, {}};
   if (!detail::encode_value(c, value)) {

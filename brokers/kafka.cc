@@ -97,6 +97,7 @@ producer::~producer() {
 
 void producer::on_delivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
   auto* self = static_cast<producer*>(opaque);
+  if (self->report_) self->report_(reinterpret_cast<std::uintptr_t>(m->_private), m->err);
   if (m->err) {
     self->failed_.fetch_add(1);
     self->failed_total_.fetch_add(1);
@@ -109,17 +110,16 @@ void producer::on_delivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaqu
 }
 
 bool producer::produce(const std::string& topic, std::int32_t partition, std::string_view key,
-                       std::string_view value, std::string* err) {
+                       std::string_view value, std::string* err, std::uint64_t tag) {
   for (;;) {
     rd_kafka_resp_err_t e = rd_kafka_producev(
         rk_.get(), RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(partition),
         RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
         RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-        RD_KAFKA_V_END);
-    if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
-      rd_kafka_poll(rk_.get(), 0);
-      return true;
-    }
+        RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(static_cast<std::uintptr_t>(tag))), RD_KAFKA_V_END);
+    // Delivery reports are served on back-pressure and in flush(), not
+    // per message: a poll per produce cost more than the produce itself.
+    if (e == RD_KAFKA_RESP_ERR_NO_ERROR) return true;
     if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
       rd_kafka_poll(rk_.get(), 50);  // back-pressure: serve delivery reports, then retry
       continue;
@@ -177,12 +177,24 @@ std::unique_ptr<consumer> consumer::create(const properties& props, const std::s
   return c;
 }
 
-consumer::~consumer() { close(); }
+consumer::~consumer() {
+  close();
+  if (queue_) rd_kafka_queue_destroy(queue_);
+}
 
 void consumer::close() {
   if (closed_ || !rk_) return;
   closed_ = true;
   rd_kafka_consumer_close(rk_.get());
+}
+
+std::size_t consumer::poll_batch(int timeout_ms, std::size_t max, std::vector<message_ptr>& out) {
+  if (!queue_) queue_ = rd_kafka_queue_get_consumer(rk_.get());
+  if (scratch_.size() < max) scratch_.resize(max);
+  ssize_t n = rd_kafka_consume_batch_queue(queue_, timeout_ms, scratch_.data(), max);
+  if (n <= 0) return 0;
+  for (ssize_t i = 0; i < n; ++i) out.emplace_back(scratch_[static_cast<std::size_t>(i)]);
+  return static_cast<std::size_t>(n);
 }
 
 void consumer::on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts,

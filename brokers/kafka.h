@@ -78,7 +78,13 @@ class producer {
   // When the local queue is full it serves delivery reports and waits.
   // Returns false only on a non-retryable error (e.g. unknown topic, fatal).
   bool produce(const std::string& topic, std::int32_t partition, std::string_view key, std::string_view value,
-               std::string* err = nullptr);
+               std::string* err = nullptr, std::uint64_t tag = 0);
+
+  // Called for every delivery report, on the thread that polls or flushes,
+  // with the `tag` given to produce() and the result.
+  void on_delivery_report(std::function<void(std::uint64_t tag, rd_kafka_resp_err_t err)> fn) {
+    report_ = std::move(fn);
+  }
 
   // Waits until every enqueued message is acknowledged or has failed
   // (bounded by message.timeout.ms). Returns true when none failed since
@@ -100,6 +106,7 @@ class producer {
   std::atomic<std::uint64_t> failed_total_{0};
   std::mutex err_mu_;
   std::string first_error_;
+  std::function<void(std::uint64_t, rd_kafka_resp_err_t)> report_;
 };
 
 // Told about partition assignment changes, inside consumer::poll().
@@ -126,6 +133,9 @@ class consumer {
 
   bool subscribe(const std::vector<std::string>& topics, std::string& err);
   message_ptr poll(int timeout_ms) { return message_ptr(rd_kafka_consumer_poll(rk_.get(), timeout_ms)); }
+  // Appends up to `max` messages (or error events) to `out`, waiting at most
+  // timeout_ms for the first. Serves rebalance callbacks like poll().
+  std::size_t poll_batch(int timeout_ms, std::size_t max, std::vector<message_ptr>& out);
 
   // Synchronous commit of the given next-offsets.
   bool commit(const std::vector<topic_partition>& offsets, std::string& err);
@@ -150,6 +160,8 @@ class consumer {
 
   handle_ptr rk_;
   rebalance_listener* listener_ = nullptr;
+  rd_kafka_queue_t* queue_ = nullptr;  // the consumer queue, for batch polls
+  std::vector<rd_kafka_message_t*> scratch_;
   bool closed_ = false;
 };
 

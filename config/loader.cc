@@ -166,6 +166,7 @@ std::optional<std::string> node_settings::check(const node_settings& n) {
 std::optional<std::string> runtime_settings::check(const runtime_settings& r) {
   if (r.batch_max_messages < 1) return "batch_max_messages must be at least 1";
   if (r.batch_max_ms < 1) return "batch_max_ms must be at least 1";
+  if (r.max_inflight_batches < 1 || r.max_inflight_batches > 64) return "max_inflight_batches must be 1..64";
   if (r.retry_initial_ms < 1 || r.retry_max_ms < r.retry_initial_ms)
     return "need 1 <= retry_initial_ms <= retry_max_ms";
   static const std::set<std::string> levels{"trace", "debug", "info", "warn", "error", "critical", "off"};

@@ -139,6 +139,7 @@ struct runtime_settings {
   int retry_initial_ms = 100;
   int retry_max_ms = 30000;
   int delivery_timeout_ms = 30000;
+  int max_inflight_batches = 4;
   std::string log_level = "info";
 
   static constexpr auto settings() {
@@ -149,6 +150,8 @@ struct runtime_settings {
         setting("retry_max_ms", &runtime_settings::retry_max_ms, "backoff cap (retries go on until success)"),
         setting("delivery_timeout_ms", &runtime_settings::delivery_timeout_ms,
                 "how long produced output may take to be acknowledged before the batch is redone"),
+        setting("max_inflight_batches", &runtime_settings::max_inflight_batches,
+                "batches handled ahead while earlier output awaits acknowledgement (1 = strictly sequential)"),
         setting("log_level", &runtime_settings::log_level, "trace | debug | info | warn | error")};
   }
   static std::optional<std::string> check(const runtime_settings& r);

@@ -100,7 +100,9 @@ struct crawl_command {
 
 // What lands on the dead-letter topic: the original bytes, why, and who.
 // `original` holds the input when it is valid UTF-8; otherwise
-// `original_base64` holds it, so no byte is ever lost.
+// `original_base64` holds it. Only when the whole record is too large for
+// the producer is the original cut (original_truncated, original_size); the
+// full bytes remain at topic/partition/offset.
 struct dead_letter {
   std::int64_t v = envelope_version;
   std::string reason;  // human-readable: what failed and where
@@ -113,6 +115,8 @@ struct dead_letter {
   std::optional<std::string> key;
   std::optional<std::string> original;
   std::optional<std::string> original_base64;
+  std::optional<std::int64_t> original_size;     // set when original is truncated
+  std::optional<bool> original_truncated;
 
   static constexpr auto fields() {
     return std::tuple{field("v", &dead_letter::v),
@@ -125,7 +129,9 @@ struct dead_letter {
                       field("at", &dead_letter::at, false),
                       field("key", &dead_letter::key, false),
                       field("original", &dead_letter::original, false),
-                      field("original_base64", &dead_letter::original_base64, false)};
+                      field("original_base64", &dead_letter::original_base64, false),
+                      field("original_size", &dead_letter::original_size, false),
+                      field("original_truncated", &dead_letter::original_truncated, false)};
   }
 
   // Stores `bytes` in `original`, or base64 in `original_base64` when they are not UTF-8.

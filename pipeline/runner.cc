@@ -13,6 +13,23 @@ namespace ctk::pipeline {
 
 using clock = std::chrono::steady_clock;
 
+namespace {
+// Adds the time from construction to destruction to a microsecond counter.
+class phase_timer {
+ public:
+  explicit phase_timer(std::atomic<std::uint64_t>& c) : c_(c), t0_(clock::now()) {}
+  ~phase_timer() {
+    c_.fetch_add(static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(clock::now() - t0_).count()));
+  }
+
+ private:
+  std::atomic<std::uint64_t>& c_;
+  clock::time_point t0_;
+};
+double secs(const std::atomic<std::uint64_t>& us) { return static_cast<double>(us.load()) / 1e6; }
+}  // namespace
+
 runner_config make_runner_config(const cfg::cluster_settings& s, const std::string& identity) {
   runner_config rc;
   rc.identity = identity;
@@ -41,6 +58,12 @@ runner::runner(actor& a, runner_config rc)
       data_loss_(metrics_.counter("ctk_data_loss_messages_total",
                                   "messages the broker dropped before they were consumed (offset out of range)")),
       redone_(metrics_.counter("ctk_batches_redone_total", "batches redone after a delivery failure")),
+      us_poll_(metrics_.counter("ctk_phase_poll_microseconds_total", "time spent waiting for input")),
+      us_handle_(metrics_.counter("ctk_phase_handle_microseconds_total", "time spent in handle()")),
+      us_delivery_(metrics_.counter("ctk_phase_delivery_microseconds_total",
+                                    "time spent waiting for the broker to acknowledge output")),
+      us_flush_(metrics_.counter("ctk_phase_flush_microseconds_total", "time spent in the actor's flush()")),
+      us_commit_(metrics_.counter("ctk_phase_commit_microseconds_total", "time spent committing offsets")),
       started_(clock::now()) {
   metrics_.gauge("ctk_produced_total", "messages produced and acknowledged",
                  [this] { return producer_ ? static_cast<double>(producer_->acked()) : 0.0; });
@@ -64,10 +87,24 @@ const std::string& runner::full_topic(std::string_view base) {
   return it->second;
 }
 
+runner::batch& runner::open_batch() {
+  if (inflight_.empty() || inflight_.back().sealed) {
+    inflight_.emplace_back();
+    inflight_.back().seq = next_seq_++;
+  }
+  return inflight_.back();
+}
+
 void runner::emit(std::string_view topic, std::string_view key, std::string_view value, std::int32_t partition) {
+  batch& b = open_batch();
   std::string err;
-  if (!producer_->produce(full_topic(topic), partition, key, value, &err) && produce_error_.empty())
-    produce_error_ = err;
+  if (producer_->produce(full_topic(topic), partition, key, value, &err, b.seq)) {
+    ++b.outstanding;
+  } else if (rejected_.empty()) {
+    // Refused outright (too large, unknown partition, ...): refused again on
+    // every retry, so the input is dead-lettered rather than redone forever.
+    rejected_ = err;
+  }
 }
 
 int runner::run(const std::atomic<bool>& stop) {
@@ -79,6 +116,14 @@ int runner::run(const std::atomic<bool>& stop) {
     spdlog::error("{}", err);
     return 1;
   }
+  producer_->on_delivery_report([this](std::uint64_t seq, rd_kafka_resp_err_t e) {
+    if (e && delivery_error_.empty()) delivery_error_ = rd_kafka_err2str(e);
+    for (auto& b : inflight_)
+      if (b.seq == seq) {
+        --b.outstanding;
+        break;
+      }
+  });
   kafka::properties cprops = rc_.client;
   for (const auto& [k, v] : rc_.consumer) cprops[k] = v;
   consumer_ = kafka::consumer::create(cprops, rc_.names.group(actor_.name()), this, err);
@@ -100,56 +145,72 @@ int runner::run(const std::atomic<bool>& stop) {
   spdlog::info("{} consuming {} as group {}; metrics on http://{}:{}/metrics", actor_.name(), fmt::join(topics, ","),
                rc_.names.group(actor_.name()), rc_.metrics_bind, server_->port());
 
+  const std::size_t depth = static_cast<std::size_t>(rc_.runtime.max_inflight_batches);
   while (!stop.load()) {
-    collect_batch(stop);
-    if (pending_.empty()) {
-      update_lag();
-      continue;
+    {
+      phase_timer t(us_poll_);
+      collect_batch(stop);
     }
-    bool complete = true;
-    while (!pending_.empty()) {
-      kafka::message_ptr m = std::move(pending_.front());
-      pending_.pop_front();
-      if (!assigned_.count({kafka::topic_of(*m), m->partition})) continue;  // revoked meanwhile
-      if (!handle_one(*m, stop)) {
-        if (stop.load()) {
-          complete = false;
-          break;
+    if (!pending_.empty()) {
+      bool complete = true;
+      {
+        phase_timer t(us_handle_);
+        while (!pending_.empty()) {
+          kafka::message_ptr m = std::move(pending_.front());
+          pending_.pop_front();
+          if (!assigned_.count({kafka::topic_of(*m), m->partition})) continue;  // revoked meanwhile
+          if (!handle_one(*m, stop) && stop.load()) {
+            complete = false;
+            break;
+          }
         }
       }
+      if (!complete) pending_.clear();  // not handled: redelivered after restart
     }
-    if (!complete) pending_.clear();  // not handled: redelivered after restart
-    if (commit_progress(!stop.load(), &stop)) batches_.fetch_add(1);
+    // Seal the open batch (it may hold only a dead letter written while polling).
+    if (!inflight_.empty() && !inflight_.back().sealed && flush_actor(&stop)) inflight_.back().sealed = true;
+    // Output of earlier batches is acknowledged meanwhile; wait only when
+    // the pipeline is full.
+    {
+      phase_timer t(us_delivery_);
+      settle(false);
+      while (inflight_.size() >= depth && delivery_error_.empty() && !stop.load()) {
+        producer_->poll(5);
+        settle(false);
+      }
+    }
     update_lag();
   }
   spdlog::info("stopping: committing finished work and leaving the group");
-  commit_progress(false, nullptr);
+  if (!inflight_.empty() && !inflight_.back().sealed && flush_actor(nullptr)) inflight_.back().sealed = true;
+  settle(true);
   consumer_->close();  // revoke → on_revoke commits anything left
   std::string ferr;
   if (!producer_->flush(ferr)) spdlog::error("while stopping: {}", ferr);
-  spdlog::info("stopped: consumed {}, produced {}, dead-lettered {}", consumed_.load(), producer_->acked(),
-               dead_lettered_.load());
+  spdlog::info("stopped: consumed {}, produced {}, dead-lettered {}; seconds in poll {:.2f}, handle {:.2f}, "
+               "delivery {:.2f}, flush {:.2f}, commit {:.2f}",
+               consumed_.load(), producer_->acked(), dead_lettered_.load(), secs(us_poll_), secs(us_handle_),
+               secs(us_delivery_), secs(us_flush_), secs(us_commit_));
   return 0;
 }
 
 void runner::collect_batch(const std::atomic<bool>& stop) {
   const auto deadline = clock::now() + std::chrono::milliseconds(rc_.runtime.batch_max_ms);
   const std::size_t max = static_cast<std::size_t>(rc_.runtime.batch_max_messages);
+  std::vector<kafka::message_ptr> got;
   while (pending_.size() < max && !stop.load()) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now()).count();
     if (left <= 0) break;
-    // An empty batch waits the whole window; a started one drains what is
-    // already fetched without blocking long.
-    kafka::message_ptr m = consumer_->poll(static_cast<int>(std::min<long long>(left, pending_.empty() ? 100 : 10)));
-    if (!m) {
-      if (!pending_.empty()) break;
-      continue;
+    // An empty batch waits (in short slices, so a stop is prompt); a started
+    // one takes what is already fetched and goes.
+    got.clear();
+    consumer_->poll_batch(static_cast<int>(std::min<long long>(left, pending_.empty() ? 100 : 1)),
+                          max - pending_.size(), got);
+    if (got.empty() && !pending_.empty()) break;
+    for (auto& m : got) {
+      if (m->err) on_consumer_error(*m);
+      else pending_.push_back(std::move(m));
     }
-    if (m->err) {
-      on_consumer_error(*m);
-      continue;
-    }
-    pending_.push_back(std::move(m));
   }
 }
 
@@ -157,12 +218,16 @@ bool runner::handle_one(const rd_kafka_message_t& m, const std::atomic<bool>& st
   const std::string topic = kafka::topic_of(m);
   const input in{topic, m.partition, m.offset, kafka::key(m), kafka::payload(m)};
   consumed_.fetch_add(1);
+  const std::uint64_t rewinds_at_start = rewinds_;
   for (int attempt = 0;; ++attempt) {
+    rejected_.clear();
     outcome o = actor_.handle(in, *this);
+    if (!rejected_.empty())
+      o = outcome::dead_letter("output_rejected", "the producer refused this message's output: " + rejected_);
     if (o.v == verdict::ok) break;
     if (o.v == verdict::dead_letter) {
-      dead_letter(topic, m.partition, m.offset, in.key, in.value, o);
-      break;
+      if (dead_letter(topic, m.partition, m.offset, in.key, in.value, o)) break;
+      o = outcome::retry("the dead letter could not be written");
     }
     retried_.fetch_add(1);
     if (attempt == 0 || attempt % 10 == 0)
@@ -170,12 +235,14 @@ bool runner::handle_one(const rd_kafka_message_t& m, const std::atomic<bool>& st
     backoff(attempt, stop);
     if (stop.load()) return false;
     if (!assigned_.count({topic, m.partition})) return false;  // the partition moved while we waited
+    // A rewind while we waited re-reads from the last commit, this message included.
+    if (rewinds_ != rewinds_at_start) return false;
   }
-  done_[{topic, m.partition}] = m.offset + 1;
+  open_batch().offsets[{topic, m.partition}] = m.offset + 1;
   return true;
 }
 
-void runner::dead_letter(std::string_view topic, std::int32_t partition, std::int64_t offset, std::string_view key,
+bool runner::dead_letter(std::string_view topic, std::int32_t partition, std::int64_t offset, std::string_view key,
                          std::string_view value, const outcome& o) {
   msg::dead_letter dl;
   dl.reason = o.reason;
@@ -186,15 +253,31 @@ void runner::dead_letter(std::string_view topic, std::int32_t partition, std::in
   dl.offset = offset;
   dl.at = msg::utc_now_iso();
   if (!key.empty()) dl.key = msg::is_valid_utf8(key) ? std::string(key) : msg::base64_encode(key);
-  dl.set_original(value);
-  std::string out, err;
-  if (!msg::encode(dl, out, &err)) {
-    spdlog::error("cannot encode a dead letter ({}); it is logged instead: {}", err, o.reason);
-    return;
+  const std::string_view dl_key = key.empty() ? topic : key;
+  constexpr std::size_t truncated_size = 1024;
+  for (bool truncate : {false, true}) {
+    if (truncate && value.size() <= truncated_size) break;
+    dl.set_original(truncate ? value.substr(0, truncated_size) : value);
+    if (truncate) {
+      dl.original_truncated = true;
+      dl.original_size = static_cast<std::int64_t>(value.size());
+    }
+    std::string out, err;
+    if (!msg::encode(dl, out, &err)) {
+      spdlog::critical("cannot encode a dead letter for {}/{}@{} ({}): {}", topic, partition, offset, err, o.reason);
+      return false;
+    }
+    rejected_.clear();
+    emit("deadletter", dl_key, out, -1);
+    if (rejected_.empty()) {
+      spdlog::debug("dead letter {}/{}@{}: {}", topic, partition, offset, o.reason);
+      dead_lettered_.fetch_add(1);
+      return true;
+    }
   }
-  spdlog::debug("dead letter {}/{}@{}: {}", topic, partition, offset, o.reason);
-  emit("deadletter", key.empty() ? std::string_view(topic) : key, out, -1);
-  dead_lettered_.fetch_add(1);
+  spdlog::critical("the dead letter for {}/{}@{} was refused by the producer ({}); not committing past it: {}", topic,
+                   partition, offset, rejected_, o.reason);
+  return false;
 }
 
 void runner::backoff(int attempt, const std::atomic<bool>& stop) {
@@ -217,45 +300,70 @@ void runner::backoff(int attempt, const std::atomic<bool>& stop) {
   consumer_->resume(consumer_->assignment());
 }
 
-bool runner::commit_progress(bool may_wait, const std::atomic<bool>* stop) {
+bool runner::flush_actor(const std::atomic<bool>* stop) {
   for (int attempt = 0;; ++attempt) {
-    std::string err;
-    if (!producer_->flush(err) || !produce_error_.empty()) {
-      rewind(produce_error_.empty() ? err : produce_error_);
-      return false;
+    outcome o;
+    {
+      phase_timer t(us_flush_);
+      o = actor_.flush(*this);
     }
-    outcome o = actor_.flush(*this);
-    if (o.v == verdict::retry) {
-      retried_.fetch_add(1);
-      if (attempt == 0 || attempt % 10 == 0) spdlog::warn("flush failed (attempt {}): {}", attempt + 1, o.reason);
-      if (!may_wait || !stop) return false;
-      backoff(attempt, *stop);
-      if (stop->load()) return false;
-      continue;
+    if (o.v != verdict::retry) {
+      healthy_.store(true);
+      return true;
     }
-    if (!producer_->flush(err) || !produce_error_.empty()) {
-      rewind(produce_error_.empty() ? err : produce_error_);
-      return false;
-    }
-    healthy_.store(true);
-    std::vector<kafka::topic_partition> offsets;
-    for (const auto& [tp, off] : done_)
-      if (assigned_.count(tp)) offsets.push_back({tp.first, tp.second, off});
-    if (!consumer_->commit(offsets, err)) {
-      commits_.fetch_add(1);
-      spdlog::warn("{} (the batch will be redelivered; output is idempotent downstream)", err);
-    } else {
-      for (const auto& o2 : offsets) committed_[{o2.topic, o2.partition}] = o2.offset;
-    }
-    done_.clear();
-    return true;
+    retried_.fetch_add(1);
+    if (attempt == 0 || attempt % 10 == 0) spdlog::warn("flush failed (attempt {}): {}", attempt + 1, o.reason);
+    if (!stop) return false;
+    backoff(attempt, *stop);
+    if (stop->load()) return false;
   }
+}
+
+void runner::settle(bool wait_all) {
+  if (wait_all) {
+    std::string err;
+    if (!producer_->flush(err) && delivery_error_.empty()) delivery_error_ = err;
+  } else {
+    producer_->poll(0);
+  }
+  if (!delivery_error_.empty()) {
+    // Every report must be in before the batches are dropped and re-read.
+    std::string err;
+    producer_->flush(err);
+    rewind(delivery_error_);
+    return;
+  }
+  std::map<tp_key, std::int64_t> offsets;
+  std::size_t n = 0;
+  while (!inflight_.empty() && inflight_.front().sealed && inflight_.front().outstanding <= 0) {
+    for (const auto& [tp, off] : inflight_.front().offsets) offsets[tp] = off;
+    inflight_.pop_front();
+    ++n;
+  }
+  std::vector<kafka::topic_partition> commit;
+  for (const auto& [tp, off] : offsets)
+    if (assigned_.count(tp)) commit.push_back({tp.first, tp.second, off});
+  if (commit.empty()) return;
+  std::string err;
+  bool ok;
+  {
+    phase_timer t(us_commit_);
+    ok = consumer_->commit(commit, err);
+  }
+  if (!ok) {
+    commits_.fetch_add(1);
+    spdlog::warn("{} (those messages will be redelivered; output is idempotent downstream)", err);
+    return;
+  }
+  for (const auto& o : commit) committed_[{o.topic, o.partition}] = o.offset;
+  batches_.fetch_add(n);
 }
 
 void runner::rewind(const std::string& why) {
   redone_.fetch_add(1);
-  produce_error_.clear();
-  spdlog::error("output not acknowledged ({}); redoing the batch from the last commit", why);
+  ++rewinds_;
+  spdlog::error("output not acknowledged ({}); redoing from the last commit", why);
+  delivery_error_.clear();
   std::vector<kafka::topic_partition> to;
   for (const auto& tp : assigned_) {
     auto it = committed_.find(tp);
@@ -263,7 +371,7 @@ void runner::rewind(const std::string& why) {
   }
   actor_.on_revoke(to);
   pending_.clear();
-  done_.clear();
+  inflight_.clear();
   std::string err;
   if (!consumer_->seek(to, err)) spdlog::error("{}", err);
 }
@@ -313,13 +421,17 @@ void runner::on_assign(std::vector<kafka::topic_partition>& parts) {
 }
 
 void runner::on_revoke(const std::vector<kafka::topic_partition>& parts, bool lost) {
-  // Finish and commit what is done before the partitions go (one attempt:
-  // no waiting inside a rebalance; unfinished work is redelivered).
-  if (!lost && !done_.empty()) commit_progress(false, nullptr);
+  // Finish and commit what is done before the partitions go: wait for the
+  // output in flight, flush once (no backoff inside a rebalance), commit.
+  // Whatever could not be made durable is redelivered to the new owner.
+  if (!lost && !inflight_.empty()) {
+    if (!inflight_.back().sealed && flush_actor(nullptr)) inflight_.back().sealed = true;
+    settle(true);
+  }
   for (const auto& p : parts) {
     assigned_.erase({p.topic, p.partition});
-    done_.erase({p.topic, p.partition});
     committed_.erase({p.topic, p.partition});
+    for (auto& b : inflight_) b.offsets.erase({p.topic, p.partition});
   }
   std::erase_if(pending_, [&](const kafka::message_ptr& m) {
     return !assigned_.count({kafka::topic_of(*m), m->partition});

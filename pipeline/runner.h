@@ -1,9 +1,13 @@
 // The actor loop, written once:
 //   poll a batch (count or time) → handle() each message (ok / retry /
-//   dead-letter) → wait until the broker acknowledged every produced
-//   message → actor.flush() (sink output durable) → commit input offsets.
+//   dead-letter) → actor.flush() (sink output durable) → once the broker
+//   acknowledged every message produced from the batch → commit its input
+//   offsets. Up to runtime.max_inflight_batches batches are handled while
+//   earlier output is still being acknowledged; offsets are committed only
+//   for the completed prefix of batches, in order.
 // A crash anywhere before the commit means redelivery, never loss. SIGTERM
-// finishes the batch, commits, leaves the group and exits 0.
+// finishes the batch, waits for its output, commits, leaves the group and
+// exits 0.
 //
 // Threading: run() drives everything on the calling thread; the metrics
 // endpoint runs on its own thread and only reads atomics.
@@ -59,15 +63,28 @@ class runner final : kafka::rebalance_listener, public emitter {
   void on_assign(std::vector<kafka::topic_partition>& parts) override;
   void on_revoke(const std::vector<kafka::topic_partition>& parts, bool lost) override;
 
+  // Input offsets of one batch and the output still unacknowledged.
+  struct batch {
+    std::uint64_t seq = 0;
+    std::map<tp_key, std::int64_t> offsets;  // next offset to commit, per partition
+    std::int64_t outstanding = 0;           // produced, awaiting a delivery report
+    bool sealed = false;                    // handled and flushed
+  };
+
   void collect_batch(const std::atomic<bool>& stop);
   // false: abandoned (stop requested or partition revoked while retrying)
   bool handle_one(const rd_kafka_message_t& m, const std::atomic<bool>& stop);
-  // Delivery → flush → commit. With may_wait, retries flush() with backoff.
-  bool commit_progress(bool may_wait, const std::atomic<bool>* stop);
+  // actor.flush(); with a stop flag, retried with backoff until it succeeds.
+  bool flush_actor(const std::atomic<bool>* stop);
+  // Serves delivery reports and commits every completed batch at the front.
+  // `wait_all`: first wait until every produced message is reported.
+  void settle(bool wait_all);
   void rewind(const std::string& why);
+  batch& open_batch();
   void backoff(int attempt, const std::atomic<bool>& stop);
   void on_consumer_error(const rd_kafka_message_t& m);
-  void dead_letter(std::string_view topic, std::int32_t partition, std::int64_t offset, std::string_view key,
+  // false: not even a truncated dead letter could be produced (retry).
+  bool dead_letter(std::string_view topic, std::int32_t partition, std::int64_t offset, std::string_view key,
                    std::string_view value, const outcome& o);
   const std::string& full_topic(std::string_view base);
   void update_lag();
@@ -80,11 +97,14 @@ class runner final : kafka::rebalance_listener, public emitter {
   std::unique_ptr<kafka::consumer> consumer_;
 
   std::deque<kafka::message_ptr> pending_;
-  std::map<tp_key, std::int64_t> done_;       // next offset to commit, per partition
+  std::deque<batch> inflight_;  // oldest first; the back is the one being filled
+  std::uint64_t next_seq_ = 1;
+  std::uint64_t rewinds_ = 0;  // a message in retry is abandoned when this changes
+  std::string delivery_error_;                // first failure since the last rewind
+  std::string rejected_;                      // why the producer refused output of the current message
   std::map<tp_key, std::int64_t> committed_;  // last committed (or start) offset
   std::set<tp_key> assigned_;
   std::map<std::string, std::string, std::less<>> topic_names_;
-  std::string produce_error_;
 
   std::atomic<std::uint64_t>& consumed_;
   std::atomic<std::uint64_t>& dead_lettered_;
@@ -93,6 +113,12 @@ class runner final : kafka::rebalance_listener, public emitter {
   std::atomic<std::uint64_t>& commits_;
   std::atomic<std::uint64_t>& data_loss_;
   std::atomic<std::uint64_t>& redone_;
+  // Seconds spent per phase, in microseconds (metrics and the stop summary).
+  std::atomic<std::uint64_t>& us_poll_;
+  std::atomic<std::uint64_t>& us_handle_;
+  std::atomic<std::uint64_t>& us_delivery_;
+  std::atomic<std::uint64_t>& us_flush_;
+  std::atomic<std::uint64_t>& us_commit_;
   std::atomic<std::int64_t> lag_{0};
   std::atomic<bool> healthy_{true};
   std::chrono::steady_clock::time_point started_;

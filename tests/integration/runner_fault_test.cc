@@ -6,6 +6,7 @@
 
 #include <csignal>
 #include <set>
+#include <thread>
 
 #include "brokers/kafka.h"
 #include "tests/integration/helpers.h"
@@ -162,4 +163,61 @@ TEST(runner_faults, the_metrics_endpoint_counts_what_the_actor_did) {
   auto health = cli.Get("/healthz");
   ASSERT_TRUE(health);
   EXPECT_EQ(health->status, 200);
+}
+
+namespace {
+// Freezes the broker process (SIGSTOP) mid-stream while the relay is still
+// handling prefetched input (2 ms per message, 8 s in all), thaws it after
+// `until` holds, and checks that every message arrived and was committed.
+void freeze_mid_stream(const std::vector<std::string>& relay_args, const std::function<bool(child&)>& until) {
+  broker b(relay_topics);
+  auto dir = temp_dir();
+  const int n = 4000;
+  std::vector<std::string> lines;
+  for (int i = 0; i < n; ++i) lines.push_back("k" + std::to_string(i) + ":m" + std::to_string(i));
+  kcat_produce(b.bootstrap(), "test.in", lines, dir);
+  std::vector<std::string> args{"--delay-us", "2000", "--batch", "200"};
+  args.insert(args.end(), relay_args.begin(), relay_args.end());
+  auto r = start_relay(b, dir, "relay", args);
+  ASSERT_TRUE(wait_until([&] { return count_values(b, "test.out") >= 500; }, std::chrono::seconds(60))) << r->err();
+  b.process().signal(SIGSTOP);  // the broker freezes: nothing is acknowledged
+  const bool seen = wait_until([&] { return until(*r); }, std::chrono::seconds(30));
+  b.process().signal(SIGCONT);
+  ASSERT_TRUE(seen) << r->err();
+  ASSERT_TRUE(wait_until([&] { return committed(b, 8) == n; }, std::chrono::seconds(90))) << r->err();
+  r->signal(SIGTERM);
+  EXPECT_EQ(r->wait(std::chrono::seconds(30)), 0);
+  auto out = kcat_values(b.bootstrap(), "test.out");
+  std::set<std::string> distinct(out.begin(), out.end());
+  EXPECT_EQ(distinct.size(), static_cast<std::size_t>(n));
+}
+}  // namespace
+
+TEST(runner_faults, a_broker_frozen_mid_stream_delays_commits_and_loses_nothing) {
+  // The shipped producer settings (idempotent): in-flight output is held,
+  // not failed, while the broker is unreachable; nothing is committed past it.
+  freeze_mid_stream({}, [](child&) {
+    std::this_thread::sleep_for(std::chrono::seconds(4));  // the fault's length, not a wait for a result
+    return true;
+  });
+}
+
+TEST(runner_faults, output_the_producer_rejects_dead_letters_its_input_instead_of_looping) {
+  broker b(relay_topics);
+  auto dir = temp_dir();
+  const std::string big(5000, 'x');
+  kcat_produce(b.bootstrap(), "test.in", {"a:small", "b:" + big, "c:also small"}, dir);
+  // Outputs above 2000 bytes are refused by the producer itself, every time.
+  auto r = start_relay(b, dir, "relay", {"--producer-prop", "message.max.bytes=2000"});
+  ASSERT_TRUE(wait_until([&] { return committed(b, 8) == 3; }, std::chrono::seconds(60))) << r->err();
+  auto dl = kcat_values(b.bootstrap(), "test.deadletter");
+  ASSERT_EQ(dl.size(), 1u);
+  EXPECT_NE(dl[0].find(R"("rule":"output_rejected")"), std::string::npos) << dl[0];
+  EXPECT_NE(dl[0].find("too large"), std::string::npos) << dl[0];
+  // The dead letter itself would be too large: the original is cut, and says so.
+  EXPECT_NE(dl[0].find(R"("original_size":5000,"original_truncated":true)"), std::string::npos) << dl[0];
+  EXPECT_NE(dl[0].find(R"("offset":)"), std::string::npos) << "the full bytes stay findable in test.in";
+  EXPECT_EQ(count_values(b, "test.out"), 2u);
+  r->signal(SIGTERM);
+  EXPECT_EQ(r->wait(std::chrono::seconds(30)), 0);
 }

@@ -38,6 +38,7 @@ int main(int argc, char** argv) {
   std::string bootstrap, in, out, prefix = "test.", identity = "test/relay/0";
   int delay_us = 0, batch = 500, batch_ms = 50;
   long stop_after = 0;
+  int depth = 4;
   std::vector<std::string> producer_props, consumer_props;
   app.add_option("--bootstrap", bootstrap)->required();
   app.add_option("--in", in)->required();
@@ -47,6 +48,7 @@ int main(int argc, char** argv) {
   app.add_option("--batch", batch);
   app.add_option("--batch-ms", batch_ms);
   app.add_option("--identity", identity);
+  app.add_option("--depth", depth, "runtime.max_inflight_batches");
   app.add_option("--stop-after", stop_after, "drain and exit after handling N messages (benchmarks)");
   app.add_option("--producer-prop", producer_props, "librdkafka producer property k=v (repeatable)");
   app.add_option("--consumer-prop", consumer_props, "librdkafka consumer property k=v (repeatable)");
@@ -64,6 +66,7 @@ int main(int argc, char** argv) {
     }
   rc.runtime.batch_max_messages = batch;
   rc.runtime.batch_max_ms = batch_ms;
+  rc.runtime.max_inflight_batches = depth;
   relay a(in, out, delay_us, stop_after, stop);
   ctk::pipeline::runner r(a, rc);
   return r.run(stop);

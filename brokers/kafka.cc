@@ -394,10 +394,17 @@ bool create_topics(rd_kafka_t* rk, const std::vector<std::pair<std::string, int>
       for (auto* t : nts) rd_kafka_NewTopic_destroy(t);
       return false;
     }
+    // dedup.state is a changelog: only the latest checkpoint per key matters.
+    if (name.size() >= 11 && name.compare(name.size() - 11, 11, "dedup.state") == 0)
+      rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "compact");
     nts.push_back(nt);
   }
   rd_kafka_queue_t* q = rd_kafka_queue_new(rk);
-  rd_kafka_CreateTopics(rk, nts.data(), nts.size(), nullptr, q);
+  rd_kafka_AdminOptions_t* opts = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+  rd_kafka_AdminOptions_set_request_timeout(opts, 5000, buf, sizeof buf);
+  rd_kafka_AdminOptions_set_operation_timeout(opts, 5000, buf, sizeof buf);
+  rd_kafka_CreateTopics(rk, nts.data(), nts.size(), opts, q);
+  rd_kafka_AdminOptions_destroy(opts);
   rd_kafka_event_t* ev = rd_kafka_queue_poll(q, 15000);
   bool ok = true;
   if (!ev) {

@@ -8,7 +8,8 @@
 namespace ctk::cli {
 
 namespace {
-int run_topics(const global_options& g, std::vector<std::string> groups, bool per_partition) {
+int run_topics(const global_options& g, std::vector<std::string> groups, bool per_partition, bool create,
+               int replication) {
   cfg::loaded_config c;
   if (!load(g, c)) return exit_failure;
   pipeline::init_logging("topics", g.log_level.empty() ? "warn" : g.log_level);
@@ -24,6 +25,20 @@ int run_topics(const global_options& g, std::vector<std::string> groups, bool pe
   if (!rk) {
     std::cerr << "topics: " << buf << "\n";
     return exit_failure;
+  }
+  if (create) {
+    const auto& t = c.cluster.kafka.topics;
+    const auto& p = c.cluster.kafka.prefix;
+    const std::vector<std::pair<std::string, int>> want{
+        {p + "control", t.control}, {p + "raw", t.raw},           {p + "valid", t.valid},
+        {p + "deadletter", t.deadletter}, {p + "unique", t.unique}, {p + "insights", t.insights},
+        {p + "dedup.state", t.dedup_state}};
+    if (!kafka::create_topics(rk.get(), want, replication, err)) {
+      std::cerr << "topics --create: " << err
+                << " (the embedded broker has no CreateTopics: it creates the pipeline's topics itself)\n";
+      return exit_failure;
+    }
+    std::cout << "created the pipeline's topics under prefix '" << p << "' (existing ones left as they are)\n";
   }
   std::vector<kafka::topic_info> topics;
   if (!kafka::list_topics(rk.get(), "", topics, err)) {
@@ -73,10 +88,18 @@ int run_topics(const global_options& g, std::vector<std::string> groups, bool pe
 void add_topics_command(CLI::App& app, global_options& g, int& rc) {
   auto groups = std::make_shared<std::vector<std::string>>();
   auto per_partition = std::make_shared<bool>(false);
+  auto create = std::make_shared<bool>(false);
+  auto replication = std::make_shared<int>(3);
   auto* cmd = app.add_subcommand("topics", "List topics with partitions, message counts, end offsets and group lag");
   cmd->add_option("--group", *groups, "consumer group to show lag for (repeatable; default: the pipeline's groups)");
   cmd->add_flag("--partitions", *per_partition, "one line per partition too");
-  cmd->callback([&g, &rc, groups, per_partition] { rc = run_topics(g, *groups, *per_partition); });
+  cmd->add_flag("--create", *create,
+                "first create the pipeline's topics with kafka.topics partition counts (real Kafka; dedup.state is "
+                "created compacted)");
+  cmd->add_option("--replication", *replication, "replication factor for --create")->capture_default_str();
+  cmd->callback([&g, &rc, groups, per_partition, create, replication] {
+    rc = run_topics(g, *groups, *per_partition, *create, *replication);
+  });
 }
 
 }  // namespace ctk::cli

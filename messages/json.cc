@@ -1,5 +1,9 @@
 #include "messages/json.h"
 
+#include <rapidjson/error/en.h>
+#include <rapidjson/memorystream.h>
+#include <rapidjson/reader.h>
+
 #include <cmath>
 #include <cstring>
 
@@ -118,6 +122,20 @@ bool json_decoder::parse(std::string_view json, simdjson::dom::element& root, de
   std::memset(buffer_.get() + json.size(), 0, simdjson::SIMDJSON_PADDING);
   if (auto e = parser_.parse(buffer_.get(), json.size(), false).get(root)) {
     err.what = std::string("not JSON: ") + simdjson::error_message(e);
+    // simdjson does not say where; on this (cold) path rapidjson's SAX
+    // reader finds the byte offset of the first error.
+    rapidjson::Reader reader;
+    rapidjson::BaseReaderHandler<> ignore;
+    rapidjson::MemoryStream ms(json.data(), json.size());
+    auto r = reader.Parse<rapidjson::kParseValidateEncodingFlag | rapidjson::kParseStopWhenDoneFlag>(ms, ignore);
+    if (r.IsError()) {
+      err.offset = static_cast<std::int64_t>(r.Offset());
+    } else {
+      std::size_t pos = ms.Tell();  // trailing content starts after the first value
+      while (pos < json.size() && (json[pos] == ' ' || json[pos] == '\n' || json[pos] == '\t' || json[pos] == '\r'))
+        ++pos;
+      if (pos < json.size()) err.offset = static_cast<std::int64_t>(pos);
+    }
     return false;
   }
   return true;

@@ -185,3 +185,11 @@ TEST(cli, config_check_reports_file_line_column_and_exits_1) {
   EXPECT_EQ(run(cointicker() + " config check", &out), 0);
   EXPECT_NE(out.find("config OK"), std::string::npos);
 }
+
+TEST(topics, create_says_clearly_that_the_embedded_broker_has_no_create_topics) {
+  broker b;
+  std::string out;
+  EXPECT_EQ(run(cointicker() + " --bootstrap " + b.bootstrap() + " topics --create --replication 1 2>&1", &out), 1);
+  EXPECT_NE(out.find("topics --create:"), std::string::npos) << out;
+  EXPECT_NE(out.find("the embedded broker has no CreateTopics"), std::string::npos) << out;
+}

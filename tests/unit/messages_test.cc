@@ -186,6 +186,17 @@ TEST(envelope_decoding, garbage_is_an_error) {
   }
 }
 
+TEST(envelope_decoding, a_syntax_error_says_at_which_byte) {
+  json_decoder dec;
+  envelope e;
+  decode_error err;
+  EXPECT_FALSE(dec.decode(R"({"v":1,"source":"s",,"kind":"k"})", e, err));
+  EXPECT_EQ(err.offset, 20) << err.to_string();
+  EXPECT_NE(err.to_string().find("(at byte 20)"), std::string::npos) << err.to_string();
+  EXPECT_FALSE(dec.decode(R"({"v":1} {"v":2})", e, err));
+  EXPECT_EQ(err.offset, 8) << err.to_string();
+}
+
 TEST(envelope_decoding, deep_nesting_is_refused_without_recursion) {
   std::string deep = R"({"v":1,"source":"s","kind":"k","fetched_at":"t","data":)";
   deep += std::string(100000, '[') + std::string(100000, ']') + "}";

@@ -7,17 +7,9 @@ std::unique_ptr<embedded_broker> embedded_broker::start(const std::string& liste
   // This handle only hosts the mock cluster; it never connects anywhere
   // (log_level 3 hides its "no bootstrap.servers" warning).
   const properties props{{"client.id", "cointicker-embedded-broker"}, {"log_level", "3"}};
-  rd_kafka_conf_t* conf = make_conf({&props}, err);
-  if (!conf) return nullptr;
-  char buf[512];
-  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, buf, sizeof buf);
-  if (!rk) {
-    rd_kafka_conf_destroy(conf);
-    err = buf;
-    return nullptr;
-  }
-  b->rk_.reset(rk);
-  b->cluster_ = rd_kafka_mock_cluster_new(rk, 1);
+  b->rk_ = make_handle(RD_KAFKA_PRODUCER, props, err);
+  if (!b->rk_) return nullptr;
+  b->cluster_ = rd_kafka_mock_cluster_new(b->rk_.get(), 1);
   if (!b->cluster_) {
     err = "cannot create the mock cluster";
     return nullptr;

@@ -59,6 +59,18 @@ rd_kafka_conf_t* make_conf(std::initializer_list<const properties*> layers, std:
   return conf;
 }
 
+handle_ptr make_handle(rd_kafka_type_t type, const properties& props, std::string& err) {
+  rd_kafka_conf_t* conf = make_conf({&props}, err);
+  if (!conf) return nullptr;
+  char buf[512];
+  handle_ptr rk(rd_kafka_new(type, conf, buf, sizeof buf));
+  if (!rk) {
+    rd_kafka_conf_destroy(conf);
+    err = buf;
+  }
+  return rk;
+}
+
 // ---------------------------------------------------------------- producer
 
 std::unique_ptr<producer> producer::create(const properties& props, std::string& err) {
@@ -364,16 +376,11 @@ bool list_topics(rd_kafka_t* rk, const std::string& only, std::vector<topic_info
 
 bool committed_offsets(const properties& props, const std::string& group, std::vector<topic_partition>& parts,
                        std::string& err, int timeout_ms) {
-  const properties forced{{"group.id", group}, {"enable.auto.commit", "false"}};
-  rd_kafka_conf_t* conf = make_conf({&props, &forced}, err);
-  if (!conf) return false;
-  char buf[512];
-  handle_ptr rk(rd_kafka_new(RD_KAFKA_CONSUMER, conf, buf, sizeof buf));
-  if (!rk) {
-    rd_kafka_conf_destroy(conf);
-    err = buf;
-    return false;
-  }
+  properties p = props;
+  p["group.id"] = group;
+  p["enable.auto.commit"] = "false";
+  handle_ptr rk = make_handle(RD_KAFKA_CONSUMER, p, err);
+  if (!rk) return false;
   list_ptr l = to_list(parts);
   if (auto e = rd_kafka_committed(rk.get(), l.get(), timeout_ms)) {
     err = std::string("committed offsets of ") + group + ": " + rd_kafka_err2str(e);

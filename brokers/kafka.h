@@ -65,6 +65,10 @@ inline std::string topic_of(const rd_kafka_message_t& m) { return rd_kafka_topic
 // Returns nullptr and sets `err` on an unknown property or a bad value.
 rd_kafka_conf_t* make_conf(std::initializer_list<const properties*> layers, std::string& err);
 
+// A bare client handle (for metadata, admin calls or assign()-based reading);
+// nullptr and `err` on a bad property.
+handle_ptr make_handle(rd_kafka_type_t type, const properties& props, std::string& err);
+
 // Idempotent producer (enable.idempotence=true, acks=all) with delivery reports.
 class producer {
  public:

@@ -13,16 +13,6 @@
 
 namespace ctk::cli {
 
-namespace {
-std::vector<std::pair<std::string, int>> pipeline_topic_partitions(const cfg::loaded_config& c) {
-  const auto& t = c.cluster.kafka.topics;
-  const auto& p = c.cluster.kafka.prefix;
-  return {{p + "control", t.control}, {p + "raw", t.raw},           {p + "valid", t.valid},
-          {p + "deadletter", t.deadletter}, {p + "unique", t.unique}, {p + "insights", t.insights},
-          {p + "dedup.state", t.dedup_state}};
-}
-}  // namespace
-
 std::unique_ptr<kafka::embedded_broker> start_embedded_broker(const cfg::loaded_config& c, const std::string& listen,
                                                               const std::vector<std::string>& extra_topics,
                                                               std::string& err) {

@@ -79,19 +79,10 @@ int run_tail(const global_options& g, const tail_options& o) {
 
   // Partitions and watermarks first: a missing topic is an error, not a wait.
   std::unique_ptr<kafka::consumer> grouped;
-  kafka::handle_ptr rk;
-  {
-    rd_kafka_conf_t* conf = kafka::make_conf({&props}, err);
-    if (!conf) {
-      std::cerr << "tail: " << err << "\n";
-      return exit_failure;
-    }
-    char buf[512];
-    rk.reset(rd_kafka_new(RD_KAFKA_CONSUMER, conf, buf, sizeof buf));
-    if (!rk) {
-      std::cerr << "tail: " << buf << "\n";
-      return exit_failure;
-    }
+  kafka::handle_ptr rk = kafka::make_handle(RD_KAFKA_CONSUMER, props, err);
+  if (!rk) {
+    std::cerr << "tail: " << err << "\n";
+    return exit_failure;
   }
   std::vector<kafka::topic_info> topics;
   if (!kafka::list_topics(rk.get(), topic, topics, err) || topics.empty()) {

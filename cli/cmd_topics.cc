@@ -15,25 +15,14 @@ int run_topics(const global_options& g, std::vector<std::string> groups, bool pe
   pipeline::init_logging("topics", g.log_level.empty() ? "warn" : g.log_level);
   kafka::properties props = client_props(c, "cointicker-topics");
   std::string err;
-  rd_kafka_conf_t* conf = kafka::make_conf({&props}, err);
-  if (!conf) {
+  kafka::handle_ptr rk = kafka::make_handle(RD_KAFKA_PRODUCER, props, err);
+  if (!rk) {
     std::cerr << "topics: " << err << "\n";
     return exit_failure;
   }
-  char buf[512];
-  kafka::handle_ptr rk(rd_kafka_new(RD_KAFKA_PRODUCER, conf, buf, sizeof buf));
-  if (!rk) {
-    std::cerr << "topics: " << buf << "\n";
-    return exit_failure;
-  }
   if (create) {
-    const auto& t = c.cluster.kafka.topics;
     const auto& p = c.cluster.kafka.prefix;
-    const std::vector<std::pair<std::string, int>> want{
-        {p + "control", t.control}, {p + "raw", t.raw},           {p + "valid", t.valid},
-        {p + "deadletter", t.deadletter}, {p + "unique", t.unique}, {p + "insights", t.insights},
-        {p + "dedup.state", t.dedup_state}};
-    if (!kafka::create_topics(rk.get(), want, replication, err)) {
+    if (!kafka::create_topics(rk.get(), pipeline_topic_partitions(c), replication, err)) {
       std::cerr << "topics --create: " << err
                 << " (the embedded broker has no CreateTopics: it creates the pipeline's topics itself)\n";
       return exit_failure;

@@ -21,6 +21,14 @@ kafka::properties client_props(const cfg::loaded_config& c, const std::string& c
   return p;
 }
 
+std::vector<std::pair<std::string, int>> pipeline_topic_partitions(const cfg::loaded_config& c) {
+  const auto& t = c.cluster.kafka.topics;
+  const auto& p = c.cluster.kafka.prefix;
+  return {{p + "control", t.control},       {p + "raw", t.raw},       {p + "valid", t.valid},
+          {p + "deadletter", t.deadletter}, {p + "unique", t.unique}, {p + "insights", t.insights},
+          {p + "dedup.state", t.dedup_state}};
+}
+
 std::string resolve_topic(const cfg::loaded_config& c, const std::string& name) {
   const auto& t = kafka::pipeline_topics();
   if (std::find(t.begin(), t.end(), name) != t.end()) return c.cluster.kafka.prefix + name;

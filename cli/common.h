@@ -25,6 +25,9 @@ bool load(const global_options& g, cfg::loaded_config& out);
 // librdkafka properties for a CLI client (bootstrap + passthrough).
 kafka::properties client_props(const cfg::loaded_config& c, const std::string& client_id);
 
+// The pipeline's topics (full names) with their configured partition counts.
+std::vector<std::pair<std::string, int>> pipeline_topic_partitions(const cfg::loaded_config& c);
+
 // A pipeline base name ("raw") gets the prefix; any other name is used as is.
 std::string resolve_topic(const cfg::loaded_config& c, const std::string& name);
 

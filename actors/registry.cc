@@ -1,5 +1,7 @@
 #include "actors/registry.h"
 
+#include "actors/validator/validator.h"
+
 namespace ctk::actors {
 
 const std::vector<actor_entry>& registry() {
@@ -7,7 +9,8 @@ const std::vector<actor_entry>& registry() {
   // `run` can tell "not built yet" from "no such actor".
   static const std::vector<actor_entry> entries{
       {"crawler", "fetches sources on crawl commands: control -> raw", {}},
-      {"validator", "checks and normalises records: raw -> valid | deadletter", {}},
+      {"validator", "checks and normalises records: raw -> valid | deadletter",
+       [](const actor_context&) { return validator::make_validator(); }},
       {"dedup", "drops records already seen: valid -> unique", {}},
       {"hdfs-sink", "writes unique records to HDFS files", {}},
       {"db-sink", "writes unique records and insights to PostgreSQL", {}},

@@ -1,0 +1,230 @@
+#include "actors/validator/validator.h"
+
+#include <chrono>
+#include <cmath>
+
+#include "actors/validator/normalize.h"
+
+namespace ctk::validator {
+
+namespace {
+
+constexpr std::size_t max_title = 1000;
+constexpr std::size_t max_content = 200'000;
+constexpr std::size_t max_url = 2048;
+constexpr std::size_t max_symbol = 32;
+constexpr std::size_t max_classification = 64;
+constexpr std::int64_t earliest_ms = 946'684'800'000;  // 2000-01-01: older is a parse slip
+constexpr std::int64_t future_slack_ms = 86'400'000;   // one day: clocks and time zones
+
+struct fail {
+  std::string rule, reason;
+};
+
+// Loosely typed access to the raw `data` object: the crawler maps source
+// fields to the kind's names but leaves formats to us.
+class fields {
+ public:
+  explicit fields(simdjson::dom::object o) : o_(o) {}
+
+  bool has(std::string_view k) const {
+    simdjson::dom::element e;
+    return !o_[k].get(e) && !e.is_null();
+  }
+
+  std::optional<fail> text(std::string_view k, bool required, std::size_t cap, std::string& out) const {
+    simdjson::dom::element e;
+    if (o_[k].get(e) || e.is_null()) {
+      if (required) return fail{"required", std::string(k) + ": required field is missing"};
+      return std::nullopt;
+    }
+    std::string_view s;
+    if (e.get_string().get(s)) return fail{"type", std::string(k) + ": expected a string"};
+    if (s.size() > cap)
+      return fail{"length", std::string(k) + ": " + std::to_string(s.size()) + " bytes, more than " + std::to_string(cap)};
+    out.assign(s);
+    return std::nullopt;
+  }
+
+  std::optional<fail> number(std::string_view k, double& out) const {
+    simdjson::dom::element e;
+    if (o_[k].get(e) || e.is_null()) return fail{"required", std::string(k) + ": required field is missing"};
+    double d;
+    if (!e.get_double().get(d)) {
+      out = d;
+      return std::nullopt;
+    }
+    std::string_view s;
+    if (!e.get_string().get(s)) {
+      if (auto v = parse_number(s)) {
+        out = *v;
+        return std::nullopt;
+      }
+      return fail{"number", std::string(k) + ": '" + std::string(s.substr(0, 40)) + "' is not a number"};
+    }
+    return fail{"type", std::string(k) + ": expected a number"};
+  }
+
+  // Time in any supported format → UTC ISO-8601 ms.
+  std::optional<fail> time(std::string_view k, std::string_view zone, std::int64_t now_ms, std::string& out) const {
+    simdjson::dom::element e;
+    if (o_[k].get(e) || e.is_null()) return fail{"required", std::string(k) + ": required field is missing"};
+    std::string text;
+    std::int64_t i;
+    double d;
+    std::string_view s;
+    if (!e.get_int64().get(i)) text = std::to_string(i);
+    else if (!e.get_double().get(d) && std::isfinite(d) && std::fabs(d) < 1e17) text = std::to_string(static_cast<std::int64_t>(d));
+    else if (!e.get_string().get(s)) text = std::string(s);
+    else return fail{"type", std::string(k) + ": expected a time (string or number)"};
+    std::string why;
+    auto ms = parse_time_ms(text, zone, why);
+    if (!ms) return fail{"timestamp_format", std::string(k) + ": " + why};
+    if (*ms < earliest_ms) return fail{"timestamp_range", std::string(k) + ": " + format_utc_ms(*ms) + " is before 2000"};
+    if (*ms > now_ms + future_slack_ms)
+      return fail{"timestamp_future", std::string(k) + ": " + format_utc_ms(*ms) + " is more than a day in the future"};
+    out = format_utc_ms(*ms);
+    return std::nullopt;
+  }
+
+ private:
+  simdjson::dom::object o_;
+};
+
+std::string title_case(std::string_view s) {
+  std::string out(s);
+  bool start = true;
+  for (auto& c : out) {
+    c = static_cast<char>(start ? std::toupper(static_cast<unsigned char>(c)) : std::tolower(static_cast<unsigned char>(c)));
+    start = c == ' ';
+  }
+  return out;
+}
+
+}  // namespace
+
+result checker::check(std::string_view raw, std::int64_t now_ms) {
+  result r;
+  auto reject = [&](std::string rule, std::string reason) {
+    r.rule = std::move(rule);
+    r.reason = std::move(reason);
+    return r;
+  };
+  msg::envelope env;
+  msg::decode_error err;
+  if (!envelope_decoder_.decode(raw, env, err)) return reject("decode", "envelope: " + err.to_string());
+  if (env.v != msg::envelope_version) return reject("version", "envelope version " + std::to_string(env.v) + " is not 1");
+  if (env.source.empty() || env.source.size() > 64) return reject("source", "source must be 1..64 characters");
+  simdjson::dom::element root;
+  if (!data_decoder_.parse(env.data.text, root, err)) return reject("decode", "data: " + err.to_string());
+  simdjson::dom::object obj;
+  if (root.get_object().get(obj)) return reject("type", "data: expected an object");
+  fields f(obj);
+  std::string zone;
+  if (auto e = f.text("timezone", false, 64, zone)) return reject(e->rule, e->reason);
+
+  std::string data, key;
+  if (env.kind == "market") {
+    msg::market_data m;
+    if (auto e = f.text("symbol", true, max_symbol, m.symbol)) return reject(e->rule, e->reason);
+    m.symbol = collapse_space(m.symbol);
+    for (auto& c : m.symbol) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    if (m.symbol.empty()) return reject("required", "symbol: empty");
+    for (char c : m.symbol)
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '/' && c != '_' && c != '.')
+        return reject("symbol", "symbol: '" + m.symbol + "' has characters other than A-Z 0-9 - / _ .");
+    if (auto e = f.number("price", m.price)) return reject(e->rule, e->reason);
+    if (!(m.price > 0)) return reject("price_positive", "price: must be above 0, got " + std::to_string(m.price));
+    if (auto e = f.number("volume_24h", m.volume_24h)) return reject(e->rule, e->reason);
+    if (!(m.volume_24h >= 0)) return reject("volume_non_negative", "volume_24h: must be 0 or more");
+    if (auto e = f.number("change_24h", m.change_24h)) return reject(e->rule, e->reason);
+    if (!std::isfinite(m.change_24h) || m.change_24h < -1 || m.change_24h > 1000)
+      return reject("change_range", "change_24h: a fraction between -1 and 1000 (0.0108 = +1.08 %)");
+    if (auto e = f.time("timestamp", zone, now_ms, m.timestamp)) return reject(e->rule, e->reason);
+    key = msg::natural_key(m);
+    msg::encode(m, data);
+  } else if (env.kind == "news") {
+    msg::news_data n;
+    std::string title, url, content;
+    if (auto e = f.text("title", true, max_title * 4, title)) return reject(e->rule, e->reason);
+    if (auto e = f.text("url", false, max_url, url)) return reject(e->rule, e->reason);
+    if (auto e = f.text("content", false, max_content, content)) return reject(e->rule, e->reason);
+    if (!msg::is_valid_utf8(title) || !msg::is_valid_utf8(content)) return reject("utf8", "title or content is not UTF-8");
+    n.title = strip_html(title);
+    if (n.title.empty()) return reject("required", "title: empty after removing markup");
+    if (n.title.size() > max_title) return reject("length", "title: more than " + std::to_string(max_title) + " bytes");
+    n.content = strip_html(content);
+    if (!url.empty()) {
+      std::string why;
+      auto canon = canonical_url(url, why);
+      if (!canon) return reject("url", "url: " + why);
+      n.url = *canon;
+    }
+    if (auto e = f.time("published_at", zone, now_ms, n.published_at)) return reject(e->rule, e->reason);
+    simdjson::dom::element kw;
+    if (!obj["keywords"].get(kw) && !kw.is_null()) {
+      simdjson::dom::array arr;
+      if (kw.get_array().get(arr)) return reject("type", "keywords: expected an array of strings");
+      for (auto k : arr) {
+        std::string_view s;
+        if (k.get_string().get(s)) return reject("type", "keywords: expected an array of strings");
+        std::string t = collapse_space(s);
+        if (!t.empty() && t.size() <= 64 && n.keywords.size() < 64) n.keywords.push_back(std::move(t));
+      }
+    }
+    key = msg::natural_key(n);
+    if (!msg::encode(n, data)) return reject("utf8", "news record could not be encoded");
+  } else if (env.kind == "fear_greed") {
+    msg::fear_greed_data g;
+    double v;
+    if (auto e = f.number("value", v)) return reject(e->rule, e->reason);
+    if (v < 0 || v > 100 || v != std::floor(v))
+      return reject("value_range", "value: an integer 0..100, got " + std::to_string(v));
+    g.value = static_cast<std::int64_t>(v);
+    if (auto e = f.text("classification", true, max_classification, g.classification)) return reject(e->rule, e->reason);
+    g.classification = title_case(collapse_space(g.classification));
+    if (g.classification.empty()) return reject("required", "classification: empty");
+    if (auto e = f.time("timestamp", zone, now_ms, g.timestamp)) return reject(e->rule, e->reason);
+    key = msg::natural_key(g);
+    msg::encode(g, data);
+  } else {
+    return reject("kind", "kind '" + env.kind.substr(0, 40) + "' is not market, news or fear_greed");
+  }
+
+  env.id = msg::record_id(env.source, key);
+  env.data.text = std::move(data);
+  if (!env.url.empty()) {
+    std::string why;
+    if (auto canon = canonical_url(env.url, why)) env.url = *canon;
+  }
+  std::string out;
+  if (!msg::encode(env, out, &err.what)) return reject("utf8", "envelope: " + err.what);
+  r.ok = true;
+  r.id = env.id;
+  r.json = std::move(out);
+  return r;
+}
+
+namespace {
+class validator_actor final : public pipeline::actor {
+ public:
+  std::string name() const override { return "validator"; }
+  std::vector<std::string> inputs() const override { return {"raw"}; }
+  pipeline::outcome handle(const pipeline::input& in, pipeline::emitter& out) override {
+    const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+    result r = checker_.check(in.value, now);
+    if (!r.ok) return pipeline::outcome::dead_letter(r.rule, r.reason);
+    out.emit("valid", r.id, r.json);
+    return pipeline::outcome::ok();
+  }
+
+ private:
+  checker checker_;
+};
+}  // namespace
+
+std::unique_ptr<pipeline::actor> make_validator() { return std::make_unique<validator_actor>(); }
+
+}  // namespace ctk::validator

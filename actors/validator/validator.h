@@ -1,0 +1,37 @@
+// The validator actor: raw → valid (keyed by record id) | deadletter.
+// Rules per kind, normalisation (normalize.h), and the record id computed
+// from the normalised natural key. See README.md for every rule.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "messages/envelope.h"
+#include "pipeline/actor.h"
+
+namespace ctk::validator {
+
+// The verdict on one raw envelope: either a valid envelope (JSON, id set)
+// or a rule name and a reason.
+struct result {
+  bool ok = false;
+  std::string id;     // record id (valid only)
+  std::string json;   // the valid envelope
+  std::string rule;   // failed rule (invalid only)
+  std::string reason;
+};
+
+// Validates and normalises one raw envelope. `now_ms` bounds "not in the
+// far future" (more than a day ahead is refused).
+class checker {
+ public:
+  result check(std::string_view raw, std::int64_t now_ms);
+
+ private:
+  msg::json_decoder envelope_decoder_;
+  msg::json_decoder data_decoder_;
+};
+
+std::unique_ptr<pipeline::actor> make_validator();
+
+}  // namespace ctk::validator

@@ -1,5 +1,6 @@
 #include "actors/registry.h"
 
+#include "actors/dedup/dedup.h"
 #include "actors/validator/validator.h"
 
 namespace ctk::actors {
@@ -11,7 +12,7 @@ const std::vector<actor_entry>& registry() {
       {"crawler", "fetches sources on crawl commands: control -> raw", {}},
       {"validator", "checks and normalises records: raw -> valid | deadletter",
        [](const actor_context&) { return validator::make_validator(); }},
-      {"dedup", "drops records already seen: valid -> unique", {}},
+      {"dedup", "drops records already seen: valid -> unique", [](const actor_context& c) { return dedup::make_dedup(c); }},
       {"hdfs-sink", "writes unique records to HDFS files", {}},
       {"db-sink", "writes unique records and insights to PostgreSQL", {}},
       {"analyzer", "derives sentiment and indicators: unique -> insights", {}},

@@ -390,6 +390,45 @@ bool committed_offsets(const properties& props, const std::string& group, std::v
   return true;
 }
 
+std::int64_t read_partition(const properties& props, const std::string& topic, std::int32_t partition,
+                            std::int64_t from, const std::function<void(const rd_kafka_message_t&)>& fn,
+                            std::string& err) {
+  properties p = props;
+  p["group.id"] = "cointicker-reader";  // assign() only: never joins or commits
+  p["enable.auto.commit"] = "false";
+  p["enable.partition.eof"] = "true";
+  p["auto.offset.reset"] = "earliest";  // older than the log start: begin at the start
+  handle_ptr rk = make_handle(RD_KAFKA_CONSUMER, p, err);
+  if (!rk) return -1;
+  std::int64_t low = 0, high = 0;
+  if (auto e = rd_kafka_query_watermark_offsets(rk.get(), topic.c_str(), partition, &low, &high, 10000)) {
+    err = topic + "/" + std::to_string(partition) + ": " + rd_kafka_err2str(e);
+    return -1;
+  }
+  if (from >= 0 && from >= high) return high;
+  if (high <= low) return high;
+  list_ptr l = to_list({{topic, partition, from}});
+  if (auto e = rd_kafka_assign(rk.get(), l.get())) {
+    err = std::string("assign: ") + rd_kafka_err2str(e);
+    return -1;
+  }
+  std::int64_t end = from >= 0 ? from : low;
+  for (;;) {
+    message_ptr m(rd_kafka_consumer_poll(rk.get(), 1000));
+    if (!m) continue;
+    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) break;
+    if (m->err) {
+      err = topic + "/" + std::to_string(partition) + ": " + rd_kafka_message_errstr(m.get());
+      return -1;
+    }
+    fn(*m);
+    end = m->offset + 1;
+    if (end >= high) break;
+  }
+  rd_kafka_consumer_close(rk.get());
+  return std::max(end, high);
+}
+
 bool create_topics(rd_kafka_t* rk, const std::vector<std::pair<std::string, int>>& topics, int replication,
                    std::string& err) {
   std::vector<rd_kafka_NewTopic_t*> nts;

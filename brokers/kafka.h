@@ -189,6 +189,13 @@ bool committed_offsets(const properties& props, const std::string& group, std::v
 bool create_topics(rd_kafka_t* rk, const std::vector<std::pair<std::string, int>>& topics, int replication,
                    std::string& err);
 
+// Reads one partition from `from` (an offset, or RD_KAFKA_OFFSET_BEGINNING)
+// to its end as of now, calling fn for every message. Returns the offset
+// after the last message (the end), or -1 and `err`.
+std::int64_t read_partition(const properties& props, const std::string& topic, std::int32_t partition,
+                            std::int64_t from, const std::function<void(const rd_kafka_message_t&)>& fn,
+                            std::string& err);
+
 // Routes librdkafka's own log lines to spdlog's "kafka" logger.
 void route_logs(rd_kafka_conf_t* conf);
 

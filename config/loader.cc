@@ -148,6 +148,15 @@ std::optional<std::int64_t> parse_duration_ms(std::string_view s) {
 std::optional<std::string> topics_settings::check(const topics_settings& t) {
   for (int p : {t.control, t.raw, t.valid, t.deadletter, t.unique, t.insights, t.dedup_state})
     if (p < 1 || p > 1024) return "partition counts must be between 1 and 1024";
+  // dedup writes unique partition p and dedup.state partition p for valid partition p.
+  if (t.unique != t.valid || t.dedup_state != t.valid)
+    return "unique and dedup_state need as many partitions as valid (dedup keeps partition numbers)";
+  return std::nullopt;
+}
+
+std::optional<std::string> dedup_settings::check(const dedup_settings& d) {
+  if (!parse_duration_ms(d.ttl)) return "ttl: '" + d.ttl + "' is not a duration (7d, 12h, ...)";
+  if (d.max_ids_per_partition < 1000) return "max_ids_per_partition must be at least 1000";
   return std::nullopt;
 }
 

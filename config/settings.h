@@ -157,6 +157,19 @@ struct runtime_settings {
   static std::optional<std::string> check(const runtime_settings& r);
 };
 
+struct dedup_settings {
+  std::string ttl = "7d";
+  std::int64_t max_ids_per_partition = 2'000'000;
+
+  static constexpr auto settings() {
+    return std::tuple{
+        setting("ttl", &dedup_settings::ttl, "how long an id is remembered (a duplicate later than that passes)"),
+        setting("max_ids_per_partition", &dedup_settings::max_ids_per_partition,
+                "memory bound of one partition's seen-set (about 50 bytes per id)")};
+  }
+  static std::optional<std::string> check(const dedup_settings& d);
+};
+
 struct cluster_settings {
   std::vector<node_settings> nodes;
   kafka_settings kafka;
@@ -166,6 +179,7 @@ struct cluster_settings {
   control_settings control;
   metrics_settings metrics;
   runtime_settings runtime;
+  dedup_settings dedup;
 
   static constexpr auto settings() {
     return std::tuple{setting("nodes", &cluster_settings::nodes, "the machines and the actors each one runs"),
@@ -175,7 +189,8 @@ struct cluster_settings {
                       setting("postgres", &cluster_settings::postgres, "where db-sink writes"),
                       setting("control", &cluster_settings::control, "ZeroMQ control plane"),
                       setting("metrics", &cluster_settings::metrics, "Prometheus endpoints"),
-                      setting("runtime", &cluster_settings::runtime, "actor loop: batching and retries")};
+                      setting("runtime", &cluster_settings::runtime, "actor loop: batching and retries"),
+                      setting("dedup", &cluster_settings::dedup, "the dedup actor")};
   }
 };
 

@@ -12,7 +12,7 @@ packages=(
   librdkafka-dev cppzmq-dev libzmq3-dev libcurl4-openssl-dev
   libsimdjson-dev rapidjson-dev libpqxx-dev libyaml-cpp-dev libspdlog-dev
   libcli11-dev libxxhash-dev libcpp-httplib-dev libxml2-dev
-  libgtest-dev libgmock-dev libbenchmark-dev
+  libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev
   kcat postgresql procps
 )
 

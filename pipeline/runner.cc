@@ -333,15 +333,14 @@ void runner::settle(bool wait_all) {
     rewind(delivery_error_);
     return;
   }
-  std::map<tp_key, std::int64_t> offsets;
   std::size_t n = 0;
   while (!inflight_.empty() && inflight_.front().sealed && inflight_.front().outstanding <= 0) {
-    for (const auto& [tp, off] : inflight_.front().offsets) offsets[tp] = off;
+    for (const auto& [tp, off] : inflight_.front().offsets) to_commit_[tp] = off;
     inflight_.pop_front();
     ++n;
   }
   std::vector<kafka::topic_partition> commit;
-  for (const auto& [tp, off] : offsets)
+  for (const auto& [tp, off] : to_commit_)
     if (assigned_.count(tp)) commit.push_back({tp.first, tp.second, off});
   if (commit.empty()) return;
   std::string err;
@@ -351,11 +350,15 @@ void runner::settle(bool wait_all) {
     ok = consumer_->commit(commit, err);
   }
   if (!ok) {
+    // Typically a rebalance in progress. The offsets stay in to_commit_ and
+    // go with the next commit, at the latest from the revoke callback,
+    // where the generation is still valid; only a crash makes them redo.
     commits_.fetch_add(1);
-    spdlog::warn("{} (those messages will be redelivered; output is idempotent downstream)", err);
+    spdlog::warn("{}; retried with the next commit", err);
     return;
   }
   for (const auto& o : commit) committed_[{o.topic, o.partition}] = o.offset;
+  to_commit_.clear();
   batches_.fetch_add(n);
 }
 
@@ -372,6 +375,7 @@ void runner::rewind(const std::string& why) {
   actor_.on_revoke(to);
   pending_.clear();
   inflight_.clear();
+  to_commit_.clear();  // acknowledged, but the redo re-reads them anyway
   std::string err;
   if (!consumer_->seek(to, err)) spdlog::error("{}", err);
 }
@@ -424,13 +428,14 @@ void runner::on_revoke(const std::vector<kafka::topic_partition>& parts, bool lo
   // Finish and commit what is done before the partitions go: wait for the
   // output in flight, flush once (no backoff inside a rebalance), commit.
   // Whatever could not be made durable is redelivered to the new owner.
-  if (!lost && !inflight_.empty()) {
-    if (!inflight_.back().sealed && flush_actor(nullptr)) inflight_.back().sealed = true;
+  if (!lost && (!inflight_.empty() || !to_commit_.empty())) {
+    if (!inflight_.empty() && !inflight_.back().sealed && flush_actor(nullptr)) inflight_.back().sealed = true;
     settle(true);
   }
   for (const auto& p : parts) {
     assigned_.erase({p.topic, p.partition});
     committed_.erase({p.topic, p.partition});
+    to_commit_.erase({p.topic, p.partition});
     for (auto& b : inflight_) b.offsets.erase({p.topic, p.partition});
   }
   std::erase_if(pending_, [&](const kafka::message_ptr& m) {

@@ -103,6 +103,7 @@ class runner final : kafka::rebalance_listener, public emitter {
   std::string delivery_error_;                // first failure since the last rewind
   std::string rejected_;                      // why the producer refused output of the current message
   std::map<tp_key, std::int64_t> committed_;  // last committed (or start) offset
+  std::map<tp_key, std::int64_t> to_commit_;  // acknowledged output, commit refused so far (retried)
   std::set<tp_key> assigned_;
   std::map<std::string, std::string, std::less<>> topic_names_;
 

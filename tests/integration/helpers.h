@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "brokers/kafka.h"
 #include "tests/support/process.h"
 
 namespace ctk::test {
@@ -39,6 +40,19 @@ inline std::vector<std::string> kcat_values(const std::string& bootstrap, const 
   std::istringstream in(out);
   for (std::string line; std::getline(in, line);) v.push_back(line);
   return v;
+}
+
+// Sum of `group`'s committed offsets on topic's partitions 0..partitions-1
+// (-1 when the broker cannot be asked).
+inline std::int64_t committed_sum(const std::string& bootstrap, const std::string& group, const std::string& topic,
+                                  int partitions) {
+  std::vector<ctk::kafka::topic_partition> parts;
+  for (int p = 0; p < partitions; ++p) parts.push_back({topic, p, RD_KAFKA_OFFSET_INVALID});
+  std::string err;
+  if (!ctk::kafka::committed_offsets({{"bootstrap.servers", bootstrap}}, group, parts, err)) return -1;
+  std::int64_t sum = 0;
+  for (const auto& p : parts) sum += p.offset > 0 ? p.offset : 0;
+  return sum;
 }
 
 inline int free_port() {

@@ -26,15 +26,7 @@ std::unique_ptr<child> start_relay(const broker& b, const std::string& dir, cons
 }
 
 // Sum over partitions of the committed offsets of group test.relay on test.in.
-std::int64_t committed(const broker& b, int partitions) {
-  std::vector<ctk::kafka::topic_partition> parts;
-  for (int p = 0; p < partitions; ++p) parts.push_back({"test.in", p, RD_KAFKA_OFFSET_INVALID});
-  std::string err;
-  if (!ctk::kafka::committed_offsets({{"bootstrap.servers", b.bootstrap()}}, "test.relay", parts, err)) return -1;
-  std::int64_t sum = 0;
-  for (const auto& p : parts) sum += p.offset > 0 ? p.offset : 0;
-  return sum;
-}
+std::int64_t committed(const broker& b, int partitions) { return committed_sum(b.bootstrap(), "test.relay", "test.in", partitions); }
 
 std::size_t count_values(const broker& b, const std::string& topic) { return kcat_values(b.bootstrap(), topic).size(); }
 

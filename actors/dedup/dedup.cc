@@ -1,0 +1,175 @@
+#include "actors/dedup/dedup.h"
+
+#include <chrono>
+#include <map>
+
+#include <spdlog/spdlog.h>
+
+#include "actors/dedup/seen_set.h"
+#include "messages/json.h"
+
+namespace ctk::dedup {
+
+namespace {
+
+std::int64_t now_s() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+// dedup.state value of an id: {"exp":SECONDS}; of the marker: {"unique_from":OFFSET}.
+struct state_value {
+  std::optional<std::int64_t> exp;
+  std::optional<std::int64_t> unique_from;
+  static constexpr auto fields() {
+    return std::tuple{msg::field("exp", &state_value::exp, false), msg::field("unique_from", &state_value::unique_from, false)};
+  }
+};
+
+std::string marker_key(std::int32_t partition) { return "~marker/" + std::to_string(partition); }
+
+class dedup_actor final : public pipeline::actor {
+ public:
+  explicit dedup_actor(const actors::actor_context& ctx) : names_{ctx.config.cluster.kafka.prefix} {
+    props_ = ctx.config.cluster.kafka.properties;
+    props_["bootstrap.servers"] = ctx.config.cluster.kafka.bootstrap;
+    props_["client.id"] = ctx.identity + "/state";
+    ttl_s_ = *cfg::parse_duration_ms(ctx.config.cluster.dedup.ttl) / 1000;
+    max_ids_ = static_cast<std::size_t>(ctx.config.cluster.dedup.max_ids_per_partition);
+    std::string err;
+    watermarks_ = kafka::make_handle(RD_KAFKA_PRODUCER, props_, err);
+    if (!watermarks_) throw std::runtime_error(err);
+  }
+
+  std::string name() const override { return "dedup"; }
+  std::vector<std::string> inputs() const override { return {"valid"}; }
+
+  void on_assign(std::vector<kafka::topic_partition>& parts) override {
+    for (const auto& p : parts) rebuild(p.partition);
+  }
+
+  void on_revoke(const std::vector<kafka::topic_partition>& parts) override {
+    // Un-checkpointed ids are dropped with the state: after a rebuild the
+    // tail of `unique` brings them back.
+    for (const auto& p : parts) state_.erase(p.partition);
+  }
+
+  pipeline::outcome handle(const pipeline::input& in, pipeline::emitter& out) override {
+    auto it = state_.find(in.partition);
+    if (it == state_.end()) {
+      rebuild(in.partition);  // after a rewind (on_revoke of everything) the state is rebuilt here
+      it = state_.find(in.partition);
+      if (it == state_.end()) return pipeline::outcome::retry("state of partition " + std::to_string(in.partition) + " not rebuilt");
+    }
+    auto id = parse_id(in.key);
+    if (!id) return pipeline::outcome::dead_letter("id", "key is not a 32-hex record id");
+    partition_state& st = it->second;
+    const std::int64_t now = now_s();
+    if (st.seen.contains(*id, now)) {
+      ++duplicates_;
+      return pipeline::outcome::ok();
+    }
+    // Same partition number downstream, so a record id always meets the
+    // same seen-set and `unique` p holds exactly what this set admitted.
+    out.emit("unique", in.key, in.value, in.partition);
+    const std::int64_t exp = now + ttl_s_;
+    if (st.seen.insert(*id, exp)) ++evicted_;
+    st.unchecked.emplace_back(std::string(in.key), exp);
+    return pipeline::outcome::ok();
+  }
+
+  // Checkpoint: the ids emitted in this batch, then the marker. The runner
+  // commits input offsets only after these are acknowledged.
+  pipeline::outcome flush(pipeline::emitter& out) override {
+    for (auto& [p, st] : state_) {
+      if (st.unchecked.empty()) continue;
+      std::string value;
+      for (const auto& [key, exp] : st.unchecked) {
+        msg::encode(state_value{exp, std::nullopt}, value);
+        out.emit("dedup.state", key, value, p);
+      }
+      msg::encode(state_value{std::nullopt, st.unique_from}, value);
+      out.emit("dedup.state", marker_key(p), value, p);
+      st.unchecked.clear();
+      // Everything emitted from the next batch on lands at or after the
+      // current end of unique p.
+      std::int64_t low = 0, high = 0;
+      if (rd_kafka_query_watermark_offsets(watermarks_.get(), names_.topic("unique").c_str(), p, &low, &high, 10000) ==
+          RD_KAFKA_RESP_ERR_NO_ERROR)
+        st.unique_from = high;
+    }
+    return pipeline::outcome::ok();
+  }
+
+  ~dedup_actor() override {
+    spdlog::info("dedup: {} duplicates dropped, {} ids evicted for room", duplicates_, evicted_);
+  }
+
+ private:
+  struct partition_state {
+    seen_set seen;
+    std::vector<std::pair<std::string, std::int64_t>> unchecked;
+    std::int64_t unique_from = 0;
+  };
+
+  void rebuild(std::int32_t p) {
+    const auto t0 = std::chrono::steady_clock::now();
+    partition_state st{seen_set(max_ids_, ttl_s_ * 1000), {}, 0};
+    const std::int64_t now = now_s();
+    std::int64_t marker = RD_KAFKA_OFFSET_BEGINNING;
+    std::size_t from_state = 0, from_tail = 0;
+    std::string err;
+    const std::string mkey = marker_key(p);
+    msg::decode_error derr;
+    state_value v;
+    auto end = kafka::read_partition(props_, names_.topic("dedup.state"), p, RD_KAFKA_OFFSET_BEGINNING,
+                                     [&](const rd_kafka_message_t& m) {
+                                       const auto key = kafka::key(m);
+                                       v = {};
+                                       if (!decoder_.decode(kafka::payload(m), v, derr)) return;
+                                       if (key == mkey) {
+                                         if (v.unique_from) marker = *v.unique_from;
+                                       } else if (auto id = parse_id(key); id && v.exp && *v.exp > now) {
+                                         st.seen.insert(*id, *v.exp);
+                                         ++from_state;
+                                       }
+                                     },
+                                     err);
+    if (end < 0) {
+      spdlog::error("dedup: cannot read dedup.state/{}: {}", p, err);
+      return;  // handle() asks for a retry until it can
+    }
+    // What was emitted after the last checkpoint: the tail of unique p.
+    end = kafka::read_partition(props_, names_.topic("unique"), p, marker,
+                                [&](const rd_kafka_message_t& m) {
+                                  if (auto id = parse_id(kafka::key(m))) {
+                                    st.seen.insert(*id, now + ttl_s_);
+                                    ++from_tail;
+                                  }
+                                },
+                                err);
+    if (end < 0) {
+      spdlog::error("dedup: cannot read unique/{}: {}", p, err);
+      return;
+    }
+    st.unique_from = end;
+    spdlog::info("dedup: partition {} rebuilt with {} ids from dedup.state and {} from the unique tail (from offset {}) in {} ms; {} bytes",
+                 p, from_state, from_tail, marker, std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count(),
+                 st.seen.memory_bytes());
+    state_.insert_or_assign(p, std::move(st));
+  }
+
+  kafka::names names_;
+  kafka::properties props_;
+  kafka::handle_ptr watermarks_;
+  std::int64_t ttl_s_ = 0;
+  std::size_t max_ids_ = 0;
+  std::map<std::int32_t, partition_state> state_;
+  msg::json_decoder decoder_;
+  std::uint64_t duplicates_ = 0, evicted_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<pipeline::actor> make_dedup(const actors::actor_context& ctx) { return std::make_unique<dedup_actor>(ctx); }
+
+}  // namespace ctk::dedup

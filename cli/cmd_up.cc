@@ -1,19 +1,46 @@
-// `cointicker up`: the whole system on this machine, in the foreground.
-// Today that is the embedded broker; each actor issue adds its processes.
+// `cointicker up`: the whole system on this machine, in the foreground:
+// the embedded broker in this process and every built actor as a child
+// process (`cointicker run ACTOR`). Ctrl-C / SIGTERM drains the children
+// (SIGTERM, then SIGKILL after 30 s) and leaves no process behind.
+// Restarting crashed children, --scale and the private PostgreSQL come
+// with `node` (issue 7).
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <iostream>
 #include <thread>
 
 #include <spdlog/spdlog.h>
 
+#include "actors/registry.h"
 #include "cli/commands.h"
 #include "pipeline/process.h"
 
 namespace ctk::cli {
 
+namespace {
+pid_t spawn_actor(const global_options& g, const std::string& bootstrap, const std::string& actor) {
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::setpgid(0, 0);  // a terminal's Ctrl-C reaches `up` only; up drains the children
+    std::vector<std::string> args{"/proc/self/exe", "--config", g.config_dir, "--bootstrap", bootstrap, "run", actor,
+                                  "--node", "local"};
+    if (!g.log_level.empty()) args.insert(args.begin() + 1, {"--log-level", g.log_level});
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execv("/proc/self/exe", argv.data());
+    ::_exit(127);
+  }
+  return pid;
+}
+}  // namespace
+
 void add_up_command(CLI::App& app, global_options& g, int& rc) {
   auto listen = std::make_shared<std::string>();
   auto* cmd = app.add_subcommand("up", "Run the whole system on this machine in the foreground (Ctrl-C stops it)");
-  cmd->add_option("--listen", *listen, "broker bootstrap address (default broker.listen)");
+  cmd->add_option("--listen", *listen, "broker bootstrap address (default broker.listen; port 0: the broker's own)");
   cmd->callback([&g, &rc, listen] {
     cfg::loaded_config c;
     if (!load(g, c)) {
@@ -29,19 +56,58 @@ void add_up_command(CLI::App& app, global_options& g, int& rc) {
       rc = exit_failure;
       return;
     }
+    std::vector<std::pair<std::string, pid_t>> children;
+    std::string missing;
+    for (const auto& e : actors::registry()) {
+      if (!e.make) {
+        missing += (missing.empty() ? "" : ", ") + e.name;
+        continue;
+      }
+      children.emplace_back(e.name, spawn_actor(g, b->bootstrap(), e.name));
+    }
     std::cout << "cointicker is up on this machine\n"
               << "  broker     " << b->bootstrap() << "  (embedded: in memory, one machine, not for production)\n"
-              << "  topics     " << c.cluster.kafka.prefix << "{control,raw,valid,deadletter,unique,insights,dedup.state}\n"
-              << "  actors     none yet in this version: `cointicker run ACTOR` lists the planned ones\n"
-              << "try, in another terminal:\n"
-              << "  kcat -b " << b->bootstrap() << " -L\n"
-              << "  echo '{\"v\":1,\"source\":\"demo\",\"kind\":\"news\",\"fetched_at\":\"2026-11-29T00:00:00Z\",\"data\":{}}' | kcat -b "
-              << b->bootstrap() << " -P -t " << c.cluster.kafka.prefix << "raw -k demo/1\n"
-              << "  build/cointicker tail raw --bootstrap " << b->bootstrap() << "\n"
-              << "  build/cointicker topics --bootstrap " << b->bootstrap() << "\n"
+              << "  topics     " << c.cluster.kafka.prefix << "{control,raw,valid,deadletter,unique,insights,dedup.state}\n";
+    for (const auto& [name, pid] : children) std::cout << "  " << name << std::string(11 - std::min<std::size_t>(10, name.size()), ' ') << "pid " << pid << "\n";
+    if (!missing.empty()) std::cout << "  not built yet: " << missing << "\n";
+    std::cout << "try, in another terminal:\n"
+              << "  echo 'upbit/KRW-BTC:{\"v\":1,\"source\":\"upbit\",\"kind\":\"market\",\"fetched_at\":\"2026-11-29T00:00:00Z\","
+                 "\"data\":{\"symbol\":\"KRW-BTC\",\"price\":\"1\",\"volume_24h\":1,\"change_24h\":0,\"timestamp\":1725543306000}}' | kcat -b "
+              << b->bootstrap() << " -P -t " << c.cluster.kafka.prefix << "raw -K:\n"
+              << "  build/cointicker --bootstrap " << b->bootstrap() << " tail unique --follow\n"
+              << "  build/cointicker --bootstrap " << b->bootstrap() << " topics\n"
               << "Ctrl-C stops everything." << std::endl;
-    while (!stop.load()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    spdlog::info("stopping");
+    while (!stop.load()) {
+      for (auto& [name, pid] : children) {
+        int st = 0;
+        if (pid > 0 && ::waitpid(pid, &st, WNOHANG) == pid) {
+          spdlog::error("{} (pid {}) exited with {}; `node` will restart children (issue 7), `up` does not yet", name,
+                        pid, WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+          pid = -1;
+        }
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    spdlog::info("stopping: draining {} actor processes", children.size());
+    for (const auto& [name, pid] : children)
+      if (pid > 0) ::kill(pid, SIGTERM);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    for (auto& [name, pid] : children) {
+      while (pid > 0) {
+        int st = 0;
+        if (::waitpid(pid, &st, WNOHANG) == pid) {
+          pid = -1;
+        } else if (std::chrono::steady_clock::now() > deadline) {
+          spdlog::warn("{} did not drain in 30 s; killing it", name);
+          ::kill(pid, SIGKILL);
+          ::waitpid(pid, &st, 0);
+          pid = -1;
+        } else {
+          std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        }
+      }
+    }
+    spdlog::info("stopped");
     rc = exit_ok;
   });
 }

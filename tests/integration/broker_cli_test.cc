@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <csignal>
+#include <signal.h>
 
 #include "brokers/kafka.h"
 #include "messages/envelope.h"
@@ -192,4 +193,33 @@ TEST(topics, create_says_clearly_that_the_embedded_broker_has_no_create_topics) 
   EXPECT_EQ(run(cointicker() + " --bootstrap " + b.bootstrap() + " topics --create --replication 1 2>&1", &out), 1);
   EXPECT_NE(out.find("topics --create:"), std::string::npos) << out;
   EXPECT_NE(out.find("the embedded broker has no CreateTopics"), std::string::npos) << out;
+}
+
+TEST(up, runs_the_built_actors_end_to_end_and_sigterm_leaves_no_process_behind) {
+  auto dir = temp_dir();
+  child up({binary_dir() + "/cointicker", "--config", std::string(CTK_SOURCE_DIR) + "/config", "up", "--listen",
+            "127.0.0.1:0"},
+           dir + "/up.out", dir + "/up.err");
+  ASSERT_TRUE(wait_until([&] { return up.out().find("Ctrl-C stops everything") != std::string::npos || !up.running(); },
+                         std::chrono::seconds(20)))
+      << up.err();
+  const std::string banner = up.out();
+  const auto at = banner.find("broker     ") + 11;
+  const std::string bootstrap = banner.substr(at, banner.find(' ', at) - at);
+  std::vector<int> pids;
+  for (const char* actor : {"validator ", "dedup "}) {
+    auto p = banner.find(std::string("  ") + actor);
+    ASSERT_NE(p, std::string::npos) << banner;
+    pids.push_back(std::stoi(banner.substr(banner.find("pid ", p) + 4)));
+  }
+  kcat_produce(bootstrap, "ctk.raw",
+               {"upbit/KRW-BTC:" R"({"v":1,"source":"upbit","kind":"market","fetched_at":"2026-11-29T00:00:00Z","data":{"symbol":"krw-btc","price":"1","volume_24h":1,"change_24h":0,"timestamp":1725543306000}})",
+                "upbit/KRW-BTC:" R"({"v":1,"source":"upbit","kind":"market","fetched_at":"2026-11-29T00:00:01Z","data":{"symbol":"KRW-BTC","price":1,"volume_24h":1,"change_24h":0,"timestamp":"2024-09-05T13:35:06Z"}})"},
+               dir);
+  ASSERT_TRUE(wait_until([&] { return kcat_values(bootstrap, "ctk.unique").size() == 1; }, std::chrono::seconds(60)))
+      << up.err();
+  EXPECT_EQ(kcat_values(bootstrap, "ctk.valid").size(), 2u) << "both copies were valid; dedup kept one";
+  up.signal(SIGTERM);
+  EXPECT_EQ(up.wait(std::chrono::seconds(60)), 0) << up.err();
+  for (int pid : pids) EXPECT_NE(::kill(pid, 0), 0) << "actor process " << pid << " is still alive";
 }

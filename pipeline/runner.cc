@@ -151,7 +151,7 @@ int runner::run(const std::atomic<bool>& stop) {
       phase_timer t(us_poll_);
       collect_batch(stop);
     }
-    if (!pending_.empty()) {
+    if (!pending_.empty() && !holding_for_rebalance_) {
       bool complete = true;
       {
         phase_timer t(us_handle_);
@@ -198,18 +198,24 @@ void runner::collect_batch(const std::atomic<bool>& stop) {
   const auto deadline = clock::now() + std::chrono::milliseconds(rc_.runtime.batch_max_ms);
   const std::size_t max = static_cast<std::size_t>(rc_.runtime.batch_max_messages);
   std::vector<kafka::message_ptr> got;
-  while (pending_.size() < max && !stop.load()) {
+  while ((pending_.size() < max || holding_for_rebalance_) && !stop.load()) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now()).count();
     if (left <= 0) break;
     // An empty batch waits (in short slices, so a stop is prompt); a started
     // one takes what is already fetched and goes.
     got.clear();
-    consumer_->poll_batch(static_cast<int>(std::min<long long>(left, pending_.empty() ? 100 : 1)),
-                          max - pending_.size(), got);
+    consumer_->poll_batch(static_cast<int>(std::min<long long>(left, pending_.empty() || holding_for_rebalance_ ? 100 : 1)),
+                          pending_.size() < max ? max - pending_.size() : max, got);
     if (got.empty() && !pending_.empty()) break;
     for (auto& m : got) {
-      if (m->err) on_consumer_error(*m);
-      else pending_.push_back(std::move(m));
+      if (m->err) {
+        on_consumer_error(*m);
+      } else if (holding_for_rebalance_ && pending_.size() >= 4 * max) {
+        // Bounded while holding: drop, and remember where to re-read from.
+        dropped_from_.try_emplace({kafka::topic_of(*m), m->partition}, m->offset);
+      } else {
+        pending_.push_back(std::move(m));
+      }
     }
   }
 }
@@ -354,12 +360,38 @@ void runner::settle(bool wait_all) {
     // go with the next commit, at the latest from the revoke callback,
     // where the generation is still valid; only a crash makes them redo.
     commits_.fetch_add(1);
-    spdlog::warn("{}; retried with the next commit", err);
+    if (!holding_for_rebalance_ && err.find("rebalance in progress") != std::string::npos) {
+      // Handle no more input until the rebalance is over: work done now could
+      // not be committed either (the embedded broker refuses every commit
+      // while its group is joining), so it would only be redone elsewhere.
+      // Polling goes on (it drives the rebalance); what arrives is held, not
+      // handled, and dropped with the revoke. (librdkafka's pause/resume is
+      // not used for this: a resume after re-assignment re-fetched from a
+      // stale position and redelivered messages.)
+      spdlog::warn("{}; holding input until the next assignment, offsets kept", err);
+      holding_for_rebalance_ = true;
+    }
     return;
   }
   for (const auto& o : commit) committed_[{o.topic, o.partition}] = o.offset;
   to_commit_.clear();
   batches_.fetch_add(n);
+  if (holding_for_rebalance_) {
+    // The commit went through without a rebalance: handle the held input,
+    // and re-read what was dropped over the cap.
+    holding_for_rebalance_ = false;
+    std::vector<kafka::topic_partition> back;
+    for (const auto& [tp, off] : dropped_from_) back.push_back({tp.first, tp.second, off});
+    dropped_from_.clear();
+    if (!back.empty()) {
+      std::erase_if(pending_, [&](const kafka::message_ptr& m) {
+        for (const auto& b : back)
+          if (b.topic == kafka::topic_of(*m) && b.partition == m->partition) return true;
+        return false;
+      });
+      if (!consumer_->seek(back, err)) spdlog::error("{}", err);
+    }
+  }
 }
 
 void runner::rewind(const std::string& why) {
@@ -415,6 +447,18 @@ void runner::on_consumer_error(const rd_kafka_message_t& m) {
 }
 
 void runner::on_assign(std::vector<kafka::topic_partition>& parts) {
+  // Partitions coming back whose output was acknowledged but whose commit
+  // the broker refused during the rebalance: resume after that output.
+  for (auto& p : parts) {
+    auto it = carry_.find({p.topic, p.partition});
+    if (it != carry_.end() && (p.offset < 0 || it->second > p.offset)) {
+      p.offset = it->second;
+      to_commit_[it->first] = it->second;
+    }
+  }
+  carry_.clear();
+  holding_for_rebalance_ = false;
+  dropped_from_.clear();  // the new assignment fetches from its start offsets
   actor_.on_assign(parts);
   for (const auto& p : parts) {
     assigned_.insert({p.topic, p.partition});
@@ -433,9 +477,11 @@ void runner::on_revoke(const std::vector<kafka::topic_partition>& parts, bool lo
     settle(true);
   }
   for (const auto& p : parts) {
-    assigned_.erase({p.topic, p.partition});
-    committed_.erase({p.topic, p.partition});
-    to_commit_.erase({p.topic, p.partition});
+    const tp_key tp{p.topic, p.partition};
+    if (auto it = to_commit_.find(tp); it != to_commit_.end() && !lost) carry_[tp] = it->second;
+    assigned_.erase(tp);
+    committed_.erase(tp);
+    to_commit_.erase(tp);
     for (auto& b : inflight_) b.offsets.erase({p.topic, p.partition});
   }
   std::erase_if(pending_, [&](const kafka::message_ptr& m) {

@@ -104,6 +104,9 @@ class runner final : kafka::rebalance_listener, public emitter {
   std::string rejected_;                      // why the producer refused output of the current message
   std::map<tp_key, std::int64_t> committed_;  // last committed (or start) offset
   std::map<tp_key, std::int64_t> to_commit_;  // acknowledged output, commit refused so far (retried)
+  std::map<tp_key, std::int64_t> carry_;      // to_commit_ of revoked partitions, reused if they come back
+  bool holding_for_rebalance_ = false;  // a commit was refused: poll, but handle nothing until reassigned
+  std::map<tp_key, std::int64_t> dropped_from_;  // held input dropped over the cap: first offset per partition
   std::set<tp_key> assigned_;
   std::map<std::string, std::string, std::less<>> topic_names_;
 

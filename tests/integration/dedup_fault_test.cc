@@ -48,13 +48,23 @@ TEST(dedup_faults, unique_holds_each_distinct_record_once_across_a_sigkill_and_a
                     R"({"v":1,"source":"upbit","kind":"market","fetched_at":"2026-11-18T00:00:00.000Z","data":{"symbol":"BAD)" +
                     std::to_string(i) + R"(","price":-1,"volume_24h":1,"change_24h":0,"timestamp":1725543306000}})");
   std::shuffle(lines.begin() + distinct / 2, lines.end(), rng);  // the first half stays early
-  kcat_produce(b.bootstrap(), "ctk.raw", lines, dir);
-
+  // Half now; the other half after the kill, so that the kill lands mid-stream.
+  const std::vector<std::string> first(lines.begin(), lines.begin() + total / 2),
+      second(lines.begin() + total / 2, lines.end());
   auto v0 = start(b, dir, "validator", 0);
   auto v1 = start(b, dir, "validator", 1);
   auto d0 = start(b, dir, "dedup", 0);
   auto d1 = start(b, dir, "dedup", 1);
-  const auto unique_count = [&] { return kcat_values(b.bootstrap(), "ctk.unique").size(); };
+  // The groups form first (both members assigned); the faults come mid-stream.
+  ASSERT_TRUE(wait_until(
+      [&] {
+        for (auto* c : {v0.get(), v1.get(), d0.get(), d1.get()})
+          if (c->err().find("assigned") == std::string::npos) return false;
+        return true;
+      },
+      std::chrono::seconds(60)));
+  kcat_produce(b.bootstrap(), "ctk.raw", first, dir);
+  const auto unique_count = [&] { return static_cast<std::size_t>(std::max(0L, topic_messages(b.bootstrap(), "ctk.unique"))); };
   ASSERT_TRUE(wait_until([&] { return unique_count() >= 10000; }, std::chrono::seconds(120))) << d0->err();
   d0->signal(SIGKILL);
   EXPECT_EQ(d0->wait(std::chrono::seconds(10)), 128 + SIGKILL);
@@ -64,15 +74,14 @@ TEST(dedup_faults, unique_holds_each_distinct_record_once_across_a_sigkill_and_a
   v1->signal(SIGTERM);  // one validator stops for good
   EXPECT_EQ(v1->wait(std::chrono::seconds(30)), 0) << v1->err();
   d0 = start(b, dir, "dedup", 0);
+  kcat_produce(b.bootstrap(), "ctk.raw", second, dir);
 
   // Done when the validators committed all of raw and the dedups all of valid.
   std::int64_t valid_end = -1;
   ASSERT_TRUE(wait_until(
       [&] {
         if (committed_sum(b.bootstrap(), "ctk.validator", "ctk.raw", 16) != total) return false;
-        std::string out;
-        run(cointicker() + " --bootstrap " + b.bootstrap() + " topics 2>/dev/null | awk '$1==\"ctk.valid\" {print $4}'", &out);
-        valid_end = out.empty() ? -1 : std::stoll(out);
+        valid_end = topic_messages(b.bootstrap(), "ctk.valid");
         return valid_end > 0 && committed_sum(b.bootstrap(), "ctk.dedup", "ctk.valid", 16) == valid_end;
       },
       std::chrono::seconds(180)))
@@ -93,7 +102,22 @@ TEST(dedup_faults, unique_holds_each_distinct_record_once_across_a_sigkill_and_a
     auto at = d.find("\\\"symbol\\\":\\\"BAD");
     if (at != std::string::npos) bad.insert(d.substr(at, 24));
   }
-  EXPECT_EQ(dl.size(), static_cast<std::size_t>(invalid)) << "every invalid record dead-lettered once";
+  std::map<std::string, std::vector<std::string>> by_source;  // raw partition@offset -> actors
+  for (const auto& d : dl) {
+    auto field = [&](const std::string& k) {
+      auto p = d.find("\"" + k + "\":");
+      return p == std::string::npos ? std::string() : d.substr(p + k.size() + 3, d.find_first_of(",}", p + k.size() + 3) - p - k.size() - 3);
+    };
+    by_source[field("partition") + "@" + field("offset")].push_back(field("actor") + " at " + field("at"));
+  }
+  std::string doubles;
+  for (const auto& [where, who] : by_source)
+    if (who.size() > 1) {
+      doubles += "  raw " + where + ":";
+      for (const auto& w : who) doubles += " [" + w + "]";
+      doubles += "\n";
+    }
+  EXPECT_EQ(dl.size(), static_cast<std::size_t>(invalid)) << "every invalid record dead-lettered once; doubled:\n" << doubles;
   EXPECT_EQ(bad.size(), static_cast<std::size_t>(invalid));
   RecordProperty("valid_messages", static_cast<int>(valid_end));
   d0->signal(SIGTERM);

@@ -55,6 +55,15 @@ inline std::int64_t committed_sum(const std::string& bootstrap, const std::strin
   return sum;
 }
 
+// Messages in a topic (sum of end minus start offsets), from `cointicker topics`.
+inline long topic_messages(const std::string& bootstrap, const std::string& topic) {
+  std::string out;
+  run(binary_dir() + "/cointicker --config " + std::string(CTK_SOURCE_DIR) + "/config --bootstrap " + bootstrap +
+          " topics 2>/dev/null | awk '$1==\"" + topic + "\" {print $3}'",
+      &out);
+  return out.empty() ? -1 : std::stol(out);
+}
+
 inline int free_port() {
   int s = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in sa{};

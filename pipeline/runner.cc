@@ -357,8 +357,9 @@ void runner::settle(bool wait_all) {
   }
   if (!ok) {
     // Typically a rebalance in progress. The offsets stay in to_commit_ and
-    // go with the next commit, at the latest from the revoke callback,
-    // where the generation is still valid; only a crash makes them redo.
+    // go with the next commit (the revoke callback tries once more; real
+    // Kafka accepts it there, the embedded broker does not, so they are
+    // carried into the next assignment); only a crash makes them redo.
     commits_.fetch_add(1);
     if (!holding_for_rebalance_ && err.find("rebalance in progress") != std::string::npos) {
       // Handle no more input until the rebalance is over: work done now could

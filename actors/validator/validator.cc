@@ -115,6 +115,13 @@ result checker::check(std::string_view raw, std::int64_t now_ms) {
   if (!envelope_decoder_.decode(raw, env, err)) return reject("decode", "envelope: " + err.to_string());
   if (env.v != msg::envelope_version) return reject("version", "envelope version " + std::to_string(env.v) + " is not 1");
   if (env.source.empty() || env.source.size() > 64) return reject("source", "source must be 1..64 characters");
+  {
+    std::string why;
+    auto fetched = parse_time_ms(env.fetched_at, "UTC", why);
+    if (!fetched) return reject("timestamp_format", "fetched_at: " + why);
+    if (*fetched > now_ms + future_slack_ms) return reject("timestamp_future", "fetched_at: more than a day in the future");
+    env.fetched_at = format_utc_ms(*fetched);
+  }
   simdjson::dom::element root;
   if (!data_decoder_.parse(env.data.text, root, err)) return reject("decode", "data: " + err.to_string());
   simdjson::dom::object obj;

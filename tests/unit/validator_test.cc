@@ -16,7 +16,7 @@ std::string iso(std::string_view text, std::string_view zone = "") {
 
 std::string raw(const std::string& kind, const std::string& data, const std::string& source = "upbit") {
   return R"({"v":1,"source":")" + source + R"(","kind":")" + kind +
-         R"(","fetched_at":"2026-11-18T00:00:00.000Z","url":"HTTPS://Api.Upbit.com:443/v1/ticker#x","trace":"t1","data":)" +
+         R"(","fetched_at":"2026-11-18T00:00:00Z","url":"HTTPS://Api.Upbit.com:443/v1/ticker#x","trace":"t1","data":)" +
          data + "}";
 }
 
@@ -113,6 +113,10 @@ TEST(validator, a_market_record_is_normalised_and_keyed_by_its_id) {
             std::string::npos)
       << r.json;
   EXPECT_NE(r.json.find(R"("url":"https://api.upbit.com/v1/ticker")"), std::string::npos) << r.json;
+  EXPECT_NE(r.json.find(R"("fetched_at":"2026-11-18T00:00:00.000Z")"), std::string::npos) << r.json;
+  auto bad = check(R"({"v":1,"source":"s","kind":"market","fetched_at":"whenever","data":{}})");
+  EXPECT_EQ(bad.rule, "timestamp_format");
+  EXPECT_NE(bad.reason.find("fetched_at"), std::string::npos);
 }
 
 TEST(validator, the_same_record_in_different_formats_gets_the_same_id) {

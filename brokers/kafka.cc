@@ -202,11 +202,17 @@ void consumer::close() {
 
 std::size_t consumer::poll_batch(int timeout_ms, std::size_t max, std::vector<message_ptr>& out) {
   if (!queue_) queue_ = rd_kafka_queue_get_consumer(rk_.get());
-  if (scratch_.size() < max) scratch_.resize(max);
-  ssize_t n = rd_kafka_consume_batch_queue(queue_, timeout_ms, scratch_.data(), max);
-  if (n <= 0) return 0;
+  if (max == 0) return 0;
+  // consume_batch_queue() waits until it has `max` messages or the timeout
+  // passes; block for the first message only, then take what is queued.
+  rd_kafka_message_t* first = rd_kafka_consumer_poll(rk_.get(), timeout_ms);
+  if (!first) return 0;
+  out.emplace_back(first);
+  if (max == 1) return 1;
+  if (scratch_.size() < max - 1) scratch_.resize(max - 1);
+  ssize_t n = rd_kafka_consume_batch_queue(queue_, 0, scratch_.data(), max - 1);
   for (ssize_t i = 0; i < n; ++i) out.emplace_back(scratch_[static_cast<std::size_t>(i)]);
-  return static_cast<std::size_t>(n);
+  return 1 + static_cast<std::size_t>(n > 0 ? n : 0);
 }
 
 void consumer::on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts,

@@ -137,8 +137,9 @@ class consumer {
 
   bool subscribe(const std::vector<std::string>& topics, std::string& err);
   message_ptr poll(int timeout_ms) { return message_ptr(rd_kafka_consumer_poll(rk_.get(), timeout_ms)); }
-  // Appends up to `max` messages (or error events) to `out`, waiting at most
-  // timeout_ms for the first. Serves rebalance callbacks like poll().
+  // Appends up to `max` messages (or error events) to `out`: waits at most
+  // timeout_ms for the first, then takes only what is already queued.
+  // Serves rebalance callbacks like poll().
   std::size_t poll_batch(int timeout_ms, std::size_t max, std::vector<message_ptr>& out);
 
   // Synchronous commit of the given next-offsets.

@@ -28,6 +28,13 @@ std::unique_ptr<child> start_relay(const broker& b, const std::string& dir, cons
 // Sum over partitions of the committed offsets of group test.relay on test.in.
 std::int64_t committed(const broker& b, int partitions) { return committed_sum(b.bootstrap(), "test.relay", "test.in", partitions); }
 
+// "k0:m0", "k1:m1", ...: n keyed messages that spread over the partitions.
+std::vector<std::string> numbered(int n) {
+  std::vector<std::string> lines;
+  for (int i = 0; i < n; ++i) lines.push_back("k" + std::to_string(i) + ":m" + std::to_string(i));
+  return lines;
+}
+
 std::size_t count_values(const broker& b, const std::string& topic) { return kcat_values(b.bootstrap(), topic).size(); }
 
 }  // namespace
@@ -36,9 +43,7 @@ TEST(runner_faults, an_actor_killed_with_sigkill_mid_batch_loses_nothing_after_r
   broker b(relay_topics);
   auto dir = temp_dir();
   const int n = 20000;
-  std::vector<std::string> lines;
-  for (int i = 0; i < n; ++i) lines.push_back("k" + std::to_string(i) + ":m" + std::to_string(i));
-  kcat_produce(b.bootstrap(), "test.in", lines, dir);
+  kcat_produce(b.bootstrap(), "test.in", numbered(n), dir);
 
   // Slow enough (50 µs per message, batches of 500) that the kill lands mid-stream.
   auto first = start_relay(b, dir, "first", {"--delay-us", "50", "--batch", "500"});
@@ -66,9 +71,7 @@ TEST(runner_faults, an_actor_killed_with_sigkill_mid_batch_loses_nothing_after_r
 TEST(runner_faults, sigterm_drains_commits_and_nothing_is_redelivered_on_restart) {
   broker b(relay_topics);
   auto dir = temp_dir();
-  std::vector<std::string> lines;
-  for (int i = 0; i < 3000; ++i) lines.push_back("k" + std::to_string(i) + ":m" + std::to_string(i));
-  kcat_produce(b.bootstrap(), "test.in", lines, dir);
+  kcat_produce(b.bootstrap(), "test.in", numbered(3000), dir);
   auto first = start_relay(b, dir, "first");
   ASSERT_TRUE(wait_until([&] { return count_values(b, "test.out") == 3000; }, std::chrono::seconds(60)));
   first->signal(SIGTERM);
@@ -165,9 +168,7 @@ void freeze_mid_stream(const std::vector<std::string>& relay_args, const std::fu
   broker b(relay_topics);
   auto dir = temp_dir();
   const int n = 4000;
-  std::vector<std::string> lines;
-  for (int i = 0; i < n; ++i) lines.push_back("k" + std::to_string(i) + ":m" + std::to_string(i));
-  kcat_produce(b.bootstrap(), "test.in", lines, dir);
+  kcat_produce(b.bootstrap(), "test.in", numbered(n), dir);
   std::vector<std::string> args{"--delay-us", "2000", "--batch", "200"};
   args.insert(args.end(), relay_args.begin(), relay_args.end());
   auto r = start_relay(b, dir, "relay", args);

@@ -1,5 +1,6 @@
 #include "actors/registry.h"
 
+#include "actors/db_sink/db_sink.h"
 #include "actors/dedup/dedup.h"
 #include "actors/validator/validator.h"
 
@@ -14,7 +15,8 @@ const std::vector<actor_entry>& registry() {
        [](const actor_context&) { return validator::make_validator(); }},
       {"dedup", "drops records already seen: valid -> unique", [](const actor_context& c) { return dedup::make_dedup(c); }},
       {"hdfs-sink", "writes unique records to HDFS files", {}},
-      {"db-sink", "writes unique records and insights to PostgreSQL", {}},
+      {"db-sink", "writes unique records to PostgreSQL, exactly once",
+       [](const actor_context& c) { return db::make_db_sink(c); }},
       {"analyzer", "derives sentiment and indicators: unique -> insights", {}},
       {"scheduler", "fires timed crawl commands; runs the control plane", {}},
   };

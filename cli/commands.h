@@ -18,6 +18,7 @@ void add_topics_command(CLI::App& app, global_options& g, int& rc);
 void add_config_command(CLI::App& app, global_options& g, int& rc);
 void add_run_command(CLI::App& app, global_options& g, int& rc);
 void add_up_command(CLI::App& app, global_options& g, int& rc);
+void add_db_command(CLI::App& app, global_options& g, int& rc);
 
 // Starts the embedded broker and creates the pipeline's topics (+ extras "NAME:PARTS").
 std::unique_ptr<kafka::embedded_broker> start_embedded_broker(const cfg::loaded_config& c, const std::string& listen,

@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   add_tail_command(app, g, rc);
   add_topics_command(app, g, rc);
   add_config_command(app, g, rc);
+  add_db_command(app, g, rc);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -154,6 +154,25 @@ std::optional<std::string> topics_settings::check(const topics_settings& t) {
   return std::nullopt;
 }
 
+std::optional<std::string> hdfs_settings::check(const hdfs_settings& h) {
+  if (!h.url.starts_with("file://") && !h.url.starts_with("webhdfs://"))
+    return "url: '" + h.url + "' must start with file:// or webhdfs://";
+  if (h.format != "jsonl") return "format: '" + h.format + "' is not supported (jsonl)";
+  if (h.rotate_records < 1) return "rotate_records must be at least 1";
+  if (h.rotate_bytes < 1024) return "rotate_bytes must be at least 1024";
+  if (!parse_duration_ms(h.rotate_after)) return "rotate_after: '" + h.rotate_after + "' is not a duration (60s, 5m, ...)";
+  if (h.timeout_ms < 100) return "timeout_ms must be at least 100";
+  if (h.retries < 0 || h.retries > 100) return "retries must be 0..100";
+  return std::nullopt;
+}
+
+std::optional<std::string> postgres_settings::check(const postgres_settings& p) {
+  if (p.batch_rows < 1) return "batch_rows must be at least 1";
+  if (p.batch_ms < 0) return "batch_ms must not be negative";
+  if (p.connect_timeout_s < 1) return "connect_timeout_s must be at least 1";
+  return std::nullopt;
+}
+
 std::optional<std::string> dedup_settings::check(const dedup_settings& d) {
   if (!parse_duration_ms(d.ttl)) return "ttl: '" + d.ttl + "' is not a duration (7d, 12h, ...)";
   if (d.max_ids_per_partition < 1000) return "max_ids_per_partition must be at least 1000";

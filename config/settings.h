@@ -87,24 +87,51 @@ struct node_settings {
 struct hdfs_settings {
   std::string url = "file://var/hdfs";
   std::string user = "cointicker";
+  std::string format = "jsonl";
+  std::int64_t rotate_records = 100'000;
+  std::int64_t rotate_bytes = 128LL << 20;
+  std::string rotate_after = "60s";
+  int timeout_ms = 30'000;
+  int retries = 4;
 
   static constexpr auto settings() {
     return std::tuple{
-        setting("url", &hdfs_settings::url, "webhdfs://namenode:9870 or file://PATH (relative to the working dir)"),
-        setting("user", &hdfs_settings::user, "WebHDFS user.name")};
+        setting("url", &hdfs_settings::url,
+                "webhdfs://namenode:9870[/base] or file://PATH (relative to the working dir unless it starts with /)"),
+        setting("user", &hdfs_settings::user, "WebHDFS user.name"),
+        setting("format", &hdfs_settings::format, "file format: jsonl (JSON Lines, one envelope per line)"),
+        setting("rotate_records", &hdfs_settings::rotate_records,
+                "commit a partition's open files when one of them holds this many records"),
+        setting("rotate_bytes", &hdfs_settings::rotate_bytes,
+                "... or this many bytes"),
+        setting("rotate_after", &hdfs_settings::rotate_after,
+                "... or when its oldest open file is this old (timer-driven: idle topics get committed too)"),
+        setting("timeout_ms", &hdfs_settings::timeout_ms, "WebHDFS: total time allowed for one HTTP request"),
+        setting("retries", &hdfs_settings::retries,
+                "WebHDFS: retries of a failed request (connection errors, 5xx) before the sink backs off")};
   }
+  static std::optional<std::string> check(const hdfs_settings& h);
 };
 
 struct postgres_settings {
   std::string dsn;
   std::string password_file;
+  std::int64_t batch_rows = 20'000;
+  int batch_ms = 500;
+  int connect_timeout_s = 5;
 
   static constexpr auto settings() {
     return std::tuple{
         setting("dsn", &postgres_settings::dsn, "libpq connection string; empty: `up` starts a private server"),
         setting("password_file", &postgres_settings::password_file,
-                "file holding the password (else CTK_POSTGRES__PASSWORD); never logged")};
+                "file holding the password (else CTK_POSTGRES__PASSWORD); never logged"),
+        setting("batch_rows", &postgres_settings::batch_rows,
+                "db-sink writes one transaction when this many rows are waiting ..."),
+        setting("batch_ms", &postgres_settings::batch_ms, "... or when the oldest waiting row is this old"),
+        setting("connect_timeout_s", &postgres_settings::connect_timeout_s,
+                "libpq connect_timeout, unless the DSN sets one")};
   }
+  static std::optional<std::string> check(const postgres_settings& p);
 };
 
 struct control_settings {

@@ -9,10 +9,11 @@
 #include <vector>
 
 #include "brokers/kafka.h"
+#include "pipeline/metrics.h"
 
 namespace ctk::pipeline {
 
-enum class verdict { ok, retry, dead_letter };
+enum class verdict { ok, retry, dead_letter, redo };
 
 // What handle()/flush() tell the runner to do next.
 struct outcome {
@@ -27,6 +28,10 @@ struct outcome {
   static outcome dead_letter(std::string rule, std::string reason) {
     return {verdict::dead_letter, std::move(rule), std::move(reason)};
   }
+  // From flush()/idle() only: state written since the last commit is lost
+  // (a half-written file): the runner re-reads every partition from its
+  // last commit, after on_revoke() of all of them.
+  static outcome redo(std::string reason) { return {verdict::redo, "", std::move(reason)}; }
 };
 
 // One consumed message. Views are valid during handle() only.
@@ -47,18 +52,41 @@ class emitter {
   // partition -1 = chosen by key.
   virtual void emit(std::string_view topic, std::string_view key, std::string_view value,
                     std::int32_t partition = -1) = 0;
+  // A dead letter for an input the actor had accepted earlier (a row the
+  // database rejected at flush time), in the same format handle()'s
+  // dead_letter verdict produces. false: the producer refused it.
+  virtual bool dead_letter(std::string_view topic, std::int32_t partition, std::int64_t offset, std::string_view key,
+                           std::string_view value, const outcome& why) = 0;
 };
 
 class actor {
  public:
   virtual ~actor() = default;
+  // The actor's own counters and gauges, next to the runner's (called once).
+  virtual void register_metrics(metrics_registry&) {}
   virtual std::string name() const = 0;                 // "validator"; also the consumer group (with prefix)
   virtual std::vector<std::string> inputs() const = 0;  // base topic names consumed
   virtual outcome handle(const input& in, emitter& out) = 0;
   // Makes everything handled so far durable (a sink's write). Called after
   // the batch's output is acknowledged and before offsets are committed.
   // May emit (e.g. dead letters for rows a database rejected).
+  // A sink may write later than this (rows gathered into bigger
+  // transactions, files rotated by size or age) and then reports, through
+  // durable(), how far its store really is.
   virtual outcome flush(emitter&) { return outcome::ok(); }
+  // Before a stop or a revoke: write everything held back, whatever the
+  // size and age thresholds say.
+  virtual outcome flush_all(emitter& out) { return flush(out); }
+  // Called when a poll brought no input: time-driven work (a file past its
+  // age limit is committed, rows waiting too long are written).
+  virtual outcome idle(emitter&) { return outcome::ok(); }
+  // The offset up to which the input of topic/partition is durable in the
+  // actor's own store, given `next`, the offset the runner would commit.
+  // The runner commits no further than this, so Kafka's committed offset
+  // never runs ahead of a sink's store.
+  virtual std::int64_t durable(std::string_view /*topic*/, std::int32_t /*partition*/, std::int64_t next) {
+    return next;
+  }
   // Partitions arrive with their start offsets, which the actor may change.
   virtual void on_assign(std::vector<kafka::topic_partition>&) {}
   // Partitions leave (or a batch is redone): drop un-flushed state for them.

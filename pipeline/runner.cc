@@ -65,6 +65,7 @@ runner::runner(actor& a, runner_config rc)
       us_flush_(metrics_.counter("ctk_phase_flush_microseconds_total", "time spent in the actor's flush()")),
       us_commit_(metrics_.counter("ctk_phase_commit_microseconds_total", "time spent committing offsets")),
       started_(clock::now()) {
+  actor_.register_metrics(metrics_);
   metrics_.gauge("ctk_produced_total", "messages produced and acknowledged",
                  [this] { return producer_ ? static_cast<double>(producer_->acked()) : 0.0; });
   metrics_.gauge("ctk_lag_messages", "high watermark minus position, summed over assigned partitions",
@@ -151,6 +152,7 @@ int runner::run(const std::atomic<bool>& stop) {
       phase_timer t(us_poll_);
       collect_batch(stop);
     }
+    if (pending_.empty() && !holding_for_rebalance_) idle_actor();
     if (!pending_.empty() && !holding_for_rebalance_) {
       bool complete = true;
       {
@@ -168,7 +170,7 @@ int runner::run(const std::atomic<bool>& stop) {
       if (!complete) pending_.clear();  // not handled: redelivered after restart
     }
     // Seal the open batch (it may hold only a dead letter written while polling).
-    if (!inflight_.empty() && !inflight_.back().sealed && flush_actor(&stop)) inflight_.back().sealed = true;
+    if (!inflight_.empty() && !inflight_.back().sealed && flush_actor(&stop, false)) inflight_.back().sealed = true;
     // Output of earlier batches is acknowledged meanwhile; wait only when
     // the pipeline is full.
     {
@@ -182,7 +184,7 @@ int runner::run(const std::atomic<bool>& stop) {
     update_lag();
   }
   spdlog::info("stopping: committing finished work and leaving the group");
-  if (!inflight_.empty() && !inflight_.back().sealed && flush_actor(nullptr)) inflight_.back().sealed = true;
+  if (flush_actor(nullptr, true) && !inflight_.empty()) inflight_.back().sealed = true;
   settle(true);
   consumer_->close();  // revoke → on_revoke commits anything left
   std::string ferr;
@@ -306,12 +308,16 @@ void runner::backoff(int attempt, const std::atomic<bool>& stop) {
   consumer_->resume(consumer_->assignment());
 }
 
-bool runner::flush_actor(const std::atomic<bool>* stop) {
+bool runner::flush_actor(const std::atomic<bool>* stop, bool all) {
   for (int attempt = 0;; ++attempt) {
     outcome o;
     {
       phase_timer t(us_flush_);
-      o = actor_.flush(*this);
+      o = all ? actor_.flush_all(*this) : actor_.flush(*this);
+    }
+    if (o.v == verdict::redo) {
+      rewind(o.reason);
+      return false;
     }
     if (o.v != verdict::retry) {
       healthy_.store(true);
@@ -322,6 +328,27 @@ bool runner::flush_actor(const std::atomic<bool>* stop) {
     if (!stop) return false;
     backoff(attempt, *stop);
     if (stop->load()) return false;
+  }
+}
+
+void runner::idle_actor() {
+  outcome o;
+  {
+    phase_timer t(us_flush_);
+    o = actor_.idle(*this);
+  }
+  if (o.v == verdict::redo) {
+    rewind(o.reason);
+  } else if (o.v == verdict::retry) {
+    // Tried again at the next idle poll or flush; the data stays uncommitted.
+    if (!idle_failing_) spdlog::warn("idle work failed (retried while idle): {}", o.reason);
+    idle_failing_ = true;
+    healthy_.store(false);
+    retried_.fetch_add(1);
+  } else if (idle_failing_) {
+    spdlog::info("idle work succeeded again");
+    idle_failing_ = false;
+    healthy_.store(true);
   }
 }
 
@@ -346,8 +373,14 @@ void runner::settle(bool wait_all) {
     ++n;
   }
   std::vector<kafka::topic_partition> commit;
-  for (const auto& [tp, off] : to_commit_)
-    if (assigned_.count(tp)) commit.push_back({tp.first, tp.second, off});
+  for (const auto& [tp, off] : to_commit_) {
+    if (!assigned_.count(tp)) continue;
+    // A sink commits no further than its store is durable.
+    const std::int64_t upto = std::min(off, actor_.durable(tp.first, tp.second, off));
+    auto c = committed_.find(tp);
+    if (c != committed_.end() && c->second >= upto) continue;
+    commit.push_back({tp.first, tp.second, upto});
+  }
   if (commit.empty()) return;
   std::string err;
   bool ok;
@@ -375,7 +408,11 @@ void runner::settle(bool wait_all) {
     return;
   }
   for (const auto& o : commit) committed_[{o.topic, o.partition}] = o.offset;
-  to_commit_.clear();
+  // What a sink has not made durable yet stays, for a later commit.
+  std::erase_if(to_commit_, [&](const auto& e) {
+    auto c = committed_.find(e.first);
+    return c != committed_.end() && c->second >= e.second;
+  });
   batches_.fetch_add(n);
   if (holding_for_rebalance_) {
     // The commit went through without a rebalance: handle the held input,
@@ -473,13 +510,14 @@ void runner::on_revoke(const std::vector<kafka::topic_partition>& parts, bool lo
   // Finish and commit what is done before the partitions go: wait for the
   // output in flight, flush once (no backoff inside a rebalance), commit.
   // Whatever could not be made durable is redelivered to the new owner.
-  if (!lost && (!inflight_.empty() || !to_commit_.empty())) {
-    if (!inflight_.empty() && !inflight_.back().sealed && flush_actor(nullptr)) inflight_.back().sealed = true;
+  if (!lost) {
+    if (flush_actor(nullptr, true) && !inflight_.empty()) inflight_.back().sealed = true;
     settle(true);
   }
   for (const auto& p : parts) {
     const tp_key tp{p.topic, p.partition};
-    if (auto it = to_commit_.find(tp); it != to_commit_.end() && !lost) carry_[tp] = it->second;
+    if (auto it = to_commit_.find(tp); it != to_commit_.end() && !lost)
+      carry_[tp] = std::min(it->second, actor_.durable(tp.first, tp.second, it->second));
     assigned_.erase(tp);
     committed_.erase(tp);
     to_commit_.erase(tp);

@@ -56,6 +56,9 @@ class runner final : kafka::rebalance_listener, public emitter {
   int metrics_port() const;
 
   void emit(std::string_view topic, std::string_view key, std::string_view value, std::int32_t partition) override;
+  // false: not even a truncated dead letter could be produced (retry).
+  bool dead_letter(std::string_view topic, std::int32_t partition, std::int64_t offset, std::string_view key,
+                   std::string_view value, const outcome& o) override;
 
  private:
   using tp_key = std::pair<std::string, std::int32_t>;
@@ -74,8 +77,11 @@ class runner final : kafka::rebalance_listener, public emitter {
   void collect_batch(const std::atomic<bool>& stop);
   // false: abandoned (stop requested or partition revoked while retrying)
   bool handle_one(const rd_kafka_message_t& m, const std::atomic<bool>& stop);
-  // actor.flush(); with a stop flag, retried with backoff until it succeeds.
-  bool flush_actor(const std::atomic<bool>* stop);
+  // actor.flush() (or flush_all()); with a stop flag, retried with backoff
+  // until it succeeds. false: not flushed (or redone: the batches are gone).
+  bool flush_actor(const std::atomic<bool>* stop, bool all);
+  // actor.idle() after a poll that brought nothing.
+  void idle_actor();
   // Serves delivery reports and commits every completed batch at the front.
   // `wait_all`: first wait until every produced message is reported.
   void settle(bool wait_all);
@@ -83,9 +89,6 @@ class runner final : kafka::rebalance_listener, public emitter {
   batch& open_batch();
   void backoff(int attempt, const std::atomic<bool>& stop);
   void on_consumer_error(const rd_kafka_message_t& m);
-  // false: not even a truncated dead letter could be produced (retry).
-  bool dead_letter(std::string_view topic, std::int32_t partition, std::int64_t offset, std::string_view key,
-                   std::string_view value, const outcome& o);
   const std::string& full_topic(std::string_view base);
   void update_lag();
 
@@ -105,6 +108,7 @@ class runner final : kafka::rebalance_listener, public emitter {
   std::map<tp_key, std::int64_t> committed_;  // last committed (or start) offset
   std::map<tp_key, std::int64_t> to_commit_;  // acknowledged output, commit refused so far (retried)
   std::map<tp_key, std::int64_t> carry_;      // to_commit_ of revoked partitions, reused if they come back
+  bool idle_failing_ = false;  // idle() said retry; reported once
   bool holding_for_rebalance_ = false;  // a commit was refused: poll, but handle nothing until reassigned
   std::map<tp_key, std::int64_t> dropped_from_;  // held input dropped over the cap: first offset per partition
   std::set<tp_key> assigned_;

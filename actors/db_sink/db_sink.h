@@ -1,0 +1,14 @@
+// db-sink: unique → PostgreSQL (issue 5). See README.md for what "durable"
+// means here and how a sick database is told apart from a bad record.
+#pragma once
+
+#include <memory>
+
+#include "actors/registry.h"
+#include "pipeline/actor.h"
+
+namespace ctk::db {
+
+std::unique_ptr<pipeline::actor> make_db_sink(const actors::actor_context& ctx);
+
+}  // namespace ctk::db

@@ -1,0 +1,157 @@
+// db-sink against a real PostgreSQL (the CTest fixture's server, or a
+// private one for the outage test) and the embedded broker, as a real
+// process. psql is the independent reader.
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <regex>
+
+#include "tests/integration/helpers.h"
+#include "tests/integration/pg.h"
+#include "tests/integration/records.h"
+
+using namespace ctk::test;
+
+namespace {
+
+std::unique_ptr<child> start_db_sink(const broker& b, const std::string& dir, const std::string& dsn, int instance = 0,
+                                     std::map<std::string, std::string> env = {}) {
+  env["CTK_POSTGRES__DSN"] = dsn;
+  const std::string tag = "db-sink" + std::to_string(instance);
+  return std::make_unique<child>(
+      std::vector<std::string>{binary_dir() + "/cointicker", "--config", std::string(CTK_SOURCE_DIR) + "/config",
+                               "--bootstrap", b.bootstrap(), "run", "db-sink", "--node", "test", "--instance",
+                               std::to_string(instance)},
+      dir + "/" + tag + ".out", dir + "/" + tag + ".err", env);
+}
+
+long rows(const std::string& dsn, const std::string& table) {
+  try {
+    return psql_long(dsn, "SELECT count(*) FROM " + table);
+  } catch (const std::exception&) {
+    return -1;  // not migrated yet, or the server is down
+  }
+}
+
+int metrics_port(const child& c) {
+  static const std::regex re(R"(metrics on http://127\.0\.0\.1:(\d+)/metrics)");
+  std::smatch m;
+  const std::string err = c.err();
+  return std::regex_search(err, m, re) ? std::stoi(m[1]) : 0;
+}
+
+std::string http_status(int port, const std::string& path) {
+  std::string out;
+  run("curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:" + std::to_string(port) + path, &out);
+  return out;
+}
+
+}  // namespace
+
+TEST(db_sink, migrations_apply_from_empty_and_rerun_as_a_no_op) {
+  const std::string dsn = fresh_database(pg_fixture_dsn());
+  std::string out;
+  ASSERT_EQ(run(cointicker() + " db --dsn '" + dsn + "' status 2>&1", &out), 0) << out;
+  EXPECT_NE(out.find("schema version 0"), std::string::npos) << out;
+  EXPECT_NE(out.find("pending: 1"), std::string::npos) << out;
+  ASSERT_EQ(run(cointicker() + " db --dsn '" + dsn + "' migrate 2>&1", &out), 0) << out;
+  EXPECT_NE(out.find("applied migration 1"), std::string::npos) << out;
+  ASSERT_EQ(run(cointicker() + " db --dsn '" + dsn + "' migrate 2>&1", &out), 0) << out;
+  EXPECT_NE(out.find("up to date (version 1)"), std::string::npos) << out;
+  EXPECT_EQ(psql(dsn, "SELECT count(*) FROM schema_migrations"), "1");
+  for (const char* t : {"raw_news", "market_trends", "fear_greed_index", "sentiment_analysis", "technical_indicators",
+                        "crypto_insights", "sink_offsets", "sink_rejects"})
+    EXPECT_EQ(psql(dsn, std::string("SELECT to_regclass('") + t + "') IS NOT NULL"), "t") << t;
+  // The dashboard's queries have their indexes.
+  EXPECT_EQ(psql(dsn, "SELECT count(*) FROM pg_indexes WHERE indexname IN "
+                      "('market_trends_symbol_time','raw_news_published_at')"),
+            "2");
+  // A database that cannot be reached is a clear error, not a crash.
+  ASSERT_EQ(run(cointicker() + " db --dsn 'host=127.0.0.1 port=1 dbname=x connect_timeout=2' migrate 2>&1", &out), 1);
+  EXPECT_NE(out.find("cannot connect to PostgreSQL"), std::string::npos) << out;
+}
+
+TEST(db_sink, a_batch_with_refused_rows_lands_the_rest_and_dead_letters_each_refused_one) {
+  broker b;
+  const std::string dir = temp_dir();
+  const std::string dsn = fresh_database(pg_fixture_dsn());
+  std::vector<std::string> lines;
+  lines.push_back(keyed(20002, R"({"v":1,"id":"notanid"})"));  // refused before the database: decode
+  const int markets = 600, news = 300;
+  for (int i = 0; i < markets; ++i) lines.push_back(keyed(i, unique_market(i, i == 137 ? -5.0 : 0.0)));  // CHECK price > 0
+  for (int i = 0; i < news; ++i)
+    lines.push_back(keyed(10000 + i, unique_news(10000 + i, i == 42 ? "NUL \\u0000 inside" : "title " + std::to_string(i))));
+  lines.push_back(keyed(20000, unique_fear_greed(20000, 55)));
+  lines.push_back(keyed(20001, unique_fear_greed(20001, 101)));  // CHECK value BETWEEN 0 AND 100
+  kcat_produce(b.bootstrap(), "ctk.unique", lines, dir);
+
+  auto sink = start_db_sink(b, dir, dsn);
+  ASSERT_TRUE(wait_until([&] { return rows(dsn, "sink_rejects") == 3; }, std::chrono::seconds(60))) << sink->err();
+  ASSERT_TRUE(wait_until([&] { return rows(dsn, "market_trends") == markets - 1; }, std::chrono::seconds(30)));
+  EXPECT_EQ(rows(dsn, "raw_news"), news - 1);
+  EXPECT_EQ(rows(dsn, "fear_greed_index"), 1);
+  EXPECT_EQ(psql(dsn, "SELECT count(*) FROM market_trends WHERE record_id = '" + test_id(137) + "'"), "0");
+  EXPECT_EQ(psql(dsn, "SELECT keywords::text FROM raw_news WHERE record_id = '" + test_id(10001) + "'"),
+            R"(["btc", "etf"])");
+  // The database's own message is kept with each refused row.
+  EXPECT_EQ(psql(dsn, "SELECT count(*) FROM sink_rejects WHERE reason LIKE '%violates check constraint%'"), "2");
+  EXPECT_EQ(psql(dsn, "SELECT count(*) FROM sink_rejects WHERE reason LIKE '%0x00%'"), "1");
+
+  // The dead-letter topic: one per refused row (database_refused), one for the undecodable record.
+  ASSERT_TRUE(wait_until([&] { return kcat_values(b.bootstrap(), "ctk.deadletter").size() == 4; },
+                         std::chrono::seconds(30)));
+  auto dls = kcat_values(b.bootstrap(), "ctk.deadletter");
+  int refused = 0, decode = 0;
+  for (const auto& d : dls) {
+    refused += d.find(R"("rule":"database_refused")") != std::string::npos;
+    decode += d.find(R"("rule":"decode")") != std::string::npos;
+  }
+  EXPECT_EQ(refused, 3);
+  EXPECT_EQ(decode, 1);
+
+  sink->signal(SIGTERM);
+  EXPECT_EQ(sink->wait(std::chrono::seconds(30)), 0) << sink->err();
+  // Offsets in PostgreSQL cover every record (written with the rows; each
+  // partition's last record is a row, stored or refused).
+  EXPECT_EQ(psql_long(dsn, "SELECT sum(next_offset) FROM sink_offsets WHERE topic = 'ctk.unique'"),
+            static_cast<long>(lines.size()));
+  // The password never reaches the log.
+  EXPECT_EQ(sink->err().find("password"), std::string::npos);
+}
+
+TEST(db_sink, postgres_stopped_for_10_s_mid_stream_loses_nothing_doubles_nothing_and_recovers_by_itself) {
+  broker b;
+  private_pg pg;
+  const std::string dir = temp_dir();
+  const std::string dsn = pg.dsn();
+  const int total = 20000;
+  std::vector<std::string> first, second;
+  for (int i = 0; i < total; ++i) (i < total / 2 ? first : second).push_back(keyed(i, unique_market(i)));
+  kcat_produce(b.bootstrap(), "ctk.unique", first, dir);
+  auto sink = start_db_sink(b, dir, dsn);
+  ASSERT_TRUE(wait_until([&] { return rows(dsn, "market_trends") == total / 2; }, std::chrono::seconds(60)))
+      << sink->err();
+  const int port = metrics_port(*sink);
+  ASSERT_GT(port, 0);
+  EXPECT_EQ(http_status(port, "/healthz"), "200");
+
+  pg.stop();
+  const auto down_at = std::chrono::steady_clock::now();
+  kcat_produce(b.bootstrap(), "ctk.unique", second, dir);
+  // The sink notices (a write fails), reports itself unhealthy and keeps running.
+  ASSERT_TRUE(wait_until([&] { return http_status(port, "/healthz") == "503"; }, std::chrono::seconds(15)))
+      << sink->err();
+  EXPECT_TRUE(sink->running());
+  // Down for 10 s in all.
+  std::this_thread::sleep_until(down_at + std::chrono::seconds(10));
+  EXPECT_TRUE(sink->running());
+  pg.start();
+
+  ASSERT_TRUE(wait_until([&] { return rows(dsn, "market_trends") == total; }, std::chrono::seconds(60))) << sink->err();
+  ASSERT_TRUE(wait_until([&] { return http_status(port, "/healthz") == "200"; }, std::chrono::seconds(15)));
+  EXPECT_EQ(psql_long(dsn, "SELECT count(DISTINCT record_id) FROM market_trends"), total);
+  EXPECT_EQ(psql_long(dsn, "SELECT sum(next_offset) FROM sink_offsets"), total);
+  EXPECT_NE(sink->err().find("PostgreSQL unavailable"), std::string::npos);
+  sink->signal(SIGTERM);
+  EXPECT_EQ(sink->wait(std::chrono::seconds(30)), 0) << sink->err();
+}

@@ -2,6 +2,7 @@
 
 #include "actors/db_sink/db_sink.h"
 #include "actors/dedup/dedup.h"
+#include "actors/hdfs_sink/hdfs_sink.h"
 #include "actors/validator/validator.h"
 
 namespace ctk::actors {
@@ -14,7 +15,8 @@ const std::vector<actor_entry>& registry() {
       {"validator", "checks and normalises records: raw -> valid | deadletter",
        [](const actor_context&) { return validator::make_validator(); }},
       {"dedup", "drops records already seen: valid -> unique", [](const actor_context& c) { return dedup::make_dedup(c); }},
-      {"hdfs-sink", "writes unique records to HDFS files", {}},
+      {"hdfs-sink", "writes unique records to HDFS files (WebHDFS or file://), exactly once",
+       [](const actor_context& c) { return hdfs::make_hdfs_sink(c); }},
       {"db-sink", "writes unique records to PostgreSQL, exactly once",
        [](const actor_context& c) { return db::make_db_sink(c); }},
       {"analyzer", "derives sentiment and indicators: unique -> insights", {}},

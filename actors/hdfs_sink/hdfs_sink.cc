@@ -1,0 +1,428 @@
+#include "actors/hdfs_sink/hdfs_sink.h"
+
+#include <chrono>
+#include <map>
+#include <random>
+#include <set>
+
+#include <simdjson.h>
+#include <spdlog/spdlog.h>
+
+#include "actors/hdfs_sink/store.h"
+#include "messages/json.h"
+
+namespace ctk::hdfs {
+
+std::string format_final_name(const final_name& n) {
+  return n.topic + "+" + std::to_string(n.partition) + "+" + std::to_string(n.first) + "+" + std::to_string(n.last) +
+         ".jsonl";
+}
+
+std::optional<final_name> parse_final_name(const std::string& file) {
+  if (!file.ends_with(".jsonl")) return std::nullopt;
+  const std::string stem = file.substr(0, file.size() - 6);
+  const auto c3 = stem.rfind('+');
+  if (c3 == std::string::npos || c3 == 0) return std::nullopt;
+  const auto c2 = stem.rfind('+', c3 - 1);
+  if (c2 == std::string::npos || c2 == 0) return std::nullopt;
+  const auto c1 = stem.rfind('+', c2 - 1);
+  if (c1 == std::string::npos) return std::nullopt;
+  try {
+    std::size_t used = 0;
+    final_name n{stem.substr(0, c1), 0, 0, 0};
+    const std::string p = stem.substr(c1 + 1, c2 - c1 - 1), f = stem.substr(c2 + 1, c3 - c2 - 1),
+                      l = stem.substr(c3 + 1);
+    n.partition = std::stoi(p, &used);
+    if (used != p.size()) return std::nullopt;
+    n.first = std::stoll(f, &used);
+    if (used != f.size()) return std::nullopt;
+    n.last = std::stoll(l, &used);
+    if (used != l.size() || n.first > n.last || n.first < 0) return std::nullopt;
+    return n;
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
+namespace {
+
+using clock = std::chrono::steady_clock;
+using tp_key = std::pair<std::string, std::int32_t>;
+
+// One open temporary file: the records of one partition for one (source, day).
+struct open_file {
+  std::string tmp;        // path of the temporary file
+  std::string dir;        // final folder: /raw/{source}/{yyyymmdd}
+  std::int64_t first = -1, last = -1;
+  std::int64_t records = 0;
+  std::int64_t written = 0;  // bytes in the store
+  std::string buffer;        // bytes not written yet
+  bool created = false;
+};
+
+struct partition_files {
+  std::map<std::string, open_file> files;  // by "{source}/{day}"
+  clock::time_point opened;                // when the oldest open file got its first record
+  std::int64_t first_open = -1;            // lowest offset not committed (-1: none)
+};
+
+std::string nonce() {
+  static std::mt19937_64 rng{std::random_device{}()};
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(rng()));
+  return buf;
+}
+
+bool safe_component(std::string_view s) {
+  if (s.empty() || s.size() > 64) return false;
+  for (char c : s)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-' && c != '.') return false;
+  return s != "." && s != "..";
+}
+
+// "2026-11-28T..." → "20261128".
+std::optional<std::string> day_of(std::string_view iso) {
+  if (iso.size() < 10 || iso[4] != '-' || iso[7] != '-') return std::nullopt;
+  std::string d;
+  for (std::size_t i : {0, 1, 2, 3, 5, 6, 8, 9}) {
+    if (!std::isdigit(static_cast<unsigned char>(iso[i]))) return std::nullopt;
+    d += iso[i];
+  }
+  return d;
+}
+
+class hdfs_sink final : public pipeline::actor {
+ public:
+  explicit hdfs_sink(const actors::actor_context& ctx) : settings_(ctx.config.cluster.hdfs) {
+    std::string err;
+    store_ = make_store(settings_.url, {settings_.user, settings_.timeout_ms, settings_.retries}, err);
+    if (!store_) throw std::runtime_error(err);
+    rotate_after_ = std::chrono::milliseconds(*cfg::parse_duration_ms(settings_.rotate_after));
+    spdlog::info("hdfs-sink: writing to {}; a partition's files are committed at {} records, {} bytes or {} old",
+                 store_->describe(), settings_.rotate_records, settings_.rotate_bytes, settings_.rotate_after);
+  }
+
+  std::string name() const override { return "hdfs-sink"; }
+  std::vector<std::string> inputs() const override { return {"unique"}; }
+
+  void register_metrics(pipeline::metrics_registry& m) override {
+    files_ = &m.counter("ctk_sink_files_committed_total", "files committed (renamed to their final name)");
+    records_ = &m.counter("ctk_sink_rows_written_total", "records in committed files");
+    bytes_ = &m.counter("ctk_sink_bytes_written_total", "bytes written to temporary files");
+    writes_ = &m.counter("ctk_sink_writes_total", "CREATE/APPEND calls");
+    write_us_ = &m.counter("ctk_sink_write_microseconds_total", "time spent writing and committing");
+    errors_ = &m.counter("ctk_sink_write_errors_total", "store calls that failed");
+    m.gauge("ctk_sink_open_files", "temporary files open", [this] { return static_cast<double>(open_count_.load()); });
+    m.gauge("ctk_sink_last_batch_rows", "records in the last commit of a partition",
+            [this] { return static_cast<double>(last_batch_.load()); });
+  }
+
+  void on_assign(std::vector<kafka::topic_partition>& parts) override {
+    // Finish any commit a crash interrupted, drop stale temporary files,
+    // then resume after the last offset in a final file name: the names are
+    // the truth, Kafka's committed offset only a hint.
+    std::set<tp_key> want;
+    for (const auto& p : parts) want.insert({p.topic, p.partition});
+    std::map<tp_key, std::int64_t> resume;
+    std::string why;
+    bool ok = false;
+    for (int attempt = 0; attempt < 3 && !ok; ++attempt) {
+      ok = recover(want, resume, why);
+      if (!ok) {
+        spdlog::warn("hdfs-sink: recovery failed ({}), attempt {}/3", why, attempt + 1);
+        std::this_thread::sleep_for(std::chrono::milliseconds(500 << attempt));
+      }
+    }
+    for (auto& p : parts) {
+      const tp_key tp{p.topic, p.partition};
+      if (!ok) {
+        unrecovered_.insert(tp);  // handled records wait (retry) until the store answers
+        continue;
+      }
+      auto it = resume.find(tp);
+      const std::int64_t from = it == resume.end() ? RD_KAFKA_OFFSET_BEGINNING : it->second;
+      if (p.offset != from)
+        spdlog::info("hdfs-sink: {}/{} resumes at {} (from the committed file names; Kafka said {})", p.topic,
+                     p.partition, it == resume.end() ? std::string("the beginning") : std::to_string(from), p.offset);
+      p.offset = from;
+      skip_below_[tp] = it == resume.end() ? 0 : it->second;
+    }
+  }
+
+  void on_revoke(const std::vector<kafka::topic_partition>& parts) override {
+    // Open files are dropped: whoever owns the partition next resumes from
+    // the final names and deletes the temporary files.
+    for (const auto& p : parts) {
+      const tp_key tp{p.topic, p.partition};
+      if (auto it = open_.find(tp); it != open_.end()) {
+        for (auto& [k, f] : it->second.files)
+          if (f.created) {
+            error e;
+            store_->remove(f.tmp, false, e);
+          }
+        open_.erase(it);
+      }
+      skip_below_.erase(tp);
+      unrecovered_.erase(tp);
+    }
+    count_open();
+  }
+
+  pipeline::outcome handle(const pipeline::input& in, pipeline::emitter&) override {
+    const tp_key tp{std::string(in.topic), in.partition};
+    if (unrecovered_.count(tp)) {
+      std::map<tp_key, std::int64_t> resume;
+      std::string why;
+      if (!recover({tp}, resume, why)) return pipeline::outcome::retry("hdfs-sink: recovery of the store failed: " + why);
+      unrecovered_.erase(tp);
+      auto it = resume.find(tp);
+      skip_below_[tp] = it == resume.end() ? 0 : it->second;
+    }
+    if (auto s = skip_below_.find(tp); s != skip_below_.end() && in.offset < s->second)
+      return pipeline::outcome::ok();  // already in a committed file
+    simdjson::dom::element root;
+    msg::decode_error derr;
+    if (!decoder_.parse(in.value, root, derr))
+      return pipeline::outcome::dead_letter("decode", "envelope: " + derr.to_string());
+    std::string_view source, kind, when;
+    if (root["source"].get(source) || !safe_component(source))
+      return pipeline::outcome::dead_letter("source", "source must be 1..64 of A-Z a-z 0-9 _ - . (it names a folder)");
+    if (root["kind"].get(kind)) kind = {};
+    const char* field = kind == "news" ? "published_at" : "timestamp";
+    if (root["data"][field].get(when) || !day_of(when)) {
+      if (root["fetched_at"].get(when) || !day_of(when))
+        return pipeline::outcome::dead_letter("timestamp", "neither data." + std::string(field) +
+                                                               " nor fetched_at is an ISO-8601 UTC time");
+    }
+    const std::string day = *day_of(when);
+    partition_files& pf = open_[tp];
+    const std::string k = std::string(source) + "/" + day;
+    auto [it, added] = pf.files.try_emplace(k);
+    open_file& f = it->second;
+    if (added) {
+      f.dir = "/raw/" + std::string(source) + "/" + day;
+      f.tmp = tmp_dir(tp) + "/" + std::string(source) + "+" + day + "+" + nonce() + ".jsonl";
+      if (pf.files.size() == 1) pf.opened = clock::now();
+      count_open();
+    }
+    if (pf.first_open < 0) pf.first_open = in.offset;
+    if (f.first < 0) f.first = in.offset;
+    f.last = in.offset;
+    ++f.records;
+    if (in.value.find('\n') != std::string_view::npos) {
+      // One record per line: a pretty-printed value is minified.
+      std::string min(in.value.size(), '\0');
+      std::size_t len = 0;
+      if (simdjson::minify(in.value.data(), in.value.size(), min.data(), len))
+        return pipeline::outcome::dead_letter("format", "value cannot be put on one line");
+      f.buffer.append(min.data(), len);
+    } else {
+      f.buffer.append(in.value);
+    }
+    f.buffer += '\n';
+    return pipeline::outcome::ok();
+  }
+
+  pipeline::outcome flush(pipeline::emitter&) override { return write_and_rotate(false); }
+  pipeline::outcome flush_all(pipeline::emitter&) override { return write_and_rotate(true); }
+  pipeline::outcome idle(pipeline::emitter&) override { return write_and_rotate(false); }
+
+  std::int64_t durable(std::string_view topic, std::int32_t partition, std::int64_t next) override {
+    auto it = open_.find({std::string(topic), partition});
+    if (it == open_.end() || it->second.first_open < 0) return next;
+    return std::min(next, it->second.first_open);
+  }
+
+ private:
+  std::string tmp_dir(const tp_key& tp) const { return "/_tmp/" + tp.first + "+" + std::to_string(tp.second); }
+  std::string wal_path(const tp_key& tp) const { return "/_wal/" + tp.first + "+" + std::to_string(tp.second) + ".json"; }
+
+  void count_open() {
+    std::size_t n = 0;
+    for (const auto& [tp, pf] : open_) n += pf.files.size();
+    open_count_.store(n);
+  }
+
+  pipeline::outcome write_and_rotate(bool all) {
+    const auto t0 = clock::now();
+    for (auto& [tp, pf] : open_) {
+      bool due = all && !pf.files.empty();
+      for (auto& [k, f] : pf.files) {
+        if (!f.buffer.empty()) {
+          if (auto o = write(f); o.v != pipeline::verdict::ok) return o;
+        }
+        if (f.records >= settings_.rotate_records || f.written >= settings_.rotate_bytes) due = true;
+      }
+      if (!pf.files.empty() && clock::now() - pf.opened >= rotate_after_) due = true;
+      if (due)
+        if (auto o = commit(tp, pf); o.v != pipeline::verdict::ok) return o;
+    }
+    write_us_->fetch_add(static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(clock::now() - t0).count()));
+    count_open();
+    return pipeline::outcome::ok();
+  }
+
+  pipeline::outcome write(open_file& f) {
+    error e;
+    bool ok;
+    if (!f.created) {
+      ok = store_->mkdirs(f.tmp.substr(0, f.tmp.rfind('/')), e) && store_->create(f.tmp, f.buffer, true, e);
+      if (ok) f.created = true;
+    } else {
+      ok = store_->append(f.tmp, f.buffer, e);
+    }
+    writes_->fetch_add(1);
+    if (!ok) {
+      errors_->fetch_add(1);
+      // Did the bytes land anyway (a reply lost after the write)? The
+      // file's length tells; anything in between cannot be repaired.
+      error se;
+      auto st = store_->status(f.tmp, se);
+      if (!st) return pipeline::outcome::retry("hdfs-sink: " + e.message);
+      if (st->length == f.written + static_cast<std::int64_t>(f.buffer.size())) {
+        f.created = true;
+      } else if (st->length == f.written) {
+        f.created = true;
+        return pipeline::outcome::retry("hdfs-sink: " + e.message);
+      } else {
+        return pipeline::outcome::redo("hdfs-sink: " + f.tmp + " holds " + std::to_string(st->length) +
+                                       " bytes, expected " + std::to_string(f.written) + " or " +
+                                       std::to_string(f.written + static_cast<std::int64_t>(f.buffer.size())) +
+                                       " after: " + e.message);
+      }
+    }
+    f.written += static_cast<std::int64_t>(f.buffer.size());
+    bytes_->fetch_add(f.buffer.size());
+    f.buffer.clear();
+    return pipeline::outcome::ok();
+  }
+
+  // Commit every open file of a partition together: durable bytes, then the
+  // list of renames in the partition's log, then the renames, then the log
+  // removed. A crash anywhere is finished (or undone) by recover().
+  pipeline::outcome commit(const tp_key& tp, partition_files& pf) {
+    error e;
+    std::string wal = "{\"renames\":[";
+    std::vector<std::pair<std::string, std::string>> renames;
+    std::int64_t records = 0;
+    for (auto& [k, f] : pf.files) {
+      if (!store_->sync(f.tmp, e) || !store_->mkdirs(f.dir, e)) {
+        errors_->fetch_add(1);
+        return pipeline::outcome::retry("hdfs-sink: " + e.message);
+      }
+      const std::string to = f.dir + "/" + format_final_name({tp.first, tp.second, f.first, f.last});
+      wal += (renames.empty() ? "[\"" : ",[\"") + f.tmp + "\",\"" + to + "\"]";
+      renames.emplace_back(f.tmp, to);
+      records += f.records;
+    }
+    wal += "]}";
+    if (!store_->mkdirs("/_wal", e) || !store_->create(wal_path(tp), wal, true, e)) {
+      errors_->fetch_add(1);
+      return pipeline::outcome::retry("hdfs-sink: writing the commit log: " + e.message);
+    }
+    for (const auto& [from, to] : renames) {
+      if (!store_->rename(from, to, e)) {
+        errors_->fetch_add(1);
+        // The log stays: the next assignment (after this redo) completes it.
+        return pipeline::outcome::redo("hdfs-sink: rename " + from + " -> " + to + " failed" +
+                                       (e.message.empty() ? std::string(" (destination exists)") : ": " + e.message));
+      }
+    }
+    if (!store_->remove(wal_path(tp), false, e))
+      spdlog::warn("hdfs-sink: {} (the commit is complete; the log is replayed harmlessly)", e.message);
+    files_->fetch_add(renames.size());
+    records_->fetch_add(static_cast<std::uint64_t>(records));
+    last_batch_.store(static_cast<std::uint64_t>(records));
+    spdlog::debug("hdfs-sink: committed {} files ({} records) of {}/{}", renames.size(), records, tp.first, tp.second);
+    pf.files.clear();
+    pf.first_open = -1;
+    return pipeline::outcome::ok();
+  }
+
+  // For each partition in `want`: replay its commit log, delete its
+  // temporary files, and find the next offset after its final files.
+  bool recover(const std::set<tp_key>& want, std::map<tp_key, std::int64_t>& resume, std::string& why) {
+    error e;
+    for (const auto& tp : want) {
+      if (auto wal = store_->read(wal_path(tp), e)) {
+        if (!replay(*wal, why)) return false;
+        if (!store_->remove(wal_path(tp), false, e)) return why = e.message, false;
+      } else if (!e.missing) {
+        return why = e.message, false;
+      }
+      if (!store_->remove(tmp_dir(tp), true, e) && !e.missing) return why = e.message, false;
+    }
+    // One walk of /raw/{source}/{day}/ for all partitions.
+    auto sources = store_->list("/raw", e);
+    if (!sources) return e.missing || (why = e.message, false);
+    for (const auto& s : *sources) {
+      if (!s.directory) continue;
+      auto days = store_->list("/raw/" + s.name, e);
+      if (!days) return why = e.message, false;
+      for (const auto& d : *days) {
+        if (!d.directory) continue;
+        auto files = store_->list("/raw/" + s.name + "/" + d.name, e);
+        if (!files) return why = e.message, false;
+        for (const auto& f : *files) {
+          auto n = parse_final_name(f.name);
+          if (!n || !want.count({n->topic, n->partition})) continue;
+          auto& r = resume[{n->topic, n->partition}];
+          r = std::max(r, n->last + 1);
+        }
+      }
+    }
+    return true;
+  }
+
+  // A log left by a crash mid-commit: every file was complete before the
+  // log was written, so the renames are finished.
+  bool replay(const std::string& wal, std::string& why) {
+    simdjson::dom::parser p;
+    simdjson::dom::array arr;
+    if (p.parse(wal).at_pointer("/renames").get_array().get(arr)) {
+      // A log cut short was being written when the process died: no rename
+      // had started. The temporary files are deleted next.
+      spdlog::warn("hdfs-sink: ignoring an incomplete commit log");
+      return true;
+    }
+    for (auto pair : arr) {
+      std::string_view from, to;
+      if (pair.at(0).get(from) || pair.at(1).get(to)) continue;
+      error e;
+      if (store_->rename(std::string(from), std::string(to), e)) {
+        spdlog::info("hdfs-sink: completed an interrupted commit: {}", to);
+        continue;
+      }
+      if (!e.message.empty() && !e.missing) return why = e.message, false;
+      // Already renamed (source missing, or destination present): done.
+    }
+    return true;
+  }
+
+  cfg::hdfs_settings settings_;
+  std::unique_ptr<store> store_;
+  std::chrono::milliseconds rotate_after_{60'000};
+  msg::json_decoder decoder_;
+  std::map<tp_key, partition_files> open_;
+  std::map<tp_key, std::int64_t> skip_below_;
+  std::set<tp_key> unrecovered_;
+
+  std::atomic<std::uint64_t> unregistered_{0};  // counters before register_metrics()
+  std::atomic<std::uint64_t>* files_ = &unregistered_;
+  std::atomic<std::uint64_t>* records_ = &unregistered_;
+  std::atomic<std::uint64_t>* bytes_ = &unregistered_;
+  std::atomic<std::uint64_t>* writes_ = &unregistered_;
+  std::atomic<std::uint64_t>* write_us_ = &unregistered_;
+  std::atomic<std::uint64_t>* errors_ = &unregistered_;
+  std::atomic<std::uint64_t> open_count_{0};
+  std::atomic<std::uint64_t> last_batch_{0};
+};
+
+}  // namespace
+
+std::unique_ptr<pipeline::actor> make_hdfs_sink(const actors::actor_context& ctx) {
+  return std::make_unique<hdfs_sink>(ctx);
+}
+
+}  // namespace ctk::hdfs

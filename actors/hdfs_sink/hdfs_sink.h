@@ -1,0 +1,25 @@
+// hdfs-sink: unique → files in HDFS (or a local folder), exactly once
+// (issue 5). See README.md for the layout and the commit protocol.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "actors/registry.h"
+#include "pipeline/actor.h"
+
+namespace ctk::hdfs {
+
+std::unique_ptr<pipeline::actor> make_hdfs_sink(const actors::actor_context& ctx);
+
+// A committed file's name: {topic}+{partition}+{first}+{last}.jsonl.
+struct final_name {
+  std::string topic;
+  std::int32_t partition;
+  std::int64_t first, last;
+};
+std::string format_final_name(const final_name& n);
+std::optional<final_name> parse_final_name(const std::string& file);
+
+}  // namespace ctk::hdfs

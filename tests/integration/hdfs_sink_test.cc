@@ -1,0 +1,92 @@
+// hdfs-sink as a real process on the embedded broker: the layout, rotation
+// by count and by a timer (an idle topic still gets its files committed),
+// resuming from the final names, and the same against the WebHDFS TEST
+// DOUBLE (tests/support/webhdfs_double.cc; not Hadoop).
+#include <gtest/gtest.h>
+
+#include <csignal>
+
+#include "tests/integration/hdfs_files.h"
+#include "tests/integration/helpers.h"
+#include "tests/integration/records.h"
+
+using namespace ctk::test;
+
+namespace {
+
+std::unique_ptr<child> start_hdfs_sink(const broker& b, const std::string& dir, const std::string& url,
+                                       std::map<std::string, std::string> env = {}, int instance = 0) {
+  env["CTK_HDFS__URL"] = url;
+  const std::string tag = "hdfs-sink" + std::to_string(instance) + "-" + std::to_string(::getpid());
+  return std::make_unique<child>(
+      std::vector<std::string>{binary_dir() + "/cointicker", "--config", std::string(CTK_SOURCE_DIR) + "/config",
+                               "--bootstrap", b.bootstrap(), "run", "hdfs-sink", "--node", "test", "--instance",
+                               std::to_string(instance)},
+      dir + "/" + tag + ".out", dir + "/" + tag + ".err", env);
+}
+
+std::vector<std::string> mixed_records(long from, long n) {
+  std::vector<std::string> lines;
+  for (long i = from; i < from + n; ++i)
+    lines.push_back(keyed(i, i % 3 == 0 ? unique_news(i, "title " + std::to_string(i), i % 2 ? "2026-11-27" : "2026-11-28")
+                                        : unique_market(i, 0, i % 2 ? "2026-11-27" : "2026-11-28")));
+  return lines;
+}
+
+}  // namespace
+
+TEST(hdfs_sink, files_land_by_source_and_day_and_an_idle_topic_is_committed_by_the_timer) {
+  broker b;
+  const std::string dir = temp_dir(), root = temp_dir();
+  const long n = 3000;
+  kcat_produce(b.bootstrap(), "ctk.unique", mixed_records(0, n), dir);
+  // Rotation at 100 records per file, or 1 s: the last files of each
+  // partition are only committed by the timer, while nothing new arrives.
+  auto sink = start_hdfs_sink(b, dir, "file://" + root, {{"CTK_HDFS__ROTATE_RECORDS", "100"}, {"CTK_HDFS__ROTATE_AFTER", "1s"}});
+  ASSERT_TRUE(wait_until([&] { return read_hdfs(root).lines == n; }, std::chrono::seconds(60))) << sink->err();
+  auto c = read_hdfs(root);
+  EXPECT_EQ(c.ids.size(), static_cast<std::size_t>(n));
+  for (const auto& [id, times] : c.ids) ASSERT_EQ(times, 1) << id;
+  EXPECT_TRUE(c.bad_names.empty());
+  std::sort(c.folders.begin(), c.folders.end());
+  EXPECT_EQ(c.folders, (std::vector<std::string>{"raw/coinness/20261127", "raw/coinness/20261128", "raw/upbit/20261127",
+                                                 "raw/upbit/20261128"}));
+  EXPECT_EQ(c.tmp_files, 0) << "all committed while the process still runs";
+  // Kafka's committed offset follows the files (a hint, never ahead).
+  ASSERT_TRUE(wait_until([&] { return committed_sum(b.bootstrap(), "ctk.hdfs-sink", "ctk.unique", 16) == n; },
+                         std::chrono::seconds(20)));
+
+  // Restart: resumes after the final names; new records only are written.
+  sink->signal(SIGTERM);
+  ASSERT_EQ(sink->wait(std::chrono::seconds(30)), 0) << sink->err();
+  kcat_produce(b.bootstrap(), "ctk.unique", mixed_records(n, 500), dir);
+  auto again = start_hdfs_sink(b, dir, "file://" + root, {{"CTK_HDFS__ROTATE_AFTER", "1s"}});
+  ASSERT_TRUE(wait_until([&] { return read_hdfs(root).lines == n + 500; }, std::chrono::seconds(60))) << again->err();
+  again->signal(SIGTERM);
+  ASSERT_EQ(again->wait(std::chrono::seconds(30)), 0) << again->err();
+  c = read_hdfs(root);
+  EXPECT_EQ(c.lines, n + 500);
+  EXPECT_EQ(c.ids.size(), static_cast<std::size_t>(n + 500));
+  EXPECT_EQ(c.tmp_files, 0);
+}
+
+TEST(hdfs_sink, writes_through_webhdfs_to_the_test_double_with_a_flaky_datanode) {
+  broker b;
+  const std::string dir = temp_dir(), root = temp_dir();
+  child dbl({binary_dir() + "/ctk_webhdfs_double", "--root", root, "--fail-datanode", "2", "--require-user"},
+            dir + "/double.out", dir + "/double.err");
+  ASSERT_TRUE(wait_until([&] { return dbl.out().find('\n') != std::string::npos; }, std::chrono::seconds(10)));
+  const std::string address = dbl.out().substr(9, dbl.out().find('\n') - 9);
+  const long n = 1000;
+  kcat_produce(b.bootstrap(), "ctk.unique", mixed_records(0, n), dir);
+  auto sink = start_hdfs_sink(b, dir, "webhdfs://" + address + "/data", {{"CTK_HDFS__ROTATE_AFTER", "1s"}});
+  ASSERT_TRUE(wait_until([&] { return read_hdfs(root + "/data").lines == n; }, std::chrono::seconds(60)))
+      << sink->err() << dbl.err();
+  sink->signal(SIGTERM);
+  ASSERT_EQ(sink->wait(std::chrono::seconds(30)), 0) << sink->err();
+  auto c = read_hdfs(root + "/data");
+  EXPECT_EQ(c.ids.size(), static_cast<std::size_t>(n));
+  EXPECT_TRUE(c.bad_names.empty());
+  EXPECT_EQ(c.tmp_files, 0);
+  EXPECT_NE(sink->err().find("DataNode"), std::string::npos) << "the injected DataNode failures were retried";
+}

@@ -287,7 +287,7 @@ bool consumer::seek(const std::vector<topic_partition>& to, std::string& err) {
   return true;
 }
 
-bool consumer::restart_at(const topic_partition& tp, std::string& err) {
+bool consumer::restart_at(const topic_partition& tp, const std::vector<topic_partition>& starts, std::string& err) {
   rd_kafka_t* rk = rk_.get();
   if (std::string_view(rd_kafka_rebalance_protocol(rk)) == "COOPERATIVE") {
     list_ptr one = to_list({tp});
@@ -309,8 +309,18 @@ bool consumer::restart_at(const topic_partition& tp, std::string& err) {
   }
   list_ptr owned(cur);
   rd_kafka_position(rk, cur);
-  for (int i = 0; i < cur->cnt; ++i)
-    if (tp.topic == cur->elems[i].topic && tp.partition == cur->elems[i].partition) cur->elems[i].offset = tp.offset;
+  for (int i = 0; i < cur->cnt; ++i) {
+    auto& e = cur->elems[i];
+    if (tp.topic == e.topic && tp.partition == e.partition) {
+      e.offset = tp.offset;
+    } else if (e.offset < 0) {
+      // Nothing fetched there yet: keep the start it was assigned with
+      // (an invalid offset would mean "committed", i.e. the reset policy).
+      e.offset = RD_KAFKA_OFFSET_BEGINNING;
+      for (const auto& s : starts)
+        if (s.topic == e.topic && s.partition == e.partition) e.offset = s.offset;
+    }
+  }
   if (auto e = rd_kafka_assign(rk, cur)) {
     err = std::string("restart ") + tp.topic + "/" + std::to_string(tp.partition) + ": " + rd_kafka_err2str(e);
     return false;

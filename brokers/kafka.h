@@ -147,8 +147,9 @@ class consumer {
   bool seek(const std::vector<topic_partition>& to, std::string& err);
   // Restarts fetching one assigned partition at `offset`, also when it is
   // stopped in an error state (where seek() fails). Other partitions keep
-  // their positions.
-  bool restart_at(const topic_partition& tp, std::string& err);
+  // their positions; those that fetched nothing yet restart where `starts`
+  // says (their assigned start), else at the beginning.
+  bool restart_at(const topic_partition& tp, const std::vector<topic_partition>& starts, std::string& err);
   void pause(const std::vector<topic_partition>& parts);
   void resume(const std::vector<topic_partition>& parts);
   std::vector<topic_partition> assignment() const;

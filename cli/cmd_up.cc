@@ -2,8 +2,9 @@
 // the embedded broker in this process and every built actor as a child
 // process (`cointicker run ACTOR`). Ctrl-C / SIGTERM drains the children
 // (SIGTERM, then SIGKILL after 30 s) and leaves no process behind.
-// Restarting crashed children, --scale and the private PostgreSQL come
-// with `node` (issue 7).
+// Without a DSN (postgres.dsn or --db) it runs a private PostgreSQL in
+// ./var/pg; the file:// HDFS root is hdfs.url (./var/hdfs) unless --hdfs.
+// Restarting crashed children and --scale come with `node` (issue 7).
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -15,6 +16,7 @@
 
 #include "actors/registry.h"
 #include "cli/commands.h"
+#include "cli/local_postgres.h"
 #include "pipeline/process.h"
 
 namespace ctk::cli {
@@ -39,14 +41,20 @@ pid_t spawn_actor(const global_options& g, const std::string& bootstrap, const s
 
 void add_up_command(CLI::App& app, global_options& g, int& rc) {
   auto listen = std::make_shared<std::string>();
+  auto db = std::make_shared<std::string>();
+  auto hdfs = std::make_shared<std::string>();
   auto* cmd = app.add_subcommand("up", "Run the whole system on this machine in the foreground (Ctrl-C stops it)");
   cmd->add_option("--listen", *listen, "broker bootstrap address (default broker.listen; port 0: the broker's own)");
-  cmd->callback([&g, &rc, listen] {
+  cmd->add_option("--db", *db, "PostgreSQL DSN for db-sink (default postgres.dsn; empty: a private server in ./var/pg)");
+  cmd->add_option("--hdfs", *hdfs, "where hdfs-sink writes (default hdfs.url: file://var/hdfs)");
+  cmd->callback([&g, &rc, listen, db, hdfs] {
     cfg::loaded_config c;
     if (!load(g, c)) {
       rc = exit_failure;
       return;
     }
+    if (!db->empty()) c.cluster.postgres.dsn = *db;
+    if (!hdfs->empty()) c.cluster.hdfs.url = *hdfs;
     pipeline::init_logging("up", g.log_level.empty() ? c.cluster.runtime.log_level : g.log_level);
     auto& stop = pipeline::install_stop_signals();
     std::string err;
@@ -56,6 +64,19 @@ void add_up_command(CLI::App& app, global_options& g, int& rc) {
       rc = exit_failure;
       return;
     }
+    // The children read these from the environment (CTK_<PATH> overrides).
+    local_postgres pg("var/pg");
+    std::string db_note;
+    if (c.cluster.postgres.dsn.empty()) {
+      if (auto dsn = pg.start(err)) {
+        c.cluster.postgres.dsn = *dsn;
+        db_note = "  (private server in ./var/pg)";
+      } else {
+        spdlog::error("PostgreSQL: {}; db-sink is not started", err);
+      }
+    }
+    ::setenv("CTK_POSTGRES__DSN", c.cluster.postgres.dsn.c_str(), 1);
+    ::setenv("CTK_HDFS__URL", c.cluster.hdfs.url.c_str(), 1);
     std::vector<std::pair<std::string, pid_t>> children;
     std::string missing;
     for (const auto& e : actors::registry()) {
@@ -63,11 +84,14 @@ void add_up_command(CLI::App& app, global_options& g, int& rc) {
         missing += (missing.empty() ? "" : ", ") + e.name;
         continue;
       }
+      if (e.name == "db-sink" && c.cluster.postgres.dsn.empty()) continue;
       children.emplace_back(e.name, spawn_actor(g, b->bootstrap(), e.name));
     }
     std::cout << "cointicker is up on this machine\n"
               << "  broker     " << b->bootstrap() << "  (embedded: in memory, one machine, not for production)\n"
-              << "  topics     " << c.cluster.kafka.prefix << "{control,raw,valid,deadletter,unique,insights,dedup.state}\n";
+              << "  topics     " << c.cluster.kafka.prefix << "{control,raw,valid,deadletter,unique,insights,dedup.state}\n"
+              << "  postgres   " << (c.cluster.postgres.dsn.empty() ? "(none)" : c.cluster.postgres.dsn) << db_note << "\n"
+              << "  hdfs       " << c.cluster.hdfs.url << "\n";
     for (const auto& [name, pid] : children) std::cout << "  " << name << std::string(11 - std::min<std::size_t>(10, name.size()), ' ') << "pid " << pid << "\n";
     if (!missing.empty()) std::cout << "  not built yet: " << missing << "\n";
     std::cout << "try, in another terminal:\n"
@@ -76,6 +100,7 @@ void add_up_command(CLI::App& app, global_options& g, int& rc) {
               << b->bootstrap() << " -P -t " << c.cluster.kafka.prefix << "raw -K:\n"
               << "  build/cointicker --bootstrap " << b->bootstrap() << " tail unique --follow\n"
               << "  build/cointicker --bootstrap " << b->bootstrap() << " topics\n"
+              << "  psql '" << c.cluster.postgres.dsn << "' -c 'SELECT symbol, price FROM market_trends'\n"
               << "Ctrl-C stops everything." << std::endl;
     while (!stop.load()) {
       for (auto& [name, pid] : children) {
@@ -107,6 +132,7 @@ void add_up_command(CLI::App& app, global_options& g, int& rc) {
         }
       }
     }
+    pg.stop();
     spdlog::info("stopped");
     rc = exit_ok;
   });

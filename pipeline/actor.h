@@ -62,6 +62,9 @@ class emitter {
 class actor {
  public:
   virtual ~actor() = default;
+  // false while the actor's own store is failing (read by the metrics
+  // thread: keep it an atomic read); /healthz reports 503 then.
+  virtual bool healthy() const { return true; }
   // The actor's own counters and gauges, next to the runner's (called once).
   virtual void register_metrics(metrics_registry&) {}
   virtual std::string name() const = 0;                 // "validator"; also the consumer group (with prefix)

@@ -71,7 +71,7 @@ runner::runner(actor& a, runner_config rc)
   metrics_.gauge("ctk_lag_messages", "high watermark minus position, summed over assigned partitions",
                  [this] { return static_cast<double>(lag_.load()); });
   metrics_.gauge("ctk_healthy", "1 when the last flush succeeded, 0 while retrying",
-                 [this] { return healthy_.load() ? 1.0 : 0.0; });
+                 [this] { return healthy_.load() && actor_.healthy() ? 1.0 : 0.0; });
   metrics_.gauge("ctk_rss_bytes", "resident set size", [] { return static_cast<double>(rss_bytes()); });
   metrics_.gauge("ctk_uptime_seconds", "seconds since start", [this] {
     return std::chrono::duration<double>(clock::now() - started_).count();
@@ -138,7 +138,7 @@ int runner::run(const std::atomic<bool>& stop) {
     spdlog::error("{}", err);
     return 1;
   }
-  server_ = std::make_unique<metrics_server>(metrics_, [this] { return healthy_.load(); });
+  server_ = std::make_unique<metrics_server>(metrics_, [this] { return healthy_.load() && actor_.healthy(); });
   if (!server_->start(rc_.metrics_bind, rc_.metrics_port, err)) {
     spdlog::error("{}", err);
     return 1;
@@ -471,7 +471,9 @@ void runner::on_consumer_error(const rd_kafka_message_t& m) {
     outcome o = outcome::dead_letter("data_loss", reason);
     dead_letter(topic, m.partition, m.offset, topic, "", o);
     std::string err;
-    if (!consumer_->restart_at({topic, m.partition, low >= 0 ? low : RD_KAFKA_OFFSET_BEGINNING}, err))
+    std::vector<kafka::topic_partition> starts;
+    for (const auto& [tp, off] : committed_) starts.push_back({tp.first, tp.second, off});
+    if (!consumer_->restart_at({topic, m.partition, low >= 0 ? low : RD_KAFKA_OFFSET_BEGINNING}, starts, err))
       spdlog::error("{}", err);
     return;
   }

@@ -4,7 +4,10 @@
 #include <charconv>
 #include <chrono>
 #include <map>
+#include <condition_variable>
+#include <mutex>
 #include <set>
+#include <thread>
 
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -150,6 +153,49 @@ std::string db_message(const std::exception& e) {
   return what;
 }
 
+// Rows gathered for one transaction, with where they came from.
+struct batch {
+  table<9> news{"raw_news",
+                {"record_id", "source", "title", "url", "content", "published_at", "keywords", "collected_at", "trace"}};
+  table<9> market{"market_trends",
+                  {"record_id", "source", "symbol", "price", "volume_24h", "change_24h", "\"timestamp\"", "collected_at",
+                   "trace"}};
+  table<7> fear_greed{"fear_greed_index",
+                      {"record_id", "source", "value", "classification", "\"timestamp\"", "collected_at", "trace"}};
+  std::vector<origin> origins;
+  std::map<tp_key, std::int64_t> first;  // per partition: the first offset in this batch
+  std::map<tp_key, std::int64_t> next;   // per partition: the offset after the last one
+  clock::time_point oldest;
+
+  std::array<table_base*, 3> tables() { return {&news, &market, &fear_greed}; }
+  bool empty() const { return origins.empty(); }
+  // Drops the rows of partitions that left.
+  void drop(const std::set<tp_key>& gone) {
+    std::vector<long> remap(origins.size(), -1);
+    std::vector<origin> kept;
+    for (std::size_t i = 0; i < origins.size(); ++i)
+      if (!gone.count({origins[i].topic, origins[i].partition})) {
+        remap[i] = static_cast<long>(kept.size());
+        kept.push_back(std::move(origins[i]));
+      }
+    origins = std::move(kept);
+    for (auto* t : tables()) t->retain(remap);
+    for (const auto& tp : gone) {
+      first.erase(tp);
+      next.erase(tp);
+    }
+  }
+};
+
+struct rejection {
+  std::size_t ref;
+  std::string reason;
+};
+
+// The database work runs on a writer thread, one transaction at a time,
+// while the runner goes on consuming and converting the next batch: the
+// transaction's cost overlaps with Kafka and decoding instead of adding to
+// them. durable() keeps Kafka's commit behind the database either way.
 class db_sink final : public pipeline::actor {
  public:
   explicit db_sink(const actors::actor_context& ctx)
@@ -163,10 +209,22 @@ class db_sink final : public pipeline::actor {
                                "CTK_POSTGRES__DSN; `cointicker up` starts a private server and sets it");
     spdlog::info("db-sink: PostgreSQL at {}; a transaction every {} rows or {} ms", redact(conninfo_),
                  settings_.batch_rows, settings_.batch_ms);
+    buffer_ = std::make_unique<batch>();
+    writer_ = std::thread([this] { writer_loop(); });
+  }
+
+  ~db_sink() override {
+    {
+      std::lock_guard lock(mu_);
+      quit_ = true;
+    }
+    cv_.notify_all();
+    writer_.join();
   }
 
   std::string name() const override { return "db-sink"; }
   std::vector<std::string> inputs() const override { return {"unique"}; }
+  bool healthy() const override { return !sick_.load(); }
 
   void register_metrics(pipeline::metrics_registry& m) override {
     rows_written_ = &m.counter("ctk_sink_rows_written_total", "rows inserted (duplicates of stored ids excluded)");
@@ -177,7 +235,7 @@ class db_sink final : public pipeline::actor {
     rejected_ = &m.counter("ctk_sink_rows_rejected_total", "rows the database refused (dead-lettered)");
     m.gauge("ctk_sink_last_batch_rows", "rows in the last committed transaction",
             [this] { return static_cast<double>(last_batch_.load()); });
-    m.gauge("ctk_sink_buffered_rows", "rows waiting for the next transaction",
+    m.gauge("ctk_sink_buffered_rows", "rows waiting for a transaction or in one",
             [this] { return static_cast<double>(buffered_.load()); });
   }
 
@@ -186,6 +244,7 @@ class db_sink final : public pipeline::actor {
     // database cannot be asked now, Kafka's committed offset is used: it is
     // never ahead of the database (durable() caps it), and rows read twice
     // are dropped by ON CONFLICT.
+    wait_idle();  // the connection is the writer's; it is idle now
     std::string err;
     if (!ready(err)) {
       spdlog::warn("db-sink: cannot read stored offsets ({}); starting from Kafka's committed offsets", err);
@@ -210,22 +269,12 @@ class db_sink final : public pipeline::actor {
   }
 
   void on_revoke(const std::vector<kafka::topic_partition>& parts) override {
+    wait_idle();
     std::set<tp_key> gone;
     for (const auto& p : parts) gone.insert({p.topic, p.partition});
-    std::vector<long> remap(origins_.size(), -1);
-    std::vector<origin> kept;
-    for (std::size_t i = 0; i < origins_.size(); ++i)
-      if (!gone.count({origins_[i].topic, origins_[i].partition})) {
-        remap[i] = static_cast<long>(kept.size());
-        kept.push_back(std::move(origins_[i]));
-      }
-    origins_ = std::move(kept);
-    for (auto* t : tables_) t->retain(remap);
-    for (const auto& tp : gone) {
-      first_unwritten_.erase(tp);
-      next_.erase(tp);
-    }
-    buffered_.store(origins_.size());
+    buffer_->drop(gone);
+    if (job_ && state_ == job_state::failed) job_->drop(gone);  // a failed job is retried without them
+    count_buffered();
   }
 
   pipeline::outcome handle(const pipeline::input& in, pipeline::emitter&) override {
@@ -234,59 +283,147 @@ class db_sink final : public pipeline::actor {
     if (!decoder_.decode(in.value, env, err))
       return pipeline::outcome::dead_letter("decode", "envelope: " + err.to_string());
     if (env.id.size() != 32) return pipeline::outcome::dead_letter("id", "envelope id must be 32 hex characters");
-    const std::size_t ref = origins_.size();
+    batch& b = *buffer_;
+    const std::size_t ref = b.origins.size();
     if (env.kind == "market") {
       msg::market_data d;
       if (!decoder_.decode(env.data.text, d, err)) return pipeline::outcome::dead_letter("decode", "data: " + err.to_string());
-      market_.add({env.id, env.source, d.symbol, number(d.price), number(d.volume_24h), number(d.change_24h), d.timestamp,
-                   env.fetched_at, env.trace},
-                  ref);
+      b.market.add({env.id, env.source, d.symbol, number(d.price), number(d.volume_24h), number(d.change_24h),
+                    d.timestamp, env.fetched_at, env.trace},
+                   ref);
     } else if (env.kind == "news") {
       msg::news_data d;
       if (!decoder_.decode(env.data.text, d, err)) return pipeline::outcome::dead_letter("decode", "data: " + err.to_string());
-      news_.add({env.id, env.source, d.title, d.url, d.content, d.published_at, json_array(d.keywords), env.fetched_at,
-                 env.trace},
-                ref);
+      b.news.add({env.id, env.source, d.title, d.url, d.content, d.published_at, json_array(d.keywords), env.fetched_at,
+                  env.trace},
+                 ref);
     } else if (env.kind == "fear_greed") {
       msg::fear_greed_data d;
       if (!decoder_.decode(env.data.text, d, err)) return pipeline::outcome::dead_letter("decode", "data: " + err.to_string());
-      fear_greed_.add({env.id, env.source, std::to_string(d.value), d.classification, d.timestamp, env.fetched_at,
-                       env.trace},
-                      ref);
+      b.fear_greed.add({env.id, env.source, std::to_string(d.value), d.classification, d.timestamp, env.fetched_at,
+                        env.trace},
+                       ref);
     } else {
       return pipeline::outcome::dead_letter("kind", "kind '" + env.kind + "' has no table (market, news, fear_greed)");
     }
-    origins_.push_back({std::string(in.topic), in.partition, in.offset, std::string(in.key), std::string(in.value)});
+    b.origins.push_back({std::string(in.topic), in.partition, in.offset, std::string(in.key), std::string(in.value)});
     const tp_key tp{std::string(in.topic), in.partition};
-    first_unwritten_.try_emplace(tp, in.offset);
-    next_[tp] = in.offset + 1;
-    if (origins_.size() == 1) oldest_ = clock::now();
-    buffered_.store(origins_.size());
+    b.first.try_emplace(tp, in.offset);
+    b.next[tp] = in.offset + 1;
+    if (b.origins.size() == 1) b.oldest = clock::now();
     return pipeline::outcome::ok();
   }
 
+  // Hands a full (or old enough) batch to the writer and collects the
+  // previous one's result; waits only when two batches are waiting.
   pipeline::outcome flush(pipeline::emitter& out) override {
-    if (origins_.empty()) return pipeline::outcome::ok();
-    if (static_cast<std::int64_t>(origins_.size()) < settings_.batch_rows &&
-        clock::now() - oldest_ < std::chrono::milliseconds(settings_.batch_ms))
-      return pipeline::outcome::ok();
-    return write(out);
+    const bool full = static_cast<std::int64_t>(buffer_->origins.size()) >= settings_.batch_rows;
+    if (auto o = collect(out, full); o.v != pipeline::verdict::ok) return o;
+    count_buffered();
+    if (job_) return pipeline::outcome::ok();  // still writing (or a failed one was resubmitted)
+    if (!buffer_->empty() &&
+        (full || clock::now() - buffer_->oldest >= std::chrono::milliseconds(settings_.batch_ms)))
+      submit(std::exchange(buffer_, std::make_unique<batch>()));
+    return pipeline::outcome::ok();
   }
+
   pipeline::outcome flush_all(pipeline::emitter& out) override {
-    return origins_.empty() ? pipeline::outcome::ok() : write(out);
+    for (;;) {
+      if (auto o = collect(out, true); o.v != pipeline::verdict::ok) return o;
+      if (job_) continue;  // a failed job was resubmitted: wait for it
+      if (buffer_->empty()) return pipeline::outcome::ok();
+      submit(std::exchange(buffer_, std::make_unique<batch>()));
+    }
   }
+
   pipeline::outcome idle(pipeline::emitter& out) override { return flush(out); }
 
   std::int64_t durable(std::string_view topic, std::int32_t partition, std::int64_t next) override {
-    auto it = first_unwritten_.find({std::string(topic), partition});
-    return it == first_unwritten_.end() ? next : std::min(next, it->second);
+    const tp_key tp{std::string(topic), partition};
+    std::int64_t d = next;
+    if (auto it = buffer_->first.find(tp); it != buffer_->first.end()) d = std::min(d, it->second);
+    std::lock_guard lock(mu_);
+    if (job_)
+      if (auto it = job_->first.find(tp); it != job_->first.end()) d = std::min(d, it->second);
+    return d;
   }
 
  private:
-  struct rejection {
-    std::size_t ref;
-    std::string reason;
-  };
+  enum class job_state { none, running, done, failed };
+
+  void count_buffered() {
+    std::size_t n = buffer_->origins.size();
+    std::lock_guard lock(mu_);
+    if (job_) n += job_->origins.size();
+    buffered_.store(n);
+  }
+
+  void submit(std::unique_ptr<batch> b) {
+    {
+      std::lock_guard lock(mu_);
+      job_ = std::move(b);
+      state_ = job_state::running;
+    }
+    cv_.notify_all();
+  }
+
+  void wait_idle() {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [this] { return state_ != job_state::running; });
+  }
+
+  // The writer's result: dead letters for refused rows (done), or a retry
+  // for the runner's backoff, after which the same job is resubmitted.
+  pipeline::outcome collect(pipeline::emitter& out, bool wait) {
+    std::unique_lock lock(mu_);
+    if (wait) cv_.wait(lock, [this] { return state_ != job_state::running; });
+    if (state_ == job_state::failed) {
+      state_ = job_state::none;
+      resubmit_ = true;
+      return pipeline::outcome::retry(job_error_);
+    }
+    if (resubmit_ && job_) {
+      resubmit_ = false;
+      state_ = job_state::running;
+      lock.unlock();
+      cv_.notify_all();
+      return pipeline::outcome::ok();
+    }
+    if (state_ != job_state::done) return pipeline::outcome::ok();
+    std::unique_ptr<batch> b = std::move(job_);
+    std::vector<rejection> rejected = std::move(job_rejected_);
+    state_ = job_state::none;
+    lock.unlock();
+    for (const auto& r : rejected) {
+      const origin& o = b->origins[r.ref];
+      spdlog::warn("db-sink: {}/{}@{} refused by PostgreSQL: {}", o.topic, o.partition, o.offset, r.reason);
+      if (!out.dead_letter(o.topic, o.partition, o.offset, o.key, o.value,
+                           pipeline::outcome::dead_letter("database_refused", r.reason)))
+        spdlog::error("db-sink: the dead letter for {}/{}@{} was refused; the row is kept in sink_rejects", o.topic,
+                      o.partition, o.offset);
+    }
+    count_buffered();
+    return pipeline::outcome::ok();
+  }
+
+  void writer_loop() {
+    std::unique_lock lock(mu_);
+    for (;;) {
+      cv_.wait(lock, [this] { return quit_ || state_ == job_state::running; });
+      if (quit_) return;
+      batch& b = *job_;
+      lock.unlock();
+      std::vector<rejection> rejected;
+      std::string error;
+      const bool ok = write(b, rejected, error);
+      lock.lock();
+      job_rejected_ = std::move(rejected);
+      job_error_ = std::move(error);
+      state_ = ok ? job_state::done : job_state::failed;
+      sick_.store(!ok);
+      cv_.notify_all();
+    }
+  }
 
   bool ready(std::string& err) {
     if (conn_ && conn_->is_open()) return true;
@@ -296,7 +433,8 @@ class db_sink final : public pipeline::actor {
       auto applied = migrate(*conn_);
       if (!applied.empty()) spdlog::info("db-sink: applied schema migrations up to version {}", applied.back());
       pqxx::work w(*conn_);
-      for (auto* t : tables_) w.exec(t->create_stage_sql());
+      batch b;
+      for (auto* t : b.tables()) w.exec(t->create_stage_sql());
       w.commit();
     } catch (const std::exception& e) {
       err = "preparing the database: " + db_message(e);
@@ -311,62 +449,48 @@ class db_sink final : public pipeline::actor {
   }
 
   // One transaction: every table's rows, the rows refused (isolated by
-  // splitting), and the next offsets.
-  pipeline::outcome write(pipeline::emitter& out) {
-    std::string err;
-    if (!ready(err)) {
+  // splitting), and the batch's next offsets. Runs on the writer thread.
+  bool write(batch& b, std::vector<rejection>& rejected, std::string& error) {
+    if (!ready(error)) {
       errors_->fetch_add(1);
-      return pipeline::outcome::retry(err);
+      return false;
     }
     const auto t0 = clock::now();
-    std::vector<rejection> rejected;
     std::size_t inserted = 0;
     try {
       try {
-        inserted = transact(false, rejected);
+        inserted = transact(b, false, rejected);
       } catch (const std::exception& e) {
         if (classify(e) != failure_kind::bad_data) throw;
         errors_->fetch_add(1);
         spdlog::warn("db-sink: the database refused part of a batch of {} rows ({}); isolating the refused rows",
-                     origins_.size(), db_message(e));
+                     b.origins.size(), db_message(e));
         rejected.clear();
-        inserted = transact(true, rejected);
+        inserted = transact(b, true, rejected);
       }
     } catch (const std::exception& e) {
       errors_->fetch_add(1);
       drop_connection_if_broken(e);
       const auto kind = dynamic_cast<const systematic_refusal*>(&e) ? failure_kind::other : classify(e);
-      std::string why = db_message(e);
+      const std::string why = db_message(e);
       if (kind == failure_kind::other) spdlog::error("db-sink: write failed, not a data error: {}", why);
-      return pipeline::outcome::retry("PostgreSQL " + std::string(kind == failure_kind::sick ? "unavailable: " : "error: ") +
-                                      why);
+      error = "PostgreSQL " + std::string(kind == failure_kind::sick ? "unavailable: " : "error: ") + why;
+      return false;
     }
     const auto us = std::chrono::duration_cast<std::chrono::microseconds>(clock::now() - t0).count();
     write_us_->fetch_add(static_cast<std::uint64_t>(us));
     writes_->fetch_add(1);
-    rows_seen_->fetch_add(origins_.size());
+    rows_seen_->fetch_add(b.origins.size());
     rows_written_->fetch_add(inserted);
-    last_batch_.store(origins_.size());
+    last_batch_.store(b.origins.size());
     rejected_->fetch_add(rejected.size());
-    for (const auto& r : rejected) {
-      const origin& o = origins_[r.ref];
-      spdlog::warn("db-sink: {}/{}@{} refused by PostgreSQL: {}", o.topic, o.partition, o.offset, r.reason);
-      if (!out.dead_letter(o.topic, o.partition, o.offset, o.key, o.value,
-                           pipeline::outcome::dead_letter("database_refused", r.reason)))
-        spdlog::error("db-sink: the dead letter for {}/{}@{} was refused; the row is kept in sink_rejects", o.topic,
-                      o.partition, o.offset);
-    }
-    origins_.clear();
-    for (auto* t : tables_) t->clear();
-    first_unwritten_.clear();
-    buffered_.store(0);
-    return pipeline::outcome::ok();
+    return true;
   }
 
-  std::size_t transact(bool isolate, std::vector<rejection>& rejected) {
+  std::size_t transact(batch& b, bool isolate, std::vector<rejection>& rejected) {
     pqxx::work w(*conn_);
     std::size_t inserted = 0;
-    for (auto* t : tables_) {
+    for (auto* t : b.tables()) {
       if (t->size() == 0) continue;
       if (!isolate) inserted += t->write(w, 0, t->size(), false);
       else inserted += write_isolating(w, *t, 0, t->size(), rejected);
@@ -374,7 +498,7 @@ class db_sink final : public pipeline::actor {
     if (!rejected.empty()) {
       std::string sql = "INSERT INTO sink_rejects (topic, partition, \"offset\", record_key, original, reason) VALUES ";
       for (std::size_t i = 0; i < rejected.size(); ++i) {
-        const origin& o = origins_[rejected[i].ref];
+        const origin& o = b.origins[rejected[i].ref];
         sql += (i ? ", (" : "(") + w.quote(o.topic) + ", " + std::to_string(o.partition) + ", " + std::to_string(o.offset) +
                ", " + w.quote_raw(reinterpret_cast<const unsigned char*>(o.key.data()), o.key.size()) + ", " +
                w.quote_raw(reinterpret_cast<const unsigned char*>(o.value.data()), o.value.size()) + ", " +
@@ -384,7 +508,7 @@ class db_sink final : public pipeline::actor {
     }
     std::string sql = "INSERT INTO sink_offsets (consumer_group, topic, partition, next_offset) VALUES ";
     bool first = true;
-    for (const auto& [tp, next] : next_) {
+    for (const auto& [tp, next] : b.next) {
       sql += (first ? "(" : ", (") + w.quote(group_) + ", " + w.quote(tp.first) + ", " + std::to_string(tp.second) +
              ", " + std::to_string(next) + ")";
       first = false;
@@ -424,30 +548,29 @@ class db_sink final : public pipeline::actor {
   cfg::postgres_settings settings_;
   std::string group_;
   std::string conninfo_;
-  std::unique_ptr<pqxx::connection> conn_;
+  std::unique_ptr<pqxx::connection> conn_;  // the writer's (the runner's thread uses it only while the writer is idle)
   msg::json_decoder decoder_;
+  std::unique_ptr<batch> buffer_;  // being filled by handle()
 
-  table<9> news_{"raw_news",
-                 {"record_id", "source", "title", "url", "content", "published_at", "keywords", "collected_at", "trace"}};
-  table<9> market_{"market_trends",
-                   {"record_id", "source", "symbol", "price", "volume_24h", "change_24h", "\"timestamp\"", "collected_at",
-                    "trace"}};
-  table<7> fear_greed_{"fear_greed_index",
-                       {"record_id", "source", "value", "classification", "\"timestamp\"", "collected_at", "trace"}};
-  std::array<table_base*, 3> tables_{&news_, &market_, &fear_greed_};
+  // Shared with the writer thread, under mu_.
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::unique_ptr<batch> job_;  // handed to the writer (kept after a failure, for the retry)
+  job_state state_ = job_state::none;
+  bool resubmit_ = false;
+  std::vector<rejection> job_rejected_;
+  std::string job_error_;
+  bool quit_ = false;
+  std::atomic<bool> sick_{false};  // the last write failed
+  std::thread writer_;
 
-  std::vector<origin> origins_;
-  std::map<tp_key, std::int64_t> first_unwritten_;  // per partition: first offset not yet in the database
-  std::map<tp_key, std::int64_t> next_;              // per partition: next offset after the last handled
-  clock::time_point oldest_;
-
+  std::atomic<std::uint64_t> unregistered_{0};  // counters before register_metrics()
   std::atomic<std::uint64_t>* rows_written_ = &unregistered_;
   std::atomic<std::uint64_t>* rows_seen_ = &unregistered_;
   std::atomic<std::uint64_t>* writes_ = &unregistered_;
   std::atomic<std::uint64_t>* write_us_ = &unregistered_;
   std::atomic<std::uint64_t>* errors_ = &unregistered_;
   std::atomic<std::uint64_t>* rejected_ = &unregistered_;
-  std::atomic<std::uint64_t> unregistered_{0};  // counters before register_metrics()
   std::atomic<std::uint64_t> last_batch_{0};
   std::atomic<std::uint64_t> buffered_{0};
 };

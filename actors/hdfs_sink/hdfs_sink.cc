@@ -60,10 +60,13 @@ struct open_file {
   bool created = false;
 };
 
+// Everything about one assigned partition.
 struct partition_files {
   std::map<std::string, open_file> files;  // by "{source}/{day}"
   clock::time_point opened;                // when the oldest open file got its first record
   std::int64_t first_open = -1;            // lowest offset not committed (-1: none)
+  std::int64_t skip_below = 0;             // offsets below are in final files already
+  bool recovered = false;                  // commit log replayed, temporary files cleaned
 };
 
 std::string nonce() {
@@ -89,6 +92,46 @@ std::optional<std::string> day_of(std::string_view iso) {
     d += iso[i];
   }
   return d;
+}
+
+// Reads the routing fields of an envelope in the canonical form our encoder
+// writes (the validator's output: {"v":1,"id":"…","source":"…","kind":"…",
+// "fetched_at":"…",…,"data":{…}}) without parsing the rest. Inside JSON
+// strings every quote is escaped, so these unescaped key patterns can only
+// be structure. false: not in that form; the caller parses it in full.
+bool route_fast(std::string_view v, std::string_view& source, std::string_view& kind, std::string_view& fetched,
+                std::string_view& when) {
+  constexpr std::string_view head = R"({"v":1,"id":")";
+  if (!v.starts_with(head) || !v.ends_with("}}")) return false;
+  std::size_t p = head.size();
+  auto value_at = [&](std::string_view key, std::string_view& out) {
+    // at p: the closing quote of the previous value, then ,"key":"
+    if (p >= v.size() || v[p] != '"') return false;
+    ++p;
+    if (v.substr(p, 2) != ",\"" || v.substr(p + 2, key.size()) != key || v.substr(p + 2 + key.size(), 3) != "\":\"")
+      return false;
+    p += key.size() + 5;
+    const auto end = v.find('"', p);
+    if (end == std::string_view::npos) return false;
+    out = v.substr(p, end - p);
+    if (out.find('\\') != std::string_view::npos) return false;
+    p = end;
+    return true;
+  };
+  const auto id_end = v.find('"', p);
+  if (id_end == std::string_view::npos) return false;
+  p = id_end;
+  if (!value_at("source", source) || !value_at("kind", kind) || !value_at("fetched_at", fetched)) return false;
+  const auto data = v.find(R"(,"data":{)", p);
+  if (data == std::string_view::npos) return false;
+  const std::string_view key = kind == "news" ? R"("published_at":")" : R"("timestamp":")";
+  const auto k = v.find(key, data);
+  if (k == std::string_view::npos) {
+    when = fetched;
+    return true;
+  }
+  when = v.substr(k + key.size(), 10);
+  return true;
 }
 
 class hdfs_sink final : public pipeline::actor {
@@ -133,19 +176,20 @@ class hdfs_sink final : public pipeline::actor {
         std::this_thread::sleep_for(std::chrono::milliseconds(500 << attempt));
       }
     }
+    cached_ = nullptr;
     for (auto& p : parts) {
       const tp_key tp{p.topic, p.partition};
-      if (!ok) {
-        unrecovered_.insert(tp);  // handled records wait (retry) until the store answers
-        continue;
-      }
+      partition_files& pf = open_[tp];
+      pf = {};
+      if (!ok) continue;  // handled records wait (retry) until the store answers
       auto it = resume.find(tp);
       const std::int64_t from = it == resume.end() ? RD_KAFKA_OFFSET_BEGINNING : it->second;
       if (p.offset != from)
         spdlog::info("hdfs-sink: {}/{} resumes at {} (from the committed file names; Kafka said {})", p.topic,
                      p.partition, it == resume.end() ? std::string("the beginning") : std::to_string(from), p.offset);
       p.offset = from;
-      skip_below_[tp] = it == resume.end() ? 0 : it->second;
+      pf.skip_below = it == resume.end() ? 0 : it->second;
+      pf.recovered = true;
     }
   }
 
@@ -162,46 +206,59 @@ class hdfs_sink final : public pipeline::actor {
           }
         open_.erase(it);
       }
-      skip_below_.erase(tp);
-      unrecovered_.erase(tp);
     }
+    cached_ = nullptr;
     count_open();
   }
 
   pipeline::outcome handle(const pipeline::input& in, pipeline::emitter&) override {
-    const tp_key tp{std::string(in.topic), in.partition};
-    if (unrecovered_.count(tp)) {
+    // Consecutive records mostly come from one partition: one lookup per run.
+    if (!cached_ || cached_partition_ != in.partition || cached_topic_ != in.topic) {
+      const tp_key tp{std::string(in.topic), in.partition};
+      cached_ = &open_[tp];
+      cached_partition_ = in.partition;
+      cached_topic_ = in.topic;
+      cached_tp_ = tp;
+    }
+    partition_files& pf = *cached_;
+    if (!pf.recovered) {
       std::map<tp_key, std::int64_t> resume;
       std::string why;
-      if (!recover({tp}, resume, why)) return pipeline::outcome::retry("hdfs-sink: recovery of the store failed: " + why);
-      unrecovered_.erase(tp);
-      auto it = resume.find(tp);
-      skip_below_[tp] = it == resume.end() ? 0 : it->second;
+      if (!recover({cached_tp_}, resume, why))
+        return pipeline::outcome::retry("hdfs-sink: recovery of the store failed: " + why);
+      auto it = resume.find(cached_tp_);
+      pf.skip_below = it == resume.end() ? 0 : it->second;
+      pf.recovered = true;
     }
-    if (auto s = skip_below_.find(tp); s != skip_below_.end() && in.offset < s->second)
-      return pipeline::outcome::ok();  // already in a committed file
-    simdjson::dom::element root;
-    msg::decode_error derr;
-    if (!decoder_.parse(in.value, root, derr))
-      return pipeline::outcome::dead_letter("decode", "envelope: " + derr.to_string());
-    std::string_view source, kind, when;
-    if (root["source"].get(source) || !safe_component(source))
+    if (in.offset < pf.skip_below) return pipeline::outcome::ok();  // already in a committed file
+    std::string_view source, kind, fetched, when;
+    if (!route_fast(in.value, source, kind, fetched, when) || !day_of(when)) {
+      simdjson::dom::element root;
+      msg::decode_error derr;
+      if (!decoder_.parse(in.value, root, derr))
+        return pipeline::outcome::dead_letter("decode", "envelope: " + derr.to_string());
+      if (root["source"].get(source)) source = {};
+      if (root["kind"].get(kind)) kind = {};
+      const char* field = kind == "news" ? "published_at" : "timestamp";
+      if (root["data"][field].get(when) || !day_of(when)) {
+        if (root["fetched_at"].get(when) || !day_of(when))
+          return pipeline::outcome::dead_letter("timestamp", "neither data." + std::string(field) +
+                                                                 " nor fetched_at is an ISO-8601 UTC time");
+      }
+    }
+    if (!safe_component(source))
       return pipeline::outcome::dead_letter("source", "source must be 1..64 of A-Z a-z 0-9 _ - . (it names a folder)");
-    if (root["kind"].get(kind)) kind = {};
-    const char* field = kind == "news" ? "published_at" : "timestamp";
-    if (root["data"][field].get(when) || !day_of(when)) {
-      if (root["fetched_at"].get(when) || !day_of(when))
-        return pipeline::outcome::dead_letter("timestamp", "neither data." + std::string(field) +
-                                                               " nor fetched_at is an ISO-8601 UTC time");
-    }
     const std::string day = *day_of(when);
-    partition_files& pf = open_[tp];
-    const std::string k = std::string(source) + "/" + day;
-    auto [it, added] = pf.files.try_emplace(k);
-    open_file& f = it->second;
+    key_.assign(source);
+    key_ += '/';
+    key_ += day;
+    auto found = pf.files.find(key_);
+    const bool added = found == pf.files.end();
+    if (added) found = pf.files.try_emplace(key_).first;
+    open_file& f = found->second;
     if (added) {
       f.dir = "/raw/" + std::string(source) + "/" + day;
-      f.tmp = tmp_dir(tp) + "/" + std::string(source) + "+" + day + "+" + nonce() + ".jsonl";
+      f.tmp = tmp_dir(cached_tp_) + "/" + std::string(source) + "+" + day + "+" + nonce() + ".jsonl";
       if (pf.files.size() == 1) pf.opened = clock::now();
       count_open();
     }
@@ -321,7 +378,9 @@ class hdfs_sink final : public pipeline::actor {
       errors_->fetch_add(1);
       return pipeline::outcome::retry("hdfs-sink: writing the commit log: " + e.message);
     }
+    std::set<std::string> dirs;
     for (const auto& [from, to] : renames) {
+      dirs.insert(to.substr(0, to.rfind('/')));
       if (!store_->rename(from, to, e)) {
         errors_->fetch_add(1);
         // The log stays: the next assignment (after this redo) completes it.
@@ -329,6 +388,9 @@ class hdfs_sink final : public pipeline::actor {
                                        (e.message.empty() ? std::string(" (destination exists)") : ": " + e.message));
       }
     }
+    // The renames are durable once their folders are (file://: fsync of each folder, once).
+    for (const auto& d : dirs)
+      if (!store_->sync(d, e)) spdlog::warn("hdfs-sink: {}", e.message);
     if (!store_->remove(wal_path(tp), false, e))
       spdlog::warn("hdfs-sink: {} (the commit is complete; the log is replayed harmlessly)", e.message);
     files_->fetch_add(renames.size());
@@ -404,9 +466,12 @@ class hdfs_sink final : public pipeline::actor {
   std::unique_ptr<store> store_;
   std::chrono::milliseconds rotate_after_{60'000};
   msg::json_decoder decoder_;
-  std::map<tp_key, partition_files> open_;
-  std::map<tp_key, std::int64_t> skip_below_;
-  std::set<tp_key> unrecovered_;
+  std::map<tp_key, partition_files> open_;  // per assigned partition
+  partition_files* cached_ = nullptr;       // the last record's partition (stable: std::map)
+  std::int32_t cached_partition_ = -1;
+  std::string cached_topic_;
+  tp_key cached_tp_;
+  std::string key_;  // "{source}/{day}", reused
 
   std::atomic<std::uint64_t> unregistered_{0};  // counters before register_metrics()
   std::atomic<std::uint64_t>* files_ = &unregistered_;

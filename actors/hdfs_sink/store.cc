@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <map>
 #include <random>
 #include <thread>
 
@@ -27,6 +28,7 @@ namespace {
 class local_store final : public store {
  public:
   explicit local_store(fs::path root) : root_(std::move(root)) {}
+  ~local_store() override { close_all(); }
   std::string describe() const override { return "file://" + root_.string(); }
 
   bool mkdirs(const std::string& path, error& err) override {
@@ -46,16 +48,26 @@ class local_store final : public store {
   }
 
   bool append(const std::string& path, std::string_view data, error& err) override {
-    const int fd = ::open(at(path).c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
-    if (fd < 0) return sys_fail("APPEND", path, err);
-    const bool written = write_all(fd, data);
-    const int e = errno;
-    ::close(fd);
-    errno = e;
-    return written || sys_fail("APPEND", path, err);
+    // Files being appended to stay open (a sink appends to each open file
+    // once per batch); closed on rename/remove, or when too many are open.
+    auto it = fds_.find(path);
+    if (it == fds_.end()) {
+      if (fds_.size() >= 256) close_all();
+      const int fd = ::open(at(path).c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+      if (fd < 0) return sys_fail("APPEND", path, err);
+      it = fds_.emplace(path, fd).first;
+    }
+    if (write_all(it->second, data)) return true;
+    sys_fail("APPEND", path, err);
+    close_cached(path);
+    return false;
   }
 
+  // Files and folders alike.
   bool sync(const std::string& path, error& err) override {
+    if (auto it = fds_.find(path); it != fds_.end()) {
+      return ::fsync(it->second) == 0 || sys_fail("SYNC", path, err);
+    }
     const int fd = ::open(at(path).c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return sys_fail("SYNC", path, err);
     const bool synced = ::fsync(fd) == 0;
@@ -74,13 +86,8 @@ class local_store final : public store {
       }
       return sys_fail("RENAME", from + " -> " + to, err);
     }
-    // The rename itself is durable once the folder is synced.
-    const int dfd = ::open(at(to).parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-      ::fsync(dfd);
-      ::close(dfd);
-    }
-    return true;
+    close_cached(from);
+    return true;  // durable once the caller syncs the folder
   }
 
   std::optional<std::vector<file_status>> list(const std::string& dir, error& err) override {
@@ -121,6 +128,8 @@ class local_store final : public store {
   }
 
   bool remove(const std::string& path, bool recursive, error& err) override {
+    if (recursive) close_all();
+    else close_cached(path);
     std::error_code ec;
     if (recursive) fs::remove_all(at(path), ec);
     else fs::remove(at(path), ec);
@@ -129,6 +138,16 @@ class local_store final : public store {
 
  private:
   fs::path at(const std::string& path) const { return root_ / fs::path(path).relative_path(); }
+  void close_cached(const std::string& path) {
+    if (auto it = fds_.find(path); it != fds_.end()) {
+      ::close(it->second);
+      fds_.erase(it);
+    }
+  }
+  void close_all() {
+    for (const auto& [p, fd] : fds_) ::close(fd);
+    fds_.clear();
+  }
   static bool write_all(int fd, std::string_view data) {
     while (!data.empty()) {
       const ssize_t n = ::write(fd, data.data(), data.size());
@@ -152,6 +171,7 @@ class local_store final : public store {
     return false;
   }
   fs::path root_;
+  std::map<std::string, int> fds_;  // open for appending
 };
 
 // ---------------------------------------------------------------- WebHDFS

@@ -9,9 +9,9 @@
 #                 as the runner would; comparable with the baselines
 #   process     - `cointicker run db-sink|hdfs-sink` consuming `unique` from
 #                 the embedded broker: first consumed message to all rows
-#                 stored (db) / to the clean exit after SIGTERM once every
-#                 byte is written, which commits the files (file); peak RSS
-#                 is the process's VmHWM
+#                 committed in PostgreSQL (db) / to every byte written to the
+#                 temporary files (file; their commit at the SIGTERM drain is
+#                 timed on its own line); peak RSS is the process's VmHWM
 # Usage: benchmarks/sink_throughput.sh [N]   (default 100000)
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -90,11 +90,16 @@ kill -TERM "$pid"; while kill -0 "$pid" 2>/dev/null; do sleep 0.01; done
 pid=$(start_sink hdfs-sink "$work/hdfs.err"); pids+=($pid)
 port=$(port_of "$work/hdfs.err")
 wait_consumed "$port"; s=$(now)
-while [ "$(metric "$port" ctk_sink_bytes_written_total)" != "$bytes" ]; do sleep 0.01; done
-file_rss=$(awk '/VmHWM/ {print int($2/1024)}' /proc/$pid/status)
-kill -TERM "$pid"; while kill -0 "$pid" 2>/dev/null; do sleep 0.005; done
+while [ "$(metric "$port" ctk_sink_bytes_written_total)" != "$bytes" ]; do sleep 0.005; done
 e=$(now)
+file_rss=$(awk '/VmHWM/ {print int($2/1024)}' /proc/$pid/status)
 file_proc=$(python3 -c "print(round($bytes/($e-$s)/1e6,1))")
+# The files are committed (fsync, commit log, renames) at rotation; here at
+# the drain that SIGTERM starts. Timed separately: the drain also leaves the
+# consumer group.
+s=$(now)
+kill -TERM "$pid"; while kill -0 "$pid" 2>/dev/null; do sleep 0.005; done
+drain=$(python3 -c "print(round($(now)-$s,2))")
 lines=$(cat "$work"/files-proc/raw/*/*/*.jsonl | wc -l)
 [ "$lines" = "$n" ] || { echo "hdfs-sink wrote $lines lines, expected $n" >&2; exit 1; }
 
@@ -107,6 +112,7 @@ printf '\n%-58s %12s %8s %9s\n' "files ($n records, $((bytes / 1000000)) MB)" "M
 printf '%-58s %12s %7s%% %9s\n' "cat into one file + sync (baseline)" "$cat_mbs" 100 "-"
 printf '%-58s %12s %7s%% %9s\n' "hdfs-sink write path (file://, 16 partitions, fsync)" "$file_inproc" "$(pct "$file_inproc" "$cat_mbs")" "-"
 printf '%-58s %12s %7s%% %6s MiB\n' "hdfs-sink process, consuming unique from the broker" "$file_proc" "$(pct "$file_proc" "$cat_mbs")" "$file_rss"
+printf '%-58s %11ss\n' "hdfs-sink drain after SIGTERM (commit + leave the group)" "$drain"
 echo
 echo "where the processes spent their time (runner phases):"
 grep -h "stopped:" "$work/db.err" "$work/hdfs.err" | sed 's/^.*\] /  /'

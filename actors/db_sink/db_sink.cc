@@ -61,6 +61,15 @@ class table_base {
     return "CREATE TEMP TABLE IF NOT EXISTS " + stage() + " ON COMMIT DELETE ROWS AS SELECT " + col_list_ + " FROM " +
            name_ + " WITH NO DATA";
   }
+  // COPY rows [lo, hi) straight into the table: the common case, where no
+  // row's id is stored yet (dedup runs upstream). A stored id (a batch
+  // redone after a crash) fails it with a unique violation.
+  std::size_t write_direct(pqxx::transaction_base& t, std::size_t lo, std::size_t hi) {
+    pqxx::stream_to s(t, name_, cols_);
+    copy(s, lo, hi);
+    s.complete();
+    return hi - lo;
+  }
   // COPY rows [lo, hi) into the staging table, then one INSERT … SELECT.
   // Returns the rows inserted (duplicates of stored ids are not).
   std::size_t write(pqxx::transaction_base& t, std::size_t lo, std::size_t hi, bool truncate_first) {
@@ -235,6 +244,8 @@ class db_sink final : public pipeline::actor {
     rejected_ = &m.counter("ctk_sink_rows_rejected_total", "rows the database refused (dead-lettered)");
     m.gauge("ctk_sink_last_batch_rows", "rows in the last committed transaction",
             [this] { return static_cast<double>(last_batch_.load()); });
+    m.gauge("ctk_sink_upserted_tables_total", "table writes that met stored ids and went through staging + upsert",
+            [this] { return static_cast<double>(redone_batches_.load()); });
     m.gauge("ctk_sink_buffered_rows", "rows waiting for a transaction or in one",
             [this] { return static_cast<double>(buffered_.load()); });
   }
@@ -492,8 +503,23 @@ class db_sink final : public pipeline::actor {
     std::size_t inserted = 0;
     for (auto* t : b.tables()) {
       if (t->size() == 0) continue;
-      if (!isolate) inserted += t->write(w, 0, t->size(), false);
-      else inserted += write_isolating(w, *t, 0, t->size(), rejected);
+      if (isolate) {
+        inserted += write_isolating(w, *t, 0, t->size(), rejected);
+        continue;
+      }
+      // COPY into the table when no id is stored yet; on a unique violation
+      // (a redone batch) the savepoint is rolled back and the batch goes
+      // through staging + ON CONFLICT DO NOTHING.
+      try {
+        pqxx::subtransaction s(w, "direct");
+        inserted += t->write_direct(s, 0, t->size());
+        s.commit();
+        continue;
+      } catch (const pqxx::sql_error& e) {
+        if (e.sqlstate() != "23505") throw;  // anything but "id already stored"
+        ++redone_batches_;
+      }
+      inserted += t->write(w, 0, t->size(), true);
     }
     if (!rejected.empty()) {
       std::string sql = "INSERT INTO sink_rejects (topic, partition, \"offset\", record_key, original, reason) VALUES ";
@@ -573,6 +599,7 @@ class db_sink final : public pipeline::actor {
   std::atomic<std::uint64_t>* rejected_ = &unregistered_;
   std::atomic<std::uint64_t> last_batch_{0};
   std::atomic<std::uint64_t> buffered_{0};
+  std::atomic<std::uint64_t> redone_batches_{0};
 };
 
 }  // namespace

@@ -155,3 +155,29 @@ TEST(db_sink, postgres_stopped_for_10_s_mid_stream_loses_nothing_doubles_nothing
   sink->signal(SIGTERM);
   EXPECT_EQ(sink->wait(std::chrono::seconds(30)), 0) << sink->err();
 }
+
+TEST(db_sink, records_whose_ids_are_stored_already_are_not_stored_again) {
+  broker b;
+  const std::string dir = temp_dir();
+  const std::string dsn = fresh_database(pg_fixture_dsn());
+  std::vector<std::string> first, second;
+  for (int i = 0; i < 3000; ++i) first.push_back(keyed(i, unique_market(i)));
+  // Redelivered ids (a producer retry upstream, a replayed topic) mixed with new ones.
+  for (int i = 2000; i < 4000; ++i) second.push_back(keyed(i, unique_market(i)));
+  kcat_produce(b.bootstrap(), "ctk.unique", first, dir);
+  auto sink = start_db_sink(b, dir, dsn);
+  ASSERT_TRUE(wait_until([&] { return rows(dsn, "market_trends") == 3000; }, std::chrono::seconds(60))) << sink->err();
+  kcat_produce(b.bootstrap(), "ctk.unique", second, dir);
+  ASSERT_TRUE(wait_until([&] { return psql_long(dsn, "SELECT sum(next_offset) FROM sink_offsets") == 5000; },
+                         std::chrono::seconds(60)))
+      << sink->err();
+  EXPECT_EQ(rows(dsn, "market_trends"), 4000);
+  EXPECT_EQ(psql_long(dsn, "SELECT count(DISTINCT record_id) FROM market_trends"), 4000);
+  // The batch met stored ids and went through staging + ON CONFLICT DO NOTHING.
+  std::string m;
+  run("curl -s http://127.0.0.1:" + std::to_string(metrics_port(*sink)) + "/metrics", &m);
+  EXPECT_EQ(m.find("ctk_sink_upserted_tables_total{actor=\"db-sink\",instance=\"test/db-sink/0\"} 0\n"), std::string::npos)
+      << m;
+  sink->signal(SIGTERM);
+  EXPECT_EQ(sink->wait(std::chrono::seconds(30)), 0) << sink->err();
+}

@@ -106,7 +106,7 @@ lines=$(cat "$work"/files-proc/raw/*/*/*.jsonl | wc -l)
 pct() { python3 -c "print(round(100*$1/$2))"; }
 printf '\n%-58s %12s %8s %9s\n' "db ($n rows, market_trends, fsync on)" "rows/s" "vs copy" "peak RSS"
 printf '%-58s %12s %7s%% %9s\n' "psql \\copy into the keyed table (baseline)" "$copy_rate" 100 "-"
-printf '%-58s %12s %7s%% %9s\n' "db-sink write path (COPY staging + upsert + offsets)" "$db_inproc" "$(pct "$db_inproc" "$copy_rate")" "-"
+printf '%-58s %12s %7s%% %9s\n' "db-sink write path (COPY; upsert if ids stored; offsets)" "$db_inproc" "$(pct "$db_inproc" "$copy_rate")" "-"
 printf '%-58s %12s %7s%% %6s MiB\n' "db-sink process, consuming unique from the broker" "$db_proc" "$(pct "$db_proc" "$copy_rate")" "$db_rss"
 printf '\n%-58s %12s %8s %9s\n' "files ($n records, $((bytes / 1000000)) MB)" "MB/s" "vs cat" "peak RSS"
 printf '%-58s %12s %7s%% %9s\n' "cat into one file + sync (baseline)" "$cat_mbs" 100 "-"

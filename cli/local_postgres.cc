@@ -1,7 +1,5 @@
 #include "cli/local_postgres.h"
 
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -10,6 +8,8 @@
 #include <fstream>
 
 #include <spdlog/spdlog.h>
+
+#include "pipeline/process.h"
 
 namespace ctk::cli {
 
@@ -32,18 +32,6 @@ std::string server_bindir() {
     return std::stoi(a.parent_path().filename().string()) < std::stoi(b.parent_path().filename().string());
   });
   return dirs.back().string();
-}
-
-int free_port() {
-  int s = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(s, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
-  socklen_t len = sizeof sa;
-  ::getsockname(s, reinterpret_cast<sockaddr*>(&sa), &len);
-  ::close(s);
-  return ntohs(sa.sin_port);
 }
 
 // Runs a server command as the data folder's owner.
@@ -80,7 +68,7 @@ std::optional<std::string> local_postgres::start(std::string& err) {
   }
   int port = 0;
   if (std::ifstream in(dir_ + "/port"); in) in >> port;
-  if (port <= 0) port = free_port();
+  if (port <= 0) port = pipeline::free_loopback_port();
   std::ofstream(dir_ + "/port") << port << "\n";
   const std::string dsn = "host=127.0.0.1 port=" + std::to_string(port) + " user=postgres dbname=postgres";
   if (fs::exists(data + "/postmaster.pid")) {

@@ -16,4 +16,7 @@ std::atomic<bool>& install_stop_signals();
 // Resident set size of this process, in bytes (from /proc/self/statm).
 std::uint64_t rss_bytes();
 
+// A TCP port on 127.0.0.1 that was free a moment ago (bind to port 0).
+int free_loopback_port();
+
 }  // namespace ctk::pipeline

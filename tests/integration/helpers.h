@@ -1,8 +1,6 @@
 // Helpers shared by the integration tests: kcat and the cointicker CLI.
 #pragma once
 
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -11,6 +9,7 @@
 #include <vector>
 
 #include "brokers/kafka.h"
+#include "pipeline/process.h"
 #include "tests/support/process.h"
 
 namespace ctk::test {
@@ -64,17 +63,6 @@ inline long topic_messages(const std::string& bootstrap, const std::string& topi
   return out.empty() ? -1 : std::stol(out);
 }
 
-inline int free_port() {
-  int s = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(s, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
-  socklen_t len = sizeof sa;
-  ::getsockname(s, reinterpret_cast<sockaddr*>(&sa), &len);
-  int port = ntohs(sa.sin_port);
-  ::close(s);
-  return port;
-}
+inline int free_port() { return ctk::pipeline::free_loopback_port(); }
 
 }  // namespace ctk::test

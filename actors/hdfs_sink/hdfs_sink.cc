@@ -1,6 +1,7 @@
 #include "actors/hdfs_sink/hdfs_sink.h"
 
 #include <chrono>
+#include <cstring>
 #include <map>
 #include <random>
 #include <set>
@@ -83,15 +84,22 @@ bool safe_component(std::string_view s) {
   return s != "." && s != "..";
 }
 
-// "2026-11-28T..." → "20261128".
-std::optional<std::string> day_of(std::string_view iso) {
-  if (iso.size() < 10 || iso[4] != '-' || iso[7] != '-') return std::nullopt;
-  std::string d;
-  for (std::size_t i : {0, 1, 2, 3, 5, 6, 8, 9}) {
-    if (!std::isdigit(static_cast<unsigned char>(iso[i]))) return std::nullopt;
-    d += iso[i];
+// "2026-11-28T..." → "20261128" in `out`; false when it is not such a date.
+bool day_of(std::string_view iso, char (&out)[8]) {
+  if (iso.size() < 10 || iso[4] != '-' || iso[7] != '-') return false;
+  static constexpr int from[8] = {0, 1, 2, 3, 5, 6, 8, 9};
+  for (int i = 0; i < 8; ++i) {
+    const char c = iso[static_cast<std::size_t>(from[i])];
+    if (c < '0' || c > '9') return false;
+    out[i] = c;
   }
-  return d;
+  return true;
+}
+
+std::size_t find(std::string_view hay, std::string_view needle, std::size_t from) {
+  if (from > hay.size()) return std::string_view::npos;
+  const void* p = ::memmem(hay.data() + from, hay.size() - from, needle.data(), needle.size());
+  return p ? static_cast<std::size_t>(static_cast<const char*>(p) - hay.data()) : std::string_view::npos;
 }
 
 // Reads the routing fields of an envelope in the canonical form our encoder
@@ -122,10 +130,10 @@ bool route_fast(std::string_view v, std::string_view& source, std::string_view& 
   if (id_end == std::string_view::npos) return false;
   p = id_end;
   if (!value_at("source", source) || !value_at("kind", kind) || !value_at("fetched_at", fetched)) return false;
-  const auto data = v.find(R"(,"data":{)", p);
+  const auto data = find(v, R"(,"data":{)", p);
   if (data == std::string_view::npos) return false;
   const std::string_view key = kind == "news" ? R"("published_at":")" : R"("timestamp":")";
-  const auto k = v.find(key, data);
+  const auto k = find(v, key, data);
   if (k == std::string_view::npos) {
     when = fetched;
     return true;
@@ -196,6 +204,7 @@ class hdfs_sink final : public pipeline::actor {
   void on_revoke(const std::vector<kafka::topic_partition>& parts) override {
     // Open files are dropped: whoever owns the partition next resumes from
     // the final names and deletes the temporary files.
+    dirs_made_.clear();
     for (const auto& p : parts) {
       const tp_key tp{p.topic, p.partition};
       if (auto it = open_.find(tp); it != open_.end()) {
@@ -232,7 +241,8 @@ class hdfs_sink final : public pipeline::actor {
     }
     if (in.offset < pf.skip_below) return pipeline::outcome::ok();  // already in a committed file
     std::string_view source, kind, fetched, when;
-    if (!route_fast(in.value, source, kind, fetched, when) || !day_of(when)) {
+    char day[8];
+    if (!route_fast(in.value, source, kind, fetched, when) || !day_of(when, day)) {
       simdjson::dom::element root;
       msg::decode_error derr;
       if (!decoder_.parse(in.value, root, derr))
@@ -240,25 +250,25 @@ class hdfs_sink final : public pipeline::actor {
       if (root["source"].get(source)) source = {};
       if (root["kind"].get(kind)) kind = {};
       const char* field = kind == "news" ? "published_at" : "timestamp";
-      if (root["data"][field].get(when) || !day_of(when)) {
-        if (root["fetched_at"].get(when) || !day_of(when))
+      if (root["data"][field].get(when) || !day_of(when, day)) {
+        if (root["fetched_at"].get(when) || !day_of(when, day))
           return pipeline::outcome::dead_letter("timestamp", "neither data." + std::string(field) +
                                                                  " nor fetched_at is an ISO-8601 UTC time");
       }
     }
     if (!safe_component(source))
       return pipeline::outcome::dead_letter("source", "source must be 1..64 of A-Z a-z 0-9 _ - . (it names a folder)");
-    const std::string day = *day_of(when);
     key_.assign(source);
     key_ += '/';
-    key_ += day;
+    key_.append(day, 8);
     auto found = pf.files.find(key_);
     const bool added = found == pf.files.end();
     if (added) found = pf.files.try_emplace(key_).first;
     open_file& f = found->second;
     if (added) {
-      f.dir = "/raw/" + std::string(source) + "/" + day;
-      f.tmp = tmp_dir(cached_tp_) + "/" + std::string(source) + "+" + day + "+" + nonce() + ".jsonl";
+      const std::string d(day, 8);
+      f.dir = "/raw/" + std::string(source) + "/" + d;
+      f.tmp = tmp_dir(cached_tp_) + "/" + std::string(source) + "+" + d + "+" + nonce() + ".jsonl";
       if (pf.files.size() == 1) pf.opened = clock::now();
       count_open();
     }
@@ -302,18 +312,20 @@ class hdfs_sink final : public pipeline::actor {
 
   pipeline::outcome write_and_rotate(bool all) {
     const auto t0 = clock::now();
+    std::vector<std::pair<tp_key, partition_files*>> due;
     for (auto& [tp, pf] : open_) {
-      bool due = all && !pf.files.empty();
+      bool is_due = all && !pf.files.empty();
       for (auto& [k, f] : pf.files) {
         if (!f.buffer.empty()) {
           if (auto o = write(f); o.v != pipeline::verdict::ok) return o;
         }
-        if (f.records >= settings_.rotate_records || f.written >= settings_.rotate_bytes) due = true;
+        if (f.records >= settings_.rotate_records || f.written >= settings_.rotate_bytes) is_due = true;
       }
-      if (!pf.files.empty() && clock::now() - pf.opened >= rotate_after_) due = true;
-      if (due)
-        if (auto o = commit(tp, pf); o.v != pipeline::verdict::ok) return o;
+      if (!pf.files.empty() && clock::now() - pf.opened >= rotate_after_) is_due = true;
+      if (is_due) due.emplace_back(tp, &pf);
     }
+    if (!due.empty())
+      if (auto o = commit(due); o.v != pipeline::verdict::ok) return o;
     write_us_->fetch_add(static_cast<std::uint64_t>(
         std::chrono::duration_cast<std::chrono::microseconds>(clock::now() - t0).count()));
     count_open();
@@ -355,50 +367,68 @@ class hdfs_sink final : public pipeline::actor {
     return pipeline::outcome::ok();
   }
 
-  // Commit every open file of a partition together: durable bytes, then the
-  // list of renames in the partition's log, then the renames, then the log
-  // removed. A crash anywhere is finished (or undone) by recover().
-  pipeline::outcome commit(const tp_key& tp, partition_files& pf) {
+  // Commit every open file of each due partition together: durable bytes,
+  // then each partition's list of renames in its log, then the renames,
+  // then the logs removed. A crash anywhere is finished (or undone) by
+  // recover(). Partitions due at the same time share the syncs: all files'
+  // write-back starts at once, and each final folder is synced once.
+  pipeline::outcome commit(const std::vector<std::pair<tp_key, partition_files*>>& due) {
     error e;
-    std::string wal = "{\"renames\":[";
-    std::vector<std::pair<std::string, std::string>> renames;
-    std::int64_t records = 0;
-    for (auto& [k, f] : pf.files) {
-      if (!store_->sync(f.tmp, e) || !store_->mkdirs(f.dir, e)) {
-        errors_->fetch_add(1);
-        return pipeline::outcome::retry("hdfs-sink: " + e.message);
-      }
-      const std::string to = f.dir + "/" + format_final_name({tp.first, tp.second, f.first, f.last});
-      wal += (renames.empty() ? "[\"" : ",[\"") + f.tmp + "\",\"" + to + "\"]";
-      renames.emplace_back(f.tmp, to);
-      records += f.records;
-    }
-    wal += "]}";
-    if (!store_->mkdirs("/_wal", e) || !store_->create(wal_path(tp), wal, true, e)) {
-      errors_->fetch_add(1);
-      return pipeline::outcome::retry("hdfs-sink: writing the commit log: " + e.message);
-    }
+    for (const auto& [tp, pf] : due)
+      for (auto& [k, f] : pf->files) store_->start_sync(f.tmp);
+    struct plan {
+      const tp_key* tp;
+      std::vector<std::pair<std::string, std::string>> renames;
+      std::int64_t records = 0;
+    };
+    std::vector<plan> plans;
     std::set<std::string> dirs;
-    for (const auto& [from, to] : renames) {
-      dirs.insert(to.substr(0, to.rfind('/')));
-      if (!store_->rename(from, to, e)) {
-        errors_->fetch_add(1);
-        // The log stays: the next assignment (after this redo) completes it.
-        return pipeline::outcome::redo("hdfs-sink: rename " + from + " -> " + to + " failed" +
-                                       (e.message.empty() ? std::string(" (destination exists)") : ": " + e.message));
+    for (const auto& [tp, pf] : due) {
+      plan p{&tp, {}, 0};
+      std::string wal = "{\"renames\":[";
+      for (auto& [k, f] : pf->files) {
+        if (!store_->sync(f.tmp, e) || (!dirs_made_.count(f.dir) && !store_->mkdirs(f.dir, e))) {
+          errors_->fetch_add(1);
+          return pipeline::outcome::retry("hdfs-sink: " + e.message);
+        }
+        dirs_made_.insert(f.dir);
+        dirs.insert(f.dir);
+        const std::string to = f.dir + "/" + format_final_name({tp.first, tp.second, f.first, f.last});
+        wal += (p.renames.empty() ? "[\"" : ",[\"") + f.tmp + "\",\"" + to + "\"]";
+        p.renames.emplace_back(f.tmp, to);
+        p.records += f.records;
       }
+      wal += "]}";
+      if ((!dirs_made_.count("/_wal") && !store_->mkdirs("/_wal", e)) || !store_->create(wal_path(tp), wal, true, e)) {
+        errors_->fetch_add(1);
+        return pipeline::outcome::retry("hdfs-sink: writing the commit log: " + e.message);
+      }
+      dirs_made_.insert("/_wal");
+      plans.push_back(std::move(p));
     }
+    for (const auto& p : plans)
+      for (const auto& [from, to] : p.renames)
+        if (!store_->rename(from, to, e)) {
+          errors_->fetch_add(1);
+          dirs_made_.clear();
+          // The logs stay: the next assignment (after this redo) completes them.
+          return pipeline::outcome::redo("hdfs-sink: rename " + from + " -> " + to + " failed" +
+                                         (e.message.empty() ? std::string(" (destination exists)") : ": " + e.message));
+        }
     // The renames are durable once their folders are (file://: fsync of each folder, once).
     for (const auto& d : dirs)
       if (!store_->sync(d, e)) spdlog::warn("hdfs-sink: {}", e.message);
-    if (!store_->remove(wal_path(tp), false, e))
-      spdlog::warn("hdfs-sink: {} (the commit is complete; the log is replayed harmlessly)", e.message);
-    files_->fetch_add(renames.size());
-    records_->fetch_add(static_cast<std::uint64_t>(records));
-    last_batch_.store(static_cast<std::uint64_t>(records));
-    spdlog::debug("hdfs-sink: committed {} files ({} records) of {}/{}", renames.size(), records, tp.first, tp.second);
-    pf.files.clear();
-    pf.first_open = -1;
+    for (const auto& p : plans) {
+      if (!store_->remove(wal_path(*p.tp), false, e))
+        spdlog::warn("hdfs-sink: {} (the commit is complete; the log is replayed harmlessly)", e.message);
+      files_->fetch_add(p.renames.size());
+      records_->fetch_add(static_cast<std::uint64_t>(p.records));
+      last_batch_.store(static_cast<std::uint64_t>(p.records));
+    }
+    for (const auto& [tp, pf] : due) {
+      pf->files.clear();
+      pf->first_open = -1;
+    }
     return pipeline::outcome::ok();
   }
 
@@ -472,6 +502,7 @@ class hdfs_sink final : public pipeline::actor {
   std::string cached_topic_;
   tp_key cached_tp_;
   std::string key_;  // "{source}/{day}", reused
+  std::set<std::string> dirs_made_;  // folders known to exist (MKDIRS once)
 
   std::atomic<std::uint64_t> unregistered_{0};  // counters before register_metrics()
   std::atomic<std::uint64_t>* files_ = &unregistered_;

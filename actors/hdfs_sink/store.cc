@@ -63,6 +63,10 @@ class local_store final : public store {
     return false;
   }
 
+  void start_sync(const std::string& path) override {
+    if (auto it = fds_.find(path); it != fds_.end()) ::sync_file_range(it->second, 0, 0, SYNC_FILE_RANGE_WRITE);
+  }
+
   // Files and folders alike.
   bool sync(const std::string& path, error& err) override {
     if (auto it = fds_.find(path); it != fds_.end()) {

@@ -38,6 +38,9 @@ class store {
   // Makes the file's bytes durable (file://: fsync; WebHDFS: the DataNode
   // pipeline has acknowledged them when APPEND returned, so nothing).
   virtual bool sync(const std::string& path, error& err) = 0;
+  // Starts writing the file back without waiting (file://), so that the
+  // sync() of several files that follows overlaps their I/O. A hint.
+  virtual void start_sync(const std::string& /*path*/) {}
   // Fails (false, err.message empty) when `to` exists: never replaces.
   virtual bool rename(const std::string& from, const std::string& to, error& err) = 0;
   virtual std::optional<std::vector<file_status>> list(const std::string& dir, error& err) = 0;

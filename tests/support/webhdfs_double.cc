@@ -68,6 +68,8 @@ int main(int argc, char** argv) {
 
   httplib::Server nn, dn;
   auto path_of = [&](const httplib::Request& req) { return fs::path(root) / fs::path(req.matches[1].str()).relative_path(); };
+  nn.set_keep_alive_timeout(1);  // a prompt stop: idle keep-alive connections are not waited on for long
+  dn.set_keep_alive_timeout(1);
   const int dn_port = dn.bind_to_any_port("127.0.0.1");
   const int nn_port = nn.bind_to_any_port("127.0.0.1");
 

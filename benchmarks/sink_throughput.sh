@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # db-sink and hdfs-sink throughput against their baselines, in one run on
-# this machine (issue 5):
+# this machine (issue 5). Every measurement is repeated R times, the
+# repetitions interleaved (this VM's speed drifts by tens of per cent from
+# minute to minute), and the median is reported next to the range.
 #   db:   psql \copy of the same rows into the same keyed table (market_trends,
 #         migrated: unique record_id, CHECK constraints, indexes), fsync on
 #   file: cat of the same bytes into one file, then `sync FILE`
@@ -8,16 +10,17 @@
 #   write path  - benchmarks/sink_bench feeds the actor directly (no Kafka),
 #                 as the runner would; comparable with the baselines
 #   process     - `cointicker run db-sink|hdfs-sink` consuming `unique` from
-#                 the embedded broker: first consumed message to all rows
+#                 a fresh embedded broker: first consumed message to all rows
 #                 committed in PostgreSQL (db) / to every byte written to the
 #                 temporary files (file; their commit at the SIGTERM drain is
 #                 timed on its own line); peak RSS is the process's VmHWM
-# Usage: benchmarks/sink_throughput.sh [N]   (default 100000)
+# Usage: benchmarks/sink_throughput.sh [N] [R]   (default 100000 records, 3 repetitions)
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 bin=$here/build/cointicker
 bench=$here/build/benchmarks/sink_bench
 n=${1:-100000}
+reps=${2:-3}
 work=$(mktemp -d /tmp/ctk-sinkbench-XXXXXX)
 chmod 755 "$work"
 pids=()
@@ -29,45 +32,21 @@ cleanup() {
 trap cleanup EXIT
 
 now() { date +%s.%N; }
-rate() { python3 -c "print(int($1/($3-$2)))"; }
 metric() { curl -s "http://127.0.0.1:$1/metrics" | awk -v m="$2" '$1 ~ "^"m"[{]" {print $2}'; }
 
 CTK_PG_FSYNC=on "$here/tests/support/pg.sh" start "$work/pg" >/dev/null
 server=$(cat "$work/pg/dsn")
 dsn_of() { echo "${server/dbname=postgres/dbname=$1}"; }
-for db in copy inproc proc; do
-  psql -X -q "$server" -c "CREATE DATABASE $db"
-  "$bin" --config "$here/config" db --dsn "$(dsn_of $db)" migrate >/dev/null
-done
+fresh_db() {
+  psql -X -q "$server" -c "CREATE DATABASE $1"
+  "$bin" --config "$here/config" db --dsn "$(dsn_of "$1")" migrate >/dev/null
+}
 
 "$bench" gen --records "$n" --jsonl "$work/in.jsonl" --tsv "$work/in.tsv" --kcat "$work/in.kcat"
 bytes=$(stat -c %s "$work/in.jsonl")
 
-# ---- baselines
-s=$(now)
-psql -X -q "$(dsn_of copy)" -c "\\copy market_trends(record_id,source,symbol,price,volume_24h,change_24h,\"timestamp\",collected_at,trace) from '$work/in.tsv'"
-e=$(now)
-copy_rate=$(rate "$n" "$s" "$e")
-s=$(now)
-cat "$work/in.jsonl" >"$work/cat.out"
-sync "$work/cat.out"
-e=$(now)
-cat_mbs=$(python3 -c "print(round($bytes/($e-$s)/1e6,1))")
-
-# ---- write paths (no Kafka)
-read -r _ _ _ db_inproc _ < <("$bench" db --records "$n" --dsn "$(dsn_of inproc)" 2>/dev/null)
-mkdir -p "$work/files-inproc"
-read -r _ _ _ _ file_inproc < <("$bench" file --records "$n" --root "$work/files-inproc" 2>/dev/null)
-
-# ---- processes on the embedded broker
-"$bin" --config "$here/config" broker --listen 127.0.0.1:0 --address-file "$work/addr" >/dev/null 2>"$work/broker.err" &
-pids+=($!)
-for _ in $(seq 200); do [ -s "$work/addr" ] && break; sleep 0.05; done
-b=$(cat "$work/addr")
-kcat -b "$b" -P -t ctk.unique -K: -l "$work/in.kcat"
-
-start_sink() {  # actor log → pid
-  CTK_POSTGRES__DSN="$(dsn_of proc)" CTK_HDFS__URL="file://$work/files-proc" \
+start_sink() {  # actor log db → pid
+  CTK_POSTGRES__DSN="$(dsn_of "$3")" CTK_HDFS__URL="file://$work/files-proc-$3" \
     "$bin" --config "$here/config" --bootstrap "$b" run "$1" --node bench >/dev/null 2>"$2" &
   echo $!
 }
@@ -77,42 +56,88 @@ port_of() {
   echo "$port"
 }
 wait_consumed() { while [ "$(metric "$1" ctk_consumed_total)" = "0" ] || [ -z "$(metric "$1" ctk_consumed_total)" ]; do sleep 0.005; done; }
+stop_wait() { kill -TERM "$1"; while kill -0 "$1" 2>/dev/null; do sleep 0.005; done; }
 
-pid=$(start_sink db-sink "$work/db.err"); pids+=($pid)
-port=$(port_of "$work/db.err")
-wait_consumed "$port"; s=$(now)
-while [ "$(metric "$port" ctk_sink_rows_written_total)" != "$n" ]; do sleep 0.01; done
-e=$(now)
-db_proc=$(rate "$n" "$s" "$e")
-db_rss=$(awk '/VmHWM/ {print int($2/1024)}' /proc/$pid/status)
-kill -TERM "$pid"; while kill -0 "$pid" 2>/dev/null; do sleep 0.01; done
+for r in $(seq "$reps"); do
+  echo "repetition $r/$reps" >&2
+  # ---- baselines
+  fresh_db "copy$r"
+  s=$(now)
+  psql -X -q "$(dsn_of "copy$r")" -c "\\copy market_trends(record_id,source,symbol,price,volume_24h,change_24h,\"timestamp\",collected_at,trace) from '$work/in.tsv'"
+  e=$(now)
+  echo "copy $(python3 -c "print($n/($e-$s))")" >>"$work/results"
+  rm -f "$work/cat.out"
+  s=$(now)
+  cat "$work/in.jsonl" >"$work/cat.out"
+  sync "$work/cat.out"
+  e=$(now)
+  echo "cat $(python3 -c "print($bytes/($e-$s)/1e6)")" >>"$work/results"
 
-pid=$(start_sink hdfs-sink "$work/hdfs.err"); pids+=($pid)
-port=$(port_of "$work/hdfs.err")
-wait_consumed "$port"; s=$(now)
-while [ "$(metric "$port" ctk_sink_bytes_written_total)" != "$bytes" ]; do sleep 0.005; done
-e=$(now)
-file_rss=$(awk '/VmHWM/ {print int($2/1024)}' /proc/$pid/status)
-file_proc=$(python3 -c "print(round($bytes/($e-$s)/1e6,1))")
-# The files are committed (fsync, commit log, renames) at rotation; here at
-# the drain that SIGTERM starts. Timed separately: the drain also leaves the
-# consumer group.
-s=$(now)
-kill -TERM "$pid"; while kill -0 "$pid" 2>/dev/null; do sleep 0.005; done
-drain=$(python3 -c "print(round($(now)-$s,2))")
-lines=$(cat "$work"/files-proc/raw/*/*/*.jsonl | wc -l)
-[ "$lines" = "$n" ] || { echo "hdfs-sink wrote $lines lines, expected $n" >&2; exit 1; }
+  # ---- write paths (no Kafka)
+  fresh_db "inproc$r"
+  read -r _ _ _ v _ < <("$bench" db --records "$n" --dsn "$(dsn_of "inproc$r")" 2>/dev/null)
+  echo "db_path $v" >>"$work/results"
+  mkdir -p "$work/files-inproc-$r"
+  read -r _ _ _ _ v < <("$bench" file --records "$n" --root "$work/files-inproc-$r" 2>/dev/null)
+  echo "file_path $v" >>"$work/results"
 
-pct() { python3 -c "print(round(100*$1/$2))"; }
-printf '\n%-58s %12s %8s %9s\n' "db ($n rows, market_trends, fsync on)" "rows/s" "vs copy" "peak RSS"
-printf '%-58s %12s %7s%% %9s\n' "psql \\copy into the keyed table (baseline)" "$copy_rate" 100 "-"
-printf '%-58s %12s %7s%% %9s\n' "db-sink write path (COPY; upsert if ids stored; offsets)" "$db_inproc" "$(pct "$db_inproc" "$copy_rate")" "-"
-printf '%-58s %12s %7s%% %6s MiB\n' "db-sink process, consuming unique from the broker" "$db_proc" "$(pct "$db_proc" "$copy_rate")" "$db_rss"
-printf '\n%-58s %12s %8s %9s\n' "files ($n records, $((bytes / 1000000)) MB)" "MB/s" "vs cat" "peak RSS"
-printf '%-58s %12s %7s%% %9s\n' "cat into one file + sync (baseline)" "$cat_mbs" 100 "-"
-printf '%-58s %12s %7s%% %9s\n' "hdfs-sink write path (file://, 16 partitions, fsync)" "$file_inproc" "$(pct "$file_inproc" "$cat_mbs")" "-"
-printf '%-58s %12s %7s%% %6s MiB\n' "hdfs-sink process, consuming unique from the broker" "$file_proc" "$(pct "$file_proc" "$cat_mbs")" "$file_rss"
-printf '%-58s %11ss\n' "hdfs-sink drain after SIGTERM (commit + leave the group)" "$drain"
-echo
-echo "where the processes spent their time (runner phases):"
-grep -h "stopped:" "$work/db.err" "$work/hdfs.err" | sed 's/^.*\] /  /'
+  # ---- processes on a fresh embedded broker
+  rm -f "$work/addr"
+  "$bin" --config "$here/config" broker --listen 127.0.0.1:0 --address-file "$work/addr" >/dev/null 2>"$work/broker.err" &
+  broker=$!
+  pids+=($broker)
+  for _ in $(seq 200); do [ -s "$work/addr" ] && break; sleep 0.05; done
+  b=$(cat "$work/addr")
+  kcat -b "$b" -P -t ctk.unique -K: -l "$work/in.kcat"
+
+  fresh_db "proc$r"
+  pid=$(start_sink db-sink "$work/db$r.err" "proc$r"); pids+=($pid)
+  port=$(port_of "$work/db$r.err")
+  wait_consumed "$port"; s=$(now)
+  while [ "$(metric "$port" ctk_sink_rows_written_total)" != "$n" ]; do sleep 0.01; done
+  e=$(now)
+  echo "db_proc $(python3 -c "print($n/($e-$s))")" >>"$work/results"
+  echo "db_rss $(awk '/VmHWM/ {print $2/1024}' /proc/$pid/status)" >>"$work/results"
+  stop_wait "$pid"
+
+  pid=$(start_sink hdfs-sink "$work/hdfs$r.err" "proc$r"); pids+=($pid)
+  port=$(port_of "$work/hdfs$r.err")
+  wait_consumed "$port"; s=$(now)
+  while [ "$(metric "$port" ctk_sink_bytes_written_total)" != "$bytes" ]; do sleep 0.005; done
+  e=$(now)
+  echo "file_proc $(python3 -c "print($bytes/($e-$s)/1e6)")" >>"$work/results"
+  echo "file_rss $(awk '/VmHWM/ {print $2/1024}' /proc/$pid/status)" >>"$work/results"
+  s=$(now)
+  stop_wait "$pid"
+  echo "drain $(python3 -c "print($(now)-$s)")" >>"$work/results"
+  lines=$(cat "$work/files-proc-proc$r"/raw/*/*/*.jsonl | wc -l)
+  [ "$lines" = "$n" ] || { echo "hdfs-sink wrote $lines lines, expected $n" >&2; exit 1; }
+  stop_wait "$broker"
+done
+
+python3 - "$work/results" "$n" "$bytes" "$reps" <<'PY'
+import sys, statistics as st
+res = {}
+for line in open(sys.argv[1]):
+    k, v = line.split()
+    res.setdefault(k, []).append(float(v))
+n, nbytes, reps = sys.argv[2], int(sys.argv[3]), sys.argv[4]
+med = {k: st.median(v) for k, v in res.items()}
+def row(label, key, base, unit_fmt):
+    vals = res[key]
+    rng = "–".join(unit_fmt.format(x) for x in (min(vals), max(vals)))
+    pct = f"{100 * med[key] / med[base]:.0f} %" if base else ""
+    print(f"{label:<56} {unit_fmt.format(med[key]):>10} {pct:>7}   ({rng})")
+print(f"\nmedians of {reps} interleaved repetitions; range in brackets")
+print(f"\n{'db: ' + n + ' rows into market_trends, fsync on':<56} {'rows/s':>10} {'vs copy':>7}")
+row("psql \\copy into the keyed table (baseline)", "copy", "copy", "{:.0f}")
+row("db-sink write path (COPY; upsert if ids stored; offsets)", "db_path", "copy", "{:.0f}")
+row("db-sink process, consuming unique from the broker", "db_proc", "copy", "{:.0f}")
+row("db-sink process peak RSS (MiB)", "db_rss", None, "{:.0f}")
+print(f"\n{'files: ' + n + ' records, ' + str(nbytes // 1000000) + ' MB':<56} {'MB/s':>10} {'vs cat':>7}")
+row("cat into one file + sync (baseline)", "cat", "cat", "{:.0f}")
+row("hdfs-sink write path (file://, 16 partitions, fsync)", "file_path", "cat", "{:.0f}")
+row("hdfs-sink process, consuming unique from the broker", "file_proc", "cat", "{:.0f}")
+row("hdfs-sink process peak RSS (MiB)", "file_rss", None, "{:.0f}")
+row("hdfs-sink drain after SIGTERM: commit + leave group (s)", "drain", None, "{:.2f}")
+PY

@@ -377,8 +377,9 @@ void runner::settle(bool wait_all) {
     if (!assigned_.count(tp)) continue;
     // A sink commits no further than its store is durable.
     const std::int64_t upto = std::min(off, actor_.durable(tp.first, tp.second, off));
-    auto c = committed_.find(tp);
-    if (c != committed_.end() && c->second >= upto) continue;
+    // Nothing new for the broker (a sink whose store has not moved on).
+    auto c = broker_committed_.find(tp);
+    if (c != broker_committed_.end() && c->second >= upto) continue;
     commit.push_back({tp.first, tp.second, upto});
   }
   if (commit.empty()) return;
@@ -407,11 +408,14 @@ void runner::settle(bool wait_all) {
     }
     return;
   }
-  for (const auto& o : commit) committed_[{o.topic, o.partition}] = o.offset;
+  for (const auto& o : commit) {
+    committed_[{o.topic, o.partition}] = o.offset;
+    broker_committed_[{o.topic, o.partition}] = o.offset;
+  }
   // What a sink has not made durable yet stays, for a later commit.
   std::erase_if(to_commit_, [&](const auto& e) {
-    auto c = committed_.find(e.first);
-    return c != committed_.end() && c->second >= e.second;
+    auto c = broker_committed_.find(e.first);
+    return c != broker_committed_.end() && c->second >= e.second;
   });
   batches_.fetch_add(n);
   if (holding_for_rebalance_) {
@@ -490,6 +494,9 @@ void runner::on_assign(std::vector<kafka::topic_partition>& parts) {
   // Partitions coming back whose output was acknowledged but whose commit
   // the broker refused during the rebalance: resume after that output.
   for (auto& p : parts) {
+    // What the broker holds, before a carry or the actor moves the start.
+    if (p.offset >= 0) broker_committed_[{p.topic, p.partition}] = p.offset;
+    else broker_committed_.erase({p.topic, p.partition});
     auto it = carry_.find({p.topic, p.partition});
     if (it != carry_.end() && (p.offset < 0 || it->second > p.offset)) {
       p.offset = it->second;
@@ -522,6 +529,7 @@ void runner::on_revoke(const std::vector<kafka::topic_partition>& parts, bool lo
       carry_[tp] = std::min(it->second, actor_.durable(tp.first, tp.second, it->second));
     assigned_.erase(tp);
     committed_.erase(tp);
+    broker_committed_.erase(tp);
     to_commit_.erase(tp);
     for (auto& b : inflight_) b.offsets.erase({p.topic, p.partition});
   }

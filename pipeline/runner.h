@@ -105,7 +105,8 @@ class runner final : kafka::rebalance_listener, public emitter {
   std::uint64_t rewinds_ = 0;  // a message in retry is abandoned when this changes
   std::string delivery_error_;                // first failure since the last rewind
   std::string rejected_;                      // why the producer refused output of the current message
-  std::map<tp_key, std::int64_t> committed_;  // last committed (or start) offset
+  std::map<tp_key, std::int64_t> committed_;  // last committed (or start) offset: where a redo seeks
+  std::map<tp_key, std::int64_t> broker_committed_;  // what the broker holds: commits with nothing new are skipped
   std::map<tp_key, std::int64_t> to_commit_;  // acknowledged output, commit refused so far (retried)
   std::map<tp_key, std::int64_t> carry_;      // to_commit_ of revoked partitions, reused if they come back
   bool idle_failing_ = false;  // idle() said retry; reported once

@@ -88,14 +88,22 @@ TEST(dedup_faults, unique_holds_each_distinct_record_once_across_a_sigkill_and_a
       << d0->err() << d1->err();
 
   std::string out;
-  run("kcat -b " + b.bootstrap() + " -C -t ctk.unique -e -q -f '%k\\n'", &out);
+  run("kcat -b " + b.bootstrap() + " -C -t ctk.unique -e -q -f '%k %p@%o\\n'", &out);
   std::map<std::string, int> seen;
+  std::map<std::string, std::string> where;  // key -> partition@offset of each copy
   std::istringstream in(out);
-  for (std::string k; std::getline(in, k);) ++seen[k];
+  for (std::string line; std::getline(in, line);) {
+    const auto sp = line.find(' ');
+    const std::string k = line.substr(0, sp);
+    ++seen[k];
+    where[k] += " " + line.substr(sp + 1);
+  }
   int doubled = 0;
-  for (const auto& [k, n] : seen) doubled += n > 1;
+  std::string examples;  // adjacent offsets point at a producer retry, distant ones at dedup
+  for (const auto& [k, n] : seen)
+    if (n > 1 && ++doubled <= 5) examples += "\n  " + k + ":" + where[k];
   EXPECT_EQ(seen.size(), static_cast<std::size_t>(distinct)) << "every distinct record reached unique";
-  EXPECT_EQ(doubled, 0) << "no record twice in unique";
+  EXPECT_EQ(doubled, 0) << "no record twice in unique; e.g." << examples << "\n" << d0->err() << d1->err();
   auto dl = kcat_values(b.bootstrap(), "ctk.deadletter");
   std::set<std::string> bad;
   for (const auto& d : dl) {

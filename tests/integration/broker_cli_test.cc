@@ -1,6 +1,8 @@
 // The embedded broker, kcat and the debugging CLI, as real processes.
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
 #include <csignal>
 #include <signal.h>
 
@@ -197,9 +199,11 @@ TEST(topics, create_says_clearly_that_the_embedded_broker_has_no_create_topics) 
 
 TEST(up, runs_the_built_actors_end_to_end_and_sigterm_leaves_no_process_behind) {
   auto dir = temp_dir();
+  ::chmod(dir.c_str(), 0755);  // the private PostgreSQL runs as `postgres` when the tests run as root
+  // As a user would: in a folder of its own, where `up` keeps ./var/pg and ./var/hdfs.
   child up({binary_dir() + "/cointicker", "--config", std::string(CTK_SOURCE_DIR) + "/config", "up", "--listen",
             "127.0.0.1:0"},
-           dir + "/up.out", dir + "/up.err");
+           dir + "/up.out", dir + "/up.err", {}, dir);
   ASSERT_TRUE(wait_until([&] { return up.out().find("Ctrl-C stops everything") != std::string::npos || !up.running(); },
                          std::chrono::seconds(20)))
       << up.err();
@@ -207,7 +211,7 @@ TEST(up, runs_the_built_actors_end_to_end_and_sigterm_leaves_no_process_behind) 
   const auto at = banner.find("broker     ") + 11;
   const std::string bootstrap = banner.substr(at, banner.find(' ', at) - at);
   std::vector<int> pids;
-  for (const char* actor : {"validator ", "dedup "}) {
+  for (const char* actor : {"validator ", "dedup ", "db-sink ", "hdfs-sink "}) {
     auto p = banner.find(std::string("  ") + actor);
     ASSERT_NE(p, std::string::npos) << banner;
     pids.push_back(std::stoi(banner.substr(banner.find("pid ", p) + 4)));
@@ -219,7 +223,22 @@ TEST(up, runs_the_built_actors_end_to_end_and_sigterm_leaves_no_process_behind) 
   ASSERT_TRUE(wait_until([&] { return kcat_values(bootstrap, "ctk.unique").size() == 1; }, std::chrono::seconds(60)))
       << up.err();
   EXPECT_EQ(kcat_values(bootstrap, "ctk.valid").size(), 2u) << "both copies were valid; dedup kept one";
+  // The record lands in the private PostgreSQL (psql as the independent reader).
+  const auto d = banner.find("postgres   ") + 11;
+  const std::string dsn = banner.substr(d, banner.find("  (", d) - d);
+  const auto stored = [&] {
+    std::string out;
+    run("psql -X -Atc 'SELECT symbol FROM market_trends' '" + dsn + "' 2>/dev/null", &out);
+    return out;
+  };
+  ASSERT_TRUE(wait_until([&] { return stored() == "KRW-BTC\n"; }, std::chrono::seconds(30))) << banner << up.err();
   up.signal(SIGTERM);
   EXPECT_EQ(up.wait(std::chrono::seconds(60)), 0) << up.err();
   for (int pid : pids) EXPECT_NE(::kill(pid, 0), 0) << "actor process " << pid << " is still alive";
+  // The drain committed the open file; the database was stopped with `up`.
+  std::string files;
+  run("find " + dir + "/var/hdfs -type f", &files);
+  EXPECT_NE(files.find("/var/hdfs/raw/upbit/20240905/ctk.unique+"), std::string::npos) << files;
+  EXPECT_EQ(files.find("/_tmp/"), std::string::npos) << files;
+  EXPECT_NE(run("psql -X -Atc 'SELECT 1' '" + dsn + "' >/dev/null 2>&1"), 0) << "PostgreSQL still answers after up stopped";
 }

@@ -16,7 +16,7 @@
 namespace ctk::test {
 
 child::child(std::vector<std::string> argv, std::string out_file, std::string err_file,
-             std::map<std::string, std::string> env)
+             std::map<std::string, std::string> env, std::string cwd)
     : out_file_(std::move(out_file)), err_file_(std::move(err_file)) {
   pid_ = ::fork();
   if (pid_ < 0) throw std::runtime_error("fork failed");
@@ -28,6 +28,7 @@ child::child(std::vector<std::string> argv, std::string out_file, std::string er
     int devnull = ::open("/dev/null", O_RDONLY);
     ::dup2(devnull, 0);
     for (const auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
+    if (!cwd.empty() && ::chdir(cwd.c_str()) != 0) ::_exit(126);
     std::vector<char*> args;
     for (auto& a : argv) args.push_back(a.data());
     args.push_back(nullptr);

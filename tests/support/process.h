@@ -16,8 +16,9 @@ namespace ctk::test {
 class child {
  public:
   // Starts argv[0] with stdout and stderr to files (paths kept for reading).
+  // `cwd`: the child's working directory (default: the test's).
   child(std::vector<std::string> argv, std::string out_file, std::string err_file,
-        std::map<std::string, std::string> env = {});
+        std::map<std::string, std::string> env = {}, std::string cwd = {});
   ~child();  // SIGKILLs and reaps the process if it still runs
   child(const child&) = delete;
   child& operator=(const child&) = delete;

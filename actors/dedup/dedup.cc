@@ -139,10 +139,14 @@ class dedup_actor final : public pipeline::actor {
       return;  // handle() asks for a retry until it can
     }
     // What was emitted after the last checkpoint: the tail of unique p.
+    // Those ids are checkpointed again by the next flush: this owner's
+    // marker moves past the tail, and a later rebuild must still find them
+    // (without it, a second rebuild forgot a dead owner's unchecked output).
     end = kafka::read_partition(props_, names_.topic("unique"), p, marker,
                                 [&](const rd_kafka_message_t& m) {
                                   if (auto id = parse_id(kafka::key(m))) {
                                     st.seen.insert(*id, now + ttl_s_);
+                                    st.unchecked.emplace_back(std::string(kafka::key(m)), now + ttl_s_);
                                     ++from_tail;
                                   }
                                 },

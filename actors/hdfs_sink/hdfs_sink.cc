@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/hdfs_sink/store.h"
+#include "messages/envelope.h"
 #include "messages/json.h"
 
 namespace ctk::hdfs {
@@ -149,6 +150,12 @@ class hdfs_sink final : public pipeline::actor {
     store_ = make_store(settings_.url, {settings_.user, settings_.timeout_ms, settings_.retries}, err);
     if (!store_) throw std::runtime_error(err);
     rotate_after_ = std::chrono::milliseconds(*cfg::parse_duration_ms(settings_.rotate_after));
+    // For the log end offsets (a recreated log, see retire_recreated_logs).
+    kafka::properties props = ctx.config.cluster.kafka.properties;
+    props["bootstrap.servers"] = ctx.config.cluster.kafka.bootstrap;
+    props["client.id"] = ctx.identity + "/watermarks";
+    watermarks_ = kafka::make_handle(RD_KAFKA_PRODUCER, props, err);
+    if (!watermarks_) throw std::runtime_error(err);
     spdlog::info("hdfs-sink: writing to {}; a partition's files are committed at {} records, {} bytes or {} old",
                  store_->describe(), settings_.rotate_records, settings_.rotate_bytes, settings_.rotate_after);
   }
@@ -436,6 +443,7 @@ class hdfs_sink final : public pipeline::actor {
   // temporary files, and find the next offset after its final files.
   bool recover(const std::set<tp_key>& want, std::map<tp_key, std::int64_t>& resume, std::string& why) {
     error e;
+    std::map<tp_key, std::vector<std::string>> finals;  // committed files per partition
     for (const auto& tp : want) {
       if (auto wal = store_->read(wal_path(tp), e)) {
         if (!replay(*wal, why)) return false;
@@ -461,8 +469,46 @@ class hdfs_sink final : public pipeline::actor {
           if (!n || !want.count({n->topic, n->partition})) continue;
           auto& r = resume[{n->topic, n->partition}];
           r = std::max(r, n->last + 1);
+          finals[{n->topic, n->partition}].push_back("/raw/" + s.name + "/" + d.name + "/" + f.name);
         }
       }
+    }
+    return retire_recreated_logs(resume, finals, why);
+  }
+
+  // A partition whose log ends before its committed files do was recreated
+  // (an embedded broker restarted, a topic deleted and made again): its
+  // offsets start over and the old names would hide the new records. The
+  // old files keep their data and folder but are renamed
+  // `{topic}.before-{UTC time}+…`, which no longer counts for resuming.
+  bool retire_recreated_logs(std::map<tp_key, std::int64_t>& resume,
+                             const std::map<tp_key, std::vector<std::string>>& finals, std::string& why) {
+    if (!watermarks_) return true;
+    for (auto it = resume.begin(); it != resume.end();) {
+      std::int64_t low = 0, high = 0;
+      if (auto rc = rd_kafka_query_watermark_offsets(watermarks_.get(), it->first.first.c_str(), it->first.second, &low,
+                                                     &high, 10000))
+        return why = std::string("log end of ") + it->first.first + ": " + rd_kafka_err2str(rc), false;
+      if (high >= it->second) {
+        ++it;
+        continue;
+      }
+      const std::string stamp = msg::utc_now_iso().substr(0, 19);
+      std::string tag = it->first.first + ".before-";
+      for (char c : stamp)
+        if (std::isdigit(static_cast<unsigned char>(c)) || c == 'T') tag += c;
+      spdlog::critical("hdfs-sink: {}/{} ends at offset {} but its files reach {}: the log was recreated. Its {} "
+                       "files are renamed {}+… (data kept) and the partition is written again from its start",
+                       it->first.first, it->first.second, high, it->second - 1, finals.at(it->first).size(), tag);
+      error e;
+      for (const auto& path : finals.at(it->first)) {
+        const auto slash = path.rfind('/');
+        const std::string name = path.substr(slash + 1);
+        if (!store_->rename(path, path.substr(0, slash + 1) + tag + name.substr(it->first.first.size()), e) &&
+            !e.message.empty())
+          return why = e.message, false;
+      }
+      it = resume.erase(it);
     }
     return true;
   }
@@ -494,6 +540,7 @@ class hdfs_sink final : public pipeline::actor {
 
   cfg::hdfs_settings settings_;
   std::unique_ptr<store> store_;
+  kafka::handle_ptr watermarks_;
   std::chrono::milliseconds rotate_after_{60'000};
   msg::json_decoder decoder_;
   std::map<tp_key, partition_files> open_;  // per assigned partition

@@ -90,3 +90,32 @@ TEST(hdfs_sink, writes_through_webhdfs_to_the_test_double_with_a_flaky_datanode)
   EXPECT_EQ(c.tmp_files, 0);
   EXPECT_NE(sink->err().find("DataNode"), std::string::npos) << "the injected DataNode failures were retried";
 }
+
+TEST(hdfs_sink, a_recreated_log_keeps_the_old_files_and_writes_the_new_records) {
+  const std::string dir = temp_dir(), root = temp_dir();
+  {
+    broker first;  // in memory: its log is gone with it
+    kcat_produce(first.bootstrap(), "ctk.unique", mixed_records(0, 600), dir);
+    auto sink = start_hdfs_sink(first, dir, "file://" + root, {{"CTK_HDFS__ROTATE_AFTER", "1s"}});
+    ASSERT_TRUE(wait_until([&] { return read_hdfs(root).lines == 600; }, std::chrono::seconds(60))) << sink->err();
+    sink->signal(SIGTERM);
+    ASSERT_EQ(sink->wait(std::chrono::seconds(30)), 0) << sink->err();
+  }
+  // A new broker: offsets start at 0 again, below the files' names.
+  broker second;
+  kcat_produce(second.bootstrap(), "ctk.unique", mixed_records(1000, 300), dir);
+  auto sink = start_hdfs_sink(second, dir, "file://" + root, {{"CTK_HDFS__ROTATE_AFTER", "1s"}});
+  ASSERT_TRUE(wait_until([&] { return read_hdfs(root).lines == 900; }, std::chrono::seconds(60))) << sink->err();
+  sink->signal(SIGTERM);
+  ASSERT_EQ(sink->wait(std::chrono::seconds(30)), 0) << sink->err();
+  const auto c = read_hdfs(root);
+  EXPECT_EQ(c.ids.size(), 900u);
+  EXPECT_EQ(c.tmp_files, 0);
+  // The old files were renamed out of the way; the new ones carry the plain topic.
+  std::string retired, current;
+  run("find " + root + "/raw -name 'ctk.unique.before-*' | wc -l", &retired);
+  run("find " + root + "/raw -name 'ctk.unique+*' | wc -l", &current);
+  EXPECT_GT(std::stol(retired), 0);
+  EXPECT_GT(std::stol(current), 0);
+  EXPECT_NE(sink->err().find("the log was recreated"), std::string::npos);
+}

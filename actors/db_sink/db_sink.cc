@@ -72,8 +72,9 @@ class table_base {
   }
   // COPY rows [lo, hi) into the staging table, then one INSERT … SELECT.
   // Returns the rows inserted (duplicates of stored ids are not).
-  std::size_t write(pqxx::transaction_base& t, std::size_t lo, std::size_t hi, bool truncate_first) {
-    if (truncate_first) t.exec("DELETE FROM " + stage());
+  // The staging table is emptied first: a savepoint may have filled it.
+  std::size_t write(pqxx::transaction_base& t, std::size_t lo, std::size_t hi) {
+    t.exec("DELETE FROM " + stage());
     {
       pqxx::stream_to s(t, stage(), cols_);
       copy(s, lo, hi);
@@ -244,8 +245,8 @@ class db_sink final : public pipeline::actor {
     rejected_ = &m.counter("ctk_sink_rows_rejected_total", "rows the database refused (dead-lettered)");
     m.gauge("ctk_sink_last_batch_rows", "rows in the last committed transaction",
             [this] { return static_cast<double>(last_batch_.load()); });
-    m.gauge("ctk_sink_upserted_tables_total", "table writes that met stored ids and went through staging + upsert",
-            [this] { return static_cast<double>(redone_batches_.load()); });
+    upserted_ = &m.counter("ctk_sink_upserted_tables_total",
+                           "table writes that met stored ids and went through staging + upsert");
     m.gauge("ctk_sink_buffered_rows", "rows waiting for a transaction or in one",
             [this] { return static_cast<double>(buffered_.load()); });
   }
@@ -517,9 +518,9 @@ class db_sink final : public pipeline::actor {
         continue;
       } catch (const pqxx::sql_error& e) {
         if (e.sqlstate() != "23505") throw;  // anything but "id already stored"
-        ++redone_batches_;
+        upserted_->fetch_add(1);
       }
-      inserted += t->write(w, 0, t->size(), true);
+      inserted += t->write(w, 0, t->size());
     }
     if (!rejected.empty()) {
       std::string sql = "INSERT INTO sink_rejects (topic, partition, \"offset\", record_key, original, reason) VALUES ";
@@ -552,7 +553,7 @@ class db_sink final : public pipeline::actor {
                               std::vector<rejection>& rejected) {
     try {
       pqxx::subtransaction s(w, "isolate");
-      std::size_t n = t.write(s, lo, hi, true);
+      std::size_t n = t.write(s, lo, hi);
       s.commit();
       return n;
     } catch (const std::exception& e) {
@@ -597,9 +598,9 @@ class db_sink final : public pipeline::actor {
   std::atomic<std::uint64_t>* write_us_ = &unregistered_;
   std::atomic<std::uint64_t>* errors_ = &unregistered_;
   std::atomic<std::uint64_t>* rejected_ = &unregistered_;
+  std::atomic<std::uint64_t>* upserted_ = &unregistered_;
   std::atomic<std::uint64_t> last_batch_{0};
   std::atomic<std::uint64_t> buffered_{0};
-  std::atomic<std::uint64_t> redone_batches_{0};
 };
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <map>
 #include <random>
 #include <set>
+#include <thread>
 
 #include <simdjson.h>
 #include <spdlog/spdlog.h>

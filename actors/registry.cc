@@ -1,5 +1,6 @@
 #include "actors/registry.h"
 
+#include "actors/crawler/crawler.h"
 #include "actors/db_sink/db_sink.h"
 #include "actors/dedup/dedup.h"
 #include "actors/hdfs_sink/hdfs_sink.h"
@@ -11,7 +12,8 @@ const std::vector<actor_entry>& registry() {
   // Planned kinds keep an empty `make` until they are implemented, so that
   // `run` can tell "not built yet" from "no such actor".
   static const std::vector<actor_entry> entries{
-      {"crawler", "fetches sources on crawl commands: control -> raw", {}},
+      {"crawler", "fetches sources on crawl commands: control -> raw | deadletter, reports",
+       [](const actor_context& c) { return crawler::make_crawler(c); }},
       {"validator", "checks and normalises records: raw -> valid | deadletter",
        [](const actor_context&) { return validator::make_validator(); }},
       {"dedup", "drops records already seen: valid -> unique", [](const actor_context& c) { return dedup::make_dedup(c); }},

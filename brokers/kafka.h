@@ -33,7 +33,7 @@ struct names {
 
 // The pipeline's topics, base names without prefix.
 inline const std::vector<std::string>& pipeline_topics() {
-  static const std::vector<std::string> t{"control", "raw", "valid", "deadletter", "unique", "insights", "dedup.state"};
+  static const std::vector<std::string> t{"control", "raw", "valid", "deadletter", "unique", "insights", "dedup.state", "reports"};
   return t;
 }
 

@@ -14,7 +14,7 @@ namespace ctk::cli {
 
 void add_run_command(CLI::App& app, global_options& g, int& rc) {
   struct opts {
-    std::string actor, node, instance = "0";
+    std::string actor, node, instance = "0", replay;
   };
   auto o = std::make_shared<opts>();
   std::string names;
@@ -23,6 +23,9 @@ void add_run_command(CLI::App& app, global_options& g, int& rc) {
   cmd->add_option("actor", o->actor, "actor kind")->required();
   cmd->add_option("--node", o->node, "node name in the identity node/actor/instance (default: host name)");
   cmd->add_option("--instance", o->instance, "instance id in the identity (default 0)");
+  cmd->add_option("--replay", o->replay,
+                  "crawler: fetch from a replay server instead of the live sources (a folder with routes.yaml: "
+                  "served from this process; or http://127.0.0.1:PORT of a running `replay-server`)");
   cmd->callback([&g, &rc, o] {
     const actors::actor_entry* entry = actors::find(o->actor);
     if (!entry) {
@@ -47,6 +50,16 @@ void add_run_command(CLI::App& app, global_options& g, int& rc) {
     }
     const std::string identity = o->node + "/" + o->actor + "/" + o->instance;
     pipeline::init_logging(identity, g.log_level.empty() ? c.cluster.runtime.log_level : g.log_level);
+    std::unique_ptr<crawler::replay_server> replay;
+    if (!o->replay.empty() && o->actor != "crawler") {
+      std::cerr << "run: --replay applies to the crawler only\n";
+      rc = exit_usage;
+      return;
+    }
+    if (!resolve_replay(o->replay, c, replay)) {
+      rc = exit_failure;
+      return;
+    }
     auto& stop = pipeline::install_stop_signals();
     auto a = entry->make({c, identity});
     pipeline::runner r(*a, pipeline::make_runner_config(c.cluster, identity));

@@ -6,6 +6,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "actors/crawler/replay_server.h"
 #include "brokers/embedded_broker.h"
 #include "cli/common.h"
 
@@ -19,6 +20,12 @@ void add_config_command(CLI::App& app, global_options& g, int& rc);
 void add_run_command(CLI::App& app, global_options& g, int& rc);
 void add_up_command(CLI::App& app, global_options& g, int& rc);
 void add_db_command(CLI::App& app, global_options& g, int& rc);
+void add_replay_command(CLI::App& app, global_options& g, int& rc);
+
+// --replay DIR|URL: a URL is used as is; a folder gets a replay server in
+// this process (kept alive in `server`). Sets crawler.replay. false: error printed.
+bool resolve_replay(const std::string& dir_or_url, cfg::loaded_config& c,
+                    std::unique_ptr<crawler::replay_server>& server);
 
 // Starts the embedded broker and creates the pipeline's topics (+ extras "NAME:PARTS").
 std::unique_ptr<kafka::embedded_broker> start_embedded_broker(const cfg::loaded_config& c, const std::string& listen,

@@ -146,7 +146,7 @@ std::optional<std::int64_t> parse_duration_ms(std::string_view s) {
 }
 
 std::optional<std::string> topics_settings::check(const topics_settings& t) {
-  for (int p : {t.control, t.raw, t.valid, t.deadletter, t.unique, t.insights, t.dedup_state})
+  for (int p : {t.control, t.raw, t.valid, t.deadletter, t.unique, t.insights, t.dedup_state, t.reports})
     if (p < 1 || p > 1024) return "partition counts must be between 1 and 1024";
   // dedup writes unique partition p and dedup.state partition p for valid partition p.
   if (t.unique != t.valid || t.dedup_state != t.valid)
@@ -240,6 +240,22 @@ std::optional<std::string> source_settings::check(const source_settings& s) {
   if ((s.parser == "json" || s.parser == "html") && (s.items.empty() || s.fields.empty()))
     return "json and html sources need `items` and `fields` selectors";
   if (!s.enabled && s.disabled_reason.empty()) return "a disabled source needs a disabled_reason";
+  if (s.max_pages < 1 || s.max_pages > 100'000) return "max_pages must be 1..100000";
+  if (s.max_connections < 0 || s.max_connections > 1024) return "max_connections must be 0..1024";
+  return std::nullopt;
+}
+
+std::optional<std::string> crawler_settings::check(const crawler_settings& c) {
+  if (c.max_body_bytes < 1024) return "max_body_bytes must be at least 1024";
+  if (c.connect_timeout_ms < 1) return "connect_timeout_ms must be at least 1";
+  if (c.max_redirects < 0 || c.max_redirects > 50) return "max_redirects must be 0..50";
+  if (c.max_connections_per_host < 1 || c.max_connections < 1) return "connection limits must be at least 1";
+  if (c.backoff_initial_ms < 1 || c.backoff_max_ms < c.backoff_initial_ms)
+    return "backoff_initial_ms must be at least 1 and at most backoff_max_ms";
+  if (c.retry_after_max_s < 0) return "retry_after_max_s must be 0 or more";
+  if (c.deadletter_body_bytes < 0) return "deadletter_body_bytes must be 0 or more";
+  if (!c.replay.empty() && !c.replay.starts_with("http://"))
+    return "replay must be an http:// URL of a replay server (got '" + c.replay + "')";
   return std::nullopt;
 }
 

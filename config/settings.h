@@ -21,6 +21,7 @@ struct topics_settings {
   int unique = 16;
   int insights = 8;
   int dedup_state = 16;
+  int reports = 4;
 
   static constexpr auto settings() {
     return std::tuple{
@@ -31,7 +32,8 @@ struct topics_settings {
         setting("unique", &topics_settings::unique, "partitions of <prefix>unique (dedup output)"),
         setting("insights", &topics_settings::insights, "partitions of <prefix>insights (analyzer output)"),
         setting("dedup_state", &topics_settings::dedup_state,
-                "partitions of <prefix>dedup.state (keep equal to valid)")};
+                "partitions of <prefix>dedup.state (keep equal to valid)"),
+        setting("reports", &topics_settings::reports, "partitions of <prefix>reports (crawl reports, key = source)")};
   }
   static std::optional<std::string> check(const topics_settings& t);
 };
@@ -197,6 +199,42 @@ struct dedup_settings {
   static std::optional<std::string> check(const dedup_settings& d);
 };
 
+struct crawler_settings {
+  std::string user_agent = "cointicker/0.1 (+https://github.com/cointicker; crawler)";
+  std::int64_t max_body_bytes = 8LL << 20;
+  int connect_timeout_ms = 5000;
+  int max_redirects = 5;
+  int max_connections_per_host = 4;
+  int max_connections = 64;
+  int backoff_initial_ms = 500;
+  int backoff_max_ms = 60'000;
+  int retry_after_max_s = 600;
+  int deadletter_body_bytes = 64 << 10;
+  std::string replay;
+
+  static constexpr auto settings() {
+    return std::tuple{
+        setting("user_agent", &crawler_settings::user_agent, "User-Agent of every request (a source's headers may override it)"),
+        setting("max_body_bytes", &crawler_settings::max_body_bytes,
+                "a response body larger than this is refused (the page is dead-lettered, not parsed)"),
+        setting("connect_timeout_ms", &crawler_settings::connect_timeout_ms, "TCP + TLS connect timeout"),
+        setting("max_redirects", &crawler_settings::max_redirects, "redirects followed per request"),
+        setting("max_connections_per_host", &crawler_settings::max_connections_per_host,
+                "requests in flight per host (a source's max_connections overrides it for its hosts)"),
+        setting("max_connections", &crawler_settings::max_connections, "requests in flight in one crawler process"),
+        setting("backoff_initial_ms", &crawler_settings::backoff_initial_ms,
+                "first retry delay after a retryable failure (doubles per attempt, with jitter)"),
+        setting("backoff_max_ms", &crawler_settings::backoff_max_ms, "retry delay cap"),
+        setting("retry_after_max_s", &crawler_settings::retry_after_max_s,
+                "a Retry-After longer than this fails the request instead of waiting"),
+        setting("deadletter_body_bytes", &crawler_settings::deadletter_body_bytes,
+                "how much of a page that failed to parse goes into its dead letter"),
+        setting("replay", &crawler_settings::replay,
+                "http://127.0.0.1:PORT of a replay server: every request goes there (offline runs and tests)")};
+  }
+  static std::optional<std::string> check(const crawler_settings& c);
+};
+
 struct cluster_settings {
   std::vector<node_settings> nodes;
   kafka_settings kafka;
@@ -207,6 +245,7 @@ struct cluster_settings {
   metrics_settings metrics;
   runtime_settings runtime;
   dedup_settings dedup;
+  crawler_settings crawler;
 
   static constexpr auto settings() {
     return std::tuple{setting("nodes", &cluster_settings::nodes, "the machines and the actors each one runs"),
@@ -217,7 +256,8 @@ struct cluster_settings {
                       setting("control", &cluster_settings::control, "ZeroMQ control plane"),
                       setting("metrics", &cluster_settings::metrics, "Prometheus endpoints"),
                       setting("runtime", &cluster_settings::runtime, "actor loop: batching and retries"),
-                      setting("dedup", &cluster_settings::dedup, "the dedup actor")};
+                      setting("dedup", &cluster_settings::dedup, "the dedup actor"),
+                      setting("crawler", &cluster_settings::crawler, "the crawler actor's HTTP fetcher")};
   }
 };
 
@@ -249,6 +289,8 @@ struct source_settings {
   std::map<std::string, std::string> headers;
   std::string items;
   std::map<std::string, std::string> fields;
+  int max_pages = 1;
+  int max_connections = 0;
 
   static constexpr auto settings() {
     return std::tuple{
@@ -264,7 +306,12 @@ struct source_settings {
         setting("retries", &source_settings::retries, "retries of a failed request (with backoff)"),
         setting("headers", &source_settings::headers, "extra request headers"),
         setting("items", &source_settings::items, "json/html parsers: JSON pointer or XPath of the item list"),
-        setting("fields", &source_settings::fields, "json/html parsers: record field -> JSON pointer or XPath")};
+        setting("fields", &source_settings::fields,
+                "json/html parsers: record field -> JSON pointer or XPath (`key` names the item's own key)"),
+        setting("max_pages", &source_settings::max_pages,
+                "pages followed per crawl (coinness cursor, saveticker list pages / detail walk)"),
+        setting("max_connections", &source_settings::max_connections,
+                "requests in flight to this source's hosts (0: crawler.max_connections_per_host)")};
   }
   static std::optional<std::string> check(const source_settings& s);
 };

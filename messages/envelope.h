@@ -98,6 +98,42 @@ struct crawl_command {
   }
 };
 
+// What a crawler publishes on the reports topic (key = source) after each
+// crawl command: `cointicker crawl --wait` and the scheduler read these.
+// status: ok (no errors) | partial (records and errors) | failed (errors,
+// no records) | refused (unknown or disabled source, bad command).
+struct crawl_report {
+  std::int64_t v = envelope_version;
+  std::string id;      // the crawl command's id (= trace of its records)
+  std::string source;
+  std::string status;
+  std::string actor;   // node/actor/instance
+  std::int64_t records = 0;
+  std::int64_t errors = 0;   // pages dead-lettered + items skipped
+  std::int64_t pages = 0;    // answers handled (304 included)
+  std::int64_t not_modified = 0;
+  std::int64_t duration_ms = 0;
+  std::string started_at;
+  std::string finished_at;
+  std::string error;         // the first problem, for people
+
+  static constexpr auto fields() {
+    return std::tuple{field("v", &crawl_report::v),
+                      field("id", &crawl_report::id),
+                      field("source", &crawl_report::source),
+                      field("status", &crawl_report::status),
+                      field("actor", &crawl_report::actor, false),
+                      field("records", &crawl_report::records),
+                      field("errors", &crawl_report::errors),
+                      field("pages", &crawl_report::pages, false),
+                      field("not_modified", &crawl_report::not_modified, false),
+                      field("duration_ms", &crawl_report::duration_ms, false),
+                      field("started_at", &crawl_report::started_at, false),
+                      field("finished_at", &crawl_report::finished_at, false),
+                      field("error", &crawl_report::error, false)};
+  }
+};
+
 // What lands on the dead-letter topic: the original bytes, why, and who.
 // `original` holds the input when it is valid UTF-8; otherwise
 // `original_base64` holds it. Only when the whole record is too large for

@@ -43,6 +43,8 @@ std::atomic<bool>& install_stop_signals() {
   return g_stop;
 }
 
+const std::atomic<bool>& stop_requested() { return g_stop; }
+
 std::uint64_t rss_bytes() {
   long pages = 0, resident = 0;
   if (FILE* f = std::fopen("/proc/self/statm", "r")) {

@@ -12,6 +12,9 @@ void init_logging(const std::string& tag, const std::string& level);
 
 // SIGINT/SIGTERM set the returned flag (first signal: drain; second: exit at once).
 std::atomic<bool>& install_stop_signals();
+// The same flag, for code deep inside an actor that must give up early
+// (a crawl waiting out a Retry-After); set only once signals are installed.
+const std::atomic<bool>& stop_requested();
 
 // Resident set size of this process, in bytes (from /proc/self/statm).
 std::uint64_t rss_bytes();

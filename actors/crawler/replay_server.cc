@@ -154,6 +154,13 @@ bool replay_server::start(const std::string& bind, int port, std::string& err) {
   svr.set_tcp_nodelay(true);  // headers and body go out in separate writes: without this, Nagle + delayed ACK add 40 ms
   svr.set_keep_alive_timeout(10);
   svr.Get(".*", [this](const httplib::Request& req, httplib::Response& res) {
+    const int now_active = ++active_;
+    for (int m = max_active_.load(); now_active > m && !max_active_.compare_exchange_weak(m, now_active);) {
+    }
+    struct leave {
+      std::atomic<int>& a;
+      ~leave() { --a; }
+    } leave_guard{active_};
     // /{host}{path}
     std::string_view p(req.path);
     if (p.starts_with("/")) p.remove_prefix(1);
@@ -181,14 +188,25 @@ bool replay_server::start(const std::string& bind, int port, std::string& err) {
         best_q = r.query.size();
       }
     }
-    replay_hit hit{host, path, query, 404, std::chrono::steady_clock::now(), {}};
+    // Recorded on arrival (status filled in when known), so that a test
+    // sees requests whose client gave up before the answer.
+    replay_hit hit{host, path, query, 0, std::chrono::steady_clock::now(), {}};
     for (const auto& [k, v] : req.headers) hit.headers[lower(k)] = v;
+    std::size_t hit_index;
+    {
+      std::lock_guard lock(mu_);
+      hit_index = hits_.size();
+      hits_.push_back(std::move(hit));
+    }
+    auto set_status = [&](int status) {
+      std::lock_guard lock(mu_);
+      hits_[hit_index].status = status;
+    };
     if (best < 0) {
       spdlog::warn("replay-server: no route for https://{}{}{}{}", host, path, query.empty() ? "" : "?", query);
       res.status = 404;
       res.set_content("no route for " + host + path + "\n", "text/plain");
-      std::lock_guard lock(mu_);
-      hits_.push_back(std::move(hit));
+      set_status(404);
       return;
     }
     const replay_response* r;
@@ -227,9 +245,7 @@ bool replay_server::start(const std::string& bind, int port, std::string& err) {
     } else if (!r->body.empty()) {
       res.set_content(r->body, ctype);
     }
-    hit.status = res.status;
-    std::lock_guard lock(mu_);
-    hits_.push_back(std::move(hit));
+    set_status(res.status);
   });
   port_ = port == 0 ? svr.bind_to_any_port(bind) : (svr.bind_to_port(bind, port) ? port : -1);
   if (port_ <= 0) {

@@ -19,6 +19,7 @@
 // get 404 and a log line naming the URL.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <memory>
@@ -66,6 +67,8 @@ class replay_server {
   std::size_t routes() const { return routes_.size(); }
 
   std::vector<replay_hit> hits() const;
+  // Most requests being answered at the same moment (tests of concurrency).
+  int max_concurrent() const { return max_active_.load(); }
 
  private:
   struct impl;
@@ -74,6 +77,7 @@ class replay_server {
   mutable std::mutex mu_;
   std::vector<replay_hit> hits_;
   int port_ = 0;
+  std::atomic<int> active_{0}, max_active_{0};
   std::unique_ptr<impl> impl_;
   friend struct impl;
 };

@@ -4,6 +4,7 @@
 // (SIGTERM, then SIGKILL after 30 s) and leaves no process behind.
 // Without a DSN (postgres.dsn or --db) it runs a private PostgreSQL in
 // ./var/pg; the file:// HDFS root is hdfs.url (./var/hdfs) unless --hdfs.
+// --replay DIR|URL points every crawler at a replay server (offline runs).
 // Restarting crashed children and --scale come with `node` (issue 7).
 #include <signal.h>
 #include <sys/wait.h>
@@ -43,11 +44,15 @@ void add_up_command(CLI::App& app, global_options& g, int& rc) {
   auto listen = std::make_shared<std::string>();
   auto db = std::make_shared<std::string>();
   auto hdfs = std::make_shared<std::string>();
+  auto replay = std::make_shared<std::string>();
   auto* cmd = app.add_subcommand("up", "Run the whole system on this machine in the foreground (Ctrl-C stops it)");
   cmd->add_option("--listen", *listen, "broker bootstrap address (default broker.listen; port 0: the broker's own)");
   cmd->add_option("--db", *db, "PostgreSQL DSN for db-sink (default postgres.dsn; empty: a private server in ./var/pg)");
   cmd->add_option("--hdfs", *hdfs, "where hdfs-sink writes (default hdfs.url: file://var/hdfs)");
-  cmd->callback([&g, &rc, listen, db, hdfs] {
+  cmd->add_option("--replay", *replay,
+                  "crawl a replay server instead of the live sources: a folder with routes.yaml (served by this "
+                  "process, e.g. tests/fixtures/replay) or http://127.0.0.1:PORT");
+  cmd->callback([&g, &rc, listen, db, hdfs, replay] {
     cfg::loaded_config c;
     if (!load(g, c)) {
       rc = exit_failure;
@@ -57,6 +62,11 @@ void add_up_command(CLI::App& app, global_options& g, int& rc) {
     if (!hdfs->empty()) c.cluster.hdfs.url = *hdfs;
     pipeline::init_logging("up", g.log_level.empty() ? c.cluster.runtime.log_level : g.log_level);
     auto& stop = pipeline::install_stop_signals();
+    std::unique_ptr<crawler::replay_server> replay_server;
+    if (!resolve_replay(*replay, c, replay_server)) {
+      rc = exit_failure;
+      return;
+    }
     std::string err;
     auto b = start_embedded_broker(c, listen->empty() ? c.cluster.broker.listen : *listen, {}, err);
     if (!b) {
@@ -77,6 +87,7 @@ void add_up_command(CLI::App& app, global_options& g, int& rc) {
     }
     ::setenv("CTK_POSTGRES__DSN", c.cluster.postgres.dsn.c_str(), 1);
     ::setenv("CTK_HDFS__URL", c.cluster.hdfs.url.c_str(), 1);
+    if (!c.cluster.crawler.replay.empty()) ::setenv("CTK_CRAWLER__REPLAY", c.cluster.crawler.replay.c_str(), 1);
     std::vector<std::pair<std::string, pid_t>> children;
     std::string missing;
     for (const auto& e : actors::registry()) {
@@ -89,17 +100,17 @@ void add_up_command(CLI::App& app, global_options& g, int& rc) {
     }
     std::cout << "cointicker is up on this machine\n"
               << "  broker     " << b->bootstrap() << "  (embedded: in memory, one machine, not for production)\n"
-              << "  topics     " << c.cluster.kafka.prefix << "{control,raw,valid,deadletter,unique,insights,dedup.state}\n"
+              << "  topics     " << c.cluster.kafka.prefix << "{control,raw,valid,deadletter,unique,insights,dedup.state,reports}\n"
+              << "  sources    " << (c.cluster.crawler.replay.empty() ? "live (the internet)" : "replay server " + c.cluster.crawler.replay + (replay->starts_with("http") ? "" : " (" + *replay + ")")) << "\n"
               << "  postgres   " << (c.cluster.postgres.dsn.empty() ? "(none)" : c.cluster.postgres.dsn) << db_note << "\n"
               << "  hdfs       " << c.cluster.hdfs.url << "\n";
     for (const auto& [name, pid] : children) std::cout << "  " << name << std::string(11 - std::min<std::size_t>(10, name.size()), ' ') << "pid " << pid << "\n";
     if (!missing.empty()) std::cout << "  not built yet: " << missing << "\n";
+    const std::string cli = "build/cointicker --bootstrap " + b->bootstrap();
     std::cout << "try, in another terminal:\n"
-              << "  echo 'upbit/KRW-BTC:{\"v\":1,\"source\":\"upbit\",\"kind\":\"market\",\"fetched_at\":\"2026-11-29T00:00:00Z\","
-                 "\"data\":{\"symbol\":\"KRW-BTC\",\"price\":\"1\",\"volume_24h\":1,\"change_24h\":0,\"timestamp\":1725543306000}}' | kcat -b "
-              << b->bootstrap() << " -P -t " << c.cluster.kafka.prefix << "raw -K:\n"
-              << "  build/cointicker --bootstrap " << b->bootstrap() << " tail unique --follow\n"
-              << "  build/cointicker --bootstrap " << b->bootstrap() << " topics\n"
+              << "  " << cli << " crawl upbit coinness --wait      # crawl now; prints each crawl's report\n"
+              << "  " << cli << " tail unique --follow\n"
+              << "  " << cli << " topics\n"
               << "  psql '" << c.cluster.postgres.dsn << "' -c 'SELECT symbol, price FROM market_trends'\n"
               << "Ctrl-C stops everything." << std::endl;
     while (!stop.load()) {

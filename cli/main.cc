@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
   add_config_command(app, g, rc);
   add_db_command(app, g, rc);
   add_replay_command(app, g, rc);
+  add_crawl_command(app, g, rc);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -2,6 +2,9 @@
 
 #include <chrono>
 
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
 #include <spdlog/spdlog.h>
 
 #include "pipeline/process.h"
@@ -15,7 +18,59 @@ struct crawl_engine::run {
   crawl_state state;
   msg::crawl_report report;
   std::chrono::steady_clock::time_point started;
+  std::size_t next_start = 0;  // start URLs are fed to the fetcher a window at a time
+  int queued = 0;              // requests of this crawl submitted and not yet answered
 };
+
+namespace {
+// Requests of one crawl handed to the fetcher at a time: a source with
+// thousands of URLs costs a window of queued requests, not thousands.
+int window_for(const cfg::source_settings& s, const cfg::crawler_settings& c) {
+  return 2 * std::max(1, s.max_connections > 0 ? s.max_connections : c.max_connections_per_host);
+}
+}  // namespace
+
+bool envelope_builder::quote(std::string_view s, std::string& out) {
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer, rapidjson::UTF8<>, rapidjson::UTF8<>, rapidjson::CrtAllocator,
+                    rapidjson::kWriteValidateEncodingFlag>
+      w(buf);
+  if (!w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()))) return false;
+  out.append(buf.GetString(), buf.GetSize());
+  return true;
+}
+
+void envelope_builder::begin_page(std::string_view source, std::string_view kind, std::string_view fetched_at,
+                                  std::string_view trace, std::string_view page_url) {
+  head_ = R"({"v":1,"id":"","source":)";
+  ok_ = quote(source, head_);
+  head_ += R"(,"kind":)";
+  ok_ = ok_ && quote(kind, head_);
+  head_ += R"(,"fetched_at":)";
+  ok_ = ok_ && quote(fetched_at, head_);
+  head_ += R"(,"url":)";
+  mid_ = R"(,"trace":)";
+  ok_ = ok_ && quote(trace, mid_);
+  mid_ += R"(,"data":)";
+  page_url_.assign(page_url);
+  page_url_quoted_.clear();
+  page_url_ok_ = quote(page_url, page_url_quoted_);
+}
+
+const std::string* envelope_builder::build(std::string_view url, std::string_view data) {
+  if (!ok_) return nullptr;
+  out_ = head_;
+  if (url == page_url_) {
+    if (!page_url_ok_) return nullptr;
+    out_ += page_url_quoted_;
+  } else if (!quote(url, out_)) {
+    return nullptr;
+  }
+  out_ += mid_;
+  out_ += data.empty() ? std::string_view("{}") : data;
+  out_ += '}';
+  return &out_;
+}
 
 crawl_engine::crawl_engine(const cfg::cluster_settings& cluster, const cfg::sources_settings& sources,
                            std::string identity)
@@ -34,7 +89,17 @@ void crawl_engine::submit(run& r, const std::string& url, crawl_sink& sink) {
   q.retries = r.src->retries;
   q.rate_per_s = r.src->rate_limit_per_s;
   q.max_connections = r.src->max_connections;
-  http_.submit(std::move(q), [this, &r, &sink](response&& res) { on_response(r, std::move(res), sink); });
+  ++r.queued;
+  http_.submit(std::move(q), [this, &r, &sink](response&& res) {
+    --r.queued;
+    on_response(r, std::move(res), sink);
+    top_up(r, sink);
+  });
+}
+
+void crawl_engine::top_up(run& r, crawl_sink& sink) {
+  const int window = window_for(*r.src, settings_);
+  while (r.queued < window && r.next_start < r.src->urls.size()) submit(r, r.src->urls[r.next_start++], sink);
 }
 
 void crawl_engine::on_response(run& r, response&& res, crawl_sink& sink) {
@@ -64,26 +129,19 @@ void crawl_engine::on_response(run& r, response&& res, crawl_sink& sink) {
   }
   parse_result pr;
   page pg{res.url, res.status, res.body, &res.headers};
-  parser_context ctx{r.report.source, *r.src, r.state, memory_[r.report.source], json_};
+  parser_context ctx{r.report.source, *r.src, r.state, memory_[r.report.source], json_, ondemand_, scratch_};
   r.parser->parse(ctx, pg, pr);
   if (!pr.note.empty()) spdlog::info("crawl {} {}: {}", r.report.id, r.report.source, pr.note);
-  const std::string fetched_at = msg::utc_now_iso();
-  msg::envelope env;
-  env.source = r.report.source;
-  env.kind = r.src->kind;
-  env.fetched_at = fetched_at;
-  env.trace = r.cmd->id;
-  std::string json, key;
+  env_.begin_page(r.report.source, r.src->kind, msg::utc_now_iso(), r.cmd->id, res.url);
+  std::string key;
   for (auto& it : pr.items) {
-    env.url = std::move(it.url);
-    env.data.text = std::move(it.data);
-    json.clear();
-    if (!msg::encode(env, json)) {
-      pr.item_errors.push_back("an item that is not valid UTF-8");
+    const std::string* json = env_.build(it.url, it.data);
+    if (!json) {
+      pr.item_errors.push_back("an item whose url is not valid UTF-8");
       continue;
     }
     key.assign(r.report.source).append("/").append(it.key);
-    sink.record(key, json);
+    sink.record(key, *json);
     ++r.report.records;
     ++records_;
   }
@@ -129,7 +187,7 @@ std::vector<msg::crawl_report> crawl_engine::crawl(const std::vector<msg::crawl_
       r.report.error = "no parser named '" + r.src->parser + "'";
       continue;
     }
-    for (const auto& url : r.src->urls) submit(r, url, sink);
+    top_up(r, sink);
   }
   const bool done = http_.run(stop);
   if (stopped) *stopped = !done;

@@ -186,7 +186,13 @@ struct fetcher::impl {
     if (line.starts_with("HTTP/")) {
       j->res.headers.clear();  // a redirect or 100-continue: keep the last response's headers
     } else if (auto colon = line.find(':'); colon != std::string_view::npos) {
-      j->res.headers[lower(std::string(line.substr(0, colon)))] = trim(line.substr(colon + 1));
+      std::string name = lower(std::string(line.substr(0, colon)));
+      std::string value = trim(line.substr(colon + 1));
+      if (name == "content-length") {  // one allocation for the body, not a doubling series
+        const long long n = std::atoll(value.c_str());
+        if (n > 0 && n <= j->cap) j->res.body.reserve(static_cast<std::size_t>(n));
+      }
+      j->res.headers[std::move(name)] = std::move(value);
     }
     return size * n;
   }

@@ -1,5 +1,7 @@
 #include "actors/crawler/replay_server.h"
 
+#include <sys/socket.h>
+
 #include <atomic>
 #include <filesystem>
 #include <fstream>
@@ -136,7 +138,9 @@ struct replay_server::impl {
 };
 
 replay_server::replay_server(std::vector<replay_route> routes)
-    : routes_(std::move(routes)), next_(routes_.size(), 0), impl_(std::make_unique<impl>()) {}
+    : routes_(std::move(routes)), next_(routes_.size(), 0), impl_(std::make_unique<impl>()) {
+  for (std::size_t i = 0; i < routes_.size(); ++i) by_host_path_[routes_[i].host + " " + routes_[i].path].push_back(i);
+}
 
 replay_server::~replay_server() { stop(); }
 
@@ -173,9 +177,10 @@ bool replay_server::start(const std::string& bind, int port, std::string& err) {
     // it names present with that value; more named parameters win.
     int best = -1;
     std::size_t best_q = 0;
-    for (std::size_t i = 0; i < routes_.size(); ++i) {
+    static const std::vector<std::size_t> none;
+    auto cand = by_host_path_.find(host + " " + path);
+    for (std::size_t i : cand == by_host_path_.end() ? none : cand->second) {
       const auto& r = routes_[i];
-      if (r.host != host || r.path != path) continue;
       bool match = true;
       for (const auto& [k, v] : r.query) {
         auto range = req.params.equal_range(k);
@@ -243,11 +248,27 @@ bool replay_server::start(const std::string& bind, int port, std::string& err) {
         return false;
       });
     } else if (!r->body.empty()) {
-      res.set_content(r->body, ctype);
+      // The recorded bytes as they are: a provider with a known length is
+      // never re-compressed by httplib (set_content would gzip or brotli the
+      // body for a client that accepts it, which costs ~15 ms per 40 KB page
+      // and is not what the recording says).
+      const std::string* body = &r->body;
+      res.set_content_provider(body->size(), ctype, [body](std::size_t off, std::size_t len, httplib::DataSink& sink) {
+        return sink.write(body->data() + off, len);
+      });
     }
     set_status(res.status);
   });
+  // httplib listens with a backlog of 5: 32 clients connecting at once lose
+  // SYNs and wait a second for the retransmit. Keep the listening socket and
+  // widen its backlog after the bind (listen() again does that on Linux).
+  int listen_fd = -1;
+  svr.set_socket_options([&listen_fd](socket_t sock) {
+    httplib::default_socket_options(sock);
+    listen_fd = sock;
+  });
   port_ = port == 0 ? svr.bind_to_any_port(bind) : (svr.bind_to_port(bind, port) ? port : -1);
+  if (listen_fd >= 0 && port_ > 0) ::listen(listen_fd, 1024);
   if (port_ <= 0) {
     err = "cannot bind " + bind + ":" + std::to_string(port);
     port_ = 0;

@@ -25,6 +25,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -74,6 +75,7 @@ class replay_server {
   struct impl;
   std::vector<replay_route> routes_;
   std::vector<std::size_t> next_;  // per route: the next response to serve
+  std::unordered_map<std::string, std::vector<std::size_t>> by_host_path_;  // "host path" -> routes
   mutable std::mutex mu_;
   std::vector<replay_hit> hits_;
   int port_ = 0;

@@ -60,6 +60,8 @@ struct parser_context {
   crawl_state& state;
   source_memory& memory;
   simdjson::dom::parser& json;
+  simdjson::ondemand::parser& ondemand;  // the hot path (upbit boards)
+  std::string& scratch;                  // a padded copy of the body for ondemand
 };
 
 using parse_fn = void (*)(const parser_context&, const page&, parse_result&);

@@ -98,8 +98,22 @@ TEST(crawler_process, crawl_commands_from_kcat_become_raw_records_reports_and_de
   EXPECT_NE(rules["source"].find("is disabled"), std::string::npos);
   EXPECT_NE(rules["decode"].find("this is not a command"), std::string::npos);
 
+  // `cointicker crawl --wait`: the second crawl of alternative.me is a 304
+  // (ETag remembered), Upbit's second board has new timestamps.
+  const std::string cli = binary_dir() + "/cointicker --config " + std::string(CTK_SOURCE_DIR) + "/config --bootstrap " +
+                          b.bootstrap();
+  std::string waited;
+  EXPECT_EQ(run(cli + " crawl upbit alternative_me --wait --timeout 60 2>&1", &waited), 0) << waited;
+  EXPECT_NE(waited.find("upbit            ok            8 records    0 errors    1 pages"), std::string::npos) << waited;
+  EXPECT_NE(waited.find("alternative_me   ok            0 records    0 errors    1 pages"), std::string::npos) << waited;
+  std::string refused;
+  EXPECT_EQ(run(cli + " crawl nosuch 2>&1", &refused), 2) << refused;
+  EXPECT_NE(refused.find("no source named 'nosuch'"), std::string::npos) << refused;
+  EXPECT_EQ(run(cli + " crawl cnn_fear_greed --force --wait --timeout 60 2>&1", &waited), 0) << waited;
+  EXPECT_NE(waited.find("cnn_fear_greed   ok            1 records"), std::string::npos) << waited;
+
   c.signal(SIGTERM);
   EXPECT_EQ(c.wait(std::chrono::seconds(30)), 0) << c.err();
-  EXPECT_EQ(committed_sum(b.bootstrap(), "ctk.crawler", "ctk.control", 4), static_cast<std::int64_t>(lines.size()))
+  EXPECT_EQ(committed_sum(b.bootstrap(), "ctk.crawler", "ctk.control", 4), static_cast<std::int64_t>(lines.size()) + 3)
       << "every command committed once handled";
 }

@@ -24,6 +24,8 @@ struct harness {
   crawl_state state;
   source_memory memory;
   simdjson::dom::parser json;
+  simdjson::ondemand::parser ondemand;
+  std::string scratch;
 
   parse_result parse(const std::string& parser, const std::string& url, const std::string& body, long status = 200) {
     const parser_entry* p = find_parser(parser);
@@ -31,7 +33,7 @@ struct harness {
     parse_result r;
     ++state.pages;
     page pg{url, status, body, nullptr};
-    parser_context c{"src", settings, state, memory, json};
+    parser_context c{"src", settings, state, memory, json, ondemand, scratch};
     p->parse(c, pg, r);
     return r;
   }
@@ -110,6 +112,12 @@ TEST(upbit, truncated_json_invalid_utf8_and_html_are_page_errors) {
   auto cut = h.parse("upbit", "u", fixture("broken/upbit_truncated.json"));
   EXPECT_TRUE(cut.items.empty());
   EXPECT_TRUE(cut.error.starts_with("not valid JSON")) << cut.error;
+  for (std::string cut_at_item : {R"([{"market":"KRW-A","trade_price":1},)", R"([{"market":"KRW-A","trade_price":1})",
+                                  R"([{"market":"KRW-A","trade_price":1)", "[", R"([{"market":"KRW-A"},{"mar)"}) {
+    auto c = h.parse("upbit", "u", cut_at_item);
+    EXPECT_TRUE(c.items.empty()) << cut_at_item;
+    EXPECT_FALSE(c.error.empty()) << cut_at_item;
+  }
   auto utf = h.parse("coinness", "u", fixture("broken/invalid_utf8.json"));
   EXPECT_EQ(utf.error, "the body is not valid UTF-8");
   auto html = h.parse("upbit", "u", fixture("broken/not_json.html"));

@@ -4,6 +4,7 @@
 #   deploy/setup.sh            install + configure + build (Release with asserts)
 #   CTK_BUILD_TYPE=Debug deploy/setup.sh
 #   CTK_SKIP_BUILD=1 deploy/setup.sh   packages only
+#   deploy/setup.sh --bench    also the benchmarks' baselines (python3-scrapy, time)
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 
@@ -15,6 +16,10 @@ packages=(
   libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev
   kcat postgresql procps
 )
+
+if [ "${1:-}" = --bench ]; then
+  packages+=(python3-scrapy time bc curl)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

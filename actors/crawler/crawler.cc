@@ -77,7 +77,7 @@ crawl_engine::crawl_engine(const cfg::cluster_settings& cluster, const cfg::sour
     : settings_(cluster.crawler),
       sources_(sources),
       identity_(std::move(identity)),
-      http_(fetch_options::from(cluster.crawler)) {}
+      http_(cluster.crawler) {}
 
 crawl_engine::~crawl_engine() = default;
 

@@ -56,22 +56,6 @@ bool retryable_curl(CURLcode c) {
 
 }  // namespace
 
-fetch_options fetch_options::from(const cfg::crawler_settings& s) {
-  fetch_options o;
-  o.user_agent = s.user_agent;
-  o.max_body_bytes = s.max_body_bytes;
-  o.connect_timeout_ms = s.connect_timeout_ms;
-  o.max_redirects = s.max_redirects;
-  o.max_connections_per_host = s.max_connections_per_host;
-  o.max_connections = s.max_connections;
-  o.backoff_initial_ms = s.backoff_initial_ms;
-  o.backoff_max_ms = s.backoff_max_ms;
-  o.retry_after_max_s = s.retry_after_max_s;
-  o.replay = s.replay;
-  while (!o.replay.empty() && o.replay.back() == '/') o.replay.pop_back();
-  return o;
-}
-
 std::string response::describe() const {
   std::string s;
   if (!error.empty()) s = error;

@@ -38,20 +38,11 @@ namespace ctk::crawler {
 
 using header_map = std::map<std::string, std::string>;  // names in lower case
 
-struct fetch_options {
-  std::string user_agent = "cointicker/0.1";
-  std::int64_t max_body_bytes = 8LL << 20;
-  int connect_timeout_ms = 5000;
-  int max_redirects = 5;
-  int max_connections_per_host = 4;
-  int max_connections = 64;
-  int backoff_initial_ms = 500;
-  int backoff_max_ms = 60'000;
-  int retry_after_max_s = 600;
-  std::string replay;  // http://127.0.0.1:PORT, or empty for the real hosts
-
-  static fetch_options from(const cfg::crawler_settings& s);
-};
+// The fetcher's settings are cfg::crawler_settings (config/settings.h):
+// user_agent, max_body_bytes, connect_timeout_ms, max_redirects,
+// max_connections_per_host, max_connections, backoff_initial_ms,
+// backoff_max_ms, retry_after_max_s, replay.
+using fetch_options = cfg::crawler_settings;
 
 struct request {
   std::string url;

@@ -375,6 +375,17 @@ void saveticker_item(element n, const page& p, parse_result& r, std::int64_t* ma
   (void)p;
 }
 
+// `{"news_list":[...]}`, the shape of both the list and top-stories.
+bool news_list(const parser_context& c, const page& p, element& root, simdjson::dom::array& arr, parse_result& r) {
+  element list;
+  if (!parse_json(c, p, root, r)) return false;
+  if (!field(root, "news_list", list) || list.get_array().get(arr)) {
+    r.error = "expected an object with a `news_list` array";
+    return false;
+  }
+  return true;
+}
+
 void parse_saveticker(const parser_context& c, const page& p, parse_result& r) {
   const std::string path = path_of(p.url);
   const std::string origin = origin_of(p.url);
@@ -390,13 +401,9 @@ void parse_saveticker(const parser_context& c, const page& p, parse_result& r) {
       r.error = "HTTP " + std::to_string(p.status);
       return;
     }
-    element root, list;
-    if (!parse_json(c, p, root, r)) return;
+    element root;
     simdjson::dom::array arr;
-    if (!field(root, "news_list", list) || list.get_array().get(arr)) {
-      r.error = "expected an object with a `news_list` array";
-      return;
-    }
+    if (!news_list(c, p, root, arr, r)) return;
     std::size_t n = 0;
     for (element a : arr) {
       ++n;
@@ -418,13 +425,9 @@ void parse_saveticker(const parser_context& c, const page& p, parse_result& r) {
       r.error = "HTTP " + std::to_string(p.status) + " from top-stories (the list endpoint is gone too)";
       return;
     }
-    element root, list;
-    if (!parse_json(c, p, root, r)) return;
+    element root;
     simdjson::dom::array arr;
-    if (!field(root, "news_list", list) || list.get_array().get(arr)) {
-      r.error = "expected an object with a `news_list` array";
-      return;
-    }
+    if (!news_list(c, p, root, arr, r)) return;
     std::int64_t max_id = 0;
     for (element a : arr) saveticker_item(a, p, r, &max_id);
     c.state.next_id = std::max(max_id, c.memory.last_id) + 1;

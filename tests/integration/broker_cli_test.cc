@@ -168,7 +168,7 @@ TEST(topics, lists_partitions_end_offsets_and_counts) {
 
 TEST(cli, every_command_has_help_and_usage_errors_exit_2) {
   for (const char* c : {"", " broker", " up", " run", " tail", " topics", " config", " config check",
-                        " config sources", " config reference"}) {
+                        " config sources", " config reference", " crawl", " replay-server", " db", " db migrate"}) {
     std::string out;
     EXPECT_EQ(run(cointicker() + c + " --help", &out), 0) << c;
     EXPECT_NE(out.find("Usage"), std::string::npos) << c;
@@ -241,4 +241,74 @@ TEST(up, runs_the_built_actors_end_to_end_and_sigterm_leaves_no_process_behind) 
   EXPECT_NE(files.find("/var/hdfs/raw/upbit/20240905/ctk.unique+"), std::string::npos) << files;
   EXPECT_EQ(files.find("/_tmp/"), std::string::npos) << files;
   EXPECT_NE(run("psql -X -Atc 'SELECT 1' '" + dsn + "' >/dev/null 2>&1"), 0) << "PostgreSQL still answers after up stopped";
+}
+
+namespace {
+// psql as the independent reader: "table count" lines.
+std::string table_counts(const std::string& dsn) {
+  std::string out;
+  run("psql -X -At -F ' ' -c \"SELECT 'market_trends', count(*) FROM market_trends UNION ALL "
+      "SELECT 'fear_greed_index', count(*) FROM fear_greed_index UNION ALL SELECT 'raw_news', count(*) FROM raw_news\" '" +
+          dsn + "' 2>/dev/null",
+      &out);
+  return out;
+}
+
+// Lines in the committed HDFS files under dir/var/hdfs/raw, per source folder.
+std::string hdfs_lines(const std::string& dir) {
+  std::string out;
+  run("cd " + dir + "/var/hdfs/raw 2>/dev/null && for s in *; do echo \"$s $(cat $s/*/* | wc -l)\"; done", &out);
+  return out;
+}
+}  // namespace
+
+// As a new user would, offline: `up --replay tests/fixtures/replay`, a crawl
+// of every enabled source, and exactly the recorded records in PostgreSQL
+// and HDFS; Ctrl-C leaves nothing running; a second `up` finds the same data.
+TEST(up, replay_crawls_every_source_into_postgres_and_hdfs_and_a_second_up_finds_the_same_data) {
+  auto dir = temp_dir();
+  ::chmod(dir.c_str(), 0755);
+  const std::vector<std::string> argv{binary_dir() + "/cointicker", "--config", std::string(CTK_SOURCE_DIR) + "/config",
+                                      "up", "--listen", "127.0.0.1:0", "--replay",
+                                      std::string(CTK_SOURCE_DIR) + "/tests/fixtures/replay"};
+  const std::string expected_db = "market_trends 8\nfear_greed_index 2\nraw_news 72\n";
+  const std::string expected_files =
+      "alternative_me 2\ncoindesk 3\ncoinness 35\ncointelegraph 2\ndecrypt 2\nsaveticker 30\nupbit 8\n";
+  std::string dsn;
+  {
+    child up(argv, dir + "/up1.out", dir + "/up1.err", {}, dir);
+    ASSERT_TRUE(wait_until([&] { return up.out().find("Ctrl-C stops everything") != std::string::npos || !up.running(); },
+                           std::chrono::seconds(20)))
+        << up.err();
+    const std::string banner = up.out();
+    EXPECT_NE(banner.find("sources    replay server http://127.0.0.1:"), std::string::npos) << banner;
+    const auto at = banner.find("broker     ") + 11;
+    const std::string bootstrap = banner.substr(at, banner.find(' ', at) - at);
+    const auto d = banner.find("postgres   ") + 11;
+    dsn = banner.substr(d, banner.find("  (", d) - d);
+    std::string crawled;
+    ASSERT_EQ(run(binary_dir() + "/cointicker --config " + std::string(CTK_SOURCE_DIR) + "/config --bootstrap " +
+                      bootstrap + " crawl upbit alternative_me coinness saveticker coindesk cointelegraph decrypt --wait 2>&1",
+                  &crawled),
+              0)
+        << crawled << up.err();
+    ASSERT_TRUE(wait_until([&] { return table_counts(dsn) == expected_db; }, std::chrono::seconds(60)))
+        << table_counts(dsn) << crawled << up.err();
+    up.signal(SIGINT);
+    EXPECT_EQ(up.wait(std::chrono::seconds(60)), 0) << up.err();
+    EXPECT_EQ(hdfs_lines(dir), expected_files) << "the drain committed every open file";
+  }
+  std::string left;
+  run("pgrep -f '" + dir + "/var/p[g]' || true", &left);  // [g]: the shell running pgrep does not match itself
+  EXPECT_TRUE(left.empty()) << "processes left behind: " << left;
+  {
+    child up(argv, dir + "/up2.out", dir + "/up2.err", {}, dir);
+    ASSERT_TRUE(wait_until([&] { return up.out().find("Ctrl-C stops everything") != std::string::npos || !up.running(); },
+                           std::chrono::seconds(20)))
+        << up.err();
+    EXPECT_EQ(table_counts(dsn), expected_db) << "the private PostgreSQL kept its data";
+    EXPECT_EQ(hdfs_lines(dir), expected_files);
+    up.signal(SIGTERM);
+    EXPECT_EQ(up.wait(std::chrono::seconds(60)), 0) << up.err();
+  }
 }

@@ -45,7 +45,7 @@ int main(int argc, char** argv) {
       if (failures++ < 3) std::cerr << "page failed: " << reason << "\n";
     }
   } sink;
-  ctk::crawler::crawl_engine engine(cluster, sources, "bench/crawler/0");
+  ctk::crawler::crawl_engine engine(cluster, std::move(sources), "bench/crawler/0");
   ctk::msg::crawl_command cmd;
   cmd.id = "bench";
   cmd.source = "bench";

@@ -51,7 +51,7 @@ class envelope_builder {
 // parser asks for. Several commands run concurrently in one fetcher.
 class crawl_engine {
  public:
-  crawl_engine(const cfg::cluster_settings& cluster, const cfg::sources_settings& sources, std::string identity);
+  crawl_engine(const cfg::cluster_settings& cluster, cfg::sources_settings sources, std::string identity);
   ~crawl_engine();
 
   // One report per command, in order. `*stopped` is set when `stop` cut the

@@ -294,6 +294,14 @@ TEST(up, replay_crawls_every_source_into_postgres_and_hdfs_and_a_second_up_finds
         << crawled << up.err();
     ASSERT_TRUE(wait_until([&] { return table_counts(dsn) == expected_db; }, std::chrono::seconds(60)))
         << table_counts(dsn) << crawled << up.err();
+    // hdfs-sink runs at its own pace: wait until it has written all 82
+    // lines (committed or still in its temporary files) before Ctrl-C.
+    const auto written = [&] {
+      std::string out;
+      run("cat " + dir + "/var/hdfs/raw/*/*/* " + dir + "/var/hdfs/_tmp/*/* 2>/dev/null | wc -l", &out);
+      return out;
+    };
+    ASSERT_TRUE(wait_until([&] { return written() == "82\n"; }, std::chrono::seconds(60))) << written() << up.err();
     up.signal(SIGINT);
     EXPECT_EQ(up.wait(std::chrono::seconds(60)), 0) << up.err();
     EXPECT_EQ(hdfs_lines(dir), expected_files) << "the drain committed every open file";

@@ -4,6 +4,7 @@
 #include "actors/db_sink/db_sink.h"
 #include "actors/dedup/dedup.h"
 #include "actors/hdfs_sink/hdfs_sink.h"
+#include "actors/scheduler/scheduler.h"
 #include "actors/validator/validator.h"
 
 namespace ctk::actors {
@@ -22,7 +23,8 @@ const std::vector<actor_entry>& registry() {
       {"db-sink", "writes unique records to PostgreSQL, exactly once",
        [](const actor_context& c) { return db::make_db_sink(c); }},
       {"analyzer", "derives sentiment and indicators: unique -> insights", {}},
-      {"scheduler", "fires timed crawl commands; runs the control plane", {}},
+      {"scheduler", "fires timed crawl commands (reports -> control); runs the control plane",
+       [](const actor_context& c) { return scheduler::make_scheduler(c); }},
   };
   return entries;
 }

@@ -62,7 +62,9 @@ void add_run_command(CLI::App& app, global_options& g, int& rc) {
     }
     auto& stop = pipeline::install_stop_signals();
     auto a = entry->make({c, identity});
-    pipeline::runner r(*a, pipeline::make_runner_config(c.cluster, identity));
+    auto rcfg = pipeline::make_runner_config(c.cluster, identity);
+    rcfg.config_dir = c.dir;
+    pipeline::runner r(*a, std::move(rcfg));
     rc = r.run(stop);
   });
 }

@@ -99,6 +99,7 @@ void add_up_command(CLI::App& app, global_options& g, int& rc) {
       children.emplace_back(e.name, spawn_actor(g, b->bootstrap(), e.name));
     }
     std::cout << "cointicker is up on this machine\n"
+              << "  control    " << c.cluster.control.router << " (ROUTER), " << c.cluster.control.pub << " (PUB)\n"
               << "  broker     " << b->bootstrap() << "  (embedded: in memory, one machine, not for production)\n"
               << "  topics     " << c.cluster.kafka.prefix << "{control,raw,valid,deadletter,unique,insights,dedup.state,reports}\n"
               << "  sources    " << (c.cluster.crawler.replay.empty() ? "live (the internet)" : "replay server " + c.cluster.crawler.replay + (replay->starts_with("http") ? "" : " (" + *replay + ")")) << "\n"
@@ -109,6 +110,7 @@ void add_up_command(CLI::App& app, global_options& g, int& rc) {
     const std::string cli = "build/cointicker --bootstrap " + b->bootstrap();
     std::cout << "try, in another terminal:\n"
               << "  " << cli << " crawl upbit coinness --wait      # crawl now; prints each crawl's report\n"
+              << "  " << cli << " status                           # every actor, as the scheduler sees it\n"
               << "  " << cli << " tail unique --follow\n"
               << "  " << cli << " topics\n"
               << "  psql '" << c.cluster.postgres.dsn << "' -c 'SELECT symbol, price FROM market_trends'\n"

@@ -22,6 +22,7 @@ void add_up_command(CLI::App& app, global_options& g, int& rc);
 void add_db_command(CLI::App& app, global_options& g, int& rc);
 void add_replay_command(CLI::App& app, global_options& g, int& rc);
 void add_crawl_command(CLI::App& app, global_options& g, int& rc);
+void add_control_commands(CLI::App& app, global_options& g, int& rc);  // status, ctl
 
 // --replay DIR|URL: a URL is used as is; a folder gets a replay server in
 // this process (kept alive in `server`). Sets crawler.replay. false: error printed.

@@ -141,13 +141,17 @@ struct control_settings {
   std::string pub = "tcp://127.0.0.1:5556";
   int heartbeat_ms = 1000;
   int dead_after_ms = 5000;
+  std::string curve_dir;
 
   static constexpr auto settings() {
     return std::tuple{setting("router", &control_settings::router, "scheduler ROUTER endpoint (requests, heartbeats)"),
                       setting("pub", &control_settings::pub, "scheduler PUB endpoint (broadcast commands)"),
                       setting("heartbeat_ms", &control_settings::heartbeat_ms, "actor heartbeat period"),
                       setting("dead_after_ms", &control_settings::dead_after_ms,
-                              "the scheduler marks an actor dead after this long without a heartbeat")};
+                              "the scheduler marks an actor dead after this long without a heartbeat"),
+                      setting("curve_dir", &control_settings::curve_dir,
+                              "folder with CURVE keys (server.key/.pub, client.key/.pub; `cointicker ctl keygen DIR`); "
+                              "empty: no authentication")};
   }
 };
 
@@ -235,6 +239,15 @@ struct crawler_settings {
   static std::optional<std::string> check(const crawler_settings& c);
 };
 
+struct scheduler_settings {
+  std::string overlap_timeout = "15m";
+
+  static constexpr auto settings() {
+    return std::tuple{setting("overlap_timeout", &scheduler_settings::overlap_timeout,
+                              "a source whose last crawl has not reported for this long is fired anyway")};
+  }
+};
+
 struct cluster_settings {
   std::vector<node_settings> nodes;
   kafka_settings kafka;
@@ -246,6 +259,7 @@ struct cluster_settings {
   runtime_settings runtime;
   dedup_settings dedup;
   crawler_settings crawler;
+  scheduler_settings scheduler;
 
   static constexpr auto settings() {
     return std::tuple{setting("nodes", &cluster_settings::nodes, "the machines and the actors each one runs"),
@@ -257,7 +271,8 @@ struct cluster_settings {
                       setting("metrics", &cluster_settings::metrics, "Prometheus endpoints"),
                       setting("runtime", &cluster_settings::runtime, "actor loop: batching and retries"),
                       setting("dedup", &cluster_settings::dedup, "the dedup actor"),
-                      setting("crawler", &cluster_settings::crawler, "the crawler actor's HTTP fetcher")};
+                      setting("crawler", &cluster_settings::crawler, "the crawler actor's HTTP fetcher"),
+                      setting("scheduler", &cluster_settings::scheduler, "the scheduler actor")};
   }
 };
 

@@ -45,6 +45,8 @@ std::atomic<bool>& install_stop_signals() {
 
 const std::atomic<bool>& stop_requested() { return g_stop; }
 
+void request_stop() { g_stop.store(true); }
+
 std::uint64_t rss_bytes() {
   long pages = 0, resident = 0;
   if (FILE* f = std::fopen("/proc/self/statm", "r")) {

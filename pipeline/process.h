@@ -15,6 +15,8 @@ std::atomic<bool>& install_stop_signals();
 // The same flag, for code deep inside an actor that must give up early
 // (a crawl waiting out a Retry-After); set only once signals are installed.
 const std::atomic<bool>& stop_requested();
+// Sets that flag, as SIGTERM would (a `drain` over the control plane).
+void request_stop();
 
 // Resident set size of this process, in bytes (from /proc/self/statm).
 std::uint64_t rss_bytes();

@@ -6,8 +6,11 @@
 
 #include <spdlog/spdlog.h>
 
+#include "config/loader.h"
 #include "messages/envelope.h"
 #include "pipeline/process.h"
+
+extern char** environ;
 
 namespace ctk::pipeline {
 
@@ -43,6 +46,7 @@ runner_config make_runner_config(const cfg::cluster_settings& s, const std::stri
   rc.runtime = s.runtime;
   rc.metrics_bind = s.metrics.bind;
   rc.metrics_port = s.metrics.base_port;
+  rc.control = s.control;
   return rc;
 }
 
@@ -145,9 +149,26 @@ int runner::run(const std::atomic<bool>& stop) {
   }
   spdlog::info("{} consuming {} as group {}; metrics on http://{}:{}/metrics", actor_.name(), fmt::join(topics, ","),
                rc_.names.group(actor_.name()), rc_.metrics_bind, server_->port());
+  stop_ = &stop;
+  if (!rc_.control.router.empty()) {
+    agent_ = std::make_unique<control::agent>(
+        rc_.control, rc_.identity,
+        [this] {
+          control::snapshot s;
+          s.state = stop_->load() ? "draining" : pause_requested_.load() ? "paused" : "running";
+          s.consumed = consumed_.load();
+          s.produced = producer_->acked();
+          s.lag = lag_.load();
+          s.dead_letters = dead_lettered_.load();
+          return s;
+        },
+        [this](const control::command& c) { on_control(c); });
+    agent_->start();
+  }
 
   const std::size_t depth = static_cast<std::size_t>(rc_.runtime.max_inflight_batches);
   while (!stop.load()) {
+    apply_control();
     {
       phase_timer t(us_poll_);
       collect_batch(stop);
@@ -189,6 +210,7 @@ int runner::run(const std::atomic<bool>& stop) {
   consumer_->close();  // revoke → on_revoke commits anything left
   std::string ferr;
   if (!producer_->flush(ferr)) spdlog::error("while stopping: {}", ferr);
+  if (agent_) agent_->stop();  // its last heartbeat says "stopped"
   spdlog::info("stopped: consumed {}, produced {}, dead-lettered {}; seconds in poll {:.2f}, handle {:.2f}, "
                "delivery {:.2f}, flush {:.2f}, commit {:.2f}",
                consumed_.load(), producer_->acked(), dead_lettered_.load(), secs(us_poll_), secs(us_handle_),
@@ -541,5 +563,55 @@ void runner::on_revoke(const std::vector<kafka::topic_partition>& parts, bool lo
 }
 
 void runner::update_lag() { lag_.store(consumer_->lag()); }
+
+// Called on the control agent's thread: only atomics and thread-safe calls.
+void runner::on_control(const control::command& c) {
+  if (c.cmd == "pause") {
+    pause_requested_ = true;
+  } else if (c.cmd == "resume") {
+    pause_requested_ = false;
+  } else if (c.cmd == "drain") {
+    request_stop();  // as SIGTERM: finish the batch, commit, leave the group, exit 0
+  } else if (c.cmd == "stop") {
+    spdlog::warn("control: stop: exiting now; uncommitted input is redelivered to the group");
+    spdlog::default_logger()->flush();
+    std::_Exit(130);  // as a second Ctrl-C
+  } else if (c.cmd == "log-level") {
+    spdlog::apply_all([&](const std::shared_ptr<spdlog::logger>& l) { l->set_level(spdlog::level::from_str(c.arg)); });
+  } else if (c.cmd == "reload") {
+    if (rc_.config_dir.empty()) return;
+    cfg::loaded_config fresh;
+    auto errors = cfg::load_config(rc_.config_dir, fresh, environ);
+    if (!errors.empty()) {
+      spdlog::error("reload: {} config error(s), nothing changed; first: {}", errors.size(), errors.front().to_string());
+      return;
+    }
+    // What changes live (docs: pipeline/README.md): the log level. The rest
+    // (topics, batching, sources, stores) takes a drain and a restart.
+    const auto level = spdlog::level::from_str(fresh.cluster.runtime.log_level);
+    spdlog::apply_all([&](const std::shared_ptr<spdlog::logger>& l) { l->set_level(level); });
+    spdlog::info("reload: log level {}; other settings apply at the next start", fresh.cluster.runtime.log_level);
+  }
+}
+
+// On the loop's thread: pause or resume every assigned partition. The loop
+// keeps polling while paused (rebalances, heartbeats to the group), and
+// newly assigned partitions are paused too.
+void runner::apply_control() {
+  const bool want = pause_requested_.load();
+  if (!want && !paused_) return;
+  auto parts = consumer_->assignment();
+  if (want && (!paused_ || parts.size() != paused_parts_)) {
+    consumer_->pause(parts);
+    if (!paused_) spdlog::info("paused: consumption of {} partitions stopped (control)", parts.size());
+    paused_ = true;
+    paused_parts_ = parts.size();
+  } else if (!want && paused_) {
+    consumer_->resume(parts);
+    spdlog::info("resumed: consuming {} partitions again (control)", parts.size());
+    paused_ = false;
+    paused_parts_ = 0;
+  }
+}
 
 }  // namespace ctk::pipeline

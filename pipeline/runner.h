@@ -22,6 +22,7 @@
 #include <set>
 #include <string>
 
+#include "brokers/control.h"
 #include "brokers/kafka.h"
 #include "config/settings.h"
 #include "pipeline/actor.h"
@@ -38,6 +39,10 @@ struct runner_config {
   cfg::runtime_settings runtime;
   std::string metrics_bind = "127.0.0.1";
   int metrics_port = 0;  // 0: any free port
+  // The control plane (brokers/control.h): heartbeats to the scheduler and
+  // its commands. Off when control.router is empty.
+  cfg::control_settings control;
+  std::string config_dir;  // re-read on `reload`
 };
 
 // Builds a runner_config from loaded settings (kafka, runtime, metrics).
@@ -91,6 +96,9 @@ class runner final : kafka::rebalance_listener, public emitter {
   void on_consumer_error(const rd_kafka_message_t& m);
   const std::string& full_topic(std::string_view base);
   void update_lag();
+  // Applies pause/resume asked for over the control plane.
+  void apply_control();
+  void on_control(const control::command& c);
 
   actor& actor_;
   runner_config rc_;
@@ -130,6 +138,11 @@ class runner final : kafka::rebalance_listener, public emitter {
   std::atomic<std::uint64_t>& us_commit_;
   std::atomic<std::int64_t> lag_{0};
   std::atomic<bool> healthy_{true};
+  std::atomic<bool> pause_requested_{false};
+  bool paused_ = false;
+  std::size_t paused_parts_ = 0;
+  const std::atomic<bool>* stop_ = nullptr;
+  std::unique_ptr<control::agent> agent_;
   std::chrono::steady_clock::time_point started_;
 };
 

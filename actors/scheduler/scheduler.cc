@@ -1,0 +1,199 @@
+#include "actors/scheduler/scheduler.h"
+
+#include <chrono>
+#include <map>
+#include <set>
+
+#include <spdlog/spdlog.h>
+
+#include "actors/scheduler/schedule.h"
+#include "actors/validator/normalize.h"
+#include "brokers/control.h"
+#include "messages/envelope.h"
+
+namespace ctk::scheduler {
+
+namespace {
+
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+class scheduler_actor final : public pipeline::actor {
+ public:
+  explicit scheduler_actor(const actors::actor_context& c)
+      : prefix_(c.config.cluster.kafka.prefix), server_(c.config.cluster.control) {
+    overlap_ms_ = cfg::parse_duration_ms(c.config.cluster.scheduler.overlap_timeout).value_or(15 * 60'000);
+    for (const auto& [name, src] : c.config.sources.sources) {
+      if (!src.enabled) continue;
+      std::string why;
+      auto s = schedule::parse(src.schedule, why);
+      if (!s) {
+        spdlog::info("scheduler: {} has no schedule ({}); manual crawls only", name, why);
+        continue;
+      }
+      sources_.emplace(name, state{*s});
+    }
+    rebuild(c);
+    std::string err;
+    if (!server_.start(err)) spdlog::error("{}; scheduling goes on without the control plane", err);
+    else spdlog::info("control plane: ROUTER {}, PUB {}", c.config.cluster.control.router, c.config.cluster.control.pub);
+  }
+
+  std::string name() const override { return "scheduler"; }
+  std::vector<std::string> inputs() const override { return {"reports"}; }
+
+  pipeline::outcome handle(const pipeline::input& in, pipeline::emitter& out) override {
+    on_report(in.value);  // also read by reports_ (below); clearing twice is harmless
+    tick(out);
+    return pipeline::outcome::ok();
+  }
+
+  pipeline::outcome idle(pipeline::emitter& out) override {
+    tick(out);
+    return pipeline::outcome::ok();
+  }
+
+ private:
+  struct state {
+    schedule when;
+    std::int64_t last = -1;     // last firing (ms), -1: never
+    std::int64_t due = 0;       // next firing (ms)
+    std::string outstanding;    // id of a fired crawl not reported yet
+    std::int64_t outstanding_at = 0;
+    std::int64_t skipped_slot = -1;  // the slot last skipped for overlap (logged once)
+  };
+
+  // The last firing per source from <prefix>control, and which of those
+  // have a report in <prefix>reports: a restart neither fires twice nor
+  // forgets a run (DESIGN: the topics are the state).
+  void rebuild(const actors::actor_context& c) {
+    kafka::properties props = c.config.cluster.kafka.properties;
+    props["bootstrap.servers"] = c.config.cluster.kafka.bootstrap;
+    props["group.id"] = "cointicker-scheduler-rebuild";
+    std::string err;
+    auto rk = kafka::make_handle(RD_KAFKA_CONSUMER, props, err);
+    rd_kafka_topic_partition_list_t* follow = rd_kafka_topic_partition_list_new(8);
+    std::map<std::string, std::pair<std::int64_t, std::string>> last;  // source -> (time, id)
+    std::set<std::string> reported;
+    for (const std::string base : {"control", "reports"}) {
+      const std::string topic = prefix_ + base;
+      std::vector<kafka::topic_info> topics;
+      if (!rk || !kafka::list_topics(rk.get(), topic, topics, err) || topics.empty()) {
+        spdlog::warn("scheduler: cannot read {} to rebuild ({}); every source starts as never fired", topic, err);
+        continue;
+      }
+      for (const auto& p : topics[0].partitions) {
+        const std::int64_t end = kafka::read_partition(
+            props, topic, p.partition, RD_KAFKA_OFFSET_BEGINNING,
+            [&](const rd_kafka_message_t& m) {
+              if (base == "control") {
+                msg::crawl_command cmd;
+                msg::decode_error derr;
+                if (!decoder_.decode(kafka::payload(m), cmd, derr) || cmd.reason != "schedule") return;
+                std::string why;
+                auto t = validator::parse_time_ms(cmd.requested_at, "UTC", why);
+                if (t && *t > last[cmd.source].first) last[cmd.source] = {*t, cmd.id};
+              } else {
+                msg::crawl_report rep;
+                msg::decode_error derr;
+                if (decoder_.decode(kafka::payload(m), rep, derr)) reported.insert(rep.id);
+              }
+            },
+            err);
+        if (base == "reports") rd_kafka_topic_partition_list_add(follow, topic.c_str(), p.partition)->offset = std::max<std::int64_t>(0, end);
+      }
+    }
+    // Reports are then followed with assign(), outside the consumer group:
+    // a restarted scheduler sees new reports at once, not after the group
+    // has evicted its dead predecessor (session.timeout.ms), which would
+    // make it skip slots for a crawl that did report.
+    if (rk && follow->cnt > 0 && !rd_kafka_assign(rk.get(), follow)) reports_ = std::move(rk);
+    rd_kafka_topic_partition_list_destroy(follow);
+    const std::int64_t now = now_ms();
+    for (auto& [name, st] : sources_) {
+      auto it = last.find(name);
+      if (it == last.end()) {
+        // Never fired: `every` fires now; daily and cron wait for their next slot.
+        st.due = st.when.type() == schedule::kind::every ? now : st.when.next_after(now);
+      } else {
+        st.last = it->second.first;
+        st.due = st.when.next_after(st.last);  // in the past: caught up once, at the first tick
+        if (!reported.count(it->second.second)) {
+          st.outstanding = it->second.second;
+          st.outstanding_at = st.last;
+        }
+      }
+      spdlog::info("scheduler: {} {}; last fired {}; next {}", name, st.when.describe(),
+                   st.last < 0 ? "never" : validator::format_utc_ms(st.last), validator::format_utc_ms(st.due));
+    }
+  }
+
+  void on_report(std::string_view json) {
+    msg::crawl_report rep;
+    msg::decode_error err;
+    if (!decoder_.decode(json, rep, err)) {
+      spdlog::debug("scheduler: ignored an unreadable report: {}", err.to_string());
+      return;
+    }
+    auto it = sources_.find(rep.source);
+    if (it != sources_.end() && it->second.outstanding == rep.id) {
+      it->second.outstanding.clear();
+      spdlog::debug("scheduler: {} reported {} ({} records)", rep.source, rep.status, rep.records);
+    }
+  }
+
+  void tick(pipeline::emitter& out) {
+    if (reports_) {
+      for (int i = 0; i < 1000; ++i) {
+        kafka::message_ptr m(rd_kafka_consumer_poll(reports_.get(), 0));
+        if (!m) break;
+        if (!m->err) on_report(kafka::payload(*m));
+      }
+    }
+    const std::int64_t now = now_ms();
+    for (auto& [name, st] : sources_) {
+      if (now < st.due) continue;
+      if (!st.outstanding.empty() && now - st.outstanding_at < overlap_ms_) {
+        if (st.skipped_slot != st.due)
+          spdlog::info("scheduler: {} not fired: crawl {} has not reported yet (no overlap)", name, st.outstanding);
+        st.skipped_slot = st.due;
+        st.due = st.when.next_after(now);  // this slot is given up, not queued
+        continue;
+      }
+      if (!st.outstanding.empty())
+        spdlog::warn("scheduler: {}: crawl {} never reported within {} ms; firing anyway", name, st.outstanding,
+                     overlap_ms_);
+      msg::crawl_command cmd;
+      cmd.id = "sched-" + name + "-" + std::to_string(now);
+      cmd.source = name;
+      cmd.reason = "schedule";
+      cmd.requested_at = validator::format_utc_ms(now);
+      std::string json;
+      msg::encode(cmd, json);
+      out.emit("control", name, json);
+      spdlog::info("scheduler: fired {} ({}, {})", name, cmd.id, st.when.describe());
+      st.last = now;
+      st.outstanding = cmd.id;
+      st.outstanding_at = now;
+      // One firing per tick even after a long gap: missed slots are caught up once.
+      st.due = st.when.next_after(now);
+    }
+  }
+
+  std::string prefix_;
+  std::map<std::string, state> sources_;
+  std::int64_t overlap_ms_ = 0;
+  msg::json_decoder decoder_;
+  kafka::handle_ptr reports_;  // assign()-based reader of <prefix>reports
+  control::server server_;
+};
+
+}  // namespace
+
+std::unique_ptr<pipeline::actor> make_scheduler(const actors::actor_context& ctx) {
+  return std::make_unique<scheduler_actor>(ctx);
+}
+
+}  // namespace ctk::scheduler

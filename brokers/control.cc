@@ -1,0 +1,405 @@
+#include "brokers/control.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <spdlog/spdlog.h>
+#include <zmq.hpp>
+
+namespace ctk::control {
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+zmq::context_t& context() {
+  static zmq::context_t ctx(1);
+  return ctx;
+}
+
+std::string read_key(const std::string& path, std::string& err) {
+  std::ifstream in(path);
+  std::string k;
+  if (!in || !std::getline(in, k) || k.size() != 40) {
+    err = path + ": expected a 40-character Z85 CURVE key";
+    return {};
+  }
+  return k;
+}
+
+// CURVE on a client socket (DEALER, SUB, the CLI's DEALER); true without keys.
+bool curve_client(zmq::socket_t& s, const cfg::control_settings& c, std::string& err) {
+  if (c.curve_dir.empty()) return true;
+  const std::string server = read_key(c.curve_dir + "/server.pub", err);
+  const std::string pub = read_key(c.curve_dir + "/client.pub", err);
+  const std::string sec = read_key(c.curve_dir + "/client.key", err);
+  if (server.empty() || pub.empty() || sec.empty()) return false;
+  s.set(zmq::sockopt::curve_serverkey, server);
+  s.set(zmq::sockopt::curve_publickey, pub);
+  s.set(zmq::sockopt::curve_secretkey, sec);
+  return true;
+}
+
+bool curve_server(zmq::socket_t& s, const cfg::control_settings& c, std::string& err) {
+  if (c.curve_dir.empty()) return true;
+  const std::string sec = read_key(c.curve_dir + "/server.key", err);
+  if (sec.empty()) return false;
+  s.set(zmq::sockopt::curve_server, 1);
+  s.set(zmq::sockopt::curve_secretkey, sec);
+  return true;
+}
+
+bool loopback(const std::string& endpoint) {
+  return endpoint.find("127.0.0.1") != std::string::npos || endpoint.find("localhost") != std::string::npos ||
+         endpoint.starts_with("ipc://") || endpoint.starts_with("inproc://");
+}
+
+std::vector<std::string> split_identity(const std::string& id) {
+  std::vector<std::string> parts;
+  std::size_t pos = 0;
+  for (;;) {
+    auto slash = id.find('/', pos);
+    parts.push_back(id.substr(pos, slash == std::string::npos ? std::string::npos : slash - pos));
+    if (slash == std::string::npos) break;
+    pos = slash + 1;
+  }
+  return parts;
+}
+
+bool valid_identity(const std::string& id) {
+  auto p = split_identity(id);
+  if (p.size() != 3) return false;
+  for (const auto& s : p)
+    if (s.empty() || s.size() > 64) return false;
+  return true;
+}
+
+// The "type" of a JSON message, or "" if it is not a JSON object with one.
+std::string type_of(std::string_view json) {
+  simdjson::dom::parser p;
+  simdjson::dom::element e;
+  std::string_view t;
+  if (p.parse(json.data(), json.size()).get(e) || e["type"].get_string().get(t)) return {};
+  return std::string(t);
+}
+
+}  // namespace
+
+bool command::matches(const std::string& identity) const {
+  auto p = split_identity(identity);
+  if (p.size() != 3) return false;
+  return (node.empty() || node == p[0]) && (actor.empty() || actor == p[1]) && (instance.empty() || instance == p[2]);
+}
+
+std::string command::check() const {
+  static const std::vector<std::string> known{"pause", "resume", "drain", "stop", "reload", "log-level"};
+  if (std::find(known.begin(), known.end(), cmd) == known.end())
+    return "unknown command '" + cmd.substr(0, 40) + "' (pause, resume, drain, stop, reload, log-level)";
+  if (cmd == "log-level") {
+    static const std::vector<std::string> levels{"trace", "debug", "info", "warn", "error", "critical", "off"};
+    if (std::find(levels.begin(), levels.end(), arg) == levels.end())
+      return "log-level needs one of trace, debug, info, warn, error, critical, off";
+  }
+  return {};
+}
+
+// ---- agent ----------------------------------------------------------------
+
+agent::agent(const cfg::control_settings& s, std::string identity, std::function<snapshot()> snap,
+             std::function<void(const command&)> on_command)
+    : s_(s), identity_(std::move(identity)), snap_(std::move(snap)), on_command_(std::move(on_command)) {}
+
+agent::~agent() { stop(); }
+
+void agent::start() { thread_ = std::thread([this] { loop(); }); }
+
+void agent::stop() {
+  stopping_ = true;
+  if (thread_.joinable()) thread_.join();
+}
+
+void agent::loop() {
+  try {
+    zmq::socket_t dealer(context(), zmq::socket_type::dealer);
+    zmq::socket_t sub(context(), zmq::socket_type::sub);
+    std::string err;
+    if (!curve_client(dealer, s_, err) || !curve_client(sub, s_, err)) {
+      spdlog::error("control plane: {}; running without it", err);
+      return;
+    }
+    dealer.set(zmq::sockopt::routing_id, identity_);
+    dealer.set(zmq::sockopt::immediate, 1);  // no queue towards a scheduler that is not there
+    dealer.set(zmq::sockopt::sndhwm, 10);
+    dealer.set(zmq::sockopt::linger, 0);
+    sub.set(zmq::sockopt::linger, 0);
+    sub.set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(max_control_bytes));
+    sub.set(zmq::sockopt::subscribe, "");
+    dealer.connect(s_.router);
+    sub.connect(s_.pub);
+    const auto started = clock_type::now();
+    auto next = started;
+    snapshot prev{};
+    auto prev_at = started;
+    msg::json_decoder dec;
+    for (bool last = false; !last;) {
+      last = stopping_.load();  // one more round: the final heartbeat says "stopped"
+      zmq::pollitem_t items[] = {{sub.handle(), 0, ZMQ_POLLIN, 0}};
+      zmq::poll(items, 1, std::chrono::milliseconds(last ? 0 : 50));
+      if (items[0].revents & ZMQ_POLLIN) {
+        zmq::message_t m;
+        if (sub.recv(m, zmq::recv_flags::dontwait)) {
+          command c;
+          msg::decode_error derr;
+          if (m.size() > max_control_bytes) {
+            spdlog::warn("control: ignored a {}-byte message (more than {})", m.size(), max_control_bytes);
+          } else if (!dec.decode(m.to_string_view(), c, derr) || c.type != "command") {
+            spdlog::warn("control: ignored a message that is not a command: {}",
+                         derr.what.empty() ? "type " + c.type : derr.to_string());
+          } else if (auto problem = c.check(); !problem.empty()) {
+            spdlog::warn("control: ignored a command: {}", problem);
+          } else if (c.matches(identity_)) {
+            spdlog::info("control: {}{}{}", c.cmd, c.arg.empty() ? "" : " ", c.arg);
+            on_command_(c);
+          }
+        }
+      }
+      const auto now = clock_type::now();
+      if (now >= next || last) {
+        next = now + std::chrono::milliseconds(s_.heartbeat_ms);
+        snapshot cur = snap_();
+        if (last) cur.state = "stopped";
+        const double dt = std::max(1e-3, std::chrono::duration<double>(now - prev_at).count());
+        heartbeat hb;
+        hb.identity = identity_;
+        hb.pid = ::getpid();
+        hb.state = cur.state;
+        hb.uptime_s = std::chrono::duration<double>(now - started).count();
+        hb.consumed_per_s = static_cast<double>(cur.consumed - std::min(cur.consumed, prev.consumed)) / dt;
+        hb.produced_per_s = static_cast<double>(cur.produced - std::min(cur.produced, prev.produced)) / dt;
+        hb.lag = cur.lag;
+        hb.dead_letters = static_cast<std::int64_t>(cur.dead_letters);
+        long pages = 0, resident = 0;
+        if (FILE* f = std::fopen("/proc/self/statm", "r")) {
+          if (std::fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
+          std::fclose(f);
+        }
+        hb.rss_bytes = resident * ::sysconf(_SC_PAGESIZE);
+        hb.version = "0.1.0";
+        prev = cur;
+        prev_at = now;
+        std::string json;
+        msg::encode(hb, json);
+        (void)dealer.send(zmq::buffer(json), zmq::send_flags::dontwait);  // dropped when nobody listens
+      }
+    }
+  } catch (const zmq::error_t& e) {
+    spdlog::error("control plane: {}; the data path goes on without it", e.what());
+  }
+}
+
+// ---- server ---------------------------------------------------------------
+
+struct server::sockets {
+  zmq::socket_t router{context(), zmq::socket_type::router};
+  zmq::socket_t pub{context(), zmq::socket_type::pub};
+};
+
+server::server(const cfg::control_settings& s) : s_(s), sock_(std::make_unique<sockets>()) {}
+
+server::~server() { stop(); }
+
+bool server::start(std::string& err) {
+  try {
+    if (!curve_server(sock_->router, s_, err) || !curve_server(sock_->pub, s_, err)) return false;
+    if (s_.curve_dir.empty() && (!loopback(s_.router) || !loopback(s_.pub)))
+      spdlog::warn("control plane bound to {} / {} without CURVE keys: anyone on that network can send commands "
+                   "(set control.curve_dir; `cointicker ctl keygen DIR` makes the keys)",
+                   s_.router, s_.pub);
+    sock_->router.set(zmq::sockopt::linger, 0);
+    sock_->router.set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(4 * max_control_bytes));
+    sock_->pub.set(zmq::sockopt::linger, 0);
+    sock_->router.bind(s_.router);
+    sock_->pub.bind(s_.pub);
+  } catch (const zmq::error_t& e) {
+    err = "control plane: cannot bind " + s_.router + " / " + s_.pub + ": " + e.what();
+    return false;
+  }
+  thread_ = std::thread([this] { loop(); });
+  return true;
+}
+
+void server::stop() {
+  stopping_ = true;
+  if (thread_.joinable()) thread_.join();
+}
+
+std::vector<instance_status> server::instances() const {
+  std::lock_guard lock(mu_);
+  std::vector<instance_status> out;
+  const auto now = clock_type::now();
+  for (const auto& [id, e] : registry_) {
+    instance_status st;
+    auto p = split_identity(id);
+    st.identity = id;
+    st.node = p[0];
+    st.actor = p[1];
+    st.instance = p[2];
+    st.pid = e.hb.pid;
+    st.state = e.dead ? "dead" : e.hb.state;
+    st.consumed_per_s = e.hb.consumed_per_s;
+    st.produced_per_s = e.hb.produced_per_s;
+    st.lag = e.hb.lag;
+    st.dead_letters = e.hb.dead_letters;
+    st.rss_bytes = e.hb.rss_bytes;
+    st.uptime_s = e.hb.uptime_s;
+    st.last_heartbeat_s = std::chrono::duration<double>(now - e.last).count();
+    st.restarts = e.restarts;
+    st.version = e.hb.version;
+    out.push_back(std::move(st));
+  }
+  return out;
+}
+
+void server::loop() {
+  msg::json_decoder dec;
+  auto& router = sock_->router;
+  while (!stopping_) {
+    zmq::pollitem_t items[] = {{router.handle(), 0, ZMQ_POLLIN, 0}};
+    try {
+      zmq::poll(items, 1, std::chrono::milliseconds(100));
+    } catch (const zmq::error_t&) {
+      continue;
+    }
+    const auto now = clock_type::now();
+    {
+      std::lock_guard lock(mu_);
+      for (auto& [id, e] : registry_)
+        if (!e.dead && e.hb.state != "stopped" && now - e.last > std::chrono::milliseconds(s_.dead_after_ms)) {
+          e.dead = true;
+          spdlog::warn("control: {} (pid {}) is dead: no heartbeat for {} ms", id, e.hb.pid, s_.dead_after_ms);
+        }
+    }
+    if (!(items[0].revents & ZMQ_POLLIN)) continue;
+    std::vector<zmq::message_t> frames;
+    for (;;) {
+      zmq::message_t m;
+      if (!router.recv(m, zmq::recv_flags::dontwait)) break;
+      const bool more = m.more();
+      frames.push_back(std::move(m));
+      if (!more) break;
+    }
+    if (frames.size() < 2) continue;
+    const std::string from = frames.front().to_string();
+    const auto& body = frames.back();
+    auto reply = [&](const std::string& json) {
+      router.send(zmq::buffer(from), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+      router.send(zmq::buffer(json), zmq::send_flags::dontwait);
+    };
+    if (frames.size() != 2 || body.size() > max_control_bytes) {
+      spdlog::warn("control: ignored a message from '{}' ({} frames, {} bytes)", from.substr(0, 80), frames.size(),
+                   body.size());
+      continue;
+    }
+    const std::string type = type_of(body.to_string_view());
+    if (type == "heartbeat") {
+      heartbeat hb;
+      msg::decode_error derr;
+      if (!dec.decode(body.to_string_view(), hb, derr)) {
+        spdlog::warn("control: ignored a heartbeat from '{}': {}", from.substr(0, 80), derr.to_string());
+      } else if (!valid_identity(from) || hb.identity != from) {
+        spdlog::warn("control: ignored a heartbeat from an unknown identity '{}' (says '{}'; expected node/actor/instance)",
+                     from.substr(0, 80), hb.identity.substr(0, 80));
+      } else {
+        std::lock_guard lock(mu_);
+        auto [it, fresh] = registry_.try_emplace(from);
+        auto& e = it->second;
+        if (!fresh && e.hb.pid != hb.pid) ++e.restarts;
+        if (fresh) spdlog::info("control: {} joined (pid {})", from, hb.pid);
+        else if (e.dead) spdlog::info("control: {} is back (pid {})", from, hb.pid);
+        e.hb = std::move(hb);
+        e.last = now;
+        e.dead = false;
+      }
+    } else if (type == "status") {
+      status_reply r;
+      r.instances = instances();
+      std::string json;
+      msg::encode(r, json);
+      reply(json);
+    } else if (type == "ctl") {
+      command c;
+      msg::decode_error derr;
+      std::string problem;
+      if (!dec.decode(body.to_string_view(), c, derr)) problem = derr.to_string();
+      else problem = c.check();
+      if (!problem.empty()) {
+        spdlog::warn("control: refused a ctl request from '{}': {}", from.substr(0, 80), problem);
+        reply(R"({"v":1,"type":"ctl","ok":false,"error":)" + std::string("\"") + problem + "\"}");
+        continue;
+      }
+      int matched = 0;
+      {
+        std::lock_guard lock(mu_);
+        for (const auto& [id, e] : registry_) matched += !e.dead && c.matches(id);
+      }
+      c.type = "command";
+      std::string json;
+      msg::encode(c, json);
+      sock_->pub.send(zmq::buffer(json), zmq::send_flags::dontwait);
+      spdlog::info("control: {} {} → {} live instance(s) (node '{}', actor '{}', instance '{}')", c.cmd, c.arg, matched,
+                   c.node, c.actor, c.instance);
+      reply(R"({"v":1,"type":"ctl","ok":true,"matched":)" + std::to_string(matched) + "}");
+    } else {
+      spdlog::warn("control: ignored a message from '{}' that is not a heartbeat, status or ctl request",
+                   from.substr(0, 80));
+    }
+  }
+}
+
+// ---- CLI ------------------------------------------------------------------
+
+std::string request(const cfg::control_settings& s, const std::string& json, int timeout_ms, std::string& err) {
+  try {
+    zmq::socket_t dealer(context(), zmq::socket_type::dealer);
+    if (!curve_client(dealer, s, err)) return {};
+    dealer.set(zmq::sockopt::routing_id, "cli/" + std::to_string(::getpid()) + "/0");
+    dealer.set(zmq::sockopt::linger, 0);
+    dealer.connect(s.router);
+    dealer.send(zmq::buffer(json), zmq::send_flags::none);
+    zmq::pollitem_t items[] = {{dealer.handle(), 0, ZMQ_POLLIN, 0}};
+    zmq::poll(items, 1, std::chrono::milliseconds(timeout_ms));
+    zmq::message_t m;
+    if (!(items[0].revents & ZMQ_POLLIN) || !dealer.recv(m, zmq::recv_flags::dontwait)) {
+      err = "no answer from the scheduler at " + s.router + " within " + std::to_string(timeout_ms) +
+            " ms (is `cointicker run scheduler` running?)";
+      return {};
+    }
+    return m.to_string();
+  } catch (const zmq::error_t& e) {
+    err = std::string("control plane: ") + e.what();
+    return {};
+  }
+}
+
+bool keygen(const std::string& dir, std::string& err) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  for (const char* who : {"server", "client"}) {
+    char pub[41], sec[41];
+    if (zmq_curve_keypair(pub, sec) != 0) {
+      err = "zmq_curve_keypair failed (libzmq without CURVE support?)";
+      return false;
+    }
+    std::ofstream(dir + "/" + who + ".pub") << pub << "\n";
+    const std::string secret = dir + "/" + who + ".key";
+    std::ofstream(secret) << sec << "\n";
+    std::filesystem::permissions(secret, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write,
+                                 std::filesystem::perm_options::replace, ec);
+  }
+  return true;
+}
+
+}  // namespace ctk::control

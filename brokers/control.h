@@ -1,0 +1,185 @@
+// The ZeroMQ control plane (DESIGN.md §4): the scheduler binds a ROUTER
+// (heartbeats in; status and ctl requests from the CLI) and a PUB
+// (commands out); every actor process connects a DEALER with identity
+// node/actor/instance and a SUB. Messages are one JSON frame each (the
+// structs below, through messages/json.h). Anything else — garbage, a
+// frame over max_control_bytes, a heartbeat whose identity does not match
+// its socket — is logged and ignored; it never stops a process.
+//
+// CURVE: with control.curve_dir set, the scheduler's sockets are CURVE
+// servers (server.key / server.pub in that folder) and every client uses
+// client.key / client.pub and the server's public key (`cointicker ctl
+// keygen DIR` writes both pairs). Binding a non-loopback address without
+// keys logs a warning.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "config/settings.h"
+#include "messages/json.h"
+
+namespace ctk::control {
+
+inline constexpr std::size_t max_control_bytes = 64 * 1024;
+
+// Actor → scheduler, every control.heartbeat_ms.
+struct heartbeat {
+  std::int64_t v = 1;
+  std::string type = "heartbeat";
+  std::string identity;  // node/actor/instance
+  std::int64_t pid = 0;
+  std::string state;     // running | paused | draining | stopped (the last heartbeat of a clean exit)
+  double uptime_s = 0;
+  double consumed_per_s = 0;
+  double produced_per_s = 0;
+  std::int64_t lag = 0;
+  std::int64_t dead_letters = 0;
+  std::int64_t rss_bytes = 0;
+  std::string version;
+
+  static constexpr auto fields() {
+    using msg::field;
+    return std::tuple{field("v", &heartbeat::v),
+                      field("type", &heartbeat::type),
+                      field("identity", &heartbeat::identity),
+                      field("pid", &heartbeat::pid),
+                      field("state", &heartbeat::state),
+                      field("uptime_s", &heartbeat::uptime_s),
+                      field("consumed_per_s", &heartbeat::consumed_per_s),
+                      field("produced_per_s", &heartbeat::produced_per_s),
+                      field("lag", &heartbeat::lag),
+                      field("dead_letters", &heartbeat::dead_letters),
+                      field("rss_bytes", &heartbeat::rss_bytes),
+                      field("version", &heartbeat::version, false)};
+  }
+};
+
+// CLI → scheduler (ROUTER) as type "ctl"; scheduler → actors (PUB) as type "command".
+// Empty node/actor/instance match everything.
+struct command {
+  std::int64_t v = 1;
+  std::string type = "command";
+  std::string cmd;  // pause | resume | drain | stop | reload | log-level
+  std::string node, actor, instance;
+  std::string arg;  // log-level: trace..off
+
+  static constexpr auto fields() {
+    using msg::field;
+    return std::tuple{field("v", &command::v),           field("type", &command::type),
+                      field("cmd", &command::cmd),       field("node", &command::node, false),
+                      field("actor", &command::actor, false), field("instance", &command::instance, false),
+                      field("arg", &command::arg, false)};
+  }
+  bool matches(const std::string& identity) const;
+  // An error message if cmd/arg are not a known command, else empty.
+  std::string check() const;
+};
+
+// One instance as the scheduler sees it (`cointicker status --json`).
+struct instance_status {
+  std::string identity, node, actor, instance;
+  std::int64_t pid = 0;
+  std::string state;  // the heartbeat's state, or "dead"
+  double consumed_per_s = 0, produced_per_s = 0;
+  std::int64_t lag = 0, dead_letters = 0, rss_bytes = 0;
+  double uptime_s = 0;
+  double last_heartbeat_s = 0;  // seconds ago
+  std::int64_t restarts = 0;    // pid changes seen for this identity
+  std::string version;
+
+  static constexpr auto fields() {
+    using msg::field;
+    return std::tuple{field("identity", &instance_status::identity), field("node", &instance_status::node),
+                      field("actor", &instance_status::actor),       field("instance", &instance_status::instance),
+                      field("pid", &instance_status::pid),           field("state", &instance_status::state),
+                      field("consumed_per_s", &instance_status::consumed_per_s),
+                      field("produced_per_s", &instance_status::produced_per_s),
+                      field("lag", &instance_status::lag),           field("dead_letters", &instance_status::dead_letters),
+                      field("rss_bytes", &instance_status::rss_bytes), field("uptime_s", &instance_status::uptime_s),
+                      field("last_heartbeat_s", &instance_status::last_heartbeat_s),
+                      field("restarts", &instance_status::restarts), field("version", &instance_status::version)};
+  }
+};
+
+struct status_reply {
+  std::int64_t v = 1;
+  std::string type = "status";
+  std::vector<instance_status> instances;
+  static constexpr auto fields() {
+    using msg::field;
+    return std::tuple{field("v", &status_reply::v), field("type", &status_reply::type),
+                      field("instances", &status_reply::instances)};
+  }
+};
+
+// What the runner reports in heartbeats (read on the agent's thread).
+struct snapshot {
+  std::string state;
+  std::uint64_t consumed = 0, produced = 0;
+  std::int64_t lag = 0;
+  std::uint64_t dead_letters = 0;
+};
+
+// The actor side: heartbeats out, commands in, on its own thread. Losing
+// the scheduler changes nothing for the data path; ZeroMQ reconnects.
+class agent {
+ public:
+  agent(const cfg::control_settings& s, std::string identity, std::function<snapshot()> snap,
+        std::function<void(const command&)> on_command);
+  ~agent();
+  void start();
+  void stop();
+
+ private:
+  void loop();
+  cfg::control_settings s_;
+  std::string identity_;
+  std::function<snapshot()> snap_;
+  std::function<void(const command&)> on_command_;
+  std::atomic<bool> stopping_{false};
+  std::thread thread_;
+};
+
+// The scheduler side: the registry of instances, status and ctl requests.
+class server {
+ public:
+  explicit server(const cfg::control_settings& s);
+  ~server();
+  bool start(std::string& err);
+  void stop();
+  std::vector<instance_status> instances() const;
+
+ private:
+  void loop();
+  cfg::control_settings s_;
+  std::atomic<bool> stopping_{false};
+  std::thread thread_;
+  struct entry {
+    heartbeat hb;
+    std::chrono::steady_clock::time_point last;
+    std::int64_t restarts = 0;
+    bool dead = false;
+  };
+  mutable std::mutex mu_;
+  std::map<std::string, entry> registry_;
+  struct sockets;
+  std::unique_ptr<sockets> sock_;
+};
+
+// The CLI side: one request to the scheduler's ROUTER, the reply or "" on timeout.
+std::string request(const cfg::control_settings& s, const std::string& json, int timeout_ms, std::string& err);
+
+// Writes server.key/.pub and client.key/.pub (Z85) into dir.
+bool keygen(const std::string& dir, std::string& err);
+
+}  // namespace ctk::control

@@ -1,0 +1,107 @@
+// `cointicker status` and `cointicker ctl …`: requests to the scheduler's
+// ROUTER (brokers/control.h).
+#include <cstdio>
+#include <iostream>
+
+#include "brokers/control.h"
+#include "cli/commands.h"
+
+namespace ctk::cli {
+
+namespace {
+
+int run_status(const global_options& g, bool json, int timeout_ms) {
+  cfg::loaded_config c;
+  if (!load(g, c)) return exit_failure;
+  std::string err;
+  const std::string reply = control::request(c.cluster.control, R"({"v":1,"type":"status"})", timeout_ms, err);
+  if (reply.empty()) {
+    std::cerr << "status: " << err << "\n";
+    return exit_failure;
+  }
+  if (json) {
+    std::cout << reply << "\n";
+    return exit_ok;
+  }
+  control::status_reply r;
+  msg::json_decoder dec;
+  msg::decode_error derr;
+  if (!dec.decode(reply, r, derr)) {
+    std::cerr << "status: the scheduler answered something unreadable: " << derr.to_string() << "\n";
+    return exit_failure;
+  }
+  std::printf("%-10s %-10s %-8s %8s %-9s %9s %9s %8s %10s %9s\n", "NODE", "ACTOR", "INSTANCE", "PID", "STATE", "IN/s",
+              "OUT/s", "LAG", "HEARTBEAT", "RESTARTS");
+  for (const auto& i : r.instances)
+    std::printf("%-10s %-10s %-8s %8lld %-9s %9.1f %9.1f %8lld %8.1fs %9lld\n", i.node.c_str(), i.actor.c_str(),
+                i.instance.c_str(), static_cast<long long>(i.pid), i.state.c_str(), i.consumed_per_s, i.produced_per_s,
+                static_cast<long long>(i.lag), i.last_heartbeat_s, static_cast<long long>(i.restarts));
+  return exit_ok;
+}
+
+}  // namespace
+
+void add_control_commands(CLI::App& app, global_options& g, int& rc) {
+  auto json = std::make_shared<bool>(false);
+  auto timeout = std::make_shared<int>(3000);
+  auto* status = app.add_subcommand("status", "The cluster as the scheduler sees it: every actor instance, its state, "
+                                              "rates, lag, last heartbeat and restarts");
+  status->add_flag("--json", *json, "print the scheduler's JSON answer");
+  status->add_option("--timeout-ms", *timeout, "how long to wait for the scheduler")->capture_default_str();
+  status->callback([&g, &rc, json, timeout] { rc = run_status(g, *json, *timeout); });
+
+  struct ctl_opts {
+    std::string cmd, arg, node, actor, instance, dir;
+  };
+  auto o = std::make_shared<ctl_opts>();
+  auto* ctl = app.add_subcommand("ctl", "Send a command to running actors through the scheduler: pause | resume | "
+                                        "drain | stop | reload | log-level LEVEL; or keygen DIR (CURVE keys)");
+  ctl->add_option("command", o->cmd, "pause | resume | drain | stop | reload | log-level | keygen")->required();
+  ctl->add_option("arg", o->arg, "log-level: trace|debug|info|warn|error|critical|off; keygen: folder");
+  ctl->add_option("--node", o->node, "only instances on this node");
+  ctl->add_option("--actor", o->actor, "only instances of this actor kind");
+  ctl->add_option("--instance", o->instance, "only this instance id");
+  ctl->callback([&g, &rc, o] {
+    std::string err;
+    if (o->cmd == "keygen") {
+      if (o->arg.empty()) {
+        std::cerr << "ctl keygen: give the folder for the keys\n";
+        rc = exit_usage;
+        return;
+      }
+      rc = control::keygen(o->arg, err) ? exit_ok : exit_failure;
+      if (rc) std::cerr << "ctl keygen: " << err << "\n";
+      else std::cout << "wrote server.key/.pub and client.key/.pub to " << o->arg << "; set control.curve_dir to it\n";
+      return;
+    }
+    control::command c;
+    c.type = "ctl";
+    c.cmd = o->cmd;
+    c.arg = o->arg;
+    c.node = o->node;
+    c.actor = o->actor;
+    c.instance = o->instance;
+    if (auto problem = c.check(); !problem.empty()) {
+      std::cerr << "ctl: " << problem << "\n";
+      rc = exit_usage;
+      return;
+    }
+    cfg::loaded_config conf;
+    if (!load(g, conf)) {
+      rc = exit_failure;
+      return;
+    }
+    std::string json;
+    msg::encode(c, json);
+    const std::string reply = control::request(conf.cluster.control, json, 3000, err);
+    if (reply.empty()) {
+      std::cerr << "ctl: " << err << "\n";
+      rc = exit_failure;
+      return;
+    }
+    std::cout << reply << "\n";
+    rc = reply.find("\"ok\":true") != std::string::npos ? exit_ok : exit_failure;
+  });
+}
+
+}  // namespace ctk::cli

@@ -200,3 +200,35 @@ TEST(control, status_dead_instances_pause_resume_drain_and_garbage) {
   sched->signal(SIGTERM);
   EXPECT_EQ(sched->wait(seconds(30)), 0) << sched->err();
 }
+
+TEST(control, curve_keys_shut_out_clients_without_them) {
+  broker b;
+  plane p;
+  p.env["CTK_SOURCES__UPBIT__ENABLED"] = "false";
+  p.env["CTK_SOURCES__UPBIT__DISABLED_REASON"] = "test";
+  ASSERT_EQ(p.cli_rc("ctl keygen " + p.dir + "/keys"), 0);
+  p.env["CTK_CONTROL__CURVE_DIR"] = p.dir + "/keys";
+  auto sched = p.run(b, "scheduler", "m", "sched");
+  auto validator = p.run(b, "validator", "w2", "validator");
+  ASSERT_TRUE(wait_until([&] { return p.state_of("w2/validator/0") == "running"; }, seconds(15)))
+      << p.cli("status") << sched->err();
+  // A client without the keys: its heartbeat and its status request go nowhere.
+  zmq::context_t ctx;
+  zmq::socket_t d(ctx, zmq::socket_type::dealer);
+  d.set(zmq::sockopt::routing_id, "z/z/0");
+  d.set(zmq::sockopt::linger, 0);
+  d.connect(p.router);
+  d.send(zmq::buffer(std::string(R"({"v":1,"type":"heartbeat","identity":"z/z/0","pid":1,"state":"running","uptime_s":1,)"
+                                 R"("consumed_per_s":0,"produced_per_s":0,"lag":0,"dead_letters":0,"rss_bytes":0})")),
+         zmq::send_flags::dontwait);
+  d.send(zmq::buffer(std::string(R"({"v":1,"type":"status"})")), zmq::send_flags::dontwait);
+  zmq::pollitem_t items[] = {{d.handle(), 0, ZMQ_POLLIN, 0}};
+  zmq::poll(items, 1, std::chrono::milliseconds(1500));
+  EXPECT_FALSE(items[0].revents & ZMQ_POLLIN) << "a client without keys got an answer";
+  EXPECT_EQ(p.state_of("z/z/0"), "");
+  EXPECT_EQ(p.state_of("w2/validator/0"), "running");
+  validator->signal(SIGTERM);
+  EXPECT_EQ(validator->wait(seconds(30)), 0);
+  sched->signal(SIGTERM);
+  EXPECT_EQ(sched->wait(seconds(30)), 0) << sched->err();
+}

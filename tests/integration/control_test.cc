@@ -100,6 +100,9 @@ TEST(scheduler, every_2s_fires_on_time_and_a_sigkilled_scheduler_neither_doubles
   const std::size_t before = schedule_firings(b.bootstrap(), "upbit").size();
   ASSERT_TRUE(wait_until([&] { return schedule_firings(b.bootstrap(), "upbit").size() >= before + 3; }, seconds(30)))
       << sched2->err();
+  // The crawler kept working while the scheduler was away and is listed by
+  // the new one: ZeroMQ reconnected it.
+  EXPECT_TRUE(wait_until([&] { return p.state_of("w1/crawler/0") == "running"; }, seconds(10))) << p.cli("status");
   sched2->signal(SIGTERM);
   EXPECT_EQ(sched2->wait(seconds(30)), 0) << sched2->err();
 
@@ -128,10 +131,14 @@ TEST(control, status_dead_instances_pause_resume_drain_and_garbage) {
   auto sched = p.run(b, "scheduler", "m", "sched");
   auto crawler = p.run(b, "crawler", "w1", "crawler");
   auto validator = p.run(b, "validator", "w2", "validator");
-  // Listed within two heartbeats (500 ms) of joining; processes take a moment to start.
-  ASSERT_TRUE(wait_until([&] { return p.state_of("w2/validator/0") == "running" && p.state_of("w1/crawler/0") == "running"; },
-                         seconds(15)))
+  // Listed within two heartbeats (2 x 500 ms) of the actor's start (its
+  // loop starting, logged as "consuming …"), plus a second for the CLI.
+  ASSERT_TRUE(wait_until([&] { return validator->err().find(" consuming ") != std::string::npos; }, seconds(30)));
+  const auto started = steady_clock::now();
+  ASSERT_TRUE(wait_until([&] { return p.state_of("w2/validator/0") == "running"; }, seconds(15)))
       << p.cli("status") << sched->err();
+  EXPECT_LE(duration_cast<milliseconds>(steady_clock::now() - started).count(), 2 * 500 + 1000);
+  ASSERT_TRUE(wait_until([&] { return p.state_of("w1/crawler/0") == "running"; }, seconds(15))) << p.cli("status");
   EXPECT_NE(p.cli("status").find("w2         validator"), std::string::npos);
 
   // SIGKILL: dead after control.dead_after_ms (2 s) without a heartbeat.

@@ -5,12 +5,16 @@
 // Without a DSN (postgres.dsn or --db) it runs a private PostgreSQL in
 // ./var/pg; the file:// HDFS root is hdfs.url (./var/hdfs) unless --hdfs.
 // --replay DIR|URL points every crawler at a replay server (offline runs).
-// Restarting crashed children and --scale come with `node` (issue 7).
+// --scale ACTOR=N sets instance counts (default 1; 0 leaves an actor out).
+// A child that crashes (non-zero exit, signal) while `up` runs is restarted
+// with backoff (1 s, 2 s, 4 s … 30 s); one that drained (exit 0, `ctl
+// drain`) stays stopped. `status` counts a pid change as a restart.
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <iostream>
+#include <map>
 #include <thread>
 
 #include <spdlog/spdlog.h>
@@ -23,12 +27,12 @@
 namespace ctk::cli {
 
 namespace {
-pid_t spawn_actor(const global_options& g, const std::string& bootstrap, const std::string& actor) {
+pid_t spawn_actor(const global_options& g, const std::string& bootstrap, const std::string& actor, int instance) {
   pid_t pid = ::fork();
   if (pid == 0) {
     ::setpgid(0, 0);  // a terminal's Ctrl-C reaches `up` only; up drains the children
     std::vector<std::string> args{"/proc/self/exe", "--config", g.config_dir, "--bootstrap", bootstrap, "run", actor,
-                                  "--node", "local"};
+                                  "--node", "local", "--instance", std::to_string(instance)};
     if (!g.log_level.empty()) args.insert(args.begin() + 1, {"--log-level", g.log_level});
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
@@ -45,6 +49,7 @@ void add_up_command(CLI::App& app, global_options& g, int& rc) {
   auto db = std::make_shared<std::string>();
   auto hdfs = std::make_shared<std::string>();
   auto replay = std::make_shared<std::string>();
+  auto scale = std::make_shared<std::vector<std::string>>();
   auto* cmd = app.add_subcommand("up", "Run the whole system on this machine in the foreground (Ctrl-C stops it)");
   cmd->add_option("--listen", *listen, "broker bootstrap address (default broker.listen; port 0: the broker's own)");
   cmd->add_option("--db", *db, "PostgreSQL DSN for db-sink (default postgres.dsn; empty: a private server in ./var/pg)");
@@ -52,7 +57,26 @@ void add_up_command(CLI::App& app, global_options& g, int& rc) {
   cmd->add_option("--replay", *replay,
                   "crawl a replay server instead of the live sources: a folder with routes.yaml (served by this "
                   "process, e.g. tests/fixtures/replay) or http://127.0.0.1:PORT");
-  cmd->callback([&g, &rc, listen, db, hdfs, replay] {
+  cmd->add_option("--scale", *scale, "ACTOR=N: run N instances of an actor (repeatable; 0 leaves it out)");
+  cmd->callback([&g, &rc, listen, db, hdfs, replay, scale] {
+    std::map<std::string, int> counts;
+    for (const auto& spec : *scale) {
+      const auto eq = spec.find('=');
+      int n = -1;
+      if (eq != std::string::npos) {
+        try {
+          n = std::stoi(spec.substr(eq + 1));
+        } catch (...) {
+        }
+      }
+      const std::string name = spec.substr(0, eq);
+      if (n < 0 || n > 16 || !actors::find(name)) {
+        std::cerr << "up: --scale " << spec << ": expected ACTOR=N with a known actor and N in 0..16\n";
+        rc = exit_usage;
+        return;
+      }
+      counts[name] = n;
+    }
     cfg::loaded_config c;
     if (!load(g, c)) {
       rc = exit_failure;
@@ -88,7 +112,14 @@ void add_up_command(CLI::App& app, global_options& g, int& rc) {
     ::setenv("CTK_POSTGRES__DSN", c.cluster.postgres.dsn.c_str(), 1);
     ::setenv("CTK_HDFS__URL", c.cluster.hdfs.url.c_str(), 1);
     if (!c.cluster.crawler.replay.empty()) ::setenv("CTK_CRAWLER__REPLAY", c.cluster.crawler.replay.c_str(), 1);
-    std::vector<std::pair<std::string, pid_t>> children;
+    struct kid {
+      std::string name;
+      int instance = 0;
+      pid_t pid = -1;
+      int restarts = 0;
+      std::chrono::steady_clock::time_point restart_at{};
+    };
+    std::vector<kid> children;
     std::string missing;
     for (const auto& e : actors::registry()) {
       if (!e.make) {
@@ -96,7 +127,8 @@ void add_up_command(CLI::App& app, global_options& g, int& rc) {
         continue;
       }
       if (e.name == "db-sink" && c.cluster.postgres.dsn.empty()) continue;
-      children.emplace_back(e.name, spawn_actor(g, b->bootstrap(), e.name));
+      const int n = counts.count(e.name) ? counts[e.name] : 1;
+      for (int i = 0; i < n; ++i) children.push_back({e.name, i, spawn_actor(g, b->bootstrap(), e.name, i)});
     }
     std::cout << "cointicker is up on this machine\n"
               << "  control    " << c.cluster.control.router << " (ROUTER), " << c.cluster.control.pub << " (PUB)\n"
@@ -105,7 +137,10 @@ void add_up_command(CLI::App& app, global_options& g, int& rc) {
               << "  sources    " << (c.cluster.crawler.replay.empty() ? "live (the internet)" : "replay server " + c.cluster.crawler.replay + (replay->starts_with("http") ? "" : " (" + *replay + ")")) << "\n"
               << "  postgres   " << (c.cluster.postgres.dsn.empty() ? "(none)" : c.cluster.postgres.dsn) << db_note << "\n"
               << "  hdfs       " << c.cluster.hdfs.url << "\n";
-    for (const auto& [name, pid] : children) std::cout << "  " << name << std::string(11 - std::min<std::size_t>(10, name.size()), ' ') << "pid " << pid << "\n";
+    for (const auto& k : children) {
+      const std::string label = k.name + (k.instance ? "/" + std::to_string(k.instance) : "");
+      std::cout << "  " << label << std::string(11 - std::min<std::size_t>(10, label.size()), ' ') << "pid " << k.pid << "\n";
+    }
     if (!missing.empty()) std::cout << "  not built yet: " << missing << "\n";
     const std::string cli = "build/cointicker --bootstrap " + b->bootstrap();
     std::cout << "try, in another terminal:\n"
@@ -116,21 +151,35 @@ void add_up_command(CLI::App& app, global_options& g, int& rc) {
               << "  psql '" << c.cluster.postgres.dsn << "' -c 'SELECT symbol, price FROM market_trends'\n"
               << "Ctrl-C stops everything." << std::endl;
     while (!stop.load()) {
-      for (auto& [name, pid] : children) {
+      const auto now = std::chrono::steady_clock::now();
+      for (auto& k : children) {
         int st = 0;
-        if (pid > 0 && ::waitpid(pid, &st, WNOHANG) == pid) {
-          spdlog::error("{} (pid {}) exited with {}; `node` will restart children (issue 7), `up` does not yet", name,
-                        pid, WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
-          pid = -1;
+        if (k.pid > 0 && ::waitpid(k.pid, &st, WNOHANG) == k.pid) {
+          if (WIFEXITED(st) && WEXITSTATUS(st) == 0) {  // drained on purpose (`ctl drain`): left stopped
+            spdlog::info("{}/{} (pid {}) drained and exited 0; not restarted", k.name, k.instance, k.pid);
+            k.pid = 0;
+            continue;
+          }
+          const int backoff_s = std::min(30, 1 << std::min(k.restarts, 5));
+          spdlog::error("{}/{} (pid {}) exited with {}; restarting it in {} s", k.name, k.instance, k.pid,
+                        WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st), backoff_s);
+          k.pid = -1;
+          k.restart_at = now + std::chrono::seconds(backoff_s);
+        } else if (k.pid < 0 && now >= k.restart_at) {
+          k.pid = spawn_actor(g, b->bootstrap(), k.name, k.instance);
+          ++k.restarts;
+          spdlog::info("{}/{} restarted (pid {}, restart {})", k.name, k.instance, k.pid, k.restarts);
         }
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
     spdlog::info("stopping: draining {} actor processes", children.size());
-    for (const auto& [name, pid] : children)
-      if (pid > 0) ::kill(pid, SIGTERM);
+    for (const auto& k : children)
+      if (k.pid > 0) ::kill(k.pid, SIGTERM);
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-    for (auto& [name, pid] : children) {
+    for (auto& k : children) {
+      pid_t& pid = k.pid;
+      const std::string& name = k.name;
       while (pid > 0) {
         int st = 0;
         if (::waitpid(pid, &st, WNOHANG) == pid) {

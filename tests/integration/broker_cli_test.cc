@@ -209,7 +209,7 @@ TEST(up, runs_the_built_actors_end_to_end_and_sigterm_leaves_no_process_behind) 
   ::chmod(dir.c_str(), 0755);  // the private PostgreSQL runs as `postgres` when the tests run as root
   // As a user would: in a folder of its own, where `up` keeps ./var/pg and ./var/hdfs.
   child up({binary_dir() + "/cointicker", "--config", std::string(CTK_SOURCE_DIR) + "/config", "up", "--listen",
-            "127.0.0.1:0"},
+            "127.0.0.1:0", "--scale", "validator=2"},
            dir + "/up.out", dir + "/up.err", free_control_ports(), dir);
   ASSERT_TRUE(wait_until([&] { return up.out().find("Ctrl-C stops everything") != std::string::npos || !up.running(); },
                          std::chrono::seconds(20)))
@@ -223,6 +223,14 @@ TEST(up, runs_the_built_actors_end_to_end_and_sigterm_leaves_no_process_behind) 
     ASSERT_NE(p, std::string::npos) << banner;
     pids.push_back(std::stoi(banner.substr(banner.find("pid ", p) + 4)));
   }
+  // --scale validator=2 runs a second validator; SIGKILLed, `up` restarts it.
+  const auto v1 = banner.find("  validator/1");
+  ASSERT_NE(v1, std::string::npos) << banner;
+  const int v1_pid = std::stoi(banner.substr(banner.find("pid ", v1) + 4));
+  ASSERT_EQ(::kill(v1_pid, SIGKILL), 0);
+  ASSERT_TRUE(wait_until([&] { return up.err().find("validator/1 restarted") != std::string::npos; },
+                         std::chrono::seconds(20)))
+      << up.err();
   kcat_produce(bootstrap, "ctk.raw",
                {"upbit/KRW-BTC:" R"({"v":1,"source":"upbit","kind":"market","fetched_at":"2026-11-29T00:00:00Z","data":{"symbol":"krw-btc","price":"1","volume_24h":1,"change_24h":0,"timestamp":1725543306000}})",
                 "upbit/KRW-BTC:" R"({"v":1,"source":"upbit","kind":"market","fetched_at":"2026-11-29T00:00:01Z","data":{"symbol":"KRW-BTC","price":1,"volume_24h":1,"change_24h":0,"timestamp":"2024-09-05T13:35:06Z"}})"},
@@ -277,13 +285,11 @@ TEST(up, replay_crawls_every_source_into_postgres_and_hdfs_and_a_second_up_finds
   ::chmod(dir.c_str(), 0755);
   const std::vector<std::string> argv{binary_dir() + "/cointicker", "--config", std::string(CTK_SOURCE_DIR) + "/config",
                                       "up", "--listen", "127.0.0.1:0", "--replay",
-                                      std::string(CTK_SOURCE_DIR) + "/tests/fixtures/replay"};
-  // The scheduler also fires every `every:` source once at start, so Upbit
-  // is crawled twice: the replay server's two recorded boards, 8 + 8
-  // records. The news sources answer the same items twice: dedup keeps one.
-  const std::string expected_db = "market_trends 16\nfear_greed_index 2\nraw_news 72\n";
+                                      std::string(CTK_SOURCE_DIR) + "/tests/fixtures/replay", "--scale", "scheduler=0"};
+  // --scale scheduler=0: only the test's own crawls, so the counts are exact.
+  const std::string expected_db = "market_trends 8\nfear_greed_index 2\nraw_news 72\n";
   const std::string expected_files =
-      "alternative_me 2\ncoindesk 3\ncoinness 35\ncointelegraph 2\ndecrypt 2\nsaveticker 30\nupbit 16\n";
+      "alternative_me 2\ncoindesk 3\ncoinness 35\ncointelegraph 2\ndecrypt 2\nsaveticker 30\nupbit 8\n";
   const auto ports = free_control_ports();
   std::string dsn;
   {
@@ -312,7 +318,7 @@ TEST(up, replay_crawls_every_source_into_postgres_and_hdfs_and_a_second_up_finds
       run("cat " + dir + "/var/hdfs/raw/*/*/* " + dir + "/var/hdfs/_tmp/*/* 2>/dev/null | wc -l", &out);
       return out;
     };
-    ASSERT_TRUE(wait_until([&] { return written() == "90\n"; }, std::chrono::seconds(60))) << written() << up.err();
+    ASSERT_TRUE(wait_until([&] { return written() == "82\n"; }, std::chrono::seconds(60))) << written() << up.err();
     up.signal(SIGINT);
     EXPECT_EQ(up.wait(std::chrono::seconds(60)), 0) << up.err();
     EXPECT_EQ(hdfs_lines(dir), expected_files) << "the drain committed every open file";

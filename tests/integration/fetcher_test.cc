@@ -122,7 +122,9 @@ TEST(fetcher, per_host_concurrency_is_capped) {
   EXPECT_EQ(failed, 2);
   auto hits = hits_of(*s, "/slow");
   ASSERT_EQ(hits.size(), 2u);
-  EXPECT_GE(duration_cast<milliseconds>(hits[1].at - hits[0].at).count(), 290);
+  // The second starts when the first times out (300 ms after it started); the
+  // first arrival carries its connect latency, hence the margin.
+  EXPECT_GE(duration_cast<milliseconds>(hits[1].at - hits[0].at).count(), 240);
 }
 
 TEST(fetcher, retry_after_on_429_is_obeyed) {

@@ -337,7 +337,11 @@ void server::loop() {
       else problem = c.check();
       if (!problem.empty()) {
         spdlog::warn("control: refused a ctl request from '{}': {}", from.substr(0, 80), problem);
-        reply(R"({"v":1,"type":"ctl","ok":false,"error":)" + std::string("\"") + problem + "\"}");
+        ctl_reply r;
+        r.error = problem;
+        std::string out;
+        if (!msg::encode(r, out)) out = R"({"v":1,"type":"ctl","ok":false,"error":"not valid UTF-8"})";
+        reply(out);
         continue;
       }
       int matched = 0;
@@ -351,7 +355,12 @@ void server::loop() {
       sock_->pub.send(zmq::buffer(json), zmq::send_flags::dontwait);
       spdlog::info("control: {} {} → {} live instance(s) (node '{}', actor '{}', instance '{}')", c.cmd, c.arg, matched,
                    c.node, c.actor, c.instance);
-      reply(R"({"v":1,"type":"ctl","ok":true,"matched":)" + std::to_string(matched) + "}");
+      ctl_reply r;
+      r.ok = true;
+      r.matched = matched;
+      std::string out;
+      msg::encode(r, out);
+      reply(out);
     } else {
       spdlog::warn("control: ignored a message from '{}' that is not a heartbeat, status or ctl request",
                    from.substr(0, 80));

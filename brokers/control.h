@@ -122,6 +122,20 @@ struct status_reply {
   }
 };
 
+// The scheduler's answer to a ctl request.
+struct ctl_reply {
+  std::int64_t v = 1;
+  std::string type = "ctl";
+  bool ok = false;
+  std::int64_t matched = 0;  // live instances the command was addressed to
+  std::string error;
+  static constexpr auto fields() {
+    using msg::field;
+    return std::tuple{field("v", &ctl_reply::v), field("type", &ctl_reply::type), field("ok", &ctl_reply::ok),
+                      field("matched", &ctl_reply::matched), field("error", &ctl_reply::error, false)};
+  }
+};
+
 // What the runner reports in heartbeats (read on the agent's thread).
 struct snapshot {
   std::string state;

@@ -181,12 +181,7 @@ void agent::loop() {
         hb.produced_per_s = static_cast<double>(cur.produced - std::min(cur.produced, prev.produced)) / dt;
         hb.lag = cur.lag;
         hb.dead_letters = static_cast<std::int64_t>(cur.dead_letters);
-        long pages = 0, resident = 0;
-        if (FILE* f = std::fopen("/proc/self/statm", "r")) {
-          if (std::fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
-          std::fclose(f);
-        }
-        hb.rss_bytes = resident * ::sysconf(_SC_PAGESIZE);
+        hb.rss_bytes = cur.rss_bytes;
         hb.version = "0.1.0";
         prev = cur;
         prev_at = now;

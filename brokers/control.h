@@ -142,6 +142,7 @@ struct snapshot {
   std::uint64_t consumed = 0, produced = 0;
   std::int64_t lag = 0;
   std::uint64_t dead_letters = 0;
+  std::int64_t rss_bytes = 0;
 };
 
 // The actor side: heartbeats out, commands in, on its own thread. Losing

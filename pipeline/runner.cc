@@ -160,6 +160,7 @@ int runner::run(const std::atomic<bool>& stop) {
           s.produced = producer_->acked();
           s.lag = lag_.load();
           s.dead_letters = dead_lettered_.load();
+          s.rss_bytes = static_cast<std::int64_t>(rss_bytes());
           return s;
         },
         [this](const control::command& c) { on_control(c); });

@@ -182,6 +182,7 @@ void agent::loop() {
         hb.lag = cur.lag;
         hb.dead_letters = static_cast<std::int64_t>(cur.dead_letters);
         hb.rss_bytes = cur.rss_bytes;
+        hb.restarts = cur.restarts;
         hb.version = "0.1.0";
         prev = cur;
         prev_at = now;
@@ -251,7 +252,7 @@ std::vector<instance_status> server::instances() const {
     st.rss_bytes = e.hb.rss_bytes;
     st.uptime_s = e.hb.uptime_s;
     st.last_heartbeat_s = std::chrono::duration<double>(now - e.last).count();
-    st.restarts = e.restarts;
+    st.restarts = std::max(e.restarts, e.hb.restarts);
     st.version = e.hb.version;
     out.push_back(std::move(st));
   }

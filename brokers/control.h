@@ -46,6 +46,7 @@ struct heartbeat {
   std::int64_t dead_letters = 0;
   std::int64_t rss_bytes = 0;
   std::string version;
+  std::int64_t restarts = 0;  // restarts so far, as the supervisor (`node`, `up`) counted them
 
   static constexpr auto fields() {
     using msg::field;
@@ -60,7 +61,8 @@ struct heartbeat {
                       field("lag", &heartbeat::lag),
                       field("dead_letters", &heartbeat::dead_letters),
                       field("rss_bytes", &heartbeat::rss_bytes),
-                      field("version", &heartbeat::version, false)};
+                      field("version", &heartbeat::version, false),
+                      field("restarts", &heartbeat::restarts, false)};
   }
 };
 
@@ -94,7 +96,7 @@ struct instance_status {
   std::int64_t lag = 0, dead_letters = 0, rss_bytes = 0;
   double uptime_s = 0;
   double last_heartbeat_s = 0;  // seconds ago
-  std::int64_t restarts = 0;    // pid changes seen for this identity
+  std::int64_t restarts = 0;    // the supervisor's count, or the pid changes seen, whichever is more
   std::string version;
 
   static constexpr auto fields() {
@@ -143,6 +145,7 @@ struct snapshot {
   std::int64_t lag = 0;
   std::uint64_t dead_letters = 0;
   std::int64_t rss_bytes = 0;
+  std::int64_t restarts = 0;
 };
 
 // The actor side: heartbeats out, commands in, on its own thread. Losing

@@ -15,6 +15,7 @@ namespace ctk::cli {
 void add_run_command(CLI::App& app, global_options& g, int& rc) {
   struct opts {
     std::string actor, node, instance = "0", replay;
+    int restarts = 0;
   };
   auto o = std::make_shared<opts>();
   std::string names;
@@ -23,6 +24,9 @@ void add_run_command(CLI::App& app, global_options& g, int& rc) {
   cmd->add_option("actor", o->actor, "actor kind")->required();
   cmd->add_option("--node", o->node, "node name in the identity node/actor/instance (default: host name)");
   cmd->add_option("--instance", o->instance, "instance id in the identity (default 0)");
+  cmd->add_option("--restarts", o->restarts,
+                  "restarts of this identity so far, reported in heartbeats (set by `node` and `up`)")
+      ->check(CLI::NonNegativeNumber);
   cmd->add_option("--replay", o->replay,
                   "crawler: fetch from a replay server instead of the live sources (a folder with routes.yaml: "
                   "served from this process; or http://127.0.0.1:PORT of a running `replay-server`)");
@@ -64,6 +68,7 @@ void add_run_command(CLI::App& app, global_options& g, int& rc) {
     auto a = entry->make({c, identity});
     auto rcfg = pipeline::make_runner_config(c.cluster, identity);
     rcfg.config_dir = c.dir;
+    rcfg.restarts = o->restarts;
     pipeline::runner r(*a, std::move(rcfg));
     rc = r.run(stop);
   });

@@ -6,13 +6,8 @@
 // ./var/pg; the file:// HDFS root is hdfs.url (./var/hdfs) unless --hdfs.
 // --replay DIR|URL points every crawler at a replay server (offline runs).
 // --scale ACTOR=N sets instance counts (default 1; 0 leaves an actor out).
-// A child that crashes (non-zero exit, signal) while `up` runs is restarted
-// with backoff (1 s, 2 s, 4 s … 30 s); one that drained (exit 0, `ctl
-// drain`) stays stopped. `status` counts a pid change as a restart.
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
+// The children are supervised by pipeline/supervisor.h, as `node` does: a
+// crashed child is restarted with backoff, a drained one stays stopped.
 #include <iostream>
 #include <map>
 #include <thread>
@@ -23,26 +18,10 @@
 #include "cli/commands.h"
 #include "cli/local_postgres.h"
 #include "pipeline/process.h"
+#include "pipeline/supervisor.h"
 
 namespace ctk::cli {
 
-namespace {
-pid_t spawn_actor(const global_options& g, const std::string& bootstrap, const std::string& actor, int instance) {
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    ::setpgid(0, 0);  // a terminal's Ctrl-C reaches `up` only; up drains the children
-    std::vector<std::string> args{"/proc/self/exe", "--config", g.config_dir, "--bootstrap", bootstrap, "run", actor,
-                                  "--node", "local", "--instance", std::to_string(instance)};
-    if (!g.log_level.empty()) args.insert(args.begin() + 1, {"--log-level", g.log_level});
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    ::execv("/proc/self/exe", argv.data());
-    ::_exit(127);
-  }
-  return pid;
-}
-}  // namespace
 
 void add_up_command(CLI::App& app, global_options& g, int& rc) {
   auto listen = std::make_shared<std::string>();
@@ -112,14 +91,7 @@ void add_up_command(CLI::App& app, global_options& g, int& rc) {
     ::setenv("CTK_POSTGRES__DSN", c.cluster.postgres.dsn.c_str(), 1);
     ::setenv("CTK_HDFS__URL", c.cluster.hdfs.url.c_str(), 1);
     if (!c.cluster.crawler.replay.empty()) ::setenv("CTK_CRAWLER__REPLAY", c.cluster.crawler.replay.c_str(), 1);
-    struct kid {
-      std::string name;
-      int instance = 0;
-      pid_t pid = -1;
-      int restarts = 0;
-      std::chrono::steady_clock::time_point restart_at{};
-    };
-    std::vector<kid> children;
+    pipeline::supervisor sup(child_argv(g, b->bootstrap(), "local"));
     std::string missing;
     for (const auto& e : actors::registry()) {
       if (!e.make) {
@@ -128,7 +100,7 @@ void add_up_command(CLI::App& app, global_options& g, int& rc) {
       }
       if (e.name == "db-sink" && c.cluster.postgres.dsn.empty()) continue;
       const int n = counts.count(e.name) ? counts[e.name] : 1;
-      for (int i = 0; i < n; ++i) children.push_back({e.name, i, spawn_actor(g, b->bootstrap(), e.name, i)});
+      for (int i = 0; i < n; ++i) sup.add(e.name, i);
     }
     std::cout << "cointicker is up on this machine\n"
               << "  control    " << c.cluster.control.router << " (ROUTER), " << c.cluster.control.pub << " (PUB)\n"
@@ -137,8 +109,8 @@ void add_up_command(CLI::App& app, global_options& g, int& rc) {
               << "  sources    " << (c.cluster.crawler.replay.empty() ? "live (the internet)" : "replay server " + c.cluster.crawler.replay + (replay->starts_with("http") ? "" : " (" + *replay + ")")) << "\n"
               << "  postgres   " << (c.cluster.postgres.dsn.empty() ? "(none)" : c.cluster.postgres.dsn) << db_note << "\n"
               << "  hdfs       " << c.cluster.hdfs.url << "\n";
-    for (const auto& k : children) {
-      const std::string label = k.name + (k.instance ? "/" + std::to_string(k.instance) : "");
+    for (const auto& k : sup.children()) {
+      const std::string label = k.label();
       std::cout << "  " << label << std::string(11 - std::min<std::size_t>(10, label.size()), ' ') << "pid " << k.pid << "\n";
     }
     if (!missing.empty()) std::cout << "  not built yet: " << missing << "\n";
@@ -150,50 +122,8 @@ void add_up_command(CLI::App& app, global_options& g, int& rc) {
               << "  " << cli << " topics\n"
               << "  psql '" << c.cluster.postgres.dsn << "' -c 'SELECT symbol, price FROM market_trends'\n"
               << "Ctrl-C stops everything." << std::endl;
-    while (!stop.load()) {
-      const auto now = std::chrono::steady_clock::now();
-      for (auto& k : children) {
-        int st = 0;
-        if (k.pid > 0 && ::waitpid(k.pid, &st, WNOHANG) == k.pid) {
-          if (WIFEXITED(st) && WEXITSTATUS(st) == 0) {  // drained on purpose (`ctl drain`): left stopped
-            spdlog::info("{}/{} (pid {}) drained and exited 0; not restarted", k.name, k.instance, k.pid);
-            k.pid = 0;
-            continue;
-          }
-          const int backoff_s = std::min(30, 1 << std::min(k.restarts, 5));
-          spdlog::error("{}/{} (pid {}) exited with {}; restarting it in {} s", k.name, k.instance, k.pid,
-                        WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st), backoff_s);
-          k.pid = -1;
-          k.restart_at = now + std::chrono::seconds(backoff_s);
-        } else if (k.pid < 0 && now >= k.restart_at) {
-          k.pid = spawn_actor(g, b->bootstrap(), k.name, k.instance);
-          ++k.restarts;
-          spdlog::info("{}/{} restarted (pid {}, restart {})", k.name, k.instance, k.pid, k.restarts);
-        }
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    spdlog::info("stopping: draining {} actor processes", children.size());
-    for (const auto& k : children)
-      if (k.pid > 0) ::kill(k.pid, SIGTERM);
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-    for (auto& k : children) {
-      pid_t& pid = k.pid;
-      const std::string& name = k.name;
-      while (pid > 0) {
-        int st = 0;
-        if (::waitpid(pid, &st, WNOHANG) == pid) {
-          pid = -1;
-        } else if (std::chrono::steady_clock::now() > deadline) {
-          spdlog::warn("{} did not drain in 30 s; killing it", name);
-          ::kill(pid, SIGKILL);
-          ::waitpid(pid, &st, 0);
-          pid = -1;
-        } else {
-          std::this_thread::sleep_for(std::chrono::milliseconds(20));
-        }
-      }
-    }
+    sup.run(stop);
+    sup.drain(std::chrono::seconds(30));
     pg.stop();
     spdlog::info("stopped");
     rc = exit_ok;

@@ -9,6 +9,7 @@
 #include "actors/crawler/replay_server.h"
 #include "brokers/embedded_broker.h"
 #include "cli/common.h"
+#include "pipeline/supervisor.h"
 
 namespace ctk::cli {
 
@@ -23,6 +24,12 @@ void add_db_command(CLI::App& app, global_options& g, int& rc);
 void add_replay_command(CLI::App& app, global_options& g, int& rc);
 void add_crawl_command(CLI::App& app, global_options& g, int& rc);
 void add_control_commands(CLI::App& app, global_options& g, int& rc);  // status, ctl
+void add_node_command(CLI::App& app, global_options& g, int& rc);
+
+// The command line of a supervised actor: this binary's `run ACTOR --node
+// NODE --instance I --restarts R`, with the same --config and --log-level,
+// and --bootstrap when `bootstrap` is not empty.
+pipeline::supervisor::argv_fn child_argv(const global_options& g, const std::string& bootstrap, const std::string& node);
 
 // --replay DIR|URL: a URL is used as is; a folder gets a replay server in
 // this process (kept alive in `server`). Sets crawler.replay. false: error printed.

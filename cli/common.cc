@@ -1,4 +1,5 @@
 #include "cli/common.h"
+#include "cli/commands.h"
 
 #include <algorithm>
 #include <iostream>
@@ -33,6 +34,17 @@ std::string resolve_topic(const cfg::loaded_config& c, const std::string& name) 
   const auto& t = kafka::pipeline_topics();
   if (std::find(t.begin(), t.end(), name) != t.end()) return c.cluster.kafka.prefix + name;
   return name;
+}
+
+pipeline::supervisor::argv_fn child_argv(const global_options& g, const std::string& bootstrap, const std::string& node) {
+  return [g, bootstrap, node](const std::string& actor, int instance, int restarts) {
+    std::vector<std::string> args{"/proc/self/exe", "--config", g.config_dir};
+    if (!bootstrap.empty()) args.insert(args.end(), {"--bootstrap", bootstrap});
+    if (!g.log_level.empty()) args.insert(args.end(), {"--log-level", g.log_level});
+    args.insert(args.end(), {"run", actor, "--node", node, "--instance", std::to_string(instance), "--restarts",
+                             std::to_string(restarts)});
+    return args;
+  };
 }
 
 }  // namespace ctk::cli

@@ -27,6 +27,7 @@ int main(int argc, char** argv) {
   add_replay_command(app, g, rc);
   add_crawl_command(app, g, rc);
   add_control_commands(app, g, rc);
+  add_node_command(app, g, rc);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -161,6 +161,7 @@ int runner::run(const std::atomic<bool>& stop) {
           s.lag = lag_.load();
           s.dead_letters = dead_lettered_.load();
           s.rss_bytes = static_cast<std::int64_t>(rss_bytes());
+          s.restarts = rc_.restarts;
           return s;
         },
         [this](const control::command& c) { on_control(c); });

@@ -43,6 +43,7 @@ struct runner_config {
   // its commands. Off when control.router is empty.
   cfg::control_settings control;
   std::string config_dir;  // re-read on `reload`
+  int restarts = 0;        // restarts of this identity so far (from the supervisor), for heartbeats
 };
 
 // Builds a runner_config from loaded settings (kafka, runtime, metrics).

@@ -169,7 +169,7 @@ TEST(topics, lists_partitions_end_offsets_and_counts) {
 TEST(cli, every_command_has_help_and_usage_errors_exit_2) {
   for (const char* c : {"", " broker", " up", " run", " tail", " topics", " config", " config check",
                         " config sources", " config reference", " crawl", " replay-server", " db", " db migrate",
-                        " status", " ctl"}) {
+                        " status", " ctl", " node", " config nodes"}) {
     std::string out;
     EXPECT_EQ(run(cointicker() + c + " --help", &out), 0) << c;
     EXPECT_NE(out.find("Usage"), std::string::npos) << c;
@@ -178,6 +178,7 @@ TEST(cli, every_command_has_help_and_usage_errors_exit_2) {
   EXPECT_EQ(run(cointicker() + " tail 2>/dev/null"), 2);
   EXPECT_EQ(run(cointicker() + " frobnicate 2>/dev/null"), 2);
   EXPECT_EQ(run(cointicker() + " run nosuchactor 2>/dev/null"), 2);
+  EXPECT_EQ(run(cointicker() + " node 2>/dev/null"), 2);
 }
 
 TEST(cli, config_check_reports_file_line_column_and_exits_1) {

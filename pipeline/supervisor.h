@@ -1,0 +1,66 @@
+// Child actor processes under one parent: `up` (one machine) and `node
+// NAME` (one node of a cluster) both supervise their actors here.
+//
+// Each child is `cointicker run ACTOR --instance I --restarts R` (argv built
+// by the caller), in its own process group so that a terminal's Ctrl-C
+// reaches the parent only, and with PR_SET_PDEATHSIG so that a parent killed
+// with SIGKILL does not leave actors behind. A child that crashes
+// (non-zero exit or a signal) is restarted after a backoff of 1 s, 2 s, 4 s
+// … 30 s; the backoff starts again at 1 s once a child has stayed up for a
+// minute. A child that exits 0 drained on purpose (`ctl drain`) and stays
+// stopped. The restart count goes to the child on its command line, and
+// from there into its heartbeats (`status` shows it).
+#pragma once
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace ctk::pipeline {
+
+class supervisor {
+ public:
+  // argv of one child: the program first (usually /proc/self/exe).
+  using argv_fn = std::function<std::vector<std::string>(const std::string& actor, int instance, int restarts)>;
+
+  struct child {
+    std::string actor;
+    int instance = 0;
+    pid_t pid = -1;  // > 0 running; 0 drained (exit 0, not restarted); -1 waiting to restart
+    int restarts = 0;
+    int crash_streak = 0;  // crashes since the child last stayed up a minute; sets the backoff
+    std::chrono::steady_clock::time_point started{}, restart_at{};
+    std::string label() const { return actor + (instance ? "/" + std::to_string(instance) : ""); }
+  };
+
+  explicit supervisor(argv_fn argv) : argv_(std::move(argv)) {}
+  ~supervisor();  // kills (SIGKILL) and reaps children still running
+  supervisor(const supervisor&) = delete;
+  supervisor& operator=(const supervisor&) = delete;
+
+  // Starts one child now.
+  void add(const std::string& actor, int instance);
+  // Reaps exited children and restarts those whose backoff has passed.
+  void tick();
+  // tick() every 100 ms until `stop` is set.
+  void run(const std::atomic<bool>& stop);
+  // SIGTERM to every child (each drains: finishes its batch, commits),
+  // SIGKILL to those still running after `grace`; returns when all are gone.
+  void drain(std::chrono::seconds grace);
+
+  const std::vector<child>& children() const { return children_; }
+
+  static constexpr std::chrono::seconds max_backoff{30};
+  static constexpr std::chrono::seconds stable_after{60};
+
+ private:
+  pid_t spawn(const child& c);
+  argv_fn argv_;
+  std::vector<child> children_;
+};
+
+}  // namespace ctk::pipeline

@@ -73,7 +73,7 @@ void add_node_command(CLI::App& app, global_options& g, int& rc) {
       return;
     }
     if (!c.cluster.crawler.replay.empty()) ::setenv("CTK_CRAWLER__REPLAY", c.cluster.crawler.replay.c_str(), 1);
-    pipeline::supervisor sup(child_argv(g, g.bootstrap, *name));
+    pipeline::supervisor sup(child_argv(g, g.bootstrap, *name), c.cluster.metrics.base_port);
     for (const auto& [actor, count] : plan)
       for (int i = 0; i < count; ++i) sup.add(actor, i);
     std::cout << "node " << *name << " (" << node->role << ", " << node->host << ")\n"
@@ -82,6 +82,7 @@ void add_node_command(CLI::App& app, global_options& g, int& rc) {
     for (const auto& k : sup.children()) {
       const std::string label = k.label();
       std::cout << "  " << label << std::string(11 - std::min<std::size_t>(10, label.size()), ' ') << "pid " << k.pid
+                << "  metrics http://" << c.cluster.metrics.bind << ":" << k.metrics_port << "/metrics"
                 << "\n";
     }
     if (!skipped.empty()) std::cout << "  not built yet, skipped: " << skipped << "\n";

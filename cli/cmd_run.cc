@@ -16,6 +16,7 @@ void add_run_command(CLI::App& app, global_options& g, int& rc) {
   struct opts {
     std::string actor, node, instance = "0", replay;
     int restarts = 0;
+    int metrics_port = -1;
   };
   auto o = std::make_shared<opts>();
   std::string names;
@@ -27,6 +28,8 @@ void add_run_command(CLI::App& app, global_options& g, int& rc) {
   cmd->add_option("--restarts", o->restarts,
                   "restarts of this identity so far, reported in heartbeats (set by `node` and `up`)")
       ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--metrics-port", o->metrics_port, "port of /metrics and /healthz (default metrics.base_port; 0: any free port)")
+      ->check(CLI::Range(0, 65535));
   cmd->add_option("--replay", o->replay,
                   "crawler: fetch from a replay server instead of the live sources (a folder with routes.yaml: "
                   "served from this process; or http://127.0.0.1:PORT of a running `replay-server`)");
@@ -69,6 +72,7 @@ void add_run_command(CLI::App& app, global_options& g, int& rc) {
     auto rcfg = pipeline::make_runner_config(c.cluster, identity);
     rcfg.config_dir = c.dir;
     rcfg.restarts = o->restarts;
+    if (o->metrics_port >= 0) rcfg.metrics_port = o->metrics_port;
     pipeline::runner r(*a, std::move(rcfg));
     rc = r.run(stop);
   });

@@ -91,7 +91,7 @@ void add_up_command(CLI::App& app, global_options& g, int& rc) {
     ::setenv("CTK_POSTGRES__DSN", c.cluster.postgres.dsn.c_str(), 1);
     ::setenv("CTK_HDFS__URL", c.cluster.hdfs.url.c_str(), 1);
     if (!c.cluster.crawler.replay.empty()) ::setenv("CTK_CRAWLER__REPLAY", c.cluster.crawler.replay.c_str(), 1);
-    pipeline::supervisor sup(child_argv(g, b->bootstrap(), "local"));
+    pipeline::supervisor sup(child_argv(g, b->bootstrap(), "local"), c.cluster.metrics.base_port);
     std::string missing;
     for (const auto& e : actors::registry()) {
       if (!e.make) {
@@ -111,7 +111,8 @@ void add_up_command(CLI::App& app, global_options& g, int& rc) {
               << "  hdfs       " << c.cluster.hdfs.url << "\n";
     for (const auto& k : sup.children()) {
       const std::string label = k.label();
-      std::cout << "  " << label << std::string(11 - std::min<std::size_t>(10, label.size()), ' ') << "pid " << k.pid << "\n";
+      std::cout << "  " << label << std::string(11 - std::min<std::size_t>(10, label.size()), ' ') << "pid " << k.pid
+                << "  metrics http://" << c.cluster.metrics.bind << ":" << k.metrics_port << "/metrics\n";
     }
     if (!missing.empty()) std::cout << "  not built yet: " << missing << "\n";
     const std::string cli = "build/cointicker --bootstrap " + b->bootstrap();

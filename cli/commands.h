@@ -27,7 +27,7 @@ void add_control_commands(CLI::App& app, global_options& g, int& rc);  // status
 void add_node_command(CLI::App& app, global_options& g, int& rc);
 
 // The command line of a supervised actor: this binary's `run ACTOR --node
-// NODE --instance I --restarts R`, with the same --config and --log-level,
+// NODE --instance I --restarts R --metrics-port P`, with the same --config and --log-level,
 // and --bootstrap when `bootstrap` is not empty.
 pipeline::supervisor::argv_fn child_argv(const global_options& g, const std::string& bootstrap, const std::string& node);
 

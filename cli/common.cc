@@ -37,12 +37,12 @@ std::string resolve_topic(const cfg::loaded_config& c, const std::string& name) 
 }
 
 pipeline::supervisor::argv_fn child_argv(const global_options& g, const std::string& bootstrap, const std::string& node) {
-  return [g, bootstrap, node](const std::string& actor, int instance, int restarts) {
+  return [g, bootstrap, node](const pipeline::supervisor::child& c) {
     std::vector<std::string> args{"/proc/self/exe", "--config", g.config_dir};
     if (!bootstrap.empty()) args.insert(args.end(), {"--bootstrap", bootstrap});
     if (!g.log_level.empty()) args.insert(args.end(), {"--log-level", g.log_level});
-    args.insert(args.end(), {"run", actor, "--node", node, "--instance", std::to_string(instance), "--restarts",
-                             std::to_string(restarts)});
+    args.insert(args.end(), {"run", c.actor, "--node", node, "--instance", std::to_string(c.instance), "--restarts",
+                             std::to_string(c.restarts), "--metrics-port", std::to_string(c.metrics_port)});
     return args;
   };
 }

@@ -162,7 +162,8 @@ struct metrics_settings {
   static constexpr auto settings() {
     return std::tuple{setting("bind", &metrics_settings::bind, "address of the Prometheus /metrics endpoints"),
                       setting("base_port", &metrics_settings::base_port,
-                              "first metrics port; 0 picks a free port per process (printed at start)")};
+                              "metrics port of `run`; `up` and `node` give their children base_port, base_port+1, … (kept across "
+                              "restarts); 0: a free port per process (printed at start)")};
   }
 };
 

@@ -5,6 +5,8 @@
 #   CTK_BUILD_TYPE=Debug deploy/setup.sh
 #   CTK_SKIP_BUILD=1 deploy/setup.sh   packages only
 #   deploy/setup.sh --bench    also the benchmarks' baselines (python3-scrapy, time)
+# systemd (systemd-analyze verify of the units), rsync and openssh-client
+# are for deploy/cluster-deploy.sh and its tests.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 
@@ -15,10 +17,11 @@ packages=(
   libcli11-dev libxxhash-dev libcpp-httplib-dev libxml2-dev
   libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev
   kcat postgresql procps
+  systemd rsync openssh-client curl
 )
 
 if [ "${1:-}" = --bench ]; then
-  packages+=(python3-scrapy time bc curl)
+  packages+=(python3-scrapy time bc)
 fi
 
 missing=()

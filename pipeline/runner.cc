@@ -144,8 +144,12 @@ int runner::run(const std::atomic<bool>& stop) {
   }
   server_ = std::make_unique<metrics_server>(metrics_, [this] { return healthy_.load() && actor_.healthy(); });
   if (!server_->start(rc_.metrics_bind, rc_.metrics_port, err)) {
-    spdlog::error("{}", err);
-    return 1;
+    // A taken port must not keep the data path down: any free port, said loudly.
+    spdlog::warn("metrics: {}; using a free port instead", err);
+    if (rc_.metrics_port == 0 || !server_->start(rc_.metrics_bind, 0, err)) {
+      spdlog::error("{}", err);
+      return 1;
+    }
   }
   spdlog::info("{} consuming {} as group {}; metrics on http://{}:{}/metrics", actor_.name(), fmt::join(topics, ","),
                rc_.names.group(actor_.name()), rc_.metrics_bind, server_->port());

@@ -12,10 +12,12 @@
 
 #include <spdlog/spdlog.h>
 
+#include "pipeline/process.h"
+
 namespace ctk::pipeline {
 
 pid_t supervisor::spawn(const child& c) {
-  std::vector<std::string> args = argv_(c.actor, c.instance, c.restarts);
+  std::vector<std::string> args = argv_(c);
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -42,6 +44,7 @@ supervisor::~supervisor() {
 
 void supervisor::add(const std::string& actor, int instance) {
   child c{actor, instance};
+  c.metrics_port = base_port_ ? base_port_ + static_cast<int>(children_.size()) : free_loopback_port();
   c.started = std::chrono::steady_clock::now();
   c.pid = spawn(c);
   if (c.pid < 0) c.restart_at = c.started + std::chrono::seconds(1);

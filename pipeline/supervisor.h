@@ -24,20 +24,24 @@ namespace ctk::pipeline {
 
 class supervisor {
  public:
+  struct child;
   // argv of one child: the program first (usually /proc/self/exe).
-  using argv_fn = std::function<std::vector<std::string>(const std::string& actor, int instance, int restarts)>;
+  using argv_fn = std::function<std::vector<std::string>(const child&)>;
 
   struct child {
     std::string actor;
     int instance = 0;
     pid_t pid = -1;  // > 0 running; 0 drained (exit 0, not restarted); -1 waiting to restart
     int restarts = 0;
+    int metrics_port = 0;  // kept across restarts, so a scraper finds the restarted child
     int crash_streak = 0;  // crashes since the child last stayed up a minute; sets the backoff
     std::chrono::steady_clock::time_point started{}, restart_at{};
     std::string label() const { return actor + (instance ? "/" + std::to_string(instance) : ""); }
   };
 
-  explicit supervisor(argv_fn argv) : argv_(std::move(argv)) {}
+  // metrics_base_port: children get base, base+1, … in the order they are
+  // added; 0: each gets a port that is free when it is added.
+  supervisor(argv_fn argv, int metrics_base_port) : argv_(std::move(argv)), base_port_(metrics_base_port) {}
   ~supervisor();  // kills (SIGKILL) and reaps children still running
   supervisor(const supervisor&) = delete;
   supervisor& operator=(const supervisor&) = delete;
@@ -60,6 +64,7 @@ class supervisor {
  private:
   pid_t spawn(const child& c);
   argv_fn argv_;
+  int base_port_ = 0;
   std::vector<child> children_;
 };
 

@@ -232,6 +232,17 @@ TEST(up, runs_the_built_actors_end_to_end_and_sigterm_leaves_no_process_behind) 
   ASSERT_TRUE(wait_until([&] { return up.err().find("validator/1 restarted") != std::string::npos; },
                          std::chrono::seconds(20)))
       << up.err();
+  // The banner's metrics address stays the restarted child's (scrapers keep working).
+  const auto m = banner.find("metrics http://", v1) + 8;
+  const std::string metrics_url = banner.substr(m, banner.find('\n', m) - m);
+  ASSERT_TRUE(wait_until(
+      [&] {
+        std::string body;
+        run("curl -sf " + metrics_url + " 2>/dev/null", &body);
+        return body.find("ctk_consumed_total") != std::string::npos;
+      },
+      std::chrono::seconds(20)))
+      << metrics_url << "\n" << up.err();
   kcat_produce(bootstrap, "ctk.raw",
                {"upbit/KRW-BTC:" R"({"v":1,"source":"upbit","kind":"market","fetched_at":"2026-11-29T00:00:00Z","data":{"symbol":"krw-btc","price":"1","volume_24h":1,"change_24h":0,"timestamp":1725543306000}})",
                 "upbit/KRW-BTC:" R"({"v":1,"source":"upbit","kind":"market","fetched_at":"2026-11-29T00:00:01Z","data":{"symbol":"KRW-BTC","price":1,"volume_24h":1,"change_24h":0,"timestamp":"2024-09-05T13:35:06Z"}})"},

@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# Installs cointicker on the nodes of a cluster and (re)starts it there.
+#
+#   deploy/cluster-deploy.sh [--dry-run] [--config DIR] [--node NAME]... [--user USER]
+#                            [--binary PATH] [--ssh-option OPT]...
+#
+# For every node in DIR/cluster.yaml (read with `cointicker config nodes`),
+# over ssh and rsync:
+#   1. checks the node is reachable and has the binary's architecture
+#      (dpkg --print-architecture: build on a Pi for the Pis);
+#   2. installs the runtime packages the binary links against (found here
+#      with ldd + dpkg -S) and rsync, with apt-get;
+#   3. creates the system user `cointicker` (home /var/lib/cointicker);
+#   4. copies the binary to /usr/local/bin/cointicker, cluster.yaml and
+#      sources.yaml to /etc/cointicker/, the units to /etc/systemd/system/;
+#   5. enables cointicker-node@NAME and restarts it if anything changed
+#      (otherwise only makes sure it runs).
+# Idempotent: rsync copies only what differs, and an unchanged node is not
+# restarted. One failing node does not stop the others; the exit code is 1
+# if any failed. --dry-run contacts no node: it prints the commands it would
+# run and a per-node summary. Secrets (/etc/cointicker/env: CTK_* overrides,
+# e.g. CTK_POSTGRES__PASSWORD_FILE) are not copied; see docs/cluster.md.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+
+dry_run=0
+config="$here/config"
+binary="$here/build/cointicker"
+user=""
+only=()
+ssh_opts=(-o BatchMode=yes -o ConnectTimeout=10)
+usage() { sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; }
+while (($#)); do
+  case "$1" in
+    --dry-run) dry_run=1 ;;
+    --config) config=${2:?--config needs a folder}; shift ;;
+    --node) only+=("${2:?--node needs a name}"); shift ;;
+    --user) user=${2:?--user needs a name}; shift ;;
+    --binary) binary=${2:?--binary needs a path}; shift ;;
+    --ssh-option) ssh_opts+=(-o "${2:?--ssh-option needs an option}"); shift ;;
+    -h|--help) usage; exit 0 ;;
+    *) echo "cluster-deploy: unknown argument '$1' (see --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+[ -x "$binary" ] || { echo "cluster-deploy: no binary at $binary (run deploy/setup.sh first, or --binary PATH)" >&2; exit 1; }
+for f in cluster.yaml sources.yaml; do
+  [ -f "$config/$f" ] || { echo "cluster-deploy: $config/$f is missing" >&2; exit 1; }
+done
+# The config is checked here, before any node is touched.
+if ! nodes=$("$binary" --config "$config" config nodes); then
+  echo "cluster-deploy: $config does not load (see above); nothing was deployed" >&2
+  exit 1
+fi
+[ -n "$nodes" ] || { echo "cluster-deploy: $config/cluster.yaml lists no nodes" >&2; exit 1; }
+for n in "${only[@]+"${only[@]}"}"; do
+  awk -v n="$n" '$1==n {found=1} END {exit !found}' <<<"$nodes" ||
+    { echo "cluster-deploy: no node named '$n' in $config/cluster.yaml" >&2; exit 2; }
+done
+
+arch=$(dpkg --print-architecture)
+# Runtime packages: the Debian package of every shared library the binary loads.
+libs=$(ldd "$binary" | awk '/=> \//{print $3}')
+# shellcheck disable=SC2086,SC2046 # one word per path; both the path and its target, for /usr-merged systems
+packages=$({ dpkg -S $libs $(realpath $libs) 2>/dev/null || true; } | grep -v '^diversion' | cut -d: -f1 | sort -u | tr '\n' ' ')
+packages="${packages}rsync"
+units=("$here"/deploy/systemd/*.service)
+
+# Runs (or, in a dry run, prints) one command; its output is kept in $out.
+out=""
+step() {
+  if ((dry_run)); then
+    local w line=""
+    for w in "$@"; do  # quoted as a shell would need it (a word already quoted for ssh stays as it is)
+      [[ $w =~ [[:space:]] && $w != \'* ]] && w="'$w'"
+      line+="${line:+ }$w"
+    done
+    printf '    %s\n' "$line"
+    out=""
+    return 0
+  fi
+  out=$("$@" 2>&1)
+}
+
+# One node; sets $status (ok or what failed), $changed and $action.
+deploy_node() {
+  local name=$1 target=$2
+  local ssh_cmd=(ssh "${ssh_opts[@]}" "$target")
+  local rsync_cmd=(rsync -rlptc --itemize-changes -e "ssh ${ssh_opts[*]}" --rsync-path "sudo rsync")
+  local unit="cointicker-node@$name.service"
+  step "${ssh_cmd[@]}" dpkg --print-architecture || { status="unreachable: $out"; return 1; }
+  if ((!dry_run)) && [ "$out" != "$arch" ]; then status="architecture ${out:-?}, the binary is $arch"; return 1; fi
+  # shellcheck disable=SC2086 # one word per package
+  step "${ssh_cmd[@]}" sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $packages ||
+    { status="apt-get failed: ${out##*$'\n'}"; return 1; }
+  step "${ssh_cmd[@]}" sudo sh -c "'id -u cointicker >/dev/null 2>&1 || useradd --system --home-dir /var/lib/cointicker --shell /usr/sbin/nologin cointicker'" ||
+    { status="useradd failed: $out"; return 1; }
+  step "${ssh_cmd[@]}" sudo mkdir -p /etc/cointicker /var/lib/cointicker || { status="mkdir failed: $out"; return 1; }
+  step "${rsync_cmd[@]}" "$binary" "$target:/usr/local/bin/cointicker" || { status="copying the binary failed: $out"; return 1; }
+  [ -z "$out" ] || changed+=(binary)
+  step "${rsync_cmd[@]}" "$config/cluster.yaml" "$config/sources.yaml" "$target:/etc/cointicker/" ||
+    { status="copying the config failed: $out"; return 1; }
+  [ -z "$out" ] || changed+=(config)
+  step "${rsync_cmd[@]}" "${units[@]}" "$target:/etc/systemd/system/" || { status="copying the units failed: $out"; return 1; }
+  if [ -n "$out" ] || ((dry_run)); then
+    ((dry_run)) || changed+=(units)
+    step "${ssh_cmd[@]}" sudo systemctl daemon-reload || { status="daemon-reload failed: $out"; return 1; }
+  fi
+  step "${ssh_cmd[@]}" sudo systemctl enable "$unit" || { status="enable failed: $out"; return 1; }
+  if ((${#changed[@]})) || ((dry_run)); then
+    step "${ssh_cmd[@]}" sudo systemctl restart "$unit" || { status="restart failed: $out"; return 1; }
+    action=restarted
+  else
+    step "${ssh_cmd[@]}" sudo systemctl start "$unit" || { status="start failed: $out"; return 1; }
+    action="unchanged, running"
+  fi
+}
+
+failed=0
+summary=()
+while read -r name host role actors; do
+  if ((${#only[@]})) && ! printf '%s\n' "${only[@]}" | grep -qx "$name"; then continue; fi
+  target=${user:+$user@}$host
+  echo "== $name ($role, $target): $actors"
+  status=ok
+  changed=()
+  action=""
+  deploy_node "$name" "$target" </dev/null || true
+  if ((dry_run)); then
+    summary+=("$(printf '%-10s %-16s would install binary, config and units; enable and restart cointicker-node@%s (%s)' "$name" "$target" "$name" "$actors")")
+  elif [ "$status" = ok ]; then
+    summary+=("$(printf '%-10s %-16s ok: %s%s' "$name" "$target" "$action" "${changed[*]:+ (changed: ${changed[*]})}")")
+  else
+    summary+=("$(printf '%-10s %-16s FAILED: %s' "$name" "$target" "$status")")
+    failed=1
+  fi
+done <<<"$nodes"
+
+echo
+((dry_run)) && echo "dry run: nothing was contacted or changed"
+echo "summary:"
+printf '  %s\n' "${summary[@]}"
+exit $failed

@@ -157,7 +157,10 @@ std::optional<std::string> topics_settings::check(const topics_settings& t) {
 std::optional<std::string> hdfs_settings::check(const hdfs_settings& h) {
   if (!h.url.starts_with("file://") && !h.url.starts_with("webhdfs://"))
     return "url: '" + h.url + "' must start with file:// or webhdfs://";
-  if (h.format != "jsonl") return "format: '" + h.format + "' is not supported (jsonl)";
+  if (h.format != "jsonl" && h.format != "avro") return "format: '" + h.format + "' is not supported (jsonl, avro)";
+  if (h.avro_codec != "null" && h.avro_codec != "deflate" && h.avro_codec != "lzma" && h.avro_codec != "snappy")
+    return "avro_codec: '" + h.avro_codec + "' is not one of null, deflate, lzma, snappy";
+  if (h.avro_block_bytes < 4096 || h.avro_block_bytes > (64LL << 20)) return "avro_block_bytes must be 4096..67108864";
   if (h.rotate_records < 1) return "rotate_records must be at least 1";
   if (h.rotate_bytes < 1024) return "rotate_bytes must be at least 1024";
   if (!parse_duration_ms(h.rotate_after)) return "rotate_after: '" + h.rotate_after + "' is not a duration (60s, 5m, ...)";

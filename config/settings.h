@@ -90,6 +90,8 @@ struct hdfs_settings {
   std::string url = "file://var/hdfs";
   std::string user = "cointicker";
   std::string format = "jsonl";
+  std::string avro_codec = "null";
+  std::int64_t avro_block_bytes = 1LL << 20;
   std::int64_t rotate_records = 100'000;
   std::int64_t rotate_bytes = 128LL << 20;
   std::string rotate_after = "60s";
@@ -101,7 +103,12 @@ struct hdfs_settings {
         setting("url", &hdfs_settings::url,
                 "webhdfs://namenode:9870[/base] or file://PATH (relative to the working dir unless it starts with /)"),
         setting("user", &hdfs_settings::user, "WebHDFS user.name"),
-        setting("format", &hdfs_settings::format, "file format: jsonl (JSON Lines, one envelope per line)"),
+        setting("format", &hdfs_settings::format,
+                "file format: jsonl (JSON Lines, one envelope per line) or avro (Avro object container files, "
+                "libavro; schema in actors/hdfs_sink/README.md)"),
+        setting("avro_codec", &hdfs_settings::avro_codec, "avro: block codec, null | deflate | lzma | snappy"),
+        setting("avro_block_bytes", &hdfs_settings::avro_block_bytes,
+                "avro: block size; a record larger than this is dead-lettered"),
         setting("rotate_records", &hdfs_settings::rotate_records,
                 "commit a partition's open files when one of them holds this many records"),
         setting("rotate_bytes", &hdfs_settings::rotate_bytes,

@@ -14,7 +14,7 @@ packages=(
   g++ cmake ninja-build pkg-config
   librdkafka-dev cppzmq-dev libzmq3-dev libcurl4-openssl-dev
   libsimdjson-dev rapidjson-dev libpqxx-dev libyaml-cpp-dev libspdlog-dev
-  libcli11-dev libxxhash-dev libcpp-httplib-dev libxml2-dev
+  libcli11-dev libxxhash-dev libcpp-httplib-dev libxml2-dev libavro-dev
   libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev
   kcat postgresql procps
   systemd rsync openssh-client curl

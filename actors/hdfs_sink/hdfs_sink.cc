@@ -1,8 +1,11 @@
 #include "actors/hdfs_sink/hdfs_sink.h"
 
 #include <chrono>
+#include <condition_variable>
 #include <cstring>
+#include <deque>
 #include <map>
+#include <mutex>
 #include <random>
 #include <set>
 #include <thread>
@@ -10,20 +13,24 @@
 #include <simdjson.h>
 #include <spdlog/spdlog.h>
 
+#include "actors/hdfs_sink/avro_file.h"
 #include "actors/hdfs_sink/store.h"
 #include "messages/envelope.h"
 #include "messages/json.h"
 
 namespace ctk::hdfs {
 
-std::string format_final_name(const final_name& n) {
+std::string format_final_name(const final_name& n, const std::string& ext) {
   return n.topic + "+" + std::to_string(n.partition) + "+" + std::to_string(n.first) + "+" + std::to_string(n.last) +
-         ".jsonl";
+         "." + ext;
 }
 
 std::optional<final_name> parse_final_name(const std::string& file) {
-  if (!file.ends_with(".jsonl")) return std::nullopt;
-  const std::string stem = file.substr(0, file.size() - 6);
+  std::size_t ext = 0;
+  if (file.ends_with(".jsonl")) ext = 6;
+  else if (file.ends_with(".avro")) ext = 5;
+  else return std::nullopt;
+  const std::string stem = file.substr(0, file.size() - ext);
   const auto c3 = stem.rfind('+');
   if (c3 == std::string::npos || c3 == 0) return std::nullopt;
   const auto c2 = stem.rfind('+', c3 - 1);
@@ -61,6 +68,7 @@ struct open_file {
   std::int64_t written = 0;  // bytes in the store
   std::string buffer;        // bytes not written yet
   bool created = false;
+  std::unique_ptr<avro_file> avro;  // format avro: libavro writes the container file into `buffer`
 };
 
 // Everything about one assigned partition.
@@ -144,21 +152,167 @@ bool route_fast(std::string_view v, std::string_view& source, std::string_view& 
   return true;
 }
 
+// Appends run on a writer thread, so that the file I/O overlaps decoding
+// the next records and fetching from Kafka (the actor's thread only moves
+// each file's buffer into a job). The store is used by one thread at a
+// time: by the writer while jobs are queued, by the actor's thread only
+// after barrier() (commits, recovery, revokes). A write that fails is
+// retried here while the file is known to be unchanged; anything else
+// (retries exhausted, a file that holds part of the bytes) stops the writer
+// until the actor redoes from the last commit (reset()).
+class writer_thread {
+ public:
+  struct counters {
+    std::atomic<std::uint64_t>*& bytes;
+    std::atomic<std::uint64_t>*& writes;
+    std::atomic<std::uint64_t>*& errors;
+  };
+  writer_thread(store& s, counters c, const std::atomic<bool>& stopping)
+      : store_(s), c_(c), stopping_(stopping), thread_([this] { loop(); }) {}
+  ~writer_thread() {
+    {
+      std::lock_guard lock(mu_);
+      quit_ = true;
+    }
+    wake_.notify_all();
+    thread_.join();
+  }
+
+  // Queues `data` for the file at `path` (`written`: its length before);
+  // takes the bytes and leaves `data` an empty buffer with capacity. Blocks
+  // while more than max_queued bytes wait (back-pressure on the consumer).
+  void submit(const std::string& path, bool create, std::int64_t written, std::string& data) {
+    std::unique_lock lock(mu_);
+    done_.wait(lock, [&] { return queued_bytes_ < max_queued || quit_; });
+    queued_bytes_ += data.size();
+    jobs_.push_back({path, create, written, std::move(data)});
+    if (!spare_.empty()) {
+      data = std::move(spare_.back());
+      spare_.pop_back();
+    }
+    lock.unlock();
+    wake_.notify_one();
+  }
+  // Waits until every queued job is done; the first failure since reset(), or "".
+  std::string barrier() {
+    std::unique_lock lock(mu_);
+    done_.wait(lock, [&] { return (jobs_.empty() && !busy_) || quit_; });
+    return failure_;
+  }
+  bool failed() {
+    std::lock_guard lock(mu_);
+    return !failure_.empty();
+  }
+  void reset() {
+    std::lock_guard lock(mu_);
+    failure_.clear();
+  }
+
+  static constexpr std::size_t max_queued = 64u << 20;
+
+ private:
+  struct job {
+    std::string path;
+    bool create;
+    std::int64_t written;
+    std::string data;
+  };
+
+  void loop() {
+    std::unique_lock lock(mu_);
+    for (;;) {
+      wake_.wait(lock, [&] { return !jobs_.empty() || quit_; });
+      if (quit_) return;
+      job j = std::move(jobs_.front());
+      jobs_.pop_front();
+      const bool skip = !failure_.empty();  // after a failure the files are redone anyway
+      busy_ = true;
+      lock.unlock();
+      std::string why = skip ? std::string() : run(j);
+      lock.lock();
+      busy_ = false;
+      if (!why.empty() && failure_.empty()) failure_ = std::move(why);
+      queued_bytes_ -= j.data.size();
+      j.data.clear();
+      if (spare_.size() < 64) spare_.push_back(std::move(j.data));
+      done_.notify_all();
+    }
+  }
+
+  // "" when the bytes are in the file.
+  std::string run(job& j) {
+    for (int attempt = 0;; ++attempt) {
+      error e;
+      bool ok = j.create ? store_.mkdirs(j.path.substr(0, j.path.rfind('/')), e) && store_.create(j.path, j.data, true, e)
+                         : store_.append(j.path, j.data, e);
+      c_.writes->fetch_add(1);
+      if (!ok) {
+        c_.errors->fetch_add(1);
+        // Did the bytes land anyway (a reply lost after the write)? The
+        // file's length tells; anything in between cannot be repaired.
+        error se;
+        auto st = store_.status(j.path, se);
+        const auto after = j.written + static_cast<std::int64_t>(j.data.size());
+        if (st && st->length == after) {
+          ok = true;
+        } else if (st && st->length != j.written && !(j.create && st->length == 0)) {
+          return j.path + " holds " + std::to_string(st->length) + " bytes, expected " + std::to_string(j.written) +
+                 " or " + std::to_string(after) + " after: " + e.message;
+        } else if (attempt >= 4 || stopping_.load()) {
+          return e.message;
+        } else {
+          spdlog::warn("hdfs-sink: {} (attempt {}/5; retried)", e.message, attempt + 1);
+          std::this_thread::sleep_for(std::chrono::milliseconds(100 << (2 * attempt)));
+          continue;
+        }
+      }
+      c_.bytes->fetch_add(j.data.size());
+      return {};
+    }
+  }
+
+  store& store_;
+  counters c_;
+  const std::atomic<bool>& stopping_;
+  std::mutex mu_;
+  std::condition_variable wake_, done_;
+  std::deque<job> jobs_;
+  std::vector<std::string> spare_;  // emptied buffers, capacity kept, handed back to files
+  std::size_t queued_bytes_ = 0;
+  bool busy_ = false, quit_ = false;
+  std::string failure_;
+  std::thread thread_;
+};
+
 class hdfs_sink final : public pipeline::actor {
  public:
   explicit hdfs_sink(const actors::actor_context& ctx) : settings_(ctx.config.cluster.hdfs) {
     std::string err;
     store_ = make_store(settings_.url, {settings_.user, settings_.timeout_ms, settings_.retries}, err);
     if (!store_) throw std::runtime_error(err);
+    writer_ = std::make_unique<writer_thread>(*store_, writer_thread::counters{bytes_, writes_, errors_}, stopping_);
     rotate_after_ = std::chrono::milliseconds(*cfg::parse_duration_ms(settings_.rotate_after));
+    if (settings_.format == "avro") {
+      avro_schema_ = make_avro_schema(err);
+      if (!avro_schema_) throw std::runtime_error(err);
+      std::string probe_out;  // the codec is checked now, not at the first record
+      if (!avro_file::create(avro_schema_, settings_.avro_codec, 4096, &probe_out, err))
+        throw std::runtime_error("hdfs.avro_codec " + settings_.avro_codec + ": " + err);
+    }
     // For the log end offsets (a recreated log, see retire_recreated_logs).
     kafka::properties props = ctx.config.cluster.kafka.properties;
     props["bootstrap.servers"] = ctx.config.cluster.kafka.bootstrap;
     props["client.id"] = ctx.identity + "/watermarks";
     watermarks_ = kafka::make_handle(RD_KAFKA_PRODUCER, props, err);
     if (!watermarks_) throw std::runtime_error(err);
-    spdlog::info("hdfs-sink: writing to {}; a partition's files are committed at {} records, {} bytes or {} old",
+    spdlog::info("hdfs-sink: writing {} to {}; a partition's files are committed at {} records, {} bytes or {} old",
+                 settings_.format == "avro" ? "Avro (codec " + settings_.avro_codec + ")" : std::string("JSON Lines"),
                  store_->describe(), settings_.rotate_records, settings_.rotate_bytes, settings_.rotate_after);
+  }
+
+  ~hdfs_sink() override {
+    stopping_.store(true);
+    writer_.reset();  // before the store it writes to
   }
 
   std::string name() const override { return "hdfs-sink"; }
@@ -180,6 +334,7 @@ class hdfs_sink final : public pipeline::actor {
     // Finish any commit a crash interrupted, drop stale temporary files,
     // then resume after the last offset in a final file name: the names are
     // the truth, Kafka's committed offset only a hint.
+    quiesce();
     std::set<tp_key> want;
     for (const auto& p : parts) want.insert({p.topic, p.partition});
     std::map<tp_key, std::int64_t> resume;
@@ -212,6 +367,7 @@ class hdfs_sink final : public pipeline::actor {
   void on_revoke(const std::vector<kafka::topic_partition>& parts) override {
     // Open files are dropped: whoever owns the partition next resumes from
     // the final names and deletes the temporary files.
+    quiesce();
     dirs_made_.clear();
     for (const auto& p : parts) {
       const tp_key tp{p.topic, p.partition};
@@ -239,6 +395,7 @@ class hdfs_sink final : public pipeline::actor {
     }
     partition_files& pf = *cached_;
     if (!pf.recovered) {
+      quiesce();
       std::map<tp_key, std::int64_t> resume;
       std::string why;
       if (!recover({cached_tp_}, resume, why))
@@ -276,14 +433,34 @@ class hdfs_sink final : public pipeline::actor {
     if (added) {
       const std::string d(day, 8);
       f.dir = "/raw/" + std::string(source) + "/" + d;
-      f.tmp = tmp_dir(cached_tp_) + "/" + std::string(source) + "+" + d + "+" + nonce() + ".jsonl";
+      f.tmp = tmp_dir(cached_tp_) + "/" + std::string(source) + "+" + d + "+" + nonce() + "." + ext();
+      if (avro_schema_) {
+        std::string err;
+        f.avro = avro_file::create(avro_schema_, settings_.avro_codec, static_cast<std::size_t>(settings_.avro_block_bytes),
+                                   &f.buffer, err);
+        if (!f.avro) {
+          pf.files.erase(found);
+          return pipeline::outcome::retry("hdfs-sink: " + err);
+        }
+      }
       if (pf.files.size() == 1) pf.opened = clock::now();
       count_open();
+    }
+    if (f.avro) {
+      std::string err;
+      if (!f.avro->append(in.value, err)) {
+        if (f.records == 0) {  // a file with no record is not kept open
+          pf.files.erase(found);
+          count_open();
+        }
+        return pipeline::outcome::dead_letter("avro", err);
+      }
     }
     if (pf.first_open < 0) pf.first_open = in.offset;
     if (f.first < 0) f.first = in.offset;
     f.last = in.offset;
     ++f.records;
+    if (f.avro) return pipeline::outcome::ok();
     if (in.value.find('\n') != std::string_view::npos) {
       // One record per line: a pretty-printed value is minified.
       std::string min(in.value.size(), '\0');
@@ -309,6 +486,7 @@ class hdfs_sink final : public pipeline::actor {
   }
 
  private:
+  std::string ext() const { return avro_schema_ ? "avro" : "jsonl"; }
   std::string tmp_dir(const tp_key& tp) const { return "/_tmp/" + tp.first + "+" + std::to_string(tp.second); }
   std::string wal_path(const tp_key& tp) const { return "/_wal/" + tp.first + "+" + std::to_string(tp.second) + ".json"; }
 
@@ -318,14 +496,29 @@ class hdfs_sink final : public pipeline::actor {
     open_count_.store(n);
   }
 
+  // The writer idle, its failure (if any) forgotten: the callers redo or
+  // recover the partitions, which deletes what the writer left half done.
+  void quiesce() {
+    writer_->barrier();
+    writer_->reset();
+  }
+
   pipeline::outcome write_and_rotate(bool all) {
+    if (writer_->failed()) return pipeline::outcome::redo("hdfs-sink: " + writer_->barrier());
     const auto t0 = clock::now();
     std::vector<std::pair<tp_key, partition_files*>> due;
     for (auto& [tp, pf] : open_) {
       bool is_due = all && !pf.files.empty();
       for (auto& [k, f] : pf.files) {
+        if (f.avro) {
+          std::string err;
+          if (!f.avro->flush(err)) return pipeline::outcome::redo("hdfs-sink: " + err);
+        }
         if (!f.buffer.empty()) {
-          if (auto o = write(f); o.v != pipeline::verdict::ok) return o;
+          const auto n = static_cast<std::int64_t>(f.buffer.size());
+          writer_->submit(f.tmp, !f.created, f.written, f.buffer);
+          f.created = true;
+          f.written += n;
         }
         if (f.records >= settings_.rotate_records || f.written >= settings_.rotate_bytes) is_due = true;
       }
@@ -340,47 +533,13 @@ class hdfs_sink final : public pipeline::actor {
     return pipeline::outcome::ok();
   }
 
-  pipeline::outcome write(open_file& f) {
-    error e;
-    bool ok;
-    if (!f.created) {
-      ok = store_->mkdirs(f.tmp.substr(0, f.tmp.rfind('/')), e) && store_->create(f.tmp, f.buffer, true, e);
-      if (ok) f.created = true;
-    } else {
-      ok = store_->append(f.tmp, f.buffer, e);
-    }
-    writes_->fetch_add(1);
-    if (!ok) {
-      errors_->fetch_add(1);
-      // Did the bytes land anyway (a reply lost after the write)? The
-      // file's length tells; anything in between cannot be repaired.
-      error se;
-      auto st = store_->status(f.tmp, se);
-      if (!st) return pipeline::outcome::retry("hdfs-sink: " + e.message);
-      if (st->length == f.written + static_cast<std::int64_t>(f.buffer.size())) {
-        f.created = true;
-      } else if (st->length == f.written) {
-        f.created = true;
-        return pipeline::outcome::retry("hdfs-sink: " + e.message);
-      } else {
-        return pipeline::outcome::redo("hdfs-sink: " + f.tmp + " holds " + std::to_string(st->length) +
-                                       " bytes, expected " + std::to_string(f.written) + " or " +
-                                       std::to_string(f.written + static_cast<std::int64_t>(f.buffer.size())) +
-                                       " after: " + e.message);
-      }
-    }
-    f.written += static_cast<std::int64_t>(f.buffer.size());
-    bytes_->fetch_add(f.buffer.size());
-    f.buffer.clear();
-    return pipeline::outcome::ok();
-  }
-
   // Commit every open file of each due partition together: durable bytes,
   // then each partition's list of renames in its log, then the renames,
   // then the logs removed. A crash anywhere is finished (or undone) by
   // recover(). Partitions due at the same time share the syncs: all files'
   // write-back starts at once, and each final folder is synced once.
   pipeline::outcome commit(const std::vector<std::pair<tp_key, partition_files*>>& due) {
+    if (auto failure = writer_->barrier(); !failure.empty()) return pipeline::outcome::redo("hdfs-sink: " + failure);
     error e;
     for (const auto& [tp, pf] : due)
       for (auto& [k, f] : pf->files) store_->start_sync(f.tmp);
@@ -401,7 +560,7 @@ class hdfs_sink final : public pipeline::actor {
         }
         dirs_made_.insert(f.dir);
         dirs.insert(f.dir);
-        const std::string to = f.dir + "/" + format_final_name({tp.first, tp.second, f.first, f.last});
+        const std::string to = f.dir + "/" + format_final_name({tp.first, tp.second, f.first, f.last}, ext());
         wal += (p.renames.empty() ? "[\"" : ",[\"") + f.tmp + "\",\"" + to + "\"]";
         p.renames.emplace_back(f.tmp, to);
         p.records += f.records;
@@ -541,6 +700,7 @@ class hdfs_sink final : public pipeline::actor {
 
   cfg::hdfs_settings settings_;
   std::unique_ptr<store> store_;
+  std::shared_ptr<avro_schema> avro_schema_;  // format avro
   kafka::handle_ptr watermarks_;
   std::chrono::milliseconds rotate_after_{60'000};
   msg::json_decoder decoder_;
@@ -551,6 +711,7 @@ class hdfs_sink final : public pipeline::actor {
   tp_key cached_tp_;
   std::string key_;  // "{source}/{day}", reused
   std::set<std::string> dirs_made_;  // folders known to exist (MKDIRS once)
+  std::atomic<bool> stopping_{false};
 
   std::atomic<std::uint64_t> unregistered_{0};  // counters before register_metrics()
   std::atomic<std::uint64_t>* files_ = &unregistered_;
@@ -561,6 +722,7 @@ class hdfs_sink final : public pipeline::actor {
   std::atomic<std::uint64_t>* errors_ = &unregistered_;
   std::atomic<std::uint64_t> open_count_{0};
   std::atomic<std::uint64_t> last_batch_{0};
+  std::unique_ptr<writer_thread> writer_;  // last: stopped first (the destructor also stops it before store_)
 };
 
 }  // namespace

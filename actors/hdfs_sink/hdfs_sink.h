@@ -13,13 +13,13 @@ namespace ctk::hdfs {
 
 std::unique_ptr<pipeline::actor> make_hdfs_sink(const actors::actor_context& ctx);
 
-// A committed file's name: {topic}+{partition}+{first}+{last}.jsonl.
+// A committed file's name: {topic}+{partition}+{first}+{last}.{jsonl|avro}.
 struct final_name {
   std::string topic;
   std::int32_t partition;
   std::int64_t first, last;
 };
-std::string format_final_name(const final_name& n);
+std::string format_final_name(const final_name& n, const std::string& ext = "jsonl");
 std::optional<final_name> parse_final_name(const std::string& file);
 
 }  // namespace ctk::hdfs

@@ -4,7 +4,11 @@
 // DOUBLE (tests/support/webhdfs_double.cc; not Hadoop).
 #include <gtest/gtest.h>
 
+#include <avro.h>
+
 #include <csignal>
+#include <filesystem>
+#include <set>
 
 #include "tests/integration/hdfs_files.h"
 #include "tests/integration/helpers.h"
@@ -118,4 +122,93 @@ TEST(hdfs_sink, a_recreated_log_keeps_the_old_files_and_writes_the_new_records) 
   EXPECT_GT(std::stol(retired), 0);
   EXPECT_GT(std::stol(current), 0);
   EXPECT_NE(sink->err().find("the log was recreated"), std::string::npos);
+}
+
+namespace {
+// Every committed .avro file under root, read back with libavro's own
+// reader: records per id, the files' count, and any `data` that is not a
+// JSON object.
+struct avro_counts {
+  std::map<std::string, int> ids;
+  long records = 0, files = 0, tmp_files = 0, bad_data = 0;
+  std::string error;
+};
+avro_counts read_avro(const std::string& root) {
+  avro_counts c;
+  if (!std::filesystem::exists(root)) return c;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(root)) {
+    const std::string path = e.path().string();
+    if (!e.is_regular_file() || path.find("/_wal") != std::string::npos) continue;
+    if (path.find("/_tmp/") != std::string::npos) {
+      ++c.tmp_files;
+      continue;
+    }
+    if (!path.ends_with(".avro")) continue;
+    ++c.files;
+    avro_file_reader_t r;
+    if (avro_file_reader(path.c_str(), &r)) {
+      c.error = path + ": " + avro_strerror();
+      continue;
+    }
+    avro_schema_t schema = avro_file_reader_get_writer_schema(r);
+    avro_value_iface_t* iface = avro_generic_class_from_schema(schema);
+    avro_value_t v;
+    avro_generic_value_new(iface, &v);
+    while (avro_file_reader_read_value(r, &v) == 0) {
+      ++c.records;
+      avro_value_t f;
+      const char* s = nullptr;
+      size_t n = 0;
+      avro_value_get_by_name(&v, "id", &f, nullptr);
+      avro_value_get_string(&f, &s, &n);
+      ++c.ids[std::string(s, n ? n - 1 : 0)];
+      avro_value_get_by_name(&v, "data", &f, nullptr);
+      avro_value_get_string(&f, &s, &n);
+      if (n < 3 || s[0] != '{' || s[n - 2] != '}') ++c.bad_data;
+    }
+    avro_value_decref(&v);
+    avro_value_iface_decref(iface);
+    avro_file_reader_close(r);
+  }
+  return c;
+}
+}  // namespace
+
+TEST(hdfs_sink, avro_container_files_hold_every_record_once_and_an_oversized_record_is_dead_lettered) {
+  broker b;
+  const std::string dir = temp_dir(), root = temp_dir();
+  const long n = 2000;
+  auto lines = mixed_records(0, n);
+  // One record over the 4 KiB block: refused with the reason, the rest land.
+  lines.push_back(keyed(n, unique_news(n, std::string(6000, 'x'), "2026-11-28")));
+  kcat_produce(b.bootstrap(), "ctk.unique", lines, dir);
+  const std::map<std::string, std::string> env{{"CTK_HDFS__FORMAT", "avro"},
+                                               {"CTK_HDFS__AVRO_CODEC", "deflate"},
+                                               {"CTK_HDFS__AVRO_BLOCK_BYTES", "4096"},
+                                               {"CTK_HDFS__ROTATE_RECORDS", "300"},
+                                               {"CTK_HDFS__ROTATE_AFTER", "1s"}};
+  auto sink = start_hdfs_sink(b, dir, "file://" + root, env);
+  ASSERT_TRUE(wait_until([&] { return read_avro(root).records == n; }, std::chrono::seconds(60))) << sink->err();
+  sink->signal(SIGTERM);
+  ASSERT_EQ(sink->wait(std::chrono::seconds(30)), 0) << sink->err();
+  auto c = read_avro(root);
+  EXPECT_EQ(c.error, "");
+  EXPECT_EQ(c.ids.size(), static_cast<std::size_t>(n));
+  for (const auto& [id, times] : c.ids) ASSERT_EQ(times, 1) << id;
+  EXPECT_EQ(c.bad_data, 0);
+  EXPECT_EQ(c.tmp_files, 0);
+  EXPECT_GT(c.files, 16) << "rotation at 300 records made several files per partition";
+  const auto dead = kcat_values(b.bootstrap(), "ctk.deadletter");
+  ASSERT_EQ(dead.size(), 1u);
+  EXPECT_NE(dead[0].find("larger than an Avro block"), std::string::npos) << dead[0];
+
+  // A restart resumes after the .avro names: only the new records are added.
+  kcat_produce(b.bootstrap(), "ctk.unique", mixed_records(n + 1, 300), dir);
+  auto again = start_hdfs_sink(b, dir, "file://" + root, env);
+  ASSERT_TRUE(wait_until([&] { return read_avro(root).records == n + 300; }, std::chrono::seconds(60))) << again->err();
+  again->signal(SIGTERM);
+  ASSERT_EQ(again->wait(std::chrono::seconds(30)), 0) << again->err();
+  c = read_avro(root);
+  EXPECT_EQ(c.ids.size(), static_cast<std::size_t>(n + 300));
+  EXPECT_EQ(c.tmp_files, 0);
 }

@@ -17,6 +17,7 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/registry.h"
+#include "pipeline/process.h"
 
 namespace {
 
@@ -48,6 +49,7 @@ class counting_emitter final : public ctk::pipeline::emitter {
 }  // namespace
 
 int main(int argc, char** argv) {
+  ctk::pipeline::init_logging("sink_bench", "warn");  // logs to stderr: stdout is the result line
   CLI::App app{"sink write-path benchmark"};
   app.require_subcommand(1);
   long n = 100000;

@@ -140,9 +140,26 @@ bool route_fast(std::string_view v, std::string_view& source, std::string_view& 
   if (id_end == std::string_view::npos) return false;
   p = id_end;
   if (!value_at("source", source) || !value_at("kind", kind) || !value_at("fetched_at", fetched)) return false;
-  const auto data = find(v, R"(,"data":{)", p);
-  if (data == std::string_view::npos) return false;
   const std::string_view key = kind == "news" ? R"("published_at":")" : R"("timestamp":")";
+  // The time is usually data's last field (market: always): the record
+  // then ends `"VALUE"}}`, and the key right before that value is data's own
+  // (a nested object's last field would end `"}}}`).
+  if (v.size() > head.size() + key.size() + 3 && v.ends_with("\"}}")) {
+    const auto open = v.rfind('"', v.size() - 4);
+    if (open != std::string_view::npos && open + 1 >= key.size() && open > p &&
+        v.substr(open + 1 - key.size(), key.size()) == key) {
+      when = v.substr(open + 1, 10);
+      return true;
+    }
+  }
+  // url and trace (optional, in this order) come before data: step over them.
+  std::string_view skipped;
+  if (v.substr(p, 8) == R"(","url":)") value_at("url", skipped);
+  if (v.substr(p, 10) == R"(","trace":)") value_at("trace", skipped);
+  std::size_t data = std::string_view::npos;
+  if (v.substr(p, 10) == R"(","data":{)") data = p + 1;
+  else data = find(v, R"(,"data":{)", p);
+  if (data == std::string_view::npos) return false;
   const auto k = find(v, key, data);
   if (k == std::string_view::npos) {
     when = fetched;
@@ -267,6 +284,9 @@ class writer_thread {
         }
       }
       c_.bytes->fetch_add(j.data.size());
+      // file://: start writing the pages back now, so that the fsync at the
+      // commit finds little left to do (the disk works while we decode).
+      store_.start_sync(j.path);
       return {};
     }
   }

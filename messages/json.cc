@@ -21,10 +21,16 @@ namespace detail {
 
 std::string path_stack::str() const {
   std::string s;
-  for (const auto& p : parts_) {
-    if (!s.empty() && p[0] != '[') s += '.';
-    s += p;
+  for (std::size_t i = 0; i < std::min(size_, max); ++i) {
+    const part& p = parts_[i];
+    if (p.is_index) {
+      s += "[" + std::to_string(p.index) + "]";
+    } else {
+      if (!s.empty()) s += '.';
+      s += p.name;
+    }
   }
+  if (size_ > max) s += ".…";
   return s;
 }
 
@@ -87,8 +93,8 @@ bool encode_fail(encode_ctx& c, std::string_view what) {
 }
 
 bool encode_scalar(encode_ctx& c, const std::string& v) {
-  if (!c.w.String(v.data(), static_cast<rapidjson::SizeType>(v.size()))) return encode_fail(c, "invalid UTF-8");
-  return true;
+  if (!simdjson::validate_utf8(v.data(), v.size())) return encode_fail(c, "invalid UTF-8");
+  return c.w.String(v.data(), static_cast<rapidjson::SizeType>(v.size()));
 }
 
 bool encode_scalar(encode_ctx& c, double v) {

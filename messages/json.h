@@ -10,6 +10,8 @@
 // Threading: a json_decoder owns a parser and a buffer; use one per thread.
 #pragma once
 
+#include <array>
+
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -60,15 +62,31 @@ namespace detail {
 
 std::string_view type_name(simdjson::ondemand::json_type t);
 
+// Where a decoder or encoder is, for error messages. Names are views of
+// field names or of the input being decoded (alive while it runs); no
+// allocation per message. Paths deeper than `max` keep their first levels.
 class path_stack {
  public:
-  void push(std::string_view name) { parts_.emplace_back(name); }
-  void push_index(std::size_t i) { parts_.push_back("[" + std::to_string(i) + "]"); }
-  void pop() { parts_.pop_back(); }
+  void push(std::string_view name) {
+    if (size_ < max) parts_[size_] = {name, 0, false};
+    ++size_;
+  }
+  void push_index(std::size_t i) {
+    if (size_ < max) parts_[size_] = {{}, i, true};
+    ++size_;
+  }
+  void pop() { --size_; }
   std::string str() const;
 
  private:
-  std::vector<std::string> parts_;
+  struct part {
+    std::string_view name;
+    std::size_t index;
+    bool is_index;
+  };
+  static constexpr std::size_t max = 32;
+  std::array<part, max> parts_;
+  std::size_t size_ = 0;
 };
 
 struct decode_ctx {
@@ -160,8 +178,10 @@ bool decode_value(simdjson::dom::element v, M& out, decode_ctx& c) {
   }
 }
 
-using writer_t = rapidjson::Writer<rapidjson::StringBuffer, rapidjson::UTF8<>, rapidjson::UTF8<>,
-                                   rapidjson::CrtAllocator, rapidjson::kWriteValidateEncodingFlag>;
+// Strings are checked for UTF-8 by simdjson (SIMD) before they are written,
+// not byte by byte by rapidjson's kWriteValidateEncodingFlag (a third of the
+// validator's time went there).
+using writer_t = rapidjson::Writer<rapidjson::StringBuffer>;
 
 struct encode_ctx {
   writer_t& w;

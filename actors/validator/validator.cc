@@ -201,8 +201,14 @@ result checker::check(std::string_view raw, std::int64_t now_ms) {
   env.id = msg::record_id(env.source, key);
   env.data.text = std::move(data);
   if (!env.url.empty()) {
-    std::string why;
-    if (auto canon = canonical_url(env.url, why)) env.url = *canon;
+    // Records of one crawl share their page's URL: the last answer is kept.
+    if (env.url != last_url_in_) {
+      std::string why;
+      auto canon = canonical_url(env.url, why);
+      last_url_in_ = env.url;
+      last_url_out_ = canon ? *canon : env.url;
+    }
+    env.url = last_url_out_;
   }
   std::string out;
   if (!msg::encode(env, out, &err.what)) return reject("utf8", "envelope: " + err.what);

@@ -30,6 +30,7 @@ class checker {
  private:
   msg::json_decoder envelope_decoder_;
   msg::json_decoder data_decoder_;
+  std::string last_url_in_, last_url_out_;  // envelope url → canonical, for the next record of the same page
 };
 
 std::unique_ptr<pipeline::actor> make_validator();

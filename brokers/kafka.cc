@@ -406,43 +406,58 @@ bool committed_offsets(const properties& props, const std::string& group, std::v
   return true;
 }
 
-std::int64_t read_partition(const properties& props, const std::string& topic, std::int32_t partition,
-                            std::int64_t from, const std::function<void(const rd_kafka_message_t&)>& fn,
-                            std::string& err) {
-  properties p = props;
-  p["group.id"] = "cointicker-reader";  // assign() only: never joins or commits
-  p["enable.auto.commit"] = "false";
-  p["enable.partition.eof"] = "true";
-  p["auto.offset.reset"] = "earliest";  // older than the log start: begin at the start
-  handle_ptr rk = make_handle(RD_KAFKA_CONSUMER, p, err);
-  if (!rk) return -1;
+std::int64_t partition_reader::read(const std::string& topic, std::int32_t partition, std::int64_t from,
+                                   const std::function<void(const rd_kafka_message_t&)>& fn, std::string& err) {
+  if (!rk_) {
+    properties p = props_;
+    p["group.id"] = "cointicker-reader";  // assign() only: never joins or commits
+    p["enable.auto.commit"] = "false";
+    p["enable.partition.eof"] = "true";
+    p["auto.offset.reset"] = "earliest";  // older than the log start: begin at the start
+    // A read stops at the end it saw: the broker must not hold a fetch
+    // open waiting for new data (the default 500 ms, per read).
+    p["fetch.wait.max.ms"] = "10";
+    rk_ = make_handle(RD_KAFKA_CONSUMER, p, err);
+    if (!rk_) return -1;
+  }
   std::int64_t low = 0, high = 0;
-  if (auto e = rd_kafka_query_watermark_offsets(rk.get(), topic.c_str(), partition, &low, &high, 10000)) {
+  if (auto e = rd_kafka_query_watermark_offsets(rk_.get(), topic.c_str(), partition, &low, &high, 10000)) {
     err = topic + "/" + std::to_string(partition) + ": " + rd_kafka_err2str(e);
     return -1;
   }
   if (from >= 0 && from >= high) return high;
   if (high <= low) return high;
   list_ptr l = to_list({{topic, partition, from}});
-  if (auto e = rd_kafka_assign(rk.get(), l.get())) {
+  if (auto e = rd_kafka_assign(rk_.get(), l.get())) {
     err = std::string("assign: ") + rd_kafka_err2str(e);
     return -1;
   }
   std::int64_t end = from >= 0 ? from : low;
+  bool failed = false;
   for (;;) {
-    message_ptr m(rd_kafka_consumer_poll(rk.get(), 1000));
+    message_ptr m(rd_kafka_consumer_poll(rk_.get(), 1000));
     if (!m) continue;
+    // Anything left from an earlier read of another partition is skipped.
+    if (m->rkt && (m->partition != partition || topic_of(*m) != topic)) continue;
     if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) break;
     if (m->err) {
       err = topic + "/" + std::to_string(partition) + ": " + rd_kafka_message_errstr(m.get());
-      return -1;
+      failed = true;
+      break;
     }
     fn(*m);
     end = m->offset + 1;
     if (end >= high) break;
   }
-  rd_kafka_consumer_close(rk.get());
-  return std::max(end, high);
+  rd_kafka_assign(rk_.get(), nullptr);
+  return failed ? -1 : std::max(end, high);
+}
+
+std::int64_t read_partition(const properties& props, const std::string& topic, std::int32_t partition,
+                            std::int64_t from, const std::function<void(const rd_kafka_message_t&)>& fn,
+                            std::string& err) {
+  partition_reader r(props);
+  return r.read(topic, partition, from, fn, err);
 }
 
 bool create_topics(rd_kafka_t* rk, const std::vector<std::pair<std::string, int>>& topics, int replication,

@@ -191,9 +191,25 @@ bool committed_offsets(const properties& props, const std::string& group, std::v
 bool create_topics(rd_kafka_t* rk, const std::vector<std::pair<std::string, int>>& topics, int replication,
                    std::string& err);
 
-// Reads one partition from `from` (an offset, or RD_KAFKA_OFFSET_BEGINNING)
-// to its end as of now, calling fn for every message. Returns the offset
-// after the last message (the end), or -1 and `err`.
+// Reads partitions from an offset to their end as of now, with one
+// consumer handle kept for every read (assign() only: it never joins a
+// group or commits). A new handle costs a connection and its metadata
+// (about 250 ms here), so code that reads many partitions keeps one reader.
+class partition_reader {
+ public:
+  explicit partition_reader(properties props) : props_(std::move(props)) {}
+  // Reads `topic`/`partition` from `from` (an offset, or
+  // RD_KAFKA_OFFSET_BEGINNING) to its end, calling fn for every message.
+  // Returns the offset after the last message (the end), or -1 and `err`.
+  std::int64_t read(const std::string& topic, std::int32_t partition, std::int64_t from,
+                    const std::function<void(const rd_kafka_message_t&)>& fn, std::string& err);
+
+ private:
+  properties props_;
+  handle_ptr rk_;
+};
+
+// One read with a reader of its own (for a single partition, once).
 std::int64_t read_partition(const properties& props, const std::string& topic, std::int32_t partition,
                             std::int64_t from, const std::function<void(const rd_kafka_message_t&)>& fn,
                             std::string& err);

@@ -38,6 +38,7 @@ class dedup_actor final : public pipeline::actor {
     std::string err;
     watermarks_ = kafka::make_handle(RD_KAFKA_PRODUCER, props_, err);
     if (!watermarks_) throw std::runtime_error(err);
+    reader_ = std::make_unique<kafka::partition_reader>(props_);
   }
 
   std::string name() const override { return "dedup"; }
@@ -121,7 +122,7 @@ class dedup_actor final : public pipeline::actor {
     const std::string mkey = marker_key(p);
     msg::decode_error derr;
     state_value v;
-    auto end = kafka::read_partition(props_, names_.topic("dedup.state"), p, RD_KAFKA_OFFSET_BEGINNING,
+    auto end = reader_->read(names_.topic("dedup.state"), p, RD_KAFKA_OFFSET_BEGINNING,
                                      [&](const rd_kafka_message_t& m) {
                                        const auto key = kafka::key(m);
                                        v = {};
@@ -142,7 +143,7 @@ class dedup_actor final : public pipeline::actor {
     // Those ids are checkpointed again by the next flush: this owner's
     // marker moves past the tail, and a later rebuild must still find them
     // (without it, a second rebuild forgot a dead owner's unchecked output).
-    end = kafka::read_partition(props_, names_.topic("unique"), p, marker,
+    end = reader_->read(names_.topic("unique"), p, marker,
                                 [&](const rd_kafka_message_t& m) {
                                   if (auto id = parse_id(kafka::key(m))) {
                                     st.seen.insert(*id, now + ttl_s_);
@@ -164,6 +165,7 @@ class dedup_actor final : public pipeline::actor {
 
   kafka::names names_;
   kafka::properties props_;
+  std::unique_ptr<kafka::partition_reader> reader_;  // one consumer handle for every rebuild
   kafka::handle_ptr watermarks_;
   std::int64_t ttl_s_ = 0;
   std::size_t max_ids_ = 0;

@@ -79,12 +79,7 @@ void add_node_command(CLI::App& app, global_options& g, int& rc) {
     std::cout << "node " << *name << " (" << node->role << ", " << node->host << ")\n"
               << "  broker     " << (g.bootstrap.empty() ? c.cluster.kafka.bootstrap : g.bootstrap) << "\n"
               << "  control    " << c.cluster.control.router << "\n";
-    for (const auto& k : sup.children()) {
-      const std::string label = k.label();
-      std::cout << "  " << label << std::string(11 - std::min<std::size_t>(10, label.size()), ' ') << "pid " << k.pid
-                << "  metrics http://" << c.cluster.metrics.bind << ":" << k.metrics_port << "/metrics"
-                << "\n";
-    }
+    print_children(sup, c.cluster.metrics.bind);
     if (!skipped.empty()) std::cout << "  not built yet, skipped: " << skipped << "\n";
     if (sup.children().empty()) std::cout << "  (no actors placed on this node)\n";
     std::cout << "SIGTERM or Ctrl-C drains every actor." << std::endl;

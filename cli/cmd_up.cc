@@ -10,7 +10,6 @@
 // crashed child is restarted with backoff, a drained one stays stopped.
 #include <iostream>
 #include <map>
-#include <thread>
 
 #include <spdlog/spdlog.h>
 
@@ -109,11 +108,7 @@ void add_up_command(CLI::App& app, global_options& g, int& rc) {
               << "  sources    " << (c.cluster.crawler.replay.empty() ? "live (the internet)" : "replay server " + c.cluster.crawler.replay + (replay->starts_with("http") ? "" : " (" + *replay + ")")) << "\n"
               << "  postgres   " << (c.cluster.postgres.dsn.empty() ? "(none)" : c.cluster.postgres.dsn) << db_note << "\n"
               << "  hdfs       " << c.cluster.hdfs.url << "\n";
-    for (const auto& k : sup.children()) {
-      const std::string label = k.label();
-      std::cout << "  " << label << std::string(11 - std::min<std::size_t>(10, label.size()), ' ') << "pid " << k.pid
-                << "  metrics http://" << c.cluster.metrics.bind << ":" << k.metrics_port << "/metrics\n";
-    }
+    print_children(sup, c.cluster.metrics.bind);
     if (!missing.empty()) std::cout << "  not built yet: " << missing << "\n";
     const std::string cli = "build/cointicker --bootstrap " + b->bootstrap();
     std::cout << "try, in another terminal:\n"

@@ -31,6 +31,9 @@ void add_node_command(CLI::App& app, global_options& g, int& rc);
 // and --bootstrap when `bootstrap` is not empty.
 pipeline::supervisor::argv_fn child_argv(const global_options& g, const std::string& bootstrap, const std::string& node);
 
+// The banner's lines for supervised children: "  LABEL      pid N  metrics http://BIND:PORT/metrics".
+void print_children(const pipeline::supervisor& sup, const std::string& metrics_bind);
+
 // --replay DIR|URL: a URL is used as is; a folder gets a replay server in
 // this process (kept alive in `server`). Sets crawler.replay. false: error printed.
 bool resolve_replay(const std::string& dir_or_url, cfg::loaded_config& c,

@@ -47,4 +47,12 @@ pipeline::supervisor::argv_fn child_argv(const global_options& g, const std::str
   };
 }
 
+void print_children(const pipeline::supervisor& sup, const std::string& metrics_bind) {
+  for (const auto& k : sup.children()) {
+    const std::string label = k.label();
+    std::cout << "  " << label << std::string(11 - std::min<std::size_t>(10, label.size()), ' ') << "pid " << k.pid
+              << "  metrics http://" << metrics_bind << ":" << k.metrics_port << "/metrics\n";
+  }
+}
+
 }  // namespace ctk::cli

@@ -50,6 +50,7 @@ stage() {  # actor → "rate rss_mib"
   local t1; t1=$(now)
   local hwm; hwm=$(awk '/VmHWM/ {print int($2/1024)}' /proc/$pid/status)
   kill -TERM $pid; wait $pid || true
+  grep -o "stopped:.*" "$work/$1.err" | sed "s/^/$1 /" >&2
   python3 -c "print(int($n/($t1-$t0)), $hwm)"
 }
 read -r v_rate v_rss < <(stage validator)

@@ -141,6 +141,22 @@ bool producer::produce(const std::string& topic, std::int32_t partition, std::st
   }
 }
 
+bool producer::prepare(const std::vector<std::string>& topics, int timeout_ms, std::string& err) {
+  for (const auto& t : topics) {
+    std::unique_ptr<rd_kafka_topic_t, decltype(&rd_kafka_topic_destroy)> rkt(
+        rd_kafka_topic_new(rk_.get(), t.c_str(), nullptr), &rd_kafka_topic_destroy);
+    const rd_kafka_metadata_t* md = nullptr;
+    rd_kafka_resp_err_t e = rd_kafka_metadata(rk_.get(), 0, rkt.get(), &md, timeout_ms);
+    if (e == RD_KAFKA_RESP_ERR_NO_ERROR && md->topic_cnt == 1 && md->topics[0].err) e = md->topics[0].err;
+    if (md) rd_kafka_metadata_destroy(md);
+    if (e) {
+      err = t + ": " + rd_kafka_err2str(e);
+      return false;
+    }
+  }
+  return true;
+}
+
 bool producer::flush(std::string& err) {
   // message.timeout.ms bounds how long a message can stay undelivered, so
   // this loop ends: each message is either acknowledged or reported failed.

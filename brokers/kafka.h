@@ -96,6 +96,10 @@ class producer {
   bool flush(std::string& err);
 
   void poll(int timeout_ms) { rd_kafka_poll(rk_.get(), timeout_ms); }
+  // Fetches the metadata of `topics` (leaders, partition counts) ahead of
+  // the first produce(), so the first batch does not wait for it.
+  // false: not all known within timeout_ms (produce() still works; it waits then).
+  bool prepare(const std::vector<std::string>& topics, int timeout_ms, std::string& err);
   std::uint64_t acked() const { return acked_.load(); }
   std::uint64_t failed() const { return failed_total_.load(); }
   rd_kafka_t* raw() const { return rk_.get(); }

@@ -69,6 +69,9 @@ class actor {
   virtual void register_metrics(metrics_registry&) {}
   virtual std::string name() const = 0;                 // "validator"; also the consumer group (with prefix)
   virtual std::vector<std::string> inputs() const = 0;  // base topic names consumed
+  // Base topic names emit() writes to (besides `deadletter`): the producer
+  // learns their metadata before the first input is consumed.
+  virtual std::vector<std::string> outputs() const { return {}; }
   virtual outcome handle(const input& in, emitter& out) = 0;
   // Makes everything handled so far durable (a sink's write). Called after
   // the batch's output is acknowledged and before offsets are committed.

@@ -129,6 +129,11 @@ int runner::run(const std::atomic<bool>& stop) {
         break;
       }
   });
+  {
+    std::vector<std::string> out{rc_.names.topic("deadletter")};
+    for (const auto& t : actor_.outputs()) out.push_back(rc_.names.topic(t));
+    if (!producer_->prepare(out, 10000, err)) spdlog::warn("output topics not ready yet ({}); producing anyway", err);
+  }
   kafka::properties cprops = rc_.client;
   for (const auto& [k, v] : rc_.consumer) cprops[k] = v;
   consumer_ = kafka::consumer::create(cprops, rc_.names.group(actor_.name()), this, err);

@@ -19,6 +19,7 @@ class crawler_actor final : public pipeline::actor {
 
   std::string name() const override { return "crawler"; }
   std::vector<std::string> inputs() const override { return {"control"}; }
+  std::vector<std::string> outputs() const override { return {"raw", "reports"}; }
 
   void register_metrics(pipeline::metrics_registry& m) override {
     const auto& s = engine_.http().stats();

@@ -43,6 +43,7 @@ class dedup_actor final : public pipeline::actor {
 
   std::string name() const override { return "dedup"; }
   std::vector<std::string> inputs() const override { return {"valid"}; }
+  std::vector<std::string> outputs() const override { return {"unique", "dedup.state"}; }
 
   void on_assign(std::vector<kafka::topic_partition>& parts) override {
     for (const auto& p : parts) rebuild(p.partition);
@@ -92,11 +93,18 @@ class dedup_actor final : public pipeline::actor {
       out.emit("dedup.state", marker_key(p), value, p);
       st.unchecked.clear();
       // Everything emitted from the next batch on lands at or after the
-      // current end of unique p.
+      // current end of unique p. The end is asked for at most every
+      // marker_refresh: one round trip per partition per batch cost a
+      // third of dedup's time. A marker that lags is only lower, which is
+      // safe: a rebuild then reads a little more of the tail.
+      const auto t = std::chrono::steady_clock::now();
+      if (t - st.marker_refreshed < marker_refresh) continue;
       std::int64_t low = 0, high = 0;
       if (rd_kafka_query_watermark_offsets(watermarks_.get(), names_.topic("unique").c_str(), p, &low, &high, 10000) ==
-          RD_KAFKA_RESP_ERR_NO_ERROR)
+          RD_KAFKA_RESP_ERR_NO_ERROR) {
         st.unique_from = high;
+        st.marker_refreshed = t;
+      }
     }
     return pipeline::outcome::ok();
   }
@@ -110,7 +118,9 @@ class dedup_actor final : public pipeline::actor {
     seen_set seen;
     std::vector<std::pair<std::string, std::int64_t>> unchecked;
     std::int64_t unique_from = 0;
+    std::chrono::steady_clock::time_point marker_refreshed{};
   };
+  static constexpr std::chrono::milliseconds marker_refresh{250};
 
   void rebuild(std::int32_t p) {
     const auto t0 = std::chrono::steady_clock::now();

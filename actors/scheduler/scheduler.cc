@@ -43,6 +43,7 @@ class scheduler_actor final : public pipeline::actor {
 
   std::string name() const override { return "scheduler"; }
   std::vector<std::string> inputs() const override { return {"reports"}; }
+  std::vector<std::string> outputs() const override { return {"control"}; }
 
   pipeline::outcome handle(const pipeline::input& in, pipeline::emitter& out) override {
     on_report(in.value);  // also read by reports_ (below); clearing twice is harmless

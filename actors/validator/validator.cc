@@ -223,6 +223,7 @@ class validator_actor final : public pipeline::actor {
  public:
   std::string name() const override { return "validator"; }
   std::vector<std::string> inputs() const override { return {"raw"}; }
+  std::vector<std::string> outputs() const override { return {"valid"}; }
   pipeline::outcome handle(const pipeline::input& in, pipeline::emitter& out) override {
     const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
                          std::chrono::system_clock::now().time_since_epoch())

@@ -82,8 +82,10 @@ bool decode_scalar(simdjson::dom::element v, bool& out, decode_ctx& c) {
   return true;
 }
 
-bool decode_scalar(simdjson::dom::element v, raw_json& out, decode_ctx&) {
-  out.text = simdjson::minify(v);
+bool decode_scalar(simdjson::dom::element v, raw_json& out, decode_ctx& c) {
+  out.dom = v;
+  if (c.raw_in_place) out.text.clear();
+  else out.text = simdjson::minify(v);
   return true;
 }
 

@@ -28,9 +28,13 @@
 namespace ctk::msg {
 
 // A JSON value carried as its (validated) text, e.g. the envelope's `data`.
+// json_decoder::decode_in_place() leaves `text` empty and points `dom` at
+// the parsed value instead (valid until that decoder parses again): a
+// reader that walks the value saves printing it and parsing it back.
 struct raw_json {
   std::string text;
-  bool operator==(const raw_json&) const = default;
+  simdjson::dom::element dom{};
+  bool operator==(const raw_json& o) const { return text == o.text; }
 };
 
 template <class T, class M>
@@ -92,6 +96,7 @@ class path_stack {
 struct decode_ctx {
   path_stack path;
   decode_error* err;
+  bool raw_in_place = false;  // raw_json: keep the DOM element, print no text
   bool fail(std::string what) {
     err->path = path.str();
     err->what = std::move(what);
@@ -267,6 +272,16 @@ class json_decoder {
     simdjson::dom::element root;
     if (!parse(json, root, err)) return false;
     detail::decode_ctx c{{}, &err};
+    return detail::decode_object(root, out, c);
+  }
+
+  // As decode(), but raw_json members get their `dom` element, not text;
+  // both are valid until this decoder's next call.
+  template <described T>
+  bool decode_in_place(std::string_view json, T& out, decode_error& err) {
+    simdjson::dom::element root;
+    if (!parse(json, root, err)) return false;
+    detail::decode_ctx c{{}, &err, true};
     return detail::decode_object(root, out, c);
   }
 

@@ -42,5 +42,6 @@ std::string strip_html(std::string_view html);
 
 // Trims and collapses runs of white space to one space.
 std::string collapse_space(std::string_view s);
+void collapse_space_in_place(std::string& s);
 
 }  // namespace ctk::validator

@@ -103,16 +103,19 @@ std::string title_case(std::string_view s) {
 
 }  // namespace
 
-result checker::check(std::string_view raw, std::int64_t now_ms) {
-  result r;
-  auto reject = [&](std::string rule, std::string reason) {
+const result& checker::check(std::string_view raw, std::int64_t now_ms) {
+  // Members, not locals: their buffers are reused, message after message.
+  result& r = result_;
+  r.ok = false;
+  auto reject = [&](std::string rule, std::string reason) -> const result& {
     r.rule = std::move(rule);
     r.reason = std::move(reason);
     return r;
   };
-  msg::envelope env;
+  msg::envelope& env = env_;
   msg::decode_error err;
-  if (!envelope_decoder_.decode(raw, env, err)) return reject("decode", "envelope: " + err.to_string());
+  // One parse: `data` stays a DOM element of the same parse.
+  if (!decoder_.decode_in_place(raw, env, err)) return reject("decode", "envelope: " + err.to_string());
   if (env.v != msg::envelope_version) return reject("version", "envelope version " + std::to_string(env.v) + " is not 1");
   if (env.source.empty() || env.source.size() > 64) return reject("source", "source must be 1..64 characters");
   {
@@ -122,19 +125,18 @@ result checker::check(std::string_view raw, std::int64_t now_ms) {
     if (*fetched > now_ms + future_slack_ms) return reject("timestamp_future", "fetched_at: more than a day in the future");
     env.fetched_at = format_utc_ms(*fetched);
   }
-  simdjson::dom::element root;
-  if (!data_decoder_.parse(env.data.text, root, err)) return reject("decode", "data: " + err.to_string());
   simdjson::dom::object obj;
-  if (root.get_object().get(obj)) return reject("type", "data: expected an object");
+  if (env.data.dom.get_object().get(obj)) return reject("type", "data: expected an object");
   fields f(obj);
   std::string zone;
   if (auto e = f.text("timezone", false, 64, zone)) return reject(e->rule, e->reason);
 
-  std::string data, key;
+  std::string& data = data_;
+  std::string& key = key_;
   if (env.kind == "market") {
-    msg::market_data m;
+    msg::market_data& m = market_;
     if (auto e = f.text("symbol", true, max_symbol, m.symbol)) return reject(e->rule, e->reason);
-    m.symbol = collapse_space(m.symbol);
+    collapse_space_in_place(m.symbol);
     for (auto& c : m.symbol) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
     if (m.symbol.empty()) return reject("required", "symbol: empty");
     for (char c : m.symbol)
@@ -199,7 +201,7 @@ result checker::check(std::string_view raw, std::int64_t now_ms) {
   }
 
   env.id = msg::record_id(env.source, key);
-  env.data.text = std::move(data);
+  env.data.text.swap(data);  // data_ keeps the previous buffer for the next record
   if (!env.url.empty()) {
     // Records of one crawl share their page's URL: the last answer is kept.
     if (env.url != last_url_in_) {
@@ -210,11 +212,9 @@ result checker::check(std::string_view raw, std::int64_t now_ms) {
     }
     env.url = last_url_out_;
   }
-  std::string out;
-  if (!msg::encode(env, out, &err.what)) return reject("utf8", "envelope: " + err.what);
+  if (!msg::encode(env, r.json, &err.what)) return reject("utf8", "envelope: " + err.what);
   r.ok = true;
   r.id = env.id;
-  r.json = std::move(out);
   return r;
 }
 
@@ -228,7 +228,7 @@ class validator_actor final : public pipeline::actor {
     const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
                          std::chrono::system_clock::now().time_since_epoch())
                          .count();
-    result r = checker_.check(in.value, now);
+    const result& r = checker_.check(in.value, now);
     if (!r.ok) return pipeline::outcome::dead_letter(r.rule, r.reason);
     out.emit("valid", r.id, r.json);
     return pipeline::outcome::ok();

@@ -25,11 +25,16 @@ struct result {
 // far future" (more than a day ahead is refused).
 class checker {
  public:
-  result check(std::string_view raw, std::int64_t now_ms);
+  // The answer is valid until the next call.
+  const result& check(std::string_view raw, std::int64_t now_ms);
 
  private:
-  msg::json_decoder envelope_decoder_;
-  msg::json_decoder data_decoder_;
+  msg::json_decoder decoder_;
+  // Reused from record to record (their buffers stay allocated).
+  result result_;
+  msg::envelope env_;
+  msg::market_data market_;
+  std::string data_, key_;
   std::string last_url_in_, last_url_out_;  // envelope url → canonical, for the next record of the same page
 };
 

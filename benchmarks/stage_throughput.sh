@@ -4,42 +4,34 @@
 #   (a) kcat -C -e | kcat -P of the raw messages (consume-then-produce passthrough)
 #   (b) cointicker run validator: raw -> valid
 #   (c) cointicker run dedup:     valid -> unique (every record distinct)
-# Each stage is timed from its first consumed message to its last, read from
-# its own /metrics (ctk_consumed_total), so nothing else polls the broker;
-# peak RSS is VmHWM. Usage: benchmarks/stage_throughput.sh [N]
+# Each stage is timed from its first consumed message until it has consumed
+# all and the broker acknowledged all its output, read from its own /metrics
+# (ctk_consumed_total, ctk_produced_total), so nothing else polls the broker;
+# peak RSS is VmHWM. A round is (a), (b), (c) on a fresh broker; rounds are
+# interleaved and the medians compared, because this kind of VM moves ±30 %
+# from one minute to the next.
+# Usage: benchmarks/stage_throughput.sh [N] [ROUNDS]
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 bin=$here/build/cointicker
 n=${1:-150000}
+rounds=${2:-3}
 work=$(mktemp -d)
 pids=()
 trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"' EXIT
-
-"$bin" --config "$here/config" broker --listen 127.0.0.1:0 --address-file "$work/addr" --topic bench.out:16 \
-  >/dev/null 2>"$work/broker.err" &
-pids+=($!)
-for _ in $(seq 200); do [ -s "$work/addr" ] && break; sleep 0.05; done
-b=$(cat "$work/addr")
 
 python3 - "$n" > "$work/in.txt" <<'PY'
 import sys
 for i in range(int(sys.argv[1])):
     print(f'upbit/KRW-C{i}:{{"v":1,"source":"upbit","kind":"market","fetched_at":"2026-11-23T11:00:00.123Z","url":"https://api.upbit.com/v1/ticker/all?quote_currencies=KRW","trace":"6f1c2a9e-3b7d-4c55-9a0e-1f2d3c4b5a69","data":{{"symbol":"krw-c{i}","price":"{80123456.5 + i}","volume_24h":1234.5678,"change_24h":-0.0108,"timestamp":1725543306000}}}}')
 PY
-kcat -b "$b" -P -t ctk.raw -K: -l "$work/in.txt"
 bytes=$(head -1 "$work/in.txt" | cut -d: -f2- | wc -c)
 
 now() { date +%s.%N; }
 metric() { curl -s "http://127.0.0.1:$1/metrics" | awk -v m="$2" '$1 ~ "^"m"[{]" {print $2}'; }
 
-# (a) kcat passthrough of the same messages
-s=$(now)
-kcat -b "$b" -C -t ctk.raw -e -q -K'\t' -f '%k\t%s\n' | kcat -b "$b" -P -t bench.out -K'\t'
-e=$(now)
-kcat_rate=$(python3 -c "print(int($n/($e-$s)))")
-
-# (b)/(c): one stage, timed by its own consumed counter
-stage() {  # actor → "rate rss_mib"
+# One stage: actor, messages it must have produced (acknowledged) → "rate rss_mib"
+stage() {
   "$bin" --config "$here/config" --bootstrap "$b" run "$1" --node bench 2>"$work/$1.err" &
   local pid=$! port=""
   pids+=($pid)
@@ -47,16 +39,49 @@ stage() {  # actor → "rate rss_mib"
   while [ "$(metric "$port" ctk_consumed_total)" = "0" ] || [ -z "$(metric "$port" ctk_consumed_total)" ]; do sleep 0.005; done
   local t0; t0=$(now)
   while [ "$(metric "$port" ctk_consumed_total)" -lt "$n" ]; do sleep 0.01; done
+  # ... and until its output is acknowledged, as kcat -P's exit waits for its own.
+  while [ "$(metric "$port" ctk_produced_total | cut -d. -f1)" -lt "$2" ]; do sleep 0.01; done
   local t1; t1=$(now)
   local hwm; hwm=$(awk '/VmHWM/ {print int($2/1024)}' /proc/$pid/status)
   kill -TERM $pid; wait $pid || true
-  grep -o "stopped:.*" "$work/$1.err" | sed "s/^/$1 /" >&2
+  grep -o "stopped:.*" "$work/$1.err" | sed "s/^/  $1 /" >&2
   python3 -c "print(int($n/($t1-$t0)), $hwm)"
 }
-read -r v_rate v_rss < <(stage validator)
-read -r d_rate d_rss < <(stage dedup)
 
-printf '\n%-46s %10s %9s %8s\n' "stage ($n messages, ~$bytes B, 16 partitions)" "msgs/s" "vs kcat" "peak RSS"
-printf '%-46s %10s %9s %8s\n' "kcat -C -e | kcat -P (passthrough ceiling)" "$kcat_rate" "100 %" "-"
-printf '%-46s %10s %8s%% %5s MiB\n' "validator (raw -> valid), one instance" "$v_rate" "$((100*v_rate/kcat_rate))" "$v_rss"
-printf '%-46s %10s %8s%% %5s MiB\n' "dedup (valid -> unique), one instance" "$d_rate" "$((100*d_rate/kcat_rate))" "$d_rss"
+: > "$work/rounds"
+for r in $(seq "$rounds"); do
+  rm -f "$work/addr"
+  "$bin" --config "$here/config" broker --listen 127.0.0.1:0 --address-file "$work/addr" --topic bench.out:16 \
+    >/dev/null 2>"$work/broker.err" &
+  broker=$!
+  pids+=($broker)
+  for _ in $(seq 200); do [ -s "$work/addr" ] && break; sleep 0.05; done
+  b=$(cat "$work/addr")
+  kcat -b "$b" -P -t ctk.raw -K: -l "$work/in.txt"
+
+  # (a) kcat passthrough of the same messages
+  s=$(now)
+  kcat -b "$b" -C -t ctk.raw -e -q -K'\t' -f '%k\t%s\n' | kcat -b "$b" -P -t bench.out -K'\t'
+  e=$(now)
+  kcat_rate=$(python3 -c "print(int($n/($e-$s)))")
+  # (b)/(c): one stage each, timed by its own counters
+  read -r v_rate v_rss < <(stage validator "$n")
+  # dedup writes each record to unique and its id to dedup.state
+  read -r d_rate d_rss < <(stage dedup $((2 * n)))
+  echo "$kcat_rate $v_rate $v_rss $d_rate $d_rss" >> "$work/rounds"
+  printf 'round %s: kcat %s, validator %s (%s%%), dedup %s (%s%%) msgs/s\n' "$r" "$kcat_rate" \
+    "$v_rate" "$((100 * v_rate / kcat_rate))" "$d_rate" "$((100 * d_rate / kcat_rate))"
+  kill -TERM $broker; wait $broker || true
+done
+
+python3 - "$work/rounds" "$n" "$bytes" <<'PY'
+import statistics, sys
+rows = [list(map(int, l.split())) for l in open(sys.argv[1])]
+med = lambda i: int(statistics.median(r[i] for r in rows))
+k, v, d = med(0), med(1), med(3)
+share = lambda i: [100 * r[i] // r[0] for r in rows]
+print(f"\n{'stage (' + sys.argv[2] + ' messages, ~' + sys.argv[3] + ' B, 16 partitions), median of ' + str(len(rows)):<62} {'msgs/s':>8} {'vs kcat':>8} {'per round':>14} {'peak RSS':>9}")
+print(f"{'kcat -C -e | kcat -P (passthrough ceiling)':<62} {k:>8} {'100 %':>8} {'':>14} {'-':>9}")
+print(f"{'validator (raw -> valid), one instance':<62} {v:>8} {100 * v // k:>6} % {'/'.join(map(str, share(1))):>14} {max(r[2] for r in rows):>5} MiB")
+print(f"{'dedup (valid -> unique), one instance':<62} {d:>8} {100 * d // k:>6} % {'/'.join(map(str, share(3))):>14} {max(r[4] for r in rows):>5} MiB")
+PY

@@ -123,9 +123,14 @@ void producer::on_delivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaqu
 
 bool producer::produce(const std::string& topic, std::int32_t partition, std::string_view key,
                        std::string_view value, std::string* err, std::uint64_t tag) {
+  // A topic handle per name, kept: RD_KAFKA_V_TOPIC would look the name up
+  // (under a lock) for every message.
+  auto it = topics_.find(topic);
+  if (it == topics_.end())
+    it = topics_.emplace(topic, topic_ptr(rd_kafka_topic_new(rk_.get(), topic.c_str(), nullptr))).first;
   for (;;) {
     rd_kafka_resp_err_t e = rd_kafka_producev(
-        rk_.get(), RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(partition),
+        rk_.get(), RD_KAFKA_V_RKT(it->second.get()), RD_KAFKA_V_PARTITION(partition),
         RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
         RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
         RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(static_cast<std::uintptr_t>(tag))), RD_KAFKA_V_END);

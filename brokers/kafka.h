@@ -108,7 +108,13 @@ class producer {
   producer() = default;
   static void on_delivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque);
 
+  struct topic_deleter {
+    void operator()(rd_kafka_topic_t* t) const { rd_kafka_topic_destroy(t); }
+  };
+  using topic_ptr = std::unique_ptr<rd_kafka_topic_t, topic_deleter>;
+
   handle_ptr rk_;
+  std::map<std::string, topic_ptr, std::less<>> topics_;  // declared after rk_: destroyed before it
   std::atomic<std::uint64_t> acked_{0};
   std::atomic<std::uint64_t> failed_{0};
   std::atomic<std::uint64_t> failed_total_{0};

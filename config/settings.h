@@ -180,7 +180,7 @@ struct runtime_settings {
   int retry_initial_ms = 100;
   int retry_max_ms = 30000;
   int delivery_timeout_ms = 30000;
-  int max_inflight_batches = 4;
+  int max_inflight_batches = 16;
   std::string log_level = "info";
 
   static constexpr auto settings() {

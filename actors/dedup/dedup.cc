@@ -85,8 +85,13 @@ class dedup_actor final : public pipeline::actor {
     for (auto& [p, st] : state_) {
       if (st.unchecked.empty()) continue;
       std::string value;
+      std::int64_t encoded_exp = -1;
       for (const auto& [key, exp] : st.unchecked) {
-        msg::encode(state_value{exp, std::nullopt}, value);
+        // Ids of one batch mostly share their expiry second: encode it once.
+        if (exp != encoded_exp) {
+          msg::encode(state_value{exp, std::nullopt}, value);
+          encoded_exp = exp;
+        }
         out.emit("dedup.state", key, value, p);
       }
       msg::encode(state_value{std::nullopt, st.unique_from}, value);

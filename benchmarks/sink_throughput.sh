@@ -5,7 +5,9 @@
 # minute to minute), and the median is reported next to the range.
 #   db:   psql \copy of the same rows into the same keyed table (market_trends,
 #         migrated: unique record_id, CHECK constraints, indexes), fsync on
-#   file: cat of the same bytes into one file, then `sync FILE`
+#   file: cat of the same bytes into one file, then `sync FILE`; and, as the
+#         ceiling of anything consuming from the broker, kcat -C of the same
+#         records from the same broker into one file, then `sync FILE`
 # Each sink is measured twice:
 #   write path  - benchmarks/sink_bench feeds the actor directly (no Kafka),
 #                 as the runner would; comparable with the baselines
@@ -89,6 +91,14 @@ for r in $(seq "$reps"); do
   for _ in $(seq 200); do [ -s "$work/addr" ] && break; sleep 0.05; done
   b=$(cat "$work/addr")
   kcat -b "$b" -P -t ctk.unique -K: -l "$work/in.kcat"
+  # the transport's ceiling for a file sink: the same records consumed from
+  # the same broker by kcat into one file, then `sync FILE`
+  rm -f "$work/kcat.out"
+  s=$(now)
+  kcat -b "$b" -C -t ctk.unique -e -q -f '%s\n' >"$work/kcat.out"
+  sync "$work/kcat.out"
+  e=$(now)
+  echo "kcat_file $(python3 -c "print($bytes/($e-$s)/1e6)")" >>"$work/results"
 
   fresh_db "proc$r"
   pid=$(start_sink db-sink "$work/db$r.err" "proc$r"); pids+=($pid)
@@ -138,6 +148,8 @@ print(f"\n{'files: ' + n + ' records, ' + str(nbytes // 1000000) + ' MB':<56} {'
 row("cat into one file + sync (baseline)", "cat", "cat", "{:.0f}")
 row("hdfs-sink write path (file://, 16 partitions, fsync)", "file_path", "cat", "{:.0f}")
 row("hdfs-sink process, consuming unique from the broker", "file_proc", "cat", "{:.0f}")
+row("kcat -C from the same broker into one file + sync", "kcat_file", "cat", "{:.0f}")
+print(f"{'hdfs-sink process vs that kcat (the transport ceiling)':<56} {'':>10} {100 * med['file_proc'] / med['kcat_file']:>5.0f} %")
 row("hdfs-sink process peak RSS (MiB)", "file_rss", None, "{:.0f}")
 row("hdfs-sink drain after SIGTERM: commit + leave group (s)", "drain", None, "{:.2f}")
 PY

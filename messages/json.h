@@ -143,6 +143,14 @@ bool decode_object(simdjson::dom::element v, T& out, decode_ctx& c) {
     if (!ok) return false;
     // Unknown keys are skipped: newer producers may add fields.
   }
+  // A field the input leaves out gets its default, also in a struct decoded
+  // into before (callers reuse structs to keep their buffers).
+  static const T defaults{};
+  [&]<std::size_t... I>(std::index_sequence<I...>) {
+    ((seen & (std::uint64_t{1} << I) ? void()
+                                     : void(out.*(std::get<I>(fields).member) = defaults.*(std::get<I>(fields).member))),
+     ...);
+  }(std::make_index_sequence<n>{});
   bool ok = true;
   [&]<std::size_t... I>(std::index_sequence<I...>) {
     (void)((ok && std::get<I>(fields).required && !(seen & (std::uint64_t{1} << I)) &&

@@ -226,6 +226,36 @@ TEST(envelope_decoding, unknown_fields_are_ignored_for_forward_compatibility) {
   EXPECT_EQ(f.value, 1);
 }
 
+TEST(envelope_decoding, a_reused_struct_keeps_nothing_from_the_previous_message) {
+  json_decoder dec;
+  decode_error err;
+  envelope e;
+  ASSERT_TRUE(dec.decode(R"({"v":1,"id":"x","source":"s","kind":"k","fetched_at":"t","url":"u","trace":"r","data":{}})",
+                         e, err));
+  EXPECT_EQ(e.url, "u");
+  ASSERT_TRUE(dec.decode(R"({"v":1,"source":"s2","kind":"k","fetched_at":"t","data":{"a":1}})", e, err));
+  EXPECT_EQ(e.id, "");
+  EXPECT_EQ(e.url, "");
+  EXPECT_EQ(e.trace, "");
+  EXPECT_EQ(e.source, "s2");
+  news_data n;
+  ASSERT_TRUE(dec.decode(R"({"title":"a","published_at":"t","keywords":["k1","k2"],"content":"c"})", n, err));
+  ASSERT_TRUE(dec.decode(R"({"title":"b","published_at":"t"})", n, err));
+  EXPECT_TRUE(n.keywords.empty());
+  EXPECT_EQ(n.content, "");
+}
+
+TEST(envelope_decoding, in_place_data_is_the_parsed_element_not_text) {
+  json_decoder dec;
+  decode_error err;
+  envelope e;
+  ASSERT_TRUE(dec.decode_in_place(R"({"v":1,"source":"s","kind":"k","fetched_at":"t","data":{"price":"1.5"}})", e, err));
+  EXPECT_EQ(e.data.text, "");
+  std::string_view price;
+  ASSERT_FALSE(e.data.dom["price"].get(price));
+  EXPECT_EQ(price, "1.5");
+}
+
 TEST(envelope_decoding, data_keeps_nested_json_compactly) {
   json_decoder dec;
   decode_error err;

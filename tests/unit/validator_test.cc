@@ -132,6 +132,25 @@ TEST(validator, the_same_record_in_different_formats_gets_the_same_id) {
   EXPECT_EQ(n1.id, n2.id);
 }
 
+TEST(validator, one_checker_carries_nothing_from_one_record_to_the_next) {
+  // The checker reuses its buffers: a record without url or trace must not
+  // get the previous record's.
+  checker c;
+  auto a = c.check(raw("market", R"({"symbol":"krw-btc","price":1,"volume_24h":1,"change_24h":0,"timestamp":1725543306000})"), now);
+  ASSERT_TRUE(a.ok) << a.reason;
+  const std::string first = a.json;
+  EXPECT_NE(first.find(R"("url":")"), std::string::npos);
+  auto b = c.check(R"({"v":1,"source":"upbit","kind":"market","fetched_at":"2026-11-18T00:00:00Z","data":{"symbol":"krw-eth","price":2,"volume_24h":1,"change_24h":0,"timestamp":1725543306000}})", now);
+  ASSERT_TRUE(b.ok) << b.reason;
+  EXPECT_NE(b.json.find(R"("url":"","trace":"")"), std::string::npos) << b.json;
+  EXPECT_NE(b.json.find("KRW-ETH"), std::string::npos);
+  auto bad = c.check("{", now);
+  EXPECT_FALSE(bad.ok);
+  auto again = c.check(raw("market", R"({"symbol":"krw-btc","price":1,"volume_24h":1,"change_24h":0,"timestamp":1725543306000})"), now);
+  ASSERT_TRUE(again.ok) << again.reason;
+  EXPECT_EQ(again.json, first);
+}
+
 TEST(validator, every_rule_names_itself_and_the_field) {
   struct c {
     std::string kind, data, rule, field;

@@ -63,8 +63,8 @@ class local_store final : public store {
     return false;
   }
 
-  void start_sync(const std::string& path) override {
-    if (auto it = fds_.find(path); it != fds_.end()) ::sync_file_range(it->second, 0, 0, SYNC_FILE_RANGE_WRITE);
+  void start_sync(const std::string& path, std::int64_t offset, std::int64_t bytes) override {
+    if (auto it = fds_.find(path); it != fds_.end()) ::sync_file_range(it->second, offset, bytes, SYNC_FILE_RANGE_WRITE);
   }
 
   // Files and folders alike.

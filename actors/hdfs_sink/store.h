@@ -40,7 +40,7 @@ class store {
   virtual bool sync(const std::string& path, error& err) = 0;
   // Starts writing the file back without waiting (file://), so that the
   // sync() of several files that follows overlaps their I/O. A hint.
-  virtual void start_sync(const std::string& /*path*/) {}
+  virtual void start_sync(const std::string& /*path*/, std::int64_t /*offset*/ = 0, std::int64_t /*bytes*/ = 0) {}
   // Fails (false, err.message empty) when `to` exists: never replaces.
   virtual bool rename(const std::string& from, const std::string& to, error& err) = 0;
   virtual std::optional<std::vector<file_status>> list(const std::string& dir, error& err) = 0;

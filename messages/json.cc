@@ -94,9 +94,40 @@ bool encode_fail(encode_ctx& c, std::string_view what) {
   return false;
 }
 
+namespace {
+// True when no byte of s is below 0x20, a quote or a backslash: the bytes
+// JSON requires escaped (rapidjson escapes exactly these). Eight at a time.
+bool plain_json_string(const char* s, std::size_t n) {
+  constexpr std::uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+  auto has_zero = [](std::uint64_t x) { return (x - ones) & ~x & highs; };
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    std::uint64_t x;
+    std::memcpy(&x, s + i, 8);
+    const std::uint64_t below_space = (x - ones * 0x20) & ~x & highs;
+    if (below_space | has_zero(x ^ (ones * '"')) | has_zero(x ^ (ones * '\\'))) return false;
+  }
+  for (; i < n; ++i) {
+    const auto ch = static_cast<unsigned char>(s[i]);
+    if (ch < 0x20 || ch == '"' || ch == '\\') return false;
+  }
+  return true;
+}
+}  // namespace
+
+bool writer_t::PlainOrEscapedString(const char* s, std::size_t n) {
+  if (!plain_json_string(s, n)) return String(s, static_cast<rapidjson::SizeType>(n));
+  Prefix(rapidjson::kStringType);
+  char* out = os_->Push(n + 2);
+  out[0] = '"';
+  std::memcpy(out + 1, s, n);
+  out[n + 1] = '"';
+  return EndValue(true);
+}
+
 bool encode_scalar(encode_ctx& c, const std::string& v) {
   if (!simdjson::validate_utf8(v.data(), v.size())) return encode_fail(c, "invalid UTF-8");
-  return c.w.String(v.data(), static_cast<rapidjson::SizeType>(v.size()));
+  return c.w.PlainOrEscapedString(v.data(), v.size());
 }
 
 bool encode_scalar(encode_ctx& c, double v) {

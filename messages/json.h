@@ -194,7 +194,14 @@ bool decode_value(simdjson::dom::element v, M& out, decode_ctx& c) {
 // Strings are checked for UTF-8 by simdjson (SIMD) before they are written,
 // not byte by byte by rapidjson's kWriteValidateEncodingFlag (a third of the
 // validator's time went there).
-using writer_t = rapidjson::Writer<rapidjson::StringBuffer>;
+// Strings that need no escaping (most: ids, names, times, URLs, UTF-8
+// text without quotes or control characters) are copied in one piece; the
+// rest go through rapidjson's per-byte escaping.
+class writer_t : public rapidjson::Writer<rapidjson::StringBuffer> {
+ public:
+  using rapidjson::Writer<rapidjson::StringBuffer>::Writer;
+  bool PlainOrEscapedString(const char* s, std::size_t n);
+};
 
 struct encode_ctx {
   writer_t& w;

@@ -77,6 +77,40 @@ TEST(envelope_codec, control_characters_and_quotes_are_escaped) {
   EXPECT_NE(json.find(R"(a\"b\\c\u0001\t\n)"), std::string::npos) << json;
 }
 
+TEST(envelope_codec, strings_are_written_exactly_as_rapidjson_escapes_them) {
+  // The encoder copies strings that need no escaping in one piece; whatever
+  // the bytes, its output must equal rapidjson's own per-byte writer.
+  std::mt19937 rng(7);
+  const std::string ascii = "abc \"\\/\x01\x1f\x7f\t\n";  // 12 bytes
+  for (int i = 0; i < 5000; ++i) {
+    std::string v;
+    const int len = static_cast<int>(rng() % 40);
+    for (int k = 0; k < len; ++k) {
+      auto pick = rng() % (ascii.size() + 2);  // or a whole UTF-8 sequence: é, €
+      // Every other string gets at most one byte to escape, at a random place,
+      // so that long runs take the eight-at-a-time path.
+      if (i % 2 && pick >= 4 && pick <= 10 && pick != 6 && k != len / 2) pick = k % 4;
+      if (pick == ascii.size()) v += "\xc3\xa9";
+      else if (pick == ascii.size() + 1) v += "\xe2\x82\xac";
+      else v += ascii[pick];
+    }
+    fear_greed_data f{1, v, "t"};
+    std::string ours;
+    ASSERT_TRUE(encode(f, ours));
+    rapidjson::StringBuffer buf;
+    rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+    w.StartObject();
+    w.Key("value");
+    w.Int64(1);
+    w.Key("classification");
+    w.String(v.data(), static_cast<rapidjson::SizeType>(v.size()));
+    w.Key("timestamp");
+    w.String("t");
+    w.EndObject();
+    ASSERT_EQ(ours, std::string(buf.GetString(), buf.GetSize())) << i;
+  }
+}
+
 TEST(envelope_codec, doubles_round_trip_exactly) {
   std::mt19937_64 rng(42);
   json_decoder dec;

@@ -17,6 +17,7 @@ class relay final : public ctk::pipeline::actor {
       : in_(std::move(in)), out_(std::move(out)), delay_us_(delay_us), stop_after_(stop_after), stop_(stop) {}
   std::string name() const override { return "relay"; }
   std::vector<std::string> inputs() const override { return {in_}; }
+  std::vector<std::string> outputs() const override { return {out_}; }
   ctk::pipeline::outcome handle(const ctk::pipeline::input& in, ctk::pipeline::emitter& out) override {
     if (delay_us_ > 0) std::this_thread::sleep_for(std::chrono::microseconds(delay_us_));
     if (in.value == "poison") return ctk::pipeline::outcome::dead_letter("poison", "the value is 'poison'");

@@ -123,14 +123,10 @@ void producer::on_delivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaqu
 
 bool producer::produce(const std::string& topic, std::int32_t partition, std::string_view key,
                        std::string_view value, std::string* err, std::uint64_t tag) {
-  // A topic handle per name, kept: RD_KAFKA_V_TOPIC would look the name up
-  // (under a lock) for every message.
-  auto it = topics_.find(topic);
-  if (it == topics_.end())
-    it = topics_.emplace(topic, topic_ptr(rd_kafka_topic_new(rk_.get(), topic.c_str(), nullptr))).first;
+  rd_kafka_topic_t* rkt = topic_handle(topic);
   for (;;) {
     rd_kafka_resp_err_t e = rd_kafka_producev(
-        rk_.get(), RD_KAFKA_V_RKT(it->second.get()), RD_KAFKA_V_PARTITION(partition),
+        rk_.get(), RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_PARTITION(partition),
         RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
         RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
         RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(static_cast<std::uintptr_t>(tag))), RD_KAFKA_V_END);
@@ -146,12 +142,19 @@ bool producer::produce(const std::string& topic, std::int32_t partition, std::st
   }
 }
 
+rd_kafka_topic_t* producer::topic_handle(const std::string& topic) {
+  // One handle per name, kept: RD_KAFKA_V_TOPIC would look the name up
+  // (under a lock) for every message.
+  auto it = topics_.find(topic);
+  if (it == topics_.end())
+    it = topics_.emplace(topic, topic_ptr(rd_kafka_topic_new(rk_.get(), topic.c_str(), nullptr))).first;
+  return it->second.get();
+}
+
 bool producer::prepare(const std::vector<std::string>& topics, int timeout_ms, std::string& err) {
   for (const auto& t : topics) {
-    std::unique_ptr<rd_kafka_topic_t, decltype(&rd_kafka_topic_destroy)> rkt(
-        rd_kafka_topic_new(rk_.get(), t.c_str(), nullptr), &rd_kafka_topic_destroy);
     const rd_kafka_metadata_t* md = nullptr;
-    rd_kafka_resp_err_t e = rd_kafka_metadata(rk_.get(), 0, rkt.get(), &md, timeout_ms);
+    rd_kafka_resp_err_t e = rd_kafka_metadata(rk_.get(), 0, topic_handle(t), &md, timeout_ms);
     if (e == RD_KAFKA_RESP_ERR_NO_ERROR && md->topic_cnt == 1 && md->topics[0].err) e = md->topics[0].err;
     if (md) rd_kafka_metadata_destroy(md);
     if (e) {

@@ -107,6 +107,7 @@ class producer {
  private:
   producer() = default;
   static void on_delivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque);
+  rd_kafka_topic_t* topic_handle(const std::string& topic);
 
   struct topic_deleter {
     void operator()(rd_kafka_topic_t* t) const { rd_kafka_topic_destroy(t); }

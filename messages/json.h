@@ -284,20 +284,14 @@ class json_decoder {
 
   template <described T>
   bool decode(std::string_view json, T& out, decode_error& err) {
-    simdjson::dom::element root;
-    if (!parse(json, root, err)) return false;
-    detail::decode_ctx c{{}, &err};
-    return detail::decode_object(root, out, c);
+    return decode_root(json, out, err, false);
   }
 
   // As decode(), but raw_json members get their `dom` element, not text;
   // both are valid until this decoder's next call.
   template <described T>
   bool decode_in_place(std::string_view json, T& out, decode_error& err) {
-    simdjson::dom::element root;
-    if (!parse(json, root, err)) return false;
-    detail::decode_ctx c{{}, &err, true};
-    return detail::decode_object(root, out, c);
+    return decode_root(json, out, err, true);
   }
 
   // Checks that `json` is one well-formed JSON value (UTF-8 included).
@@ -310,6 +304,14 @@ class json_decoder {
   bool parse(std::string_view json, simdjson::dom::element& root, decode_error& err);
 
  private:
+  template <described T>
+  bool decode_root(std::string_view json, T& out, decode_error& err, bool raw_in_place) {
+    simdjson::dom::element root;
+    if (!parse(json, root, err)) return false;
+    detail::decode_ctx c{{}, &err, raw_in_place};
+    return detail::decode_object(root, out, c);
+  }
+
   simdjson::dom::parser parser_;
   std::unique_ptr<char[]> buffer_;  // padded copy: Kafka payloads carry no padding
   std::size_t capacity_ = 0;

@@ -46,17 +46,23 @@ inline hdfs_contents read_hdfs_once(const std::string& root) {
   return c;
 }
 
-// Tests poll this while a sink is running: a file renamed or deleted under
-// the directory walk throws; the walk is then taken again (a snapshot
-// taken while nothing moved). Caught by CI, where it failed a test.
-inline hdfs_contents read_hdfs(const std::string& root) {
+// Tests poll the folder while a sink is running: a file renamed or deleted
+// under a directory walk throws; the walk is then taken again (a snapshot
+// taken while nothing moved). Caught by CI, where it failed a test; every
+// walk of a live sink's folder goes through this.
+template <class Walk>
+auto retry_walk(Walk walk) {
   for (int attempt = 0;; ++attempt) {
     try {
-      return read_hdfs_once(root);
+      return walk();
     } catch (const std::filesystem::filesystem_error&) {
       if (attempt >= 50) throw;
     }
   }
+}
+
+inline hdfs_contents read_hdfs(const std::string& root) {
+  return retry_walk([&] { return read_hdfs_once(root); });
 }
 
 }  // namespace ctk::test

@@ -133,7 +133,7 @@ struct avro_counts {
   long records = 0, files = 0, tmp_files = 0, bad_data = 0;
   std::string error;
 };
-avro_counts read_avro(const std::string& root) {
+avro_counts read_avro_once(const std::string& root) {
   avro_counts c;
   if (!std::filesystem::exists(root)) return c;
   for (const auto& e : std::filesystem::recursive_directory_iterator(root)) {
@@ -171,6 +171,9 @@ avro_counts read_avro(const std::string& root) {
     avro_file_reader_close(r);
   }
   return c;
+}
+avro_counts read_avro(const std::string& root) {
+  return retry_walk([&] { return read_avro_once(root); });
 }
 }  // namespace
 

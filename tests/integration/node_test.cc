@@ -11,6 +11,7 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/integration/hdfs_files.h"
 #include "tests/integration/helpers.h"
 #include "tests/integration/pg.h"
 
@@ -35,7 +36,7 @@ std::vector<std::string> market_records(int from, int to) {
 
 // Lines and distinct record ids in the HDFS folder's files (committed, or
 // also the open temporary ones).
-std::pair<long, long> hdfs_records(const std::string& root, bool with_tmp) {
+std::pair<long, long> hdfs_records_once(const std::string& root, bool with_tmp) {
   long lines = 0;
   std::set<std::string> ids;
   if (!std::filesystem::exists(root)) return {0, 0};
@@ -51,6 +52,10 @@ std::pair<long, long> hdfs_records(const std::string& root, bool with_tmp) {
     }
   }
   return {lines, static_cast<long>(ids.size())};
+}
+// Polled while the sinks run: files move under the walk (see retry_walk).
+std::pair<long, long> hdfs_records(const std::string& root, bool with_tmp) {
+  return retry_walk([&] { return hdfs_records_once(root, with_tmp); });
 }
 }  // namespace
 

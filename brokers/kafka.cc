@@ -71,6 +71,28 @@ handle_ptr make_handle(rd_kafka_type_t type, const properties& props, std::strin
   return rk;
 }
 
+// ---------------------------------------------------------------- broker_link
+
+void broker_link::on_error(rd_kafka_t* rk, rd_kafka_resp_err_t err, const char* reason) {
+  if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
+    if (!down_.exchange(true))
+      kafka_log()->error("{}: no broker reachable ({}); reported as disconnected until one answers",
+                         rd_kafka_name(rk), reason);
+    return;
+  }
+  // What librdkafka would have logged itself without an error callback.
+  kafka_log()->error("{}: {}: {}", rd_kafka_name(rk), rd_kafka_err2name(err), reason);
+}
+
+bool broker_link::probe(rd_kafka_t* rk, int timeout_ms) {
+  const rd_kafka_metadata_t* md = nullptr;
+  const rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, nullptr, &md, timeout_ms);
+  if (md) rd_kafka_metadata_destroy(md);
+  if (e != RD_KAFKA_RESP_ERR_NO_ERROR) return false;
+  if (down_.exchange(false)) kafka_log()->info("{}: a broker answers again", rd_kafka_name(rk));
+  return true;
+}
+
 // ---------------------------------------------------------------- producer
 
 std::unique_ptr<producer> producer::create(const properties& props, std::string& err) {
@@ -89,6 +111,7 @@ std::unique_ptr<producer> producer::create(const properties& props, std::string&
   std::unique_ptr<producer> p(new producer());
   rd_kafka_conf_set_opaque(conf, p.get());
   rd_kafka_conf_set_dr_msg_cb(conf, &producer::on_delivery);
+  rd_kafka_conf_set_error_cb(conf, &producer::on_error);
   char buf[512];
   rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, buf, sizeof buf);
   if (!rk) {
@@ -105,6 +128,10 @@ producer::~producer() {
   std::string err;
   if (rd_kafka_flush(rk_.get(), 10000) != RD_KAFKA_RESP_ERR_NO_ERROR)
     kafka_log()->error("producer closing with {} undelivered messages", rd_kafka_outq_len(rk_.get()));
+}
+
+void producer::on_error(rd_kafka_t* rk, int err, const char* reason, void* opaque) {
+  static_cast<producer*>(opaque)->link_.on_error(rk, static_cast<rd_kafka_resp_err_t>(err), reason);
 }
 
 void producer::on_delivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
@@ -235,12 +262,21 @@ std::size_t consumer::poll_batch(int timeout_ms, std::size_t max, std::vector<me
   if (max == 1) return 1;
   if (scratch_.size() < max - 1) scratch_.resize(max - 1);
   ssize_t n = rd_kafka_consume_batch_queue(queue_, 0, scratch_.data(), max - 1);
-  for (ssize_t i = 0; i < n; ++i) out.emplace_back(scratch_[static_cast<std::size_t>(i)]);
+  for (ssize_t i = 0; i < n; ++i) {
+    track(scratch_[static_cast<std::size_t>(i)]);
+    out.emplace_back(scratch_[static_cast<std::size_t>(i)]);
+  }
   return 1 + static_cast<std::size_t>(n > 0 ? n : 0);
 }
 
 void consumer::on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts,
                             void* opaque) {
+  // A consumer gets librdkafka's error events as messages, not callbacks.
+  const auto track = [this](rd_kafka_message_t* m) {
+    if (m->err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
+      link_.on_error(rk_.get(), m->err, std::string(static_cast<const char*>(m->payload), m->len).c_str());
+  };
+  track(first);
   auto* self = static_cast<consumer*>(opaque);
   const bool cooperative = std::string_view(rd_kafka_rebalance_protocol(rk)) == "COOPERATIVE";
   if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {

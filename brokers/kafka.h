@@ -70,6 +70,21 @@ rd_kafka_conf_t* make_conf(std::initializer_list<const properties*> layers, std:
 handle_ptr make_handle(rd_kafka_type_t type, const properties& props, std::string& err);
 
 // Idempotent producer (enable.idempotence=true, acks=all) with delivery reports.
+// Whether a client handle reaches any broker. librdkafka says when every
+// broker connection is down (ALL_BROKERS_DOWN) but not when one is back: a
+// metadata request that succeeds says that. Thread-safe.
+class broker_link {
+ public:
+  bool down() const { return down_.load(); }
+  // From librdkafka's error events (error_cb, or a consumer's error message).
+  void on_error(rd_kafka_t* rk, rd_kafka_resp_err_t err, const char* reason);
+  // One metadata request (blocks up to timeout_ms); clears down() when answered.
+  bool probe(rd_kafka_t* rk, int timeout_ms);
+
+ private:
+  std::atomic<bool> down_{false};
+};
+
 class producer {
  public:
   // `props` are passed through; defaults are set first, so they may override them.
@@ -105,11 +120,15 @@ class producer {
   rd_kafka_t* raw() const { return rk_.get(); }
 
  private:
+  // true once every broker connection failed, until probe_brokers() gets an answer.
+  bool brokers_down() const { return link_.down(); }
+  bool probe_brokers(int timeout_ms) { return link_.probe(rk_.get(), timeout_ms); }
   producer() = default;
   static void on_delivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque);
   rd_kafka_topic_t* topic_handle(const std::string& topic);
 
   struct topic_deleter {
+  static void on_error(rd_kafka_t* rk, int err, const char* reason, void* opaque);
     void operator()(rd_kafka_topic_t* t) const { rd_kafka_topic_destroy(t); }
   };
   using topic_ptr = std::unique_ptr<rd_kafka_topic_t, topic_deleter>;
@@ -127,6 +146,7 @@ class producer {
 // Told about partition assignment changes, inside consumer::poll().
 class rebalance_listener {
  public:
+  broker_link link_;
   virtual ~rebalance_listener() = default;
   // `parts` carry the start offsets (committed, else beginning); the
   // listener may change them (e.g. to offsets kept in a database).
@@ -173,6 +193,9 @@ class consumer {
  private:
   consumer() = default;
   static void on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts,
+  // As producer::brokers_down(): seen in the error events poll_batch() returns.
+  bool brokers_down() const { return link_.down(); }
+  bool probe_brokers(int timeout_ms) { return link_.probe(rk_.get(), timeout_ms); }
                            void* opaque);
 
   handle_ptr rk_;
@@ -185,6 +208,7 @@ class consumer {
 // Metadata helpers for the CLI and tests.
 struct partition_info {
   std::int32_t partition;
+  broker_link link_;
   std::int64_t low = -1, high = -1;
 };
 struct topic_info {

@@ -44,11 +44,81 @@ bool make_addr(const std::string& hp, sockaddr_in& sa, std::string& err) {
   return true;
 }
 
-struct pair_state {
-  int a, b;
-  std::string a_to_b, b_to_a;  // bytes read but not yet written
-  bool a_eof = false, b_eof = false;
+// One relayed connection: the accepted client and our connection to the target.
+struct relay {
+  int client = -1, upstream = -1;
+  std::string to_upstream, to_client;  // read from one side, not yet written to the other
+  bool client_eof = false, upstream_eof = false;
+  bool connecting = true;  // the non-blocking connect to the target has not completed
+  bool failed = false;
+
+  short client_events() const {
+    short e = 0;
+    if (!connecting && !client_eof && to_upstream.size() < tcp_forwarder::max_buffered) e |= POLLIN;
+    if (!to_client.empty()) e |= POLLOUT;
+    return e;
+  }
+  short upstream_events() const {
+    if (connecting) return POLLOUT;
+    short e = 0;
+    if (!upstream_eof && to_client.size() < tcp_forwarder::max_buffered) e |= POLLIN;
+    if (!to_upstream.empty()) e |= POLLOUT;
+    return e;
+  }
+  bool done() const {
+    return failed || (client_eof && to_upstream.empty()) || (upstream_eof && to_client.empty());
+  }
 };
+
+// Reads what is there (one read: a busy connection must not starve the
+// others). false on EOF or a hard error.
+bool pump_in(int fd, std::string& to, char* buf, std::size_t cap) {
+  const std::size_t room = tcp_forwarder::max_buffered - std::min(to.size(), tcp_forwarder::max_buffered);
+  if (room == 0) return true;
+  const ssize_t n = ::recv(fd, buf, std::min(cap, room), 0);
+  if (n > 0) {
+    to.append(buf, static_cast<std::size_t>(n));
+    return true;
+  }
+  return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR);
+}
+
+// Writes what the socket takes now. false on a hard error (peer gone).
+bool pump_out(int fd, std::string& from) {
+  while (!from.empty()) {
+    const ssize_t n = ::send(fd, from.data(), from.size(), MSG_NOSIGNAL);
+    if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
+    from.erase(0, static_cast<std::size_t>(n));
+  }
+  return true;
+}
+
+void service(relay& r, short crev, short urev, char* buf, std::size_t cap) {
+  if (r.connecting) {
+    if (!(urev & (POLLOUT | POLLERR | POLLHUP))) return;
+    int so_error = 0;
+    socklen_t len = sizeof so_error;
+    ::getsockopt(r.upstream, SOL_SOCKET, SO_ERROR, &so_error, &len);
+    if (so_error != 0) {
+      spdlog::warn("broker forwarder: cannot reach the broker listener: {}", std::strerror(so_error));
+      r.failed = true;
+      return;
+    }
+    r.connecting = false;
+    urev = 0;  // nothing read yet; the write below sends what the client already sent
+  }
+  if ((crev & (POLLIN | POLLHUP | POLLERR)) && !r.client_eof) r.client_eof = !pump_in(r.client, r.to_upstream, buf, cap);
+  if ((urev & (POLLIN | POLLHUP | POLLERR)) && !r.upstream_eof)
+    r.upstream_eof = !pump_in(r.upstream, r.to_client, buf, cap);
+  // Written at once, not on the next round: a request goes through in one pass.
+  if (!pump_out(r.upstream, r.to_upstream)) r.failed = true;
+  if (!pump_out(r.client, r.to_client)) r.failed = true;
+}
+
+void close_relay(relay& r) {
+  ::close(r.client);
+  ::close(r.upstream);
+}
 }  // namespace
 
 std::unique_ptr<tcp_forwarder> tcp_forwarder::start(const std::string& listen, const std::string& target,
@@ -59,10 +129,11 @@ std::unique_ptr<tcp_forwarder> tcp_forwarder::start(const std::string& listen, c
   if (!make_addr(target, ta, err)) return nullptr;
   std::unique_ptr<tcp_forwarder> f(new tcp_forwarder());
   f->target_ = target;
-  f->listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  f->listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   int one = 1;
   ::setsockopt(f->listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (::bind(f->listen_fd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 || ::listen(f->listen_fd_, 64) != 0) {
+  if (::bind(f->listen_fd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 ||
+      ::listen(f->listen_fd_, SOMAXCONN) != 0) {
     err = "cannot listen on " + listen + ": " + std::strerror(errno);
     return nullptr;
   }
@@ -71,7 +142,7 @@ std::unique_ptr<tcp_forwarder> tcp_forwarder::start(const std::string& listen, c
   char ip[INET_ADDRSTRLEN];
   inet_ntop(AF_INET, &sa.sin_addr, ip, sizeof ip);
   f->address_ = std::string(ip) + ":" + std::to_string(ntohs(sa.sin_port));
-  if (::pipe2(f->wake_, O_CLOEXEC) != 0) {
+  if (::pipe2(f->wake_, O_CLOEXEC | O_NONBLOCK) != 0) {
     err = std::string("pipe: ") + std::strerror(errno);
     return nullptr;
   }
@@ -90,72 +161,74 @@ tcp_forwarder::~tcp_forwarder() {
 }
 
 void tcp_forwarder::run() {
-  std::vector<pair_state> pairs;
   sockaddr_in ta{};
   std::string err;
   make_addr(target_, ta, err);
-  char buf[64 * 1024];
+  std::vector<relay> relays;
+  std::vector<pollfd> fds;
+  std::vector<char> buf(64 * 1024);
+  bool accept_paused = false;  // out of file descriptors: wait until a relay closes
   for (;;) {
-    std::vector<pollfd> fds{{wake_[0], POLLIN, 0}, {listen_fd_, POLLIN, 0}};
-    for (auto& p : pairs) {
-      fds.push_back({p.a, static_cast<short>((p.a_eof || p.a_to_b.size() > 1 << 20 ? 0 : POLLIN) | (p.b_to_a.empty() ? 0 : POLLOUT)), 0});
-      fds.push_back({p.b, static_cast<short>((p.b_eof || p.b_to_a.size() > 1 << 20 ? 0 : POLLIN) | (p.a_to_b.empty() ? 0 : POLLOUT)), 0});
+    // The poll set describes exactly relays[0, n): relays accepted below
+    // are serviced from the next round on.
+    const std::size_t n = relays.size();
+    fds.clear();
+    fds.push_back({wake_[0], POLLIN, 0});
+    fds.push_back({listen_fd_, static_cast<short>(accept_paused ? 0 : POLLIN), 0});
+    // A side with nothing wanted is left out (fd -1): poll would report its
+    // hang-up on every round and spin.
+    for (const auto& r : relays) {
+      const short ce = r.client_events(), ue = r.upstream_events();
+      fds.push_back({ce ? r.client : -1, ce, 0});
+      fds.push_back({ue ? r.upstream : -1, ue, 0});
     }
     if (::poll(fds.data(), fds.size(), -1) < 0) {
       if (errno == EINTR) continue;
-      return;
+      spdlog::error("broker forwarder: poll: {}; the fixed port stops relaying", std::strerror(errno));
+      break;
     }
     if (fds[0].revents) break;
+    for (std::size_t i = 0; i < n; ++i) service(relays[i], fds[2 + 2 * i].revents, fds[3 + 2 * i].revents, buf.data(), buf.size());
+    std::size_t kept = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      if (relays[i].done()) {
+        close_relay(relays[i]);
+        accept_paused = false;
+      } else {
+        if (kept != i) relays[kept] = std::move(relays[i]);
+        ++kept;
+      }
+    }
+    relays.resize(kept);
     if (fds[1].revents & POLLIN) {
-      int c = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-      if (c >= 0) {
-        int s = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (::connect(s, reinterpret_cast<sockaddr*>(&ta), sizeof ta) != 0) {
-          spdlog::warn("broker forwarder: cannot reach {}: {}", target_, std::strerror(errno));
-          ::close(s);
-          ::close(c);
-        } else {
-          int one = 1;
-          ::setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-          ::setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-          pairs.push_back({c, s, {}, {}});
+      for (int k = 0; k < 256; ++k) {
+        const int c = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        if (c < 0) {
+          if (errno == EMFILE || errno == ENFILE) {
+            spdlog::warn("broker forwarder: out of file descriptors with {} connections open; new ones wait",
+                         relays.size());
+            accept_paused = true;
+          }
+          break;  // EAGAIN: nothing more queued
         }
+        const int s = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (s < 0 || (::connect(s, reinterpret_cast<const sockaddr*>(&ta), sizeof ta) != 0 && errno != EINPROGRESS)) {
+          spdlog::warn("broker forwarder: cannot reach {}: {}", target_, std::strerror(errno));
+          if (s >= 0) ::close(s);
+          ::close(c);
+          continue;
+        }
+        int one = 1;
+        ::setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        ::setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        relay r;
+        r.client = c;
+        r.upstream = s;
+        relays.push_back(std::move(r));
       }
     }
-    std::vector<bool> dead(pairs.size(), false);
-    for (std::size_t i = 0; i < pairs.size(); ++i) {
-      auto& p = pairs[i];
-      const pollfd& fa = fds[2 + 2 * i];
-      const pollfd& fb = fds[3 + 2 * i];
-      auto pump_in = [&](int fd, std::string& to, bool& eof, short rev) {
-        if (!(rev & (POLLIN | POLLHUP | POLLERR))) return;
-        ssize_t n = ::read(fd, buf, sizeof buf);
-        if (n > 0) to.append(buf, static_cast<std::size_t>(n));
-        else if (n == 0 || (errno != EAGAIN && errno != EINTR)) eof = true;
-      };
-      auto pump_out = [&](int fd, std::string& from, short rev) {
-        if (!(rev & POLLOUT) || from.empty()) return true;
-        ssize_t n = ::write(fd, from.data(), from.size());
-        if (n < 0) return errno == EAGAIN || errno == EINTR;
-        from.erase(0, static_cast<std::size_t>(n));
-        return true;
-      };
-      pump_in(p.a, p.a_to_b, p.a_eof, fa.revents);
-      pump_in(p.b, p.b_to_a, p.b_eof, fb.revents);
-      bool ok = pump_out(p.b, p.a_to_b, fb.revents) && pump_out(p.a, p.b_to_a, fa.revents);
-      if (!ok || (p.a_eof && p.a_to_b.empty()) || (p.b_eof && p.b_to_a.empty())) dead[i] = true;
-    }
-    for (std::size_t i = pairs.size(); i-- > 0;)
-      if (dead[i]) {
-        ::close(pairs[i].a);
-        ::close(pairs[i].b);
-        pairs.erase(pairs.begin() + static_cast<long>(i));
-      }
   }
-  for (auto& p : pairs) {
-    ::close(p.a);
-    ::close(p.b);
-  }
+  for (auto& r : relays) close_relay(r);
 }
 
 }  // namespace ctk::kafka

@@ -74,8 +74,10 @@ runner::runner(actor& a, runner_config rc)
                  [this] { return producer_ ? static_cast<double>(producer_->acked()) : 0.0; });
   metrics_.gauge("ctk_lag_messages", "high watermark minus position, summed over assigned partitions",
                  [this] { return static_cast<double>(lag_.load()); });
-  metrics_.gauge("ctk_healthy", "1 when the last flush succeeded, 0 while retrying",
-                 [this] { return healthy_.load() && actor_.healthy() ? 1.0 : 0.0; });
+  metrics_.gauge("ctk_healthy", "1 when the last flush succeeded and a broker is reachable, else 0",
+                 [this] { return healthy() ? 1.0 : 0.0; });
+  metrics_.gauge("ctk_broker_connected", "1 while a Kafka broker answers this process, 0 while none does",
+                 [this] { return connected_.load() ? 1.0 : 0.0; });
   metrics_.gauge("ctk_rss_bytes", "resident set size", [] { return static_cast<double>(rss_bytes()); });
   metrics_.gauge("ctk_uptime_seconds", "seconds since start", [this] {
     return std::chrono::duration<double>(clock::now() - started_).count();
@@ -147,7 +149,7 @@ int runner::run(const std::atomic<bool>& stop) {
     spdlog::error("{}", err);
     return 1;
   }
-  server_ = std::make_unique<metrics_server>(metrics_, [this] { return healthy_.load() && actor_.healthy(); });
+  server_ = std::make_unique<metrics_server>(metrics_, [this] { return healthy(); });
   if (!server_->start(rc_.metrics_bind, rc_.metrics_port, err)) {
     // A taken port must not keep the data path down: any free port, said loudly.
     spdlog::warn("metrics: {}; using a free port instead", err);
@@ -164,7 +166,10 @@ int runner::run(const std::atomic<bool>& stop) {
         rc_.control, rc_.identity,
         [this] {
           control::snapshot s;
-          s.state = stop_->load() ? "draining" : pause_requested_.load() ? "paused" : "running";
+          s.state = stop_->load()              ? "draining"
+                    : !connected_.load()       ? "disconnected"
+                    : pause_requested_.load() ? "paused"
+                                              : "running";
           s.consumed = consumed_.load();
           s.produced = producer_->acked();
           s.lag = lag_.load();
@@ -222,6 +227,7 @@ int runner::run(const std::atomic<bool>& stop) {
   std::string ferr;
   if (!producer_->flush(ferr)) spdlog::error("while stopping: {}", ferr);
   if (agent_) agent_->stop();  // its last heartbeat says "stopped"
+    check_brokers();
   spdlog::info("stopped: consumed {}, produced {}, dead-lettered {}; seconds in poll {:.2f}, handle {:.2f}, "
                "delivery {:.2f}, flush {:.2f}, commit {:.2f}",
                consumed_.load(), producer_->acked(), dead_lettered_.load(), secs(us_poll_), secs(us_handle_),
@@ -583,6 +589,23 @@ void runner::on_control(const control::command& c) {
     pause_requested_ = false;
   } else if (c.cmd == "drain") {
     request_stop();  // as SIGTERM: finish the batch, commit, leave the group, exit 0
+void runner::check_brokers() {
+  if (!producer_->brokers_down() && !consumer_->brokers_down()) {
+    connected_.store(true);
+    return;
+  }
+  // librdkafka keeps reconnecting by itself; a probe only tells when it has.
+  const auto now = clock::now();
+  if (now < next_probe_) return;
+  next_probe_ = now + std::chrono::seconds(1);
+  const bool up = (!producer_->brokers_down() || producer_->probe_brokers(200)) &&
+                  (!consumer_->brokers_down() || consumer_->probe_brokers(200));
+  if (connected_.exchange(up) != up) {
+    if (up) spdlog::info("broker reachable again");
+    else spdlog::error("no broker reachable: status and /healthz say disconnected until one answers");
+  }
+}
+
   } else if (c.cmd == "stop") {
     spdlog::warn("control: stop: exiting now; uncommitted input is redelivered to the group");
     spdlog::default_logger()->flush();

@@ -98,6 +98,9 @@ class runner final : kafka::rebalance_listener, public emitter {
   const std::string& full_topic(std::string_view base);
   void update_lag();
   // Applies pause/resume asked for over the control plane.
+  // connected_ from the clients' broker links (a metadata probe at most once a second while down).
+  void check_brokers();
+  bool healthy() const { return healthy_.load() && connected_.load() && actor_.healthy(); }
   void apply_control();
   void on_control(const control::command& c);
 
@@ -140,6 +143,8 @@ class runner final : kafka::rebalance_listener, public emitter {
   std::atomic<std::int64_t> lag_{0};
   std::atomic<bool> healthy_{true};
   std::atomic<bool> pause_requested_{false};
+  std::atomic<bool> connected_{true};  // false while no broker answers (heartbeat state "disconnected")
+  std::chrono::steady_clock::time_point next_probe_{};
   bool paused_ = false;
   std::size_t paused_parts_ = 0;
   const std::atomic<bool>* stop_ = nullptr;

@@ -209,8 +209,10 @@ TEST(up, runs_the_built_actors_end_to_end_and_sigterm_leaves_no_process_behind) 
   auto dir = temp_dir();
   ::chmod(dir.c_str(), 0755);  // the private PostgreSQL runs as `postgres` when the tests run as root
   // As a user would: in a folder of its own, where `up` keeps ./var/pg and ./var/hdfs.
+  // On a fixed bootstrap port, as a user runs it: every child bootstraps through the forwarder.
+  const int port = free_port();
   child up({binary_dir() + "/cointicker", "--config", std::string(CTK_SOURCE_DIR) + "/config", "up", "--listen",
-            "127.0.0.1:0", "--scale", "validator=2"},
+            "127.0.0.1:" + std::to_string(port), "--scale", "validator=2"},
            dir + "/up.out", dir + "/up.err", free_control_ports(), dir);
   ASSERT_TRUE(wait_until([&] { return up.out().find("Ctrl-C stops everything") != std::string::npos || !up.running(); },
                          std::chrono::seconds(20)))
@@ -259,6 +261,13 @@ TEST(up, runs_the_built_actors_end_to_end_and_sigterm_leaves_no_process_behind) 
     return out;
   };
   ASSERT_TRUE(wait_until([&] { return stored() == "KRW-BTC\n"; }, std::chrono::seconds(30))) << banner << up.err();
+  EXPECT_EQ(bootstrap, "127.0.0.1:" + std::to_string(port));
+  // Clients that wedge their connections (half a request, then nothing;
+  // nothing at all) do not keep `up` from stopping.
+  socket_closer half{connect_loopback(port)}, silent{connect_loopback(port)};
+  ASSERT_GE(half.fd, 0);
+  ASSERT_GE(silent.fd, 0);
+  ASSERT_EQ(::send(half.fd, "\0\0\0\x64\0\x12", 6, MSG_NOSIGNAL), 6);
   up.signal(SIGTERM);
   EXPECT_EQ(up.wait(std::chrono::seconds(60)), 0) << up.err();
   for (int pid : pids) EXPECT_NE(::kill(pid, 0), 0) << "actor process " << pid << " is still alive";

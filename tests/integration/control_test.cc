@@ -36,7 +36,11 @@ struct plane {
   }
   std::unique_ptr<child> run(const broker& b, const std::string& actor, const std::string& node, const std::string& tag,
                              std::vector<std::string> extra = {}) {
-    std::vector<std::string> argv{binary_dir() + "/cointicker", "--config", config, "--bootstrap", b.bootstrap(),
+    return run(b.bootstrap(), actor, node, tag, std::move(extra));
+  }
+  std::unique_ptr<child> run(const std::string& bootstrap, const std::string& actor, const std::string& node,
+                             const std::string& tag, std::vector<std::string> extra = {}) {
+    std::vector<std::string> argv{binary_dir() + "/cointicker", "--config", config, "--bootstrap", bootstrap,
                                   "run", actor, "--node", node};
     argv.insert(argv.end(), extra.begin(), extra.end());
     return std::make_unique<child>(argv, dir + "/" + tag + ".out", dir + "/" + tag + ".err", env);
@@ -244,4 +248,52 @@ TEST(control, curve_keys_shut_out_clients_without_them) {
   EXPECT_EQ(validator->wait(seconds(30)), 0);
   sched->signal(SIGTERM);
   EXPECT_EQ(sched->wait(seconds(30)), 0) << sched->err();
+}
+
+// A broker that goes away is not hidden behind "running": the actor says
+// "disconnected" in status and 503 on /healthz, and "running" again once
+// a broker answers on the same bootstrap address.
+TEST(control, an_actor_that_cannot_reach_its_broker_is_reported_disconnected_until_it_can) {
+  plane p;
+  p.env["CTK_SOURCES__UPBIT__ENABLED"] = "false";
+  p.env["CTK_SOURCES__UPBIT__DISABLED_REASON"] = "test";
+  const std::string fixed = "127.0.0.1:" + std::to_string(free_port());
+  const auto start_broker = [&](const std::string& tag) {
+    auto b = std::make_unique<child>(std::vector<std::string>{binary_dir() + "/cointicker", "--config", p.config,
+                                                              "broker", "--listen", fixed},
+                                     p.dir + "/" + tag + ".out", p.dir + "/" + tag + ".err");
+    EXPECT_TRUE(wait_until([&] { return !b->out().empty() || !b->running(); }, seconds(20))) << b->err();
+    return b;
+  };
+  auto b = start_broker("broker1");
+  auto sched = p.run(fixed, "scheduler", "m", "sched");
+  const int mport = free_port();
+  auto validator = p.run(fixed, "validator", "w2", "validator", {"--metrics-port", std::to_string(mport)});
+  const auto healthz = [&] {
+    std::string code;
+    run("curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:" + std::to_string(mport) + "/healthz", &code);
+    return code;
+  };
+  ASSERT_TRUE(wait_until([&] { return p.state_of("w2/validator/0") == "running"; }, seconds(30))) << p.cli("status");
+  EXPECT_EQ(healthz(), "200");
+
+  b->signal(SIGKILL);
+  b->wait(seconds(10));
+  ASSERT_TRUE(wait_until([&] { return p.state_of("w2/validator/0") == "disconnected"; }, seconds(30)))
+      << p.cli("status") << validator->err();
+  EXPECT_EQ(healthz(), "503");
+  std::string metrics;
+  run("curl -s http://127.0.0.1:" + std::to_string(mport) + "/metrics", &metrics);
+  const auto line = metrics.find("\nctk_broker_connected{");
+  ASSERT_NE(line, std::string::npos) << metrics;
+  EXPECT_EQ(metrics.substr(metrics.find("} ", line) + 2, 2), "0\n") << metrics;
+  EXPECT_NE(p.cli("status").find("disconnected"), std::string::npos);
+  EXPECT_TRUE(validator->running()) << "losing the broker is not a crash";
+
+  auto b2 = start_broker("broker2");
+  ASSERT_TRUE(wait_until([&] { return p.state_of("w2/validator/0") == "running"; }, seconds(30)))
+      << p.cli("status") << validator->err();
+  EXPECT_EQ(healthz(), "200");
+  validator->signal(SIGTERM);
+  EXPECT_EQ(validator->wait(seconds(30)), 0) << validator->err();
 }

@@ -1,6 +1,9 @@
 // Helpers shared by the integration tests: kcat and the cointicker CLI.
 #pragma once
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -64,5 +67,27 @@ inline long topic_messages(const std::string& bootstrap, const std::string& topi
 }
 
 inline int free_port() { return ctk::pipeline::free_loopback_port(); }
+
+// A plain TCP connection to 127.0.0.1:port (a client that does what the
+// test says, byte by byte); -1 when refused.
+inline int connect_loopback(int port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(static_cast<uint16_t>(port));
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+struct socket_closer {
+  int fd;
+  ~socket_closer() {
+    if (fd >= 0) ::close(fd);
+  }
+};
 
 }  // namespace ctk::test

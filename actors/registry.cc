@@ -1,5 +1,6 @@
 #include "actors/registry.h"
 
+#include "actors/analyzer/analyzer.h"
 #include "actors/crawler/crawler.h"
 #include "actors/db_sink/db_sink.h"
 #include "actors/dedup/dedup.h"
@@ -22,7 +23,8 @@ const std::vector<actor_entry>& registry() {
        [](const actor_context& c) { return hdfs::make_hdfs_sink(c); }},
       {"db-sink", "writes unique records to PostgreSQL, exactly once",
        [](const actor_context& c) { return db::make_db_sink(c); }},
-      {"analyzer", "derives sentiment and indicators: unique -> insights", {}},
+      {"analyzer", "derives candles, indicators, news sentiment and insights: unique -> insights",
+       [](const actor_context& c) { return analyzer::make_analyzer(c); }},
       {"scheduler", "fires timed crawl commands (reports -> control); runs the control plane",
        [](const actor_context& c) { return scheduler::make_scheduler(c); }},
   };

@@ -183,6 +183,10 @@ bool producer::prepare(const std::vector<std::string>& topics, int timeout_ms, s
     const rd_kafka_metadata_t* md = nullptr;
     rd_kafka_resp_err_t e = rd_kafka_metadata(rk_.get(), 0, topic_handle(t), &md, timeout_ms);
     if (e == RD_KAFKA_RESP_ERR_NO_ERROR && md->topic_cnt == 1 && md->topics[0].err) e = md->topics[0].err;
+    if (e == RD_KAFKA_RESP_ERR_NO_ERROR && md->topic_cnt == 1) {
+      std::lock_guard lock(counts_mu_);
+      partition_counts_[t] = md->topics[0].partition_cnt;
+    }
     if (md) rd_kafka_metadata_destroy(md);
     if (e) {
       err = t + ": " + rd_kafka_err2str(e);
@@ -190,6 +194,12 @@ bool producer::prepare(const std::vector<std::string>& topics, int timeout_ms, s
     }
   }
   return true;
+}
+
+std::int32_t producer::partition_count(const std::string& topic) const {
+  std::lock_guard lock(counts_mu_);
+  auto it = partition_counts_.find(topic);
+  return it == partition_counts_.end() ? -1 : it->second;
 }
 
 bool producer::flush(std::string& err) {
@@ -258,6 +268,12 @@ std::size_t consumer::poll_batch(int timeout_ms, std::size_t max, std::vector<me
   // passes; block for the first message only, then take what is queued.
   rd_kafka_message_t* first = rd_kafka_consumer_poll(rk_.get(), timeout_ms);
   if (!first) return 0;
+  // A consumer gets librdkafka's error events as messages, not callbacks.
+  const auto track = [this](rd_kafka_message_t* m) {
+    if (m->err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
+      link_.on_error(rk_.get(), m->err, std::string(static_cast<const char*>(m->payload), m->len).c_str());
+  };
+  track(first);
   out.emplace_back(first);
   if (max == 1) return 1;
   if (scratch_.size() < max - 1) scratch_.resize(max - 1);
@@ -271,12 +287,6 @@ std::size_t consumer::poll_batch(int timeout_ms, std::size_t max, std::vector<me
 
 void consumer::on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts,
                             void* opaque) {
-  // A consumer gets librdkafka's error events as messages, not callbacks.
-  const auto track = [this](rd_kafka_message_t* m) {
-    if (m->err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
-      link_.on_error(rk_.get(), m->err, std::string(static_cast<const char*>(m->payload), m->len).c_str());
-  };
-  track(first);
   auto* self = static_cast<consumer*>(opaque);
   const bool cooperative = std::string_view(rd_kafka_rebalance_protocol(rk)) == "COOPERATIVE";
   if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
@@ -531,9 +541,16 @@ bool create_topics(rd_kafka_t* rk, const std::vector<std::pair<std::string, int>
       for (auto* t : nts) rd_kafka_NewTopic_destroy(t);
       return false;
     }
-    // dedup.state is a changelog: only the latest checkpoint per key matters.
-    if (name.size() >= 11 && name.compare(name.size() - 11, 11, "dedup.state") == 0)
+    // dedup.state and analyzer.state are changelogs: only the latest
+    // checkpoint per key matters. The analyzer restores the newest snapshot
+    // not ahead of its committed offset, so recent versions must survive
+    // compaction for a while (actors/analyzer/README.md).
+    const auto ends_with = [&](std::string_view tail) {
+      return name.size() >= tail.size() && name.compare(name.size() - tail.size(), tail.size(), tail) == 0;
+    };
+    if (ends_with("dedup.state") || ends_with("analyzer.state"))
       rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "compact");
+    if (ends_with("analyzer.state")) rd_kafka_NewTopic_set_config(nt, "min.compaction.lag.ms", "3600000");
     nts.push_back(nt);
   }
   rd_kafka_queue_t* q = rd_kafka_queue_new(rk);

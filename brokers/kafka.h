@@ -33,7 +33,8 @@ struct names {
 
 // The pipeline's topics, base names without prefix.
 inline const std::vector<std::string>& pipeline_topics() {
-  static const std::vector<std::string> t{"control", "raw", "valid", "deadletter", "unique", "insights", "dedup.state", "reports"};
+  static const std::vector<std::string> t{"control", "raw", "valid", "deadletter", "unique", "insights", "dedup.state", "reports",
+                                        "analyzer.state"};
   return t;
 }
 
@@ -69,7 +70,6 @@ rd_kafka_conf_t* make_conf(std::initializer_list<const properties*> layers, std:
 // nullptr and `err` on a bad property.
 handle_ptr make_handle(rd_kafka_type_t type, const properties& props, std::string& err);
 
-// Idempotent producer (enable.idempotence=true, acks=all) with delivery reports.
 // Whether a client handle reaches any broker. librdkafka says when every
 // broker connection is down (ALL_BROKERS_DOWN) but not when one is back: a
 // metadata request that succeeds says that. Thread-safe.
@@ -85,6 +85,7 @@ class broker_link {
   std::atomic<bool> down_{false};
 };
 
+// Idempotent producer (enable.idempotence=true, acks=all) with delivery reports.
 class producer {
  public:
   // `props` are passed through; defaults are set first, so they may override them.
@@ -115,20 +116,22 @@ class producer {
   // the first produce(), so the first batch does not wait for it.
   // false: not all known within timeout_ms (produce() still works; it waits then).
   bool prepare(const std::vector<std::string>& topics, int timeout_ms, std::string& err);
+  // Partitions of a topic prepare() learned; -1 when it did not (thread-safe).
+  std::int32_t partition_count(const std::string& topic) const;
   std::uint64_t acked() const { return acked_.load(); }
   std::uint64_t failed() const { return failed_total_.load(); }
-  rd_kafka_t* raw() const { return rk_.get(); }
-
- private:
   // true once every broker connection failed, until probe_brokers() gets an answer.
   bool brokers_down() const { return link_.down(); }
   bool probe_brokers(int timeout_ms) { return link_.probe(rk_.get(), timeout_ms); }
+  rd_kafka_t* raw() const { return rk_.get(); }
+
+ private:
   producer() = default;
   static void on_delivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque);
+  static void on_error(rd_kafka_t* rk, int err, const char* reason, void* opaque);
   rd_kafka_topic_t* topic_handle(const std::string& topic);
 
   struct topic_deleter {
-  static void on_error(rd_kafka_t* rk, int err, const char* reason, void* opaque);
     void operator()(rd_kafka_topic_t* t) const { rd_kafka_topic_destroy(t); }
   };
   using topic_ptr = std::unique_ptr<rd_kafka_topic_t, topic_deleter>;
@@ -140,13 +143,15 @@ class producer {
   std::atomic<std::uint64_t> failed_total_{0};
   std::mutex err_mu_;
   std::string first_error_;
+  mutable std::mutex counts_mu_;
+  std::map<std::string, std::int32_t, std::less<>> partition_counts_;
   std::function<void(std::uint64_t, rd_kafka_resp_err_t)> report_;
+  broker_link link_;
 };
 
 // Told about partition assignment changes, inside consumer::poll().
 class rebalance_listener {
  public:
-  broker_link link_;
   virtual ~rebalance_listener() = default;
   // `parts` carry the start offsets (committed, else beginning); the
   // listener may change them (e.g. to offsets kept in a database).
@@ -188,14 +193,14 @@ class consumer {
   std::int64_t lag() const;
   // Leaves the group (revoke → listener commits) and closes. Idempotent.
   void close();
+  // As producer::brokers_down(): seen in the error events poll_batch() returns.
+  bool brokers_down() const { return link_.down(); }
+  bool probe_brokers(int timeout_ms) { return link_.probe(rk_.get(), timeout_ms); }
   rd_kafka_t* raw() const { return rk_.get(); }
 
  private:
   consumer() = default;
   static void on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts,
-  // As producer::brokers_down(): seen in the error events poll_batch() returns.
-  bool brokers_down() const { return link_.down(); }
-  bool probe_brokers(int timeout_ms) { return link_.probe(rk_.get(), timeout_ms); }
                            void* opaque);
 
   handle_ptr rk_;
@@ -203,12 +208,12 @@ class consumer {
   rd_kafka_queue_t* queue_ = nullptr;  // the consumer queue, for batch polls
   std::vector<rd_kafka_message_t*> scratch_;
   bool closed_ = false;
+  broker_link link_;
 };
 
 // Metadata helpers for the CLI and tests.
 struct partition_info {
   std::int32_t partition;
-  broker_link link_;
   std::int64_t low = -1, high = -1;
 };
 struct topic_info {

@@ -2,6 +2,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "actors/analyzer/analyzer.h"
 #include "cli/commands.h"
 
 namespace ctk::cli {
@@ -19,10 +20,17 @@ void add_config_command(CLI::App& app, global_options& g, int& rc) {
   auto* cmd = app.add_subcommand("config", "Check and inspect the configuration");
   cmd->require_subcommand(1);
 
-  cmd->add_subcommand("check", "Validate cluster.yaml and sources.yaml (errors name file:line:column)")
+  cmd->add_subcommand("check",
+                      "Validate cluster.yaml, sources.yaml and the analyzer's lexicon files (errors name file:line:column)")
       ->callback([&g, &rc] {
         cfg::loaded_config c;
         if (!load(g, c)) {
+          rc = exit_failure;
+          return;
+        }
+        const auto lexicon_errors = analyzer::check_lexicons(c.cluster.analyzer, c.dir);
+        for (const auto& e : lexicon_errors) std::cerr << e << "\n";
+        if (!lexicon_errors.empty()) {
           rc = exit_failure;
           return;
         }

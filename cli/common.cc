@@ -27,7 +27,8 @@ std::vector<std::pair<std::string, int>> pipeline_topic_partitions(const cfg::lo
   const auto& p = c.cluster.kafka.prefix;
   return {{p + "control", t.control},       {p + "raw", t.raw},       {p + "valid", t.valid},
           {p + "deadletter", t.deadletter}, {p + "unique", t.unique}, {p + "insights", t.insights},
-          {p + "dedup.state", t.dedup_state}, {p + "reports", t.reports}};
+          {p + "dedup.state", t.dedup_state}, {p + "reports", t.reports},
+          {p + "analyzer.state", t.analyzer_state}};
 }
 
 std::string resolve_topic(const cfg::loaded_config& c, const std::string& name) {

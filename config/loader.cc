@@ -146,8 +146,10 @@ std::optional<std::int64_t> parse_duration_ms(std::string_view s) {
 }
 
 std::optional<std::string> topics_settings::check(const topics_settings& t) {
-  for (int p : {t.control, t.raw, t.valid, t.deadletter, t.unique, t.insights, t.dedup_state, t.reports})
+  for (int p : {t.control, t.raw, t.valid, t.deadletter, t.unique, t.insights, t.dedup_state, t.reports, t.analyzer_state})
     if (p < 1 || p > 1024) return "partition counts must be between 1 and 1024";
+  // The analyzer checkpoints the state of unique partition p to analyzer.state partition p.
+  if (t.analyzer_state != t.unique) return "analyzer_state needs as many partitions as unique";
   // dedup writes unique partition p and dedup.state partition p for valid partition p.
   if (t.unique != t.valid || t.dedup_state != t.valid)
     return "unique and dedup_state need as many partitions as valid (dedup keeps partition numbers)";
@@ -173,6 +175,25 @@ std::optional<std::string> postgres_settings::check(const postgres_settings& p) 
   if (p.batch_rows < 1) return "batch_rows must be at least 1";
   if (p.batch_ms < 0) return "batch_ms must not be negative";
   if (p.connect_timeout_s < 1) return "connect_timeout_s must be at least 1";
+  return std::nullopt;
+}
+
+std::optional<std::string> analyzer_settings::check(const analyzer_settings& a) {
+  if (a.intervals.empty()) return "intervals: at least one (5m, 1h, ...)";
+  for (const auto& i : a.intervals) {
+    auto ms = parse_duration_ms(i);
+    if (!ms || *ms < 60'000 || 86'400'000 % *ms != 0)
+      return "intervals: '" + i + "' is not a whole fraction of a day of at least one minute (1m, 5m, 15m, 1h, 4h, 1d)";
+  }
+  if (!parse_duration_ms(a.grace)) return "grace: '" + a.grace + "' is not a duration (30s, 2m, ...)";
+  for (int p : {a.sma_short, a.sma_long, a.ema_short, a.ema_long, a.rsi_period, a.macd_fast, a.macd_slow, a.macd_signal,
+                a.bollinger_period, a.price_move_candles, a.volume_average})
+    if (p < 1 || p > 500) return "indicator periods must be between 1 and 500 candles";
+  if (a.macd_fast >= a.macd_slow) return "macd_fast must be shorter than macd_slow";
+  if (!(a.bollinger_k > 0)) return "bollinger_k must be above 0";
+  if (!(a.rsi_oversold < a.rsi_overbought)) return "rsi_oversold must be below rsi_overbought";
+  if (!(a.sentiment_threshold >= 0 && a.sentiment_threshold < 1)) return "sentiment_threshold: 0 <= t < 1";
+  if (a.max_text_bytes < 0) return "max_text_bytes must be 0 or more";
   return std::nullopt;
 }
 

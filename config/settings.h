@@ -22,6 +22,7 @@ struct topics_settings {
   int insights = 8;
   int dedup_state = 16;
   int reports = 4;
+  int analyzer_state = 16;
 
   static constexpr auto settings() {
     return std::tuple{
@@ -33,7 +34,9 @@ struct topics_settings {
         setting("insights", &topics_settings::insights, "partitions of <prefix>insights (analyzer output)"),
         setting("dedup_state", &topics_settings::dedup_state,
                 "partitions of <prefix>dedup.state (keep equal to valid)"),
-        setting("reports", &topics_settings::reports, "partitions of <prefix>reports (crawl reports, key = source)")};
+        setting("reports", &topics_settings::reports, "partitions of <prefix>reports (crawl reports, key = source)"),
+        setting("analyzer_state", &topics_settings::analyzer_state,
+                "partitions of <prefix>analyzer.state (keep equal to unique)")};
   }
   static std::optional<std::string> check(const topics_settings& t);
 };
@@ -256,6 +259,75 @@ struct scheduler_settings {
   }
 };
 
+struct analyzer_settings {
+  std::vector<std::string> intervals{"5m", "1h"};
+  std::string grace = "2m";
+  int sma_short = 20;
+  int sma_long = 50;
+  int ema_short = 20;
+  int ema_long = 50;
+  int rsi_period = 14;
+  int macd_fast = 12;
+  int macd_slow = 26;
+  int macd_signal = 9;
+  int bollinger_period = 20;
+  double bollinger_k = 2.0;
+  double rsi_overbought = 70;
+  double rsi_oversold = 30;
+  double price_move_pct = 5;
+  int price_move_candles = 12;
+  double volume_multiple = 3;
+  int volume_average = 20;
+  std::int64_t extreme_fear = 20;
+  std::int64_t extreme_greed = 80;
+  double sentiment_threshold = 0.1;
+  std::string korean_lexicon = "lexicons/ko.tsv";
+  std::string english_lexicon = "../deploy/npm/node_modules/afinn-165-financialmarketnews/index.js";
+  std::string english_extra = "lexicons/en.tsv";
+  std::string symbols = "lexicons/symbols.tsv";
+  std::int64_t max_text_bytes = 4096;
+
+  static constexpr auto settings() {
+    return std::tuple{
+        setting("intervals", &analyzer_settings::intervals, "candle intervals (5m, 15m, 1h, 1d, ...)"),
+        setting("grace", &analyzer_settings::grace,
+                "a candle of a quiet symbol closes this long after its end (wall clock) once no record came for as long"),
+        setting("sma_short", &analyzer_settings::sma_short, "short simple moving average period (candles)"),
+        setting("sma_long", &analyzer_settings::sma_long, "long simple moving average period"),
+        setting("ema_short", &analyzer_settings::ema_short, "short exponential moving average period"),
+        setting("ema_long", &analyzer_settings::ema_long, "long exponential moving average period"),
+        setting("rsi_period", &analyzer_settings::rsi_period, "RSI period (Wilder's smoothing)"),
+        setting("macd_fast", &analyzer_settings::macd_fast, "MACD fast EMA period"),
+        setting("macd_slow", &analyzer_settings::macd_slow, "MACD slow EMA period"),
+        setting("macd_signal", &analyzer_settings::macd_signal, "MACD signal EMA period"),
+        setting("bollinger_period", &analyzer_settings::bollinger_period, "Bollinger middle band SMA period"),
+        setting("bollinger_k", &analyzer_settings::bollinger_k, "Bollinger band width in (population) standard deviations"),
+        setting("rsi_overbought", &analyzer_settings::rsi_overbought, "insight when RSI closes at or above this"),
+        setting("rsi_oversold", &analyzer_settings::rsi_oversold, "insight when RSI closes at or below this"),
+        setting("price_move_pct", &analyzer_settings::price_move_pct,
+                "insight when the close moved this many percent within price_move_candles"),
+        setting("price_move_candles", &analyzer_settings::price_move_candles, "window of the price-move insight"),
+        setting("volume_multiple", &analyzer_settings::volume_multiple,
+                "insight when a candle's volume is this many times the average of the previous volume_average"),
+        setting("volume_average", &analyzer_settings::volume_average, "candles averaged for the volume insight"),
+        setting("extreme_fear", &analyzer_settings::extreme_fear, "fear & greed at or below this: extreme fear insight"),
+        setting("extreme_greed", &analyzer_settings::extreme_greed, "fear & greed at or above this: extreme greed insight"),
+        setting("sentiment_threshold", &analyzer_settings::sentiment_threshold,
+                "a news score at or above this is positive, at or below minus this negative"),
+        setting("korean_lexicon", &analyzer_settings::korean_lexicon,
+                "Korean lexicon (word<TAB>weight -5..5; relative to the config folder)"),
+        setting("english_lexicon", &analyzer_settings::english_lexicon,
+                "AFINN-165 financial market news lexicon (npm afinn-165-financialmarketnews, index.js; installed by "
+                "deploy/setup.sh)"),
+        setting("english_extra", &analyzer_settings::english_extra,
+                "English words added to or overriding the AFINN list (crypto vocabulary; word<TAB>weight)"),
+        setting("symbols", &analyzer_settings::symbols, "names and tickers that map to a symbol (name<TAB>SYMBOL)"),
+        setting("max_text_bytes", &analyzer_settings::max_text_bytes,
+                "bytes of a news body read for sentiment (the title always counts)")};
+  }
+  static std::optional<std::string> check(const analyzer_settings& a);
+};
+
 struct cluster_settings {
   std::vector<node_settings> nodes;
   kafka_settings kafka;
@@ -268,6 +340,7 @@ struct cluster_settings {
   dedup_settings dedup;
   crawler_settings crawler;
   scheduler_settings scheduler;
+  analyzer_settings analyzer;
 
   static constexpr auto settings() {
     return std::tuple{setting("nodes", &cluster_settings::nodes, "the machines and the actors each one runs"),
@@ -280,7 +353,8 @@ struct cluster_settings {
                       setting("runtime", &cluster_settings::runtime, "actor loop: batching and retries"),
                       setting("dedup", &cluster_settings::dedup, "the dedup actor"),
                       setting("crawler", &cluster_settings::crawler, "the crawler actor's HTTP fetcher"),
-                      setting("scheduler", &cluster_settings::scheduler, "the scheduler actor")};
+                      setting("scheduler", &cluster_settings::scheduler, "the scheduler actor"),
+                      setting("analyzer", &cluster_settings::analyzer, "the analyzer actor: candles, indicators, sentiment, insights")};
   }
 };
 

@@ -25,6 +25,9 @@ if [ "${1:-}" = --bench ]; then
 fi
 
 missing=()
+# npm: Debian's nodejs + npm unless a node with npm is already there (some
+# images ship NodeSource's nodejs, which bundles npm and conflicts with Debian's).
+command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
@@ -35,6 +38,13 @@ if ((${#missing[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   "${sudo_cmd[@]}" apt-get update -qq >/dev/null
   "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# What comes from the npm registry (deploy/npm/package.json: the analyzer's
+# English lexicon), pinned by package-lock.json; nothing is vendored.
+if [ ! -f "$here/deploy/npm/node_modules/.package-lock.json" ] ||
+   [ "$here/deploy/npm/package-lock.json" -nt "$here/deploy/npm/node_modules/.package-lock.json" ]; then
+  (cd "$here/deploy/npm" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 fi
 
 [ "${CTK_SKIP_BUILD:-0}" = 1 ] && exit 0

@@ -52,6 +52,11 @@ class emitter {
   // partition -1 = chosen by key.
   virtual void emit(std::string_view topic, std::string_view key, std::string_view value,
                     std::int32_t partition = -1) = 0;
+  // The partition of `topic` that `partition_key` maps to (a stable hash,
+  // the same in every process), for output that must be grouped by
+  // something other than its message key (market records by symbol).
+  // -1: the topic's partition count is unknown; emit() then uses the key.
+  virtual std::int32_t partition_for(std::string_view /*topic*/, std::string_view /*partition_key*/) { return -1; }
   // A dead letter for an input the actor had accepted earlier (a row the
   // database rejected at flush time), in the same format handle()'s
   // dead_letter verdict produces. false: the producer refused it.

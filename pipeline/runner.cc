@@ -1,5 +1,7 @@
 #include "pipeline/runner.h"
 
+#include <xxhash.h>
+
 #include <algorithm>
 #include <random>
 #include <thread>
@@ -114,6 +116,18 @@ void runner::emit(std::string_view topic, std::string_view key, std::string_view
   }
 }
 
+std::int32_t runner::partition_for(std::string_view topic, std::string_view partition_key) {
+  const std::string& full = full_topic(topic);
+  std::int32_t n = producer_->partition_count(full);
+  if (n <= 0) {
+    std::string err;  // not learned at start (broker slow): ask now, once per call until known
+    if (!producer_->prepare({full}, 5000, err)) spdlog::warn("partitions of {} unknown ({}); placing by key", full, err);
+    n = producer_->partition_count(full);
+  }
+  if (n <= 0) return -1;
+  return static_cast<std::int32_t>(XXH3_64bits(partition_key.data(), partition_key.size()) % static_cast<std::uint64_t>(n));
+}
+
 int runner::run(const std::atomic<bool>& stop) {
   std::string err;
   kafka::properties pprops = rc_.client;
@@ -219,6 +233,7 @@ int runner::run(const std::atomic<bool>& stop) {
       }
     }
     update_lag();
+    check_brokers();
   }
   spdlog::info("stopping: committing finished work and leaving the group");
   if (flush_actor(nullptr, true) && !inflight_.empty()) inflight_.back().sealed = true;
@@ -227,7 +242,6 @@ int runner::run(const std::atomic<bool>& stop) {
   std::string ferr;
   if (!producer_->flush(ferr)) spdlog::error("while stopping: {}", ferr);
   if (agent_) agent_->stop();  // its last heartbeat says "stopped"
-    check_brokers();
   spdlog::info("stopped: consumed {}, produced {}, dead-lettered {}; seconds in poll {:.2f}, handle {:.2f}, "
                "delivery {:.2f}, flush {:.2f}, commit {:.2f}",
                consumed_.load(), producer_->acked(), dead_lettered_.load(), secs(us_poll_), secs(us_handle_),
@@ -581,14 +595,6 @@ void runner::on_revoke(const std::vector<kafka::topic_partition>& parts, bool lo
 
 void runner::update_lag() { lag_.store(consumer_->lag()); }
 
-// Called on the control agent's thread: only atomics and thread-safe calls.
-void runner::on_control(const control::command& c) {
-  if (c.cmd == "pause") {
-    pause_requested_ = true;
-  } else if (c.cmd == "resume") {
-    pause_requested_ = false;
-  } else if (c.cmd == "drain") {
-    request_stop();  // as SIGTERM: finish the batch, commit, leave the group, exit 0
 void runner::check_brokers() {
   if (!producer_->brokers_down() && !consumer_->brokers_down()) {
     connected_.store(true);
@@ -606,6 +612,14 @@ void runner::check_brokers() {
   }
 }
 
+// Called on the control agent's thread: only atomics and thread-safe calls.
+void runner::on_control(const control::command& c) {
+  if (c.cmd == "pause") {
+    pause_requested_ = true;
+  } else if (c.cmd == "resume") {
+    pause_requested_ = false;
+  } else if (c.cmd == "drain") {
+    request_stop();  // as SIGTERM: finish the batch, commit, leave the group, exit 0
   } else if (c.cmd == "stop") {
     spdlog::warn("control: stop: exiting now; uncommitted input is redelivered to the group");
     spdlog::default_logger()->flush();

@@ -62,6 +62,7 @@ class runner final : kafka::rebalance_listener, public emitter {
   int metrics_port() const;
 
   void emit(std::string_view topic, std::string_view key, std::string_view value, std::int32_t partition) override;
+  std::int32_t partition_for(std::string_view topic, std::string_view partition_key) override;
   // false: not even a truncated dead letter could be produced (retry).
   bool dead_letter(std::string_view topic, std::int32_t partition, std::int64_t offset, std::string_view key,
                    std::string_view value, const outcome& o) override;
@@ -97,10 +98,10 @@ class runner final : kafka::rebalance_listener, public emitter {
   void on_consumer_error(const rd_kafka_message_t& m);
   const std::string& full_topic(std::string_view base);
   void update_lag();
-  // Applies pause/resume asked for over the control plane.
   // connected_ from the clients' broker links (a metadata probe at most once a second while down).
   void check_brokers();
   bool healthy() const { return healthy_.load() && connected_.load() && actor_.healthy(); }
+  // Applies pause/resume asked for over the control plane.
   void apply_control();
   void on_control(const control::command& c);
 
@@ -142,9 +143,9 @@ class runner final : kafka::rebalance_listener, public emitter {
   std::atomic<std::uint64_t>& us_commit_;
   std::atomic<std::int64_t> lag_{0};
   std::atomic<bool> healthy_{true};
-  std::atomic<bool> pause_requested_{false};
   std::atomic<bool> connected_{true};  // false while no broker answers (heartbeat state "disconnected")
   std::chrono::steady_clock::time_point next_probe_{};
+  std::atomic<bool> pause_requested_{false};
   bool paused_ = false;
   std::size_t paused_parts_ = 0;
   const std::atomic<bool>* stop_ = nullptr;

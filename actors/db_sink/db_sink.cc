@@ -15,6 +15,7 @@
 
 #include "actors/db_sink/postgres.h"
 #include "actors/db_sink/schema.h"
+#include "messages/analysis.h"
 #include "messages/envelope.h"
 
 namespace ctk::db {
@@ -94,10 +95,11 @@ class table_base {
   std::string col_list_;
 };
 
-template <std::size_t N>
+// Cell: std::string, or std::optional<std::string> for columns that may be NULL.
+template <std::size_t N, class Cell = std::string>
 class table final : public table_base {
  public:
-  using row = std::array<std::string, N>;
+  using row = std::array<Cell, N>;
   table(std::string name, std::vector<std::string> cols) : table_base(std::move(name), std::move(cols)) {}
   void add(row r, std::size_t ref) {
     rows_.push_back(std::move(r));
@@ -132,6 +134,13 @@ std::string number(double v) {
   char buf[32];
   auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
   return ec == std::errc{} ? std::string(buf, end) : std::string("NaN");
+}
+
+using cell = std::optional<std::string>;
+
+cell number(const std::optional<double>& v) {
+  if (!v) return std::nullopt;
+  return number(*v);
 }
 
 std::string json_array(const std::vector<std::string>& items) {
@@ -172,12 +181,24 @@ struct batch {
                    "trace"}};
   table<7> fear_greed{"fear_greed_index",
                       {"record_id", "source", "value", "classification", "\"timestamp\"", "collected_at", "trace"}};
+  // The analyzer's records (insights topic).
+  table<23, cell> indicators{"technical_indicators",
+                             {"record_id", "symbol", "\"interval\"", "\"timestamp\"", "open", "high", "low", "close",
+                              "volume", "records", "sma_short", "sma_long", "ema_short", "ema_long", "rsi", "macd",
+                              "macd_signal", "macd_hist", "bb_upper", "bb_middle", "bb_lower", "bb_percent_b",
+                              "bb_bandwidth"}};
+  table<10> sentiment{"sentiment_analysis",
+                      {"record_id", "news_id", "source", "sentiment_score", "sentiment_label", "confidence", "language",
+                       "symbols", "hits", "\"timestamp\""}};
+  table<10, cell> insights{"crypto_insights",
+                           {"record_id", "symbol", "insight_type", "description", "description_en", "value", "severity",
+                            "\"interval\"", "related_news", "\"timestamp\""}};
   std::vector<origin> origins;
   std::map<tp_key, std::int64_t> first;  // per partition: the first offset in this batch
   std::map<tp_key, std::int64_t> next;   // per partition: the offset after the last one
   clock::time_point oldest;
 
-  std::array<table_base*, 3> tables() { return {&news, &market, &fear_greed}; }
+  std::array<table_base*, 6> tables() { return {&news, &market, &fear_greed, &indicators, &sentiment, &insights}; }
   bool empty() const { return origins.empty(); }
   // Drops the rows of partitions that left.
   void drop(const std::set<tp_key>& gone) {
@@ -233,7 +254,7 @@ class db_sink final : public pipeline::actor {
   }
 
   std::string name() const override { return "db-sink"; }
-  std::vector<std::string> inputs() const override { return {"unique"}; }
+  std::vector<std::string> inputs() const override { return {"unique", "insights"}; }
   bool healthy() const override { return !sick_.load(); }
 
   void register_metrics(pipeline::metrics_registry& m) override {
@@ -315,8 +336,30 @@ class db_sink final : public pipeline::actor {
       b.fear_greed.add({env.id, env.source, std::to_string(d.value), d.classification, d.timestamp, env.fetched_at,
                         env.trace},
                        ref);
+    } else if (env.kind == "indicator") {
+      msg::indicator_data d;
+      if (!decoder_.decode(env.data.text, d, err)) return pipeline::outcome::dead_letter("decode", "data: " + err.to_string());
+      b.indicators.add({env.id, d.symbol, d.interval, d.candle_time, number(d.open), number(d.high), number(d.low),
+                        number(d.close), number(d.volume), std::to_string(d.records), number(d.sma_short),
+                        number(d.sma_long), number(d.ema_short), number(d.ema_long), number(d.rsi), number(d.macd),
+                        number(d.macd_signal), number(d.macd_hist), number(d.bb_upper), number(d.bb_middle),
+                        number(d.bb_lower), number(d.bb_percent_b), number(d.bb_bandwidth)},
+                       ref);
+    } else if (env.kind == "sentiment") {
+      msg::sentiment_data d;
+      if (!decoder_.decode(env.data.text, d, err)) return pipeline::outcome::dead_letter("decode", "data: " + err.to_string());
+      b.sentiment.add({env.id, d.news_id, d.news_source, number(d.score), d.label, number(d.confidence), d.language,
+                       json_array(d.symbols), std::to_string(d.hits), d.published_at},
+                      ref);
+    } else if (env.kind == "insight") {
+      msg::insight_data d;
+      if (!decoder_.decode(env.data.text, d, err)) return pipeline::outcome::dead_letter("decode", "data: " + err.to_string());
+      b.insights.add({env.id, d.symbol.empty() ? cell{} : cell{d.symbol}, d.type, d.text_ko, d.text_en, number(d.value),
+                      d.severity, d.interval, json_array(d.related_news), d.at},
+                     ref);
     } else {
-      return pipeline::outcome::dead_letter("kind", "kind '" + env.kind + "' has no table (market, news, fear_greed)");
+      return pipeline::outcome::dead_letter(
+          "kind", "kind '" + env.kind + "' has no table (market, news, fear_greed, indicator, sentiment, insight)");
     }
     b.origins.push_back({std::string(in.topic), in.partition, in.offset, std::string(in.key), std::string(in.value)});
     const tp_key tp{std::string(in.topic), in.partition};

@@ -107,6 +107,7 @@ const result& checker::check(std::string_view raw, std::int64_t now_ms) {
   // Members, not locals: their buffers are reused, message after message.
   result& r = result_;
   r.ok = false;
+  r.partition_key.clear();
   auto reject = [&](std::string rule, std::string reason) -> const result& {
     r.rule = std::move(rule);
     r.reason = std::move(reason);
@@ -151,6 +152,7 @@ const result& checker::check(std::string_view raw, std::int64_t now_ms) {
       return reject("change_range", "change_24h: a fraction between -1 and 1000 (0.0108 = +1.08 %)");
     if (auto e = f.time("timestamp", zone, now_ms, m.timestamp)) return reject(e->rule, e->reason);
     key = msg::natural_key(m);
+    r.partition_key = m.symbol;
     msg::encode(m, data);
   } else if (env.kind == "news") {
     msg::news_data n;
@@ -230,7 +232,7 @@ class validator_actor final : public pipeline::actor {
                          .count();
     const result& r = checker_.check(in.value, now);
     if (!r.ok) return pipeline::outcome::dead_letter(r.rule, r.reason);
-    out.emit("valid", r.id, r.json);
+    out.emit("valid", r.id, r.json, r.partition_key.empty() ? -1 : out.partition_for("valid", r.partition_key));
     return pipeline::outcome::ok();
   }
 

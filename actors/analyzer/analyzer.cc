@@ -1,0 +1,373 @@
+#include "actors/analyzer/analyzer.h"
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <map>
+#include <set>
+
+#include <spdlog/spdlog.h>
+
+#include "actors/analyzer/indicators.h"
+#include "actors/analyzer/insights.h"
+#include "actors/analyzer/sentiment.h"
+#include "actors/validator/normalize.h"
+#include "messages/analysis.h"
+#include "messages/envelope.h"
+
+namespace ctk::analyzer {
+
+namespace {
+
+std::int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Everything known about one symbol of one input partition; what a
+// snapshot on analyzer.state holds (key = symbol, same partition number).
+struct symbol_state {
+  std::string symbol;
+  std::int64_t first_offset = -1;  // the first input offset this state ever took in
+  std::int64_t next_offset = -1;   // the offset after the last input it took in
+  std::vector<series_state> series;  // one per configured interval, in order
+
+  static constexpr auto fields() {
+    using msg::field;
+    return std::tuple{field("symbol", &symbol_state::symbol), field("first_offset", &symbol_state::first_offset),
+                      field("next_offset", &symbol_state::next_offset), field("series", &symbol_state::series)};
+  }
+};
+
+struct tracked {
+  symbol_state state;
+  std::int64_t resume_at = -1;  // inputs below this offset are already in `state` (after a restore)
+  std::int64_t last_seen_ms = 0;  // wall clock of the last input (for the grace rule; not in snapshots)
+};
+
+struct partition_state {
+  std::map<std::string, tracked, std::less<>> symbols;
+  std::set<std::string> dirty;  // changed since the last snapshot
+};
+
+std::string resolve(const std::string& config_dir, const std::string& path) {
+  if (path.empty() || path[0] == '/') return path;
+  return (std::filesystem::path(config_dir) / path).lexically_normal().string();
+}
+
+sentiment_scorer::files lexicon_files(const cfg::analyzer_settings& s, const std::string& dir) {
+  return {resolve(dir, s.korean_lexicon), resolve(dir, s.english_lexicon), resolve(dir, s.english_extra),
+          resolve(dir, s.symbols)};
+}
+
+class analyzer_actor final : public pipeline::actor {
+ public:
+  explicit analyzer_actor(const actors::actor_context& ctx)
+      : settings_(ctx.config.cluster.analyzer), names_{ctx.config.cluster.kafka.prefix} {
+    std::vector<lexicon_error> errors;
+    scorer_ = sentiment_scorer::load(lexicon_files(settings_, ctx.config.dir), settings_.sentiment_threshold, errors);
+    if (!errors.empty())
+      throw std::runtime_error("analyzer lexicons: " + errors.front().to_string() +
+                               (errors.size() > 1 ? " (and " + std::to_string(errors.size() - 1) + " more)" : ""));
+    for (const auto& i : settings_.intervals) intervals_.push_back({i, *cfg::parse_duration_ms(i)});
+    grace_ms_ = *cfg::parse_duration_ms(settings_.grace);
+    periods_ = {settings_.sma_short, settings_.sma_long, settings_.ema_short,  settings_.ema_long,
+                settings_.rsi_period, settings_.macd_fast, settings_.macd_slow, settings_.macd_signal,
+                settings_.bollinger_period, settings_.bollinger_k, settings_.price_move_candles,
+                settings_.volume_average};
+    kafka::properties props = ctx.config.cluster.kafka.properties;
+    props["bootstrap.servers"] = ctx.config.cluster.kafka.bootstrap;
+    props["client.id"] = ctx.identity + "/state";
+    reader_ = std::make_unique<kafka::partition_reader>(props);
+    spdlog::info("analyzer: intervals {}; lexicons: {} Korean, {} English entries", fmt::join(settings_.intervals, ","),
+                 scorer_.korean_entries(), scorer_.english_entries());
+  }
+
+  std::string name() const override { return "analyzer"; }
+  std::vector<std::string> inputs() const override { return {"unique"}; }
+  std::vector<std::string> outputs() const override { return {"insights", "analyzer.state"}; }
+
+  void register_metrics(pipeline::metrics_registry& m) override {
+    candles_ = &m.counter("ctk_analyzer_candles_total", "candles closed (indicator records produced)");
+    sentiments_ = &m.counter("ctk_analyzer_sentiments_total", "news records scored");
+    insights_ = &m.counter("ctk_analyzer_insights_total", "insights produced");
+    late_ = &m.counter("ctk_analyzer_late_total", "market records older than their symbol's open candle (dead-lettered)");
+    replayed_ = &m.counter("ctk_analyzer_replayed_total",
+                           "market records skipped because the restored state already held them");
+    m.gauge("ctk_analyzer_symbols", "symbols tracked in the assigned partitions", [this] {
+      return static_cast<double>(symbol_count_.load());
+    });
+  }
+
+  // A snapshot no newer than the committed offset C is the state as of an
+  // offset whose output is acknowledged; replay from there rewrites the
+  // same ids. See README.md "State".
+  void on_assign(std::vector<kafka::topic_partition>& parts) override {
+    for (auto& p : parts) p.offset = restore(p.partition, p.offset);
+  }
+
+  void on_revoke(const std::vector<kafka::topic_partition>& parts) override {
+    for (const auto& p : parts) parts_.erase(p.partition);
+    count_symbols();
+  }
+
+  pipeline::outcome handle(const pipeline::input& in, pipeline::emitter& out) override {
+    msg::decode_error err;
+    if (!decoder_.decode(in.value, env_, err)) return pipeline::outcome::dead_letter("decode", "envelope: " + err.to_string());
+    if (env_.kind == "market") return on_market(in, out);
+    if (env_.kind == "news") return on_news(out);
+    if (env_.kind == "fear_greed") return on_fear_greed(out);
+    return pipeline::outcome::ok();  // a kind the analyzer derives nothing from
+  }
+
+  // Checkpoint: the state of every symbol changed since the last one. The
+  // runner commits the batch's input offsets only after these are acknowledged.
+  pipeline::outcome flush(pipeline::emitter& out) override {
+    std::string json;
+    for (auto& [p, ps] : parts_) {
+      for (const auto& sym : ps.dirty) {
+        auto it = ps.symbols.find(sym);
+        if (it == ps.symbols.end()) continue;
+        if (!msg::encode(it->second.state, json))
+          return pipeline::outcome::retry("analyzer state of " + sym + " could not be encoded");
+        out.emit("analyzer.state", sym, json, p);
+      }
+      ps.dirty.clear();
+    }
+    return pipeline::outcome::ok();
+  }
+
+  // A quiet symbol's candle closes once the wall clock is `grace` past its
+  // end and no record of that symbol came for `grace`.
+  pipeline::outcome idle(pipeline::emitter& out) override {
+    const std::int64_t now = wall_ms();
+    if (now < next_idle_check_) return pipeline::outcome::ok();
+    next_idle_check_ = now + 1000;
+    for (auto& [p, ps] : parts_)
+      for (auto& [sym, t] : ps.symbols) {
+        if (now - t.last_seen_ms < grace_ms_) continue;
+        for (std::size_t i = 0; i < intervals_.size(); ++i) {
+          series_state& s = t.state.series[i];
+          if (s.open.bucket < 0 || now < s.open.bucket + intervals_[i].ms + grace_ms_) continue;
+          emit_close(s, sym, intervals_[i].name, out);
+          ps.dirty.insert(sym);
+        }
+      }
+    return pipeline::outcome::ok();
+  }
+
+ private:
+  struct interval {
+    std::string name;
+    std::int64_t ms;
+  };
+
+  std::int64_t restore(std::int32_t p, std::int64_t committed) {
+    partition_state ps;
+    std::string err;
+    symbol_state s;
+    msg::decode_error derr;
+    std::size_t read = 0;
+    std::map<std::string, std::int64_t> first_offsets;  // of symbols with no usable snapshot
+    const std::int64_t end = reader_->read(names_.topic("analyzer.state"), p, RD_KAFKA_OFFSET_BEGINNING,
+                                           [&](const auto& m) {
+                                             ++read;
+                                             if (!decoder_.decode(kafka::payload(m), s, derr)) return;
+                                             if (s.series.size() != intervals_.size()) return;  // intervals changed
+                                             if (committed >= 0 && s.next_offset <= committed) {
+                                               ps.symbols[s.symbol].state = s;
+                                               first_offsets.erase(s.symbol);
+                                             } else if (!ps.symbols.count(s.symbol)) {
+                                               first_offsets.emplace(s.symbol, s.first_offset);
+                                             }
+                                           },
+                                           err);
+    if (end < 0) {
+      // handle() rebuilds what it can; the snapshots are read again at the next assignment.
+      spdlog::error("analyzer: cannot read analyzer.state/{}: {}; starting partition {} without saved state", p, err, p);
+      parts_[p] = std::move(ps);
+      return committed;
+    }
+    std::int64_t start = committed;
+    const std::int64_t now = wall_ms();
+    for (auto& [sym, t] : ps.symbols) {
+      t.resume_at = t.state.next_offset;
+      t.last_seen_ms = now;
+      start = std::min(start, t.state.next_offset);
+    }
+    // A symbol whose every snapshot is ahead of the commit starts empty,
+    // from its first input.
+    for (const auto& [sym, first] : first_offsets) {
+      tracked& t = ps.symbols[sym];
+      t.state = fresh(sym);
+      t.resume_at = first;
+      t.last_seen_ms = now;
+      if (first >= 0) start = std::min(start, first);
+    }
+    if (committed < 0) start = committed;  // no commit: everything from the beginning
+    spdlog::info("analyzer: partition {}: {} symbols restored from {} snapshots; reading from offset {} (committed {})",
+                 p, ps.symbols.size(), read, start, committed);
+    parts_[p] = std::move(ps);
+    count_symbols();
+    return start;
+  }
+
+  symbol_state fresh(const std::string& symbol) const {
+    symbol_state s;
+    s.symbol = symbol;
+    s.series.resize(intervals_.size());
+    return s;
+  }
+
+  pipeline::outcome on_market(const pipeline::input& in, pipeline::emitter& out) {
+    msg::decode_error err;
+    if (!decoder_.decode(env_.data.text, market_, err)) return pipeline::outcome::dead_letter("decode", "data: " + err.to_string());
+    const auto& m = market_;
+    if (!std::isfinite(m.price) || m.price <= 0 || m.price > 1e15)
+      return pipeline::outcome::dead_letter("price", "price " + std::to_string(m.price) + " is not in (0, 1e15]");
+    if (!std::isfinite(m.volume_24h) || m.volume_24h < 0 || m.volume_24h > 1e18)
+      return pipeline::outcome::dead_letter("volume", "volume_24h is not in [0, 1e18]");
+    std::string why;
+    const auto t = validator::parse_time_ms(m.timestamp, "UTC", why);
+    if (!t) return pipeline::outcome::dead_letter("timestamp", "timestamp: " + why);
+
+    partition_state& ps = parts_[in.partition];
+    auto [it, added] = ps.symbols.try_emplace(m.symbol);
+    tracked& tr = it->second;
+    if (added) {
+      tr.state = fresh(m.symbol);
+      count_symbols();
+    }
+    if (in.offset < tr.resume_at) {
+      ++*replayed_;
+      return pipeline::outcome::ok();
+    }
+    // Late for any interval: older than the open candle, or not newer than the last closed one.
+    for (std::size_t i = 0; i < intervals_.size(); ++i) {
+      const std::int64_t b = *t - (*t % intervals_[i].ms);
+      const series_state& s = tr.state.series[i];
+      const bool late = s.open.bucket >= 0 ? b < s.open.bucket : s.closed_bucket >= 0 && b <= s.closed_bucket;
+      if (!late) continue;
+      ++*late_;
+      advance(tr, in.offset);
+      ps.dirty.insert(m.symbol);
+      return pipeline::outcome::dead_letter(
+          "late", m.symbol + " at " + m.timestamp + " is older than its open " + intervals_[i].name +
+                      " candle; not merged into a closed candle");
+    }
+    for (std::size_t i = 0; i < intervals_.size(); ++i) {
+      const std::int64_t b = *t - (*t % intervals_[i].ms);
+      series_state& s = tr.state.series[i];
+      if (s.open.bucket >= 0 && b > s.open.bucket) emit_close(s, m.symbol, intervals_[i].name, out);
+      if (s.open.bucket < 0) s.open.bucket = b;
+      s.open.add(*t, m.price, m.volume_24h);
+    }
+    advance(tr, in.offset);
+    tr.last_seen_ms = wall_ms();
+    ps.dirty.insert(m.symbol);
+    return pipeline::outcome::ok();
+  }
+
+  static void advance(tracked& t, std::int64_t offset) {
+    if (t.state.first_offset < 0) t.state.first_offset = offset;
+    t.state.next_offset = offset + 1;
+  }
+
+  void emit_close(series_state& s, const std::string& symbol, const std::string& interval, pipeline::emitter& out) {
+    closed_candle c = close_candle(s, periods_, symbol, interval);
+    emit_record("indicator", symbol + '\x1f' + interval + '\x1f' + c.row.candle_time, c.row.candle_time, c.row, out);
+    ++*candles_;
+    for (auto& i : candle_insights(c, settings_)) {
+      emit_record("insight", insight_key(i), i.at, i, out);
+      ++*insights_;
+    }
+  }
+
+  template <class T>
+  void emit_record(const std::string& kind, const std::string& natural_key, const std::string& at, const T& data,
+                   pipeline::emitter& out) {
+    msg::envelope e;
+    e.source = "analyzer";
+    e.kind = kind;
+    e.id = msg::record_id("analyzer", kind + '\x1f' + natural_key);
+    e.fetched_at = at;  // derived from the input's own time: a replay writes the same bytes
+    if (!msg::encode(data, e.data.text, &encode_error_) || !msg::encode(e, json_, &encode_error_)) {
+      spdlog::warn("analyzer: {} {} not produced: {}", kind, natural_key, encode_error_);
+      return;
+    }
+    out.emit("insights", e.id, json_);
+  }
+
+  pipeline::outcome on_news(pipeline::emitter& out) {
+    msg::decode_error err;
+    if (!decoder_.decode(env_.data.text, news_, err)) return pipeline::outcome::dead_letter("decode", "data: " + err.to_string());
+    const auto r = scorer_.score(news_.title, news_.content, news_.keywords, static_cast<std::size_t>(settings_.max_text_bytes));
+    msg::sentiment_data d;
+    d.news_id = env_.id;
+    d.news_source = env_.source;
+    d.published_at = news_.published_at;
+    d.score = r.score;
+    d.label = r.label;
+    d.confidence = r.confidence;
+    d.language = r.language;
+    d.symbols = r.symbols;
+    d.hits = r.hits;
+    emit_record("sentiment", env_.id, news_.published_at, d, out);
+    ++*sentiments_;
+    return pipeline::outcome::ok();
+  }
+
+  pipeline::outcome on_fear_greed(pipeline::emitter& out) {
+    msg::decode_error err;
+    msg::fear_greed_data d;
+    if (!decoder_.decode(env_.data.text, d, err)) return pipeline::outcome::dead_letter("decode", "data: " + err.to_string());
+    for (auto& i : fear_greed_insights(d, env_.source, settings_)) {
+      emit_record("insight", insight_key(i, env_.source), i.at, i, out);
+      ++*insights_;
+    }
+    return pipeline::outcome::ok();
+  }
+
+  void count_symbols() {
+    std::size_t n = 0;
+    for (const auto& [p, ps] : parts_) n += ps.symbols.size();
+    symbol_count_.store(n);
+  }
+
+  cfg::analyzer_settings settings_;
+  kafka::names names_;
+  sentiment_scorer scorer_;
+  periods periods_;
+  std::vector<interval> intervals_;
+  std::int64_t grace_ms_ = 0;
+  std::int64_t next_idle_check_ = 0;
+  std::unique_ptr<kafka::partition_reader> reader_;
+  std::map<std::int32_t, partition_state> parts_;
+  msg::json_decoder decoder_;
+  msg::envelope env_;
+  msg::market_data market_;
+  msg::news_data news_;
+  std::string json_, encode_error_;
+  std::atomic<std::size_t> symbol_count_{0};
+  std::atomic<std::uint64_t>* candles_ = nullptr;
+  std::atomic<std::uint64_t>* sentiments_ = nullptr;
+  std::atomic<std::uint64_t>* insights_ = nullptr;
+  std::atomic<std::uint64_t>* late_ = nullptr;
+  std::atomic<std::uint64_t>* replayed_ = nullptr;
+};
+
+}  // namespace
+
+std::unique_ptr<pipeline::actor> make_analyzer(const actors::actor_context& ctx) {
+  return std::make_unique<analyzer_actor>(ctx);
+}
+
+std::vector<std::string> check_lexicons(const cfg::analyzer_settings& s, const std::string& config_dir) {
+  std::vector<lexicon_error> errors;
+  sentiment_scorer::load(lexicon_files(s, config_dir), s.sentiment_threshold, errors);
+  std::vector<std::string> out;
+  for (const auto& e : errors) out.push_back(e.to_string());
+  return out;
+}
+
+}  // namespace ctk::analyzer

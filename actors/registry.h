@@ -1,5 +1,5 @@
 // Where actor kinds are registered, once: `cointicker run NAME` and
-// `cointicker node` look names up here. Each actor issue adds its entry.
+// `cointicker node` look names up here. A new actor kind adds its entry.
 #pragma once
 
 #include <functional>

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Crawl throughput (issue 3): the same N Upbit-shaped pages of M tickers,
+# Crawl throughput: the same N Upbit-shaped pages of M tickers,
 # served by `cointicker replay-server` on loopback, fetched by
 #   cointicker  benchmarks/crawl_bench: the crawler's engine (libcurl multi
 #               fetcher, C connections (default 8, see RESULTS.md), upbit

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # db-sink and hdfs-sink throughput against their baselines, in one run on
-# this machine (issue 5). Every measurement is repeated R times, the
+# this machine. Every measurement is repeated R times, the
 # repetitions interleaved (this VM's speed drifts by tens of per cent from
 # minute to minute), and the median is reported next to the range.
 #   db:   psql \copy of the same rows into the same keyed table (market_trends,

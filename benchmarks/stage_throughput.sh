@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Validator and dedup throughput, one instance each, against the transport's
-# ceiling in the same run on the same embedded broker (issue 4):
+# ceiling in the same run on the same embedded broker:
 #   (a) kcat -C -e | kcat -P of the raw messages (consume-then-produce passthrough)
 #   (b) cointicker run validator: raw -> valid
 #   (c) cointicker run dedup:     valid -> unique (every record distinct)

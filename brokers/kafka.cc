@@ -2,6 +2,8 @@
 
 #include <thread>
 
+#include <unistd.h>
+
 #include <spdlog/spdlog.h>
 
 namespace ctk::kafka {
@@ -528,6 +530,41 @@ std::int64_t read_partition(const properties& props, const std::string& topic, s
                             std::string& err) {
   partition_reader r(props);
   return r.read(topic, partition, from, fn, err);
+}
+
+std::unique_ptr<watermarks> watermarks::create(const properties& props, std::string& err) {
+  std::unique_ptr<watermarks> w(new watermarks());
+  w->rk_ = make_handle(RD_KAFKA_PRODUCER, props, err);
+  if (!w->rk_) return nullptr;
+  return w;
+}
+
+bool watermarks::query(const std::string& topic, std::int32_t partition, std::int64_t& low, std::int64_t& high,
+                       std::string& err, int timeout_ms) {
+  if (auto e = rd_kafka_query_watermark_offsets(rk_.get(), topic.c_str(), partition, &low, &high, timeout_ms)) {
+    err = "watermarks of " + topic + "/" + std::to_string(partition) + ": " + rd_kafka_err2str(e);
+    return false;
+  }
+  return true;
+}
+
+std::unique_ptr<follower> follower::create(const properties& props, const std::vector<topic_partition>& offsets,
+                                           std::string& err) {
+  properties p = props;
+  if (!p.count("group.id")) p["group.id"] = "cointicker-follower-" + std::to_string(::getpid());  // assign() only
+  std::unique_ptr<follower> f(new follower());
+  f->rk_ = make_handle(RD_KAFKA_CONSUMER, p, err);
+  if (!f->rk_) return nullptr;
+  list_ptr l = to_list(offsets);
+  if (auto e = rd_kafka_assign(f->rk_.get(), l.get())) {
+    err = std::string("assign: ") + rd_kafka_err2str(e);
+    return nullptr;
+  }
+  return f;
+}
+
+follower::~follower() {
+  if (rk_) rd_kafka_consumer_close(rk_.get());
 }
 
 bool create_topics(rd_kafka_t* rk, const std::vector<std::pair<std::string, int>>& topics, int replication,

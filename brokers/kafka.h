@@ -50,6 +50,9 @@ struct handle_deleter {
 };
 using handle_ptr = std::unique_ptr<rd_kafka_t, handle_deleter>;
 
+// A consumed message or error event; code outside brokers/ names it so.
+using message = rd_kafka_message_t;
+
 struct message_deleter {
   void operator()(rd_kafka_message_t* m) const { rd_kafka_message_destroy(m); }
 };
@@ -61,6 +64,16 @@ inline std::string_view payload(const rd_kafka_message_t& m) {
 }
 inline std::string_view key(const rd_kafka_message_t& m) { return {static_cast<const char*>(m.key), m.key_len}; }
 inline std::string topic_of(const rd_kafka_message_t& m) { return rd_kafka_topic_name(m.rkt); }
+// The broker's (or producer's) timestamp of a message, ms since the epoch; -1 if none.
+inline std::int64_t timestamp_of(const rd_kafka_message_t& m) { return rd_kafka_message_timestamp(&m, nullptr); }
+// What an error event says.
+inline std::string error_of(const rd_kafka_message_t& m) { return rd_kafka_message_errstr(&m); }
+inline bool is_partition_eof(const rd_kafka_message_t& m) { return m.err == RD_KAFKA_RESP_ERR__PARTITION_EOF; }
+// The position is gone from the log, or the topic/partition does not exist: reading on is pointless.
+inline bool is_fatal_read_error(const rd_kafka_message_t& m) {
+  return m.err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET || m.err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
+}
+inline std::string error_text(rd_kafka_resp_err_t e) { return rd_kafka_err2str(e); }
 
 // Builds a librdkafka config; the later maps override the earlier ones.
 // Returns nullptr and sets `err` on an unknown property or a bad value.
@@ -246,6 +259,38 @@ class partition_reader {
 
  private:
   properties props_;
+  handle_ptr rk_;
+};
+
+// Low and high watermarks of partitions, asked of the broker (one handle
+// kept for every query). Thread-compatible: one thread at a time.
+class watermarks {
+ public:
+  static std::unique_ptr<watermarks> create(const properties& props, std::string& err);
+  // false and `err` when the broker does not answer within timeout_ms.
+  bool query(const std::string& topic, std::int32_t partition, std::int64_t& low, std::int64_t& high, std::string& err,
+             int timeout_ms = 10000);
+
+ private:
+  handle_ptr rk_;
+};
+
+// Follows partitions from given offsets with assign(): never joins a group
+// or commits (librdkafka 2.0 still wants a group.id; a throw-away one is
+// set). For `tail`, `crawl --wait` and the scheduler's report reader.
+class follower {
+ public:
+  // offsets: where each partition starts (an offset, RD_KAFKA_OFFSET_BEGINNING or _END).
+  static std::unique_ptr<follower> create(const properties& props, const std::vector<topic_partition>& offsets,
+                                          std::string& err);
+  ~follower();
+  follower(const follower&) = delete;
+  follower& operator=(const follower&) = delete;
+  // The next message or error event, or nullptr after timeout_ms.
+  message_ptr poll(int timeout_ms) { return message_ptr(rd_kafka_consumer_poll(rk_.get(), timeout_ms)); }
+
+ private:
+  follower() = default;
   handle_ptr rk_;
 };
 

@@ -46,24 +46,21 @@ int run_crawl(const global_options& g, const crawl_opts& o) {
   std::string err;
 
   // Reports are read from the current end, fixed before the commands go out.
-  kafka::handle_ptr reader;
+  std::unique_ptr<kafka::follower> reader;
   if (o.wait) {
-    kafka::properties props = client_props(c, "cointicker-crawl");
-    props["group.id"] = "cointicker-crawl-" + std::to_string(::getpid());  // assign() only: never joins
-    reader = kafka::make_handle(RD_KAFKA_CONSUMER, props, err);
+    const kafka::properties props = client_props(c, "cointicker-crawl");
+    auto meta = kafka::make_handle(RD_KAFKA_PRODUCER, props, err);
     std::vector<kafka::topic_info> topics;
-    if (!reader || !kafka::list_topics(reader.get(), reports, topics, err) || topics.empty()) {
+    if (!meta || !kafka::list_topics(meta.get(), reports, topics, err) || topics.empty()) {
       std::cerr << "crawl: " << (err.empty() ? "no topic " + reports : err) << " (bootstrap " << c.cluster.kafka.bootstrap
                 << ")\n";
       return exit_failure;
     }
-    rd_kafka_topic_partition_list_t* l = rd_kafka_topic_partition_list_new(static_cast<int>(topics[0].partitions.size()));
-    for (const auto& p : topics[0].partitions)
-      rd_kafka_topic_partition_list_add(l, reports.c_str(), p.partition)->offset = std::max<std::int64_t>(0, p.high);
-    auto e = rd_kafka_assign(reader.get(), l);
-    rd_kafka_topic_partition_list_destroy(l);
-    if (e) {
-      std::cerr << "crawl: assign " << reports << ": " << rd_kafka_err2str(e) << "\n";
+    std::vector<kafka::topic_partition> from;
+    for (const auto& p : topics[0].partitions) from.push_back({reports, p.partition, std::max<std::int64_t>(0, p.high)});
+    reader = kafka::follower::create(props, from, err);
+    if (!reader) {
+      std::cerr << "crawl: " << reports << ": " << err << "\n";
       return exit_failure;
     }
   }
@@ -106,7 +103,7 @@ int run_crawl(const global_options& g, const crawl_opts& o) {
   bool failed = false;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(o.timeout_s);
   while (!pending.empty() && !stop.load() && std::chrono::steady_clock::now() < deadline) {
-    kafka::message_ptr m(rd_kafka_consumer_poll(reader.get(), 200));
+    kafka::message_ptr m = reader->poll(200);
     if (!m || m->err) continue;
     msg::crawl_report rep;
     msg::decode_error derr;

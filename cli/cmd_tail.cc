@@ -49,7 +49,7 @@ struct filter_t {
   }
 };
 
-void print(const rd_kafka_message_t& m, bool keys) {
+void print(const kafka::message& m, bool keys) {
   if (keys)
     std::cout << m.partition << '\t' << m.offset << '\t' << kafka::key(m) << '\t';
   std::cout << kafka::payload(m) << '\n';
@@ -79,6 +79,7 @@ int run_tail(const global_options& g, const tail_options& o) {
 
   // Partitions and watermarks first: a missing topic is an error, not a wait.
   std::unique_ptr<kafka::consumer> grouped;
+  std::unique_ptr<kafka::follower> follower;
   kafka::handle_ptr rk = kafka::make_handle(RD_KAFKA_CONSUMER, props, err);
   if (!rk) {
     std::cerr << "tail: " << err << "\n";
@@ -111,15 +112,13 @@ int run_tail(const global_options& g, const tail_options& o) {
     }
     poll = [&](int ms) { return grouped->poll(ms); };
   } else {
-    rd_kafka_topic_partition_list_t* l = rd_kafka_topic_partition_list_new(static_cast<int>(start.size()));
-    for (const auto& s : start) rd_kafka_topic_partition_list_add(l, s.topic.c_str(), s.partition)->offset = s.offset;
-    auto e = rd_kafka_assign(rk.get(), l);
-    rd_kafka_topic_partition_list_destroy(l);
-    if (e) {
-      std::cerr << "tail: assign: " << rd_kafka_err2str(e) << "\n";
+    rk.reset();
+    follower = kafka::follower::create(props, start, err);
+    if (!follower) {
+      std::cerr << "tail: " << err << "\n";
       return exit_failure;
     }
-    poll = [&](int ms) { return kafka::message_ptr(rd_kafka_consumer_poll(rk.get(), ms)); };
+    poll = [&](int ms) { return follower->poll(ms); };
   }
 
   std::set<std::int32_t> at_eof;
@@ -129,15 +128,14 @@ int run_tail(const global_options& g, const tail_options& o) {
   while (!stop.load()) {
     kafka::message_ptr m = poll(200);
     if (!m) continue;
-    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+    if (kafka::is_partition_eof(*m)) {
       at_eof.insert(m->partition);
       if (!o.follow && at_eof.size() >= partitions) break;
       continue;
     }
     if (m->err) {
-      std::cerr << "tail: " << rd_kafka_message_errstr(m.get()) << "\n";
-      if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET || m->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
-        return exit_failure;
+      std::cerr << "tail: " << kafka::error_of(*m) << "\n";
+      if (kafka::is_fatal_read_error(*m)) return exit_failure;
       continue;
     }
     at_eof.erase(m->partition);
@@ -157,7 +155,7 @@ int run_tail(const global_options& g, const tail_options& o) {
   }
   if (last_n) {
     std::stable_sort(kept.begin(), kept.end(), [](const auto& a, const auto& b) {
-      return rd_kafka_message_timestamp(a.get(), nullptr) < rd_kafka_message_timestamp(b.get(), nullptr);
+      return kafka::timestamp_of(*a) < kafka::timestamp_of(*b);
     });
     const std::size_t from = kept.size() > static_cast<std::size_t>(n) ? kept.size() - static_cast<std::size_t>(n) : 0;
     for (std::size_t i = from; i < kept.size(); ++i) print(*kept[i], o.keys);

@@ -104,7 +104,7 @@ void add_up_command(CLI::App& app, global_options& g, int& rc) {
     std::cout << "cointicker is up on this machine\n"
               << "  control    " << c.cluster.control.router << " (ROUTER), " << c.cluster.control.pub << " (PUB)\n"
               << "  broker     " << b->bootstrap() << "  (embedded: in memory, one machine, not for production)\n"
-              << "  topics     " << c.cluster.kafka.prefix << "{control,raw,valid,deadletter,unique,insights,dedup.state,reports}\n"
+              << "  topics     " << c.cluster.kafka.prefix << "{control,raw,valid,deadletter,unique,insights,dedup.state,reports,analyzer.state}\n"
               << "  sources    " << (c.cluster.crawler.replay.empty() ? "live (the internet)" : "replay server " + c.cluster.crawler.replay + (replay->starts_with("http") ? "" : " (" + *replay + ")")) << "\n"
               << "  postgres   " << (c.cluster.postgres.dsn.empty() ? "(none)" : c.cluster.postgres.dsn) << db_note << "\n"
               << "  hdfs       " << c.cluster.hdfs.url << "\n";
@@ -117,6 +117,7 @@ void add_up_command(CLI::App& app, global_options& g, int& rc) {
               << "  " << cli << " tail unique --follow\n"
               << "  " << cli << " topics\n"
               << "  psql '" << c.cluster.postgres.dsn << "' -c 'SELECT symbol, price FROM market_trends'\n"
+              << "  psql '" << c.cluster.postgres.dsn << "' -c 'SELECT symbol, \"interval\", \"timestamp\", close, rsi FROM technical_indicators ORDER BY 3 DESC LIMIT 10'\n"
               << "Ctrl-C stops everything." << std::endl;
     sup.run(stop);
     sup.drain(std::chrono::seconds(30));

@@ -186,6 +186,8 @@ std::optional<std::string> analyzer_settings::check(const analyzer_settings& a) 
       return "intervals: '" + i + "' is not a whole fraction of a day of at least one minute (1m, 5m, 15m, 1h, 4h, 1d)";
   }
   if (!parse_duration_ms(a.grace)) return "grace: '" + a.grace + "' is not a duration (30s, 2m, ...)";
+  if (!parse_duration_ms(a.snapshot_interval))
+    return "snapshot_interval: '" + a.snapshot_interval + "' is not a duration (500ms, 1s, ...)";
   for (int p : {a.sma_short, a.sma_long, a.ema_short, a.ema_long, a.rsi_period, a.macd_fast, a.macd_slow, a.macd_signal,
                 a.bollinger_period, a.price_move_candles, a.volume_average})
     if (p < 1 || p > 500) return "indicator periods must be between 1 and 500 candles";

@@ -262,6 +262,7 @@ struct scheduler_settings {
 struct analyzer_settings {
   std::vector<std::string> intervals{"5m", "1h"};
   std::string grace = "2m";
+  std::string snapshot_interval = "1s";
   int sma_short = 20;
   int sma_long = 50;
   int ema_short = 20;
@@ -292,6 +293,9 @@ struct analyzer_settings {
         setting("intervals", &analyzer_settings::intervals, "candle intervals (5m, 15m, 1h, 1d, ...)"),
         setting("grace", &analyzer_settings::grace,
                 "a candle of a quiet symbol closes this long after its end (wall clock) once no record came for as long"),
+        setting("snapshot_interval", &analyzer_settings::snapshot_interval,
+                "a symbol's state goes to analyzer.state at most this often (and when it is new, and on stop); "
+                "longer: less output, more replay after a crash"),
         setting("sma_short", &analyzer_settings::sma_short, "short simple moving average period (candles)"),
         setting("sma_long", &analyzer_settings::sma_long, "long simple moving average period"),
         setting("ema_short", &analyzer_settings::ema_short, "short exponential moving average period"),

@@ -11,8 +11,9 @@
 #   2. installs the runtime packages the binary links against (found here
 #      with ldd + dpkg -S) and rsync, with apt-get;
 #   3. creates the system user `cointicker` (home /var/lib/cointicker);
-#   4. copies the binary to /usr/local/bin/cointicker, cluster.yaml and
-#      sources.yaml to /etc/cointicker/, the units to /etc/systemd/system/;
+#   4. copies the binary to /usr/local/bin/cointicker, cluster.yaml,
+#      sources.yaml and the analyzer's lexicons (config/lexicons/ and the
+#      npm AFINN list) to /etc/cointicker/, the units to /etc/systemd/system/;
 #   5. enables cointicker-node@NAME and restarts it if anything changed
 #      (otherwise only makes sure it runs).
 # Idempotent: rsync copies only what differs, and an unchanged node is not
@@ -45,9 +46,11 @@ while (($#)); do
 done
 
 [ -x "$binary" ] || { echo "cluster-deploy: no binary at $binary (run deploy/setup.sh first, or --binary PATH)" >&2; exit 1; }
-for f in cluster.yaml sources.yaml; do
+for f in cluster.yaml sources.yaml lexicons/ko.tsv; do
   [ -f "$config/$f" ] || { echo "cluster-deploy: $config/$f is missing" >&2; exit 1; }
 done
+afinn=$here/deploy/npm/node_modules/afinn-165-financialmarketnews/index.js
+[ -f "$afinn" ] || { echo "cluster-deploy: $afinn is missing (deploy/setup.sh installs it)" >&2; exit 1; }
 # The config is checked here, before any node is touched.
 if ! nodes=$("$binary" --config "$config" config nodes); then
   echo "cluster-deploy: $config does not load (see above); nothing was deployed" >&2
@@ -102,6 +105,12 @@ deploy_node() {
   step "${rsync_cmd[@]}" "$config/cluster.yaml" "$config/sources.yaml" "$target:/etc/cointicker/" ||
     { status="copying the config failed: $out"; return 1; }
   [ -z "$out" ] || changed+=(config)
+  # The analyzer's lexicons; the units point analyzer.english_lexicon at the AFINN copy.
+  step "${rsync_cmd[@]}" "$config/lexicons" "$target:/etc/cointicker/" || { status="copying the lexicons failed: $out"; return 1; }
+  local lexicons_out=$out
+  step "${rsync_cmd[@]}" "$afinn" "$target:/etc/cointicker/lexicons/afinn-165-financialmarketnews.js" ||
+    { status="copying the AFINN lexicon failed: $out"; return 1; }
+  [ -z "$lexicons_out$out" ] || changed+=(lexicons)
   step "${rsync_cmd[@]}" "${units[@]}" "$target:/etc/systemd/system/" || { status="copying the units failed: $out"; return 1; }
   if [ -n "$out" ] || ((dry_run)); then
     ((dry_run)) || changed+=(units)

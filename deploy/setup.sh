@@ -16,7 +16,7 @@ packages=(
   libsimdjson-dev rapidjson-dev libpqxx-dev libyaml-cpp-dev libspdlog-dev
   libcli11-dev libxxhash-dev libcpp-httplib-dev libxml2-dev libavro-dev
   libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev
-  kcat postgresql procps
+  kcat postgresql procps clang-format git
   systemd rsync openssh-client curl
 )
 

@@ -3,8 +3,9 @@
 // A message struct lists its fields once:
 //     static constexpr auto fields() { return std::tuple{field("symbol", &market_data::symbol), ...}; }
 // and `encode()` / `json_decoder::decode()` are derived from that list, so a
-// field is never named in three places. Decoding uses simdjson's On-Demand
-// API and reports errors as values (no exceptions); encoding uses rapidjson's
+// field is never named in three places. Decoding uses simdjson's DOM parser
+// (docs/decisions.md says why not On-Demand) and reports errors as values
+// (no exceptions); encoding uses rapidjson's
 // Writer, which escapes, validates UTF-8 and prints doubles that round-trip.
 //
 // Threading: a json_decoder owns a parser and a buffer; use one per thread.
@@ -63,8 +64,6 @@ struct decode_error {
 };
 
 namespace detail {
-
-std::string_view type_name(simdjson::ondemand::json_type t);
 
 // Where a decoder or encoder is, for error messages. Names are views of
 // field names or of the input being decoded (alive while it runs); no

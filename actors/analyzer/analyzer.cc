@@ -41,6 +41,7 @@ struct symbol_state {
 
 struct tracked {
   symbol_state state;
+  std::int64_t snapshot_ms = -1;  // wall clock of its last snapshot; -1: none yet (the first one is due at once)
   std::int64_t resume_at = -1;  // inputs below this offset are already in `state` (after a restore)
   std::int64_t last_seen_ms = 0;  // wall clock of the last input (for the grace rule; not in snapshots)
 };
@@ -71,6 +72,7 @@ class analyzer_actor final : public pipeline::actor {
                                (errors.size() > 1 ? " (and " + std::to_string(errors.size() - 1) + " more)" : ""));
     for (const auto& i : settings_.intervals) intervals_.push_back({i, *cfg::parse_duration_ms(i)});
     grace_ms_ = *cfg::parse_duration_ms(settings_.grace);
+    snapshot_ms_ = *cfg::parse_duration_ms(settings_.snapshot_interval);
     periods_ = {settings_.sma_short, settings_.sma_long, settings_.ema_short,  settings_.ema_long,
                 settings_.rsi_period, settings_.macd_fast, settings_.macd_slow, settings_.macd_signal,
                 settings_.bollinger_period, settings_.bollinger_k, settings_.price_move_candles,
@@ -120,22 +122,14 @@ class analyzer_actor final : public pipeline::actor {
     return pipeline::outcome::ok();  // a kind the analyzer derives nothing from
   }
 
-  // Checkpoint: the state of every symbol changed since the last one. The
-  // runner commits the batch's input offsets only after these are acknowledged.
-  pipeline::outcome flush(pipeline::emitter& out) override {
-    std::string json;
-    for (auto& [p, ps] : parts_) {
-      for (const auto& sym : ps.dirty) {
-        auto it = ps.symbols.find(sym);
-        if (it == ps.symbols.end()) continue;
-        if (!msg::encode(it->second.state, json))
-          return pipeline::outcome::retry("analyzer state of " + sym + " could not be encoded");
-        out.emit("analyzer.state", sym, json, p);
-      }
-      ps.dirty.clear();
-    }
-    return pipeline::outcome::ok();
-  }
+  // Checkpoint: the state of changed symbols, a new symbol at once (its
+  // first snapshot carries first_offset), the others at most every
+  // snapshot_interval. The runner commits the batch's input offsets only
+  // after these are acknowledged; a restore replays from the newest
+  // snapshot not ahead of the commit, so a later snapshot costs replay,
+  // never correctness.
+  pipeline::outcome flush(pipeline::emitter& out) override { return snapshot(out, false); }
+  pipeline::outcome flush_all(pipeline::emitter& out) override { return snapshot(out, true); }
 
   // A quiet symbol's candle closes once the wall clock is `grace` past its
   // end and no record of that symbol came for `grace`.
@@ -193,6 +187,7 @@ class analyzer_actor final : public pipeline::actor {
     for (auto& [sym, t] : ps.symbols) {
       t.resume_at = t.state.next_offset;
       t.last_seen_ms = now;
+      t.snapshot_ms = now;  // on the topic already: the next one waits its interval
       start = std::min(start, t.state.next_offset);
     }
     // A symbol whose every snapshot is ahead of the commit starts empty,
@@ -202,6 +197,7 @@ class analyzer_actor final : public pipeline::actor {
       t.state = fresh(sym);
       t.resume_at = first;
       t.last_seen_ms = now;
+      t.snapshot_ms = now;
       if (first >= 0) start = std::min(start, first);
     }
     if (committed < 0) start = committed;  // no commit: everything from the beginning
@@ -210,6 +206,30 @@ class analyzer_actor final : public pipeline::actor {
     parts_[p] = std::move(ps);
     count_symbols();
     return start;
+  }
+
+  pipeline::outcome snapshot(pipeline::emitter& out, bool all) {
+    const std::int64_t now = wall_ms();
+    for (auto& [p, ps] : parts_) {
+      for (auto d = ps.dirty.begin(); d != ps.dirty.end();) {
+        auto it = ps.symbols.find(*d);
+        if (it == ps.symbols.end()) {
+          d = ps.dirty.erase(d);
+          continue;
+        }
+        tracked& t = it->second;
+        if (!all && t.snapshot_ms >= 0 && now - t.snapshot_ms < snapshot_ms_) {
+          ++d;
+          continue;
+        }
+        if (!msg::encode(t.state, json_, &encode_error_))
+          return pipeline::outcome::retry("analyzer state of " + *d + " could not be encoded: " + encode_error_);
+        out.emit("analyzer.state", *d, json_, p);
+        t.snapshot_ms = now;
+        d = ps.dirty.erase(d);
+      }
+    }
+    return pipeline::outcome::ok();
   }
 
   symbol_state fresh(const std::string& symbol) const {
@@ -340,6 +360,7 @@ class analyzer_actor final : public pipeline::actor {
   periods periods_;
   std::vector<interval> intervals_;
   std::int64_t grace_ms_ = 0;
+  std::int64_t snapshot_ms_ = 1000;
   std::int64_t next_idle_check_ = 0;
   std::unique_ptr<kafka::partition_reader> reader_;
   std::map<std::int32_t, partition_state> parts_;

@@ -1,5 +1,6 @@
 #include "actors/analyzer/sentiment.h"
 
+#include "messages/text.h"
 #include <algorithm>
 #include <array>
 #include <charconv>
@@ -46,12 +47,6 @@ bool is_word_cp(int cp) {
 
 bool has_non_ascii(std::string_view s) {
   return std::any_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) >= 0x80; });
-}
-
-std::string lower_ascii(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
 }
 
 std::size_t syllables(std::string_view s) {
@@ -139,13 +134,6 @@ bool ko_negation_after(std::string_view t) {
   return false;
 }
 
-std::string trim(std::string_view s) {
-  const auto b = s.find_first_not_of(" \t\r");
-  if (b == std::string_view::npos) return {};
-  const auto e = s.find_last_not_of(" \t\r");
-  return std::string(s.substr(b, e - b + 1));
-}
-
 // Reads `word<TAB>value` lines; `add` gets the key (ASCII lower-cased,
 // words joined by one space) and the value text, and says what is wrong
 // with the value ("" when fine).
@@ -161,7 +149,7 @@ void read_tsv(const std::string& path, std::vector<lexicon_error>& errors,
   for (int n = 1; std::getline(in, line); ++n) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (n == 1 && line.starts_with("\xEF\xBB\xBF")) line.erase(0, 3);  // a BOM some editors write
-    const std::string t = trim(line);
+    const std::string t(text::trim(line));
     if (t.empty() || t[0] == '#') continue;
     const auto tab = line.find('\t');
     if (tab == std::string::npos) {
@@ -169,7 +157,7 @@ void read_tsv(const std::string& path, std::vector<lexicon_error>& errors,
       continue;
     }
     std::string key;
-    for (std::istringstream words(lower_ascii(trim(line.substr(0, tab)))); words >> std::ws && !words.eof();) {
+    for (std::istringstream words(text::lower(text::trim(line.substr(0, tab)))); words >> std::ws && !words.eof();) {
       std::string w;
       words >> w;
       key += (key.empty() ? "" : " ") + w;
@@ -182,7 +170,7 @@ void read_tsv(const std::string& path, std::vector<lexicon_error>& errors,
       errors.push_back({path, n, 1, "'" + key + "' is listed twice (first at line " + std::to_string(it->second) + ")"});
       continue;
     }
-    if (auto why = add(key, trim(line.substr(tab + 1))); !why.empty())
+    if (auto why = add(key, std::string(text::trim(line.substr(tab + 1)))); !why.empty())
       errors.push_back({path, n, static_cast<int>(char_boundaries(line.substr(0, tab)).size()) + 1, why});
   }
 }
@@ -208,7 +196,7 @@ void read_afinn_js(const std::string& path, std::unordered_map<std::string, doub
   std::string line;
   std::size_t added = 0;
   for (int n = 1; std::getline(in, line); ++n) {
-    std::string t = trim(line);
+    std::string t(text::trim(line));
     if (t.empty() || t.starts_with("//") || t.starts_with("*") || t.starts_with("/*")) continue;
     std::string key;
     std::size_t at = 0;
@@ -230,14 +218,14 @@ void read_afinn_js(const std::string& path, std::unordered_map<std::string, doub
     if (at >= t.size() || t[at] != ':') continue;
     std::string num = t.substr(at + 1);
     if (auto comment = num.find("//"); comment != std::string::npos) num.erase(comment);
-    num = trim(num);
+    num = std::string(text::trim(num));
     if (!num.empty() && num.back() == ',') num.pop_back();
     double w = 0;
     if (auto why = parse_weight(num, w); !why.empty()) {
       errors.push_back({path, n, static_cast<int>(at) + 2, why});
       continue;
     }
-    out[lower_ascii(key)] = w;
+    out[text::lower(key)] = w;
     ++added;
   }
   if (added < 1000)
@@ -447,7 +435,7 @@ sentiment_result sentiment_scorer::score(std::string_view title, std::string_vie
   r.label = r.score >= threshold_ ? "positive" : r.score <= -threshold_ ? "negative" : "neutral";
   r.confidence = r.hits == 0 ? 0.0 : std::min(1.0, std::abs(r.score) * (0.5 + 0.5 * std::abs(sum) / sum_abs));
   for (const auto& k : keywords) {
-    const std::string lower = lower_ascii(k);
+    const std::string lower = text::lower(k);
     if (auto it = symbols_.find(lower); it != symbols_.end()) {
       symbols.push_back(it->second);
     } else if (!k.empty() && k.size() <= 10 &&

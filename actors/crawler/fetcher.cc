@@ -1,5 +1,6 @@
 #include "actors/crawler/fetcher.h"
 
+#include "messages/text.h"
 #include <curl/curl.h>
 
 #include <algorithm>
@@ -22,17 +23,6 @@ using ms = std::chrono::milliseconds;
 struct curl_global {
   curl_global() { curl_global_init(CURL_GLOBAL_DEFAULT); }
 };
-
-std::string lower(std::string s) {
-  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
-std::string trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n')) s.remove_suffix(1);
-  return std::string(s);
-}
 
 bool retryable_status(long s) { return s == 408 || s == 425 || s == 429 || s == 500 || s == 502 || s == 503 || s == 504; }
 
@@ -66,7 +56,7 @@ std::string response::describe() const {
 }
 
 long parse_retry_after(const std::string& v, long now_epoch_s) {
-  const std::string t = trim(v);
+  const std::string t(text::trim(v));
   if (t.empty()) return -1;
   if (std::all_of(t.begin(), t.end(), [](char c) { return c >= '0' && c <= '9'; }))
     return t.size() > 9 ? -1 : std::stol(t);
@@ -81,7 +71,7 @@ int remaining_req_sec(const std::string& v) {
   while (pos < v.size()) {
     std::size_t end = v.find(';', pos);
     if (end == std::string::npos) end = v.size();
-    std::string part = trim(std::string_view(v).substr(pos, end - pos));
+    std::string part(text::trim(std::string_view(v).substr(pos, end - pos)));
     if (part.starts_with("sec=")) {
       const std::string n = part.substr(4);
       if (!n.empty() && n.size() < 9 && std::all_of(n.begin(), n.end(), [](char c) { return c >= '0' && c <= '9'; }))
@@ -98,7 +88,7 @@ std::string url_host(const std::string& url) {
   std::string host;
   if (curl_url_set(u, CURLUPART_URL, url.c_str(), 0) == CURLUE_OK) {
     char* h = nullptr;
-    if (curl_url_get(u, CURLUPART_HOST, &h, 0) == CURLUE_OK) host = lower(h);
+    if (curl_url_get(u, CURLUPART_HOST, &h, 0) == CURLUE_OK) host = text::lower(h);
     curl_free(h);
   }
   curl_url_cleanup(u);
@@ -170,8 +160,8 @@ struct fetcher::impl {
     if (line.starts_with("HTTP/")) {
       j->res.headers.clear();  // a redirect or 100-continue: keep the last response's headers
     } else if (auto colon = line.find(':'); colon != std::string_view::npos) {
-      std::string name = lower(std::string(line.substr(0, colon)));
-      std::string value = trim(line.substr(colon + 1));
+      std::string name = text::lower(std::string(line.substr(0, colon)));
+      std::string value(text::trim(line.substr(colon + 1)));
       if (name == "content-length") {  // one allocation for the body, not a doubling series
         const long long n = std::atoll(value.c_str());
         if (n > 0 && n <= j->cap) j->res.body.reserve(static_cast<std::size_t>(n));
@@ -238,7 +228,7 @@ struct fetcher::impl {
     j->hdrs = nullptr;
     const bool upbit = j->host == "upbit.com" || j->host.ends_with(".upbit.com");
     for (const auto& [k, v] : j->req.headers) {
-      if (upbit && lower(k) == "origin") continue;  // never: Upbit limits requests with an Origin to 1 per 10 s
+      if (upbit && text::lower(k) == "origin") continue;  // never: Upbit limits requests with an Origin to 1 per 10 s
       j->hdrs = curl_slist_append(j->hdrs, (k + ": " + v).c_str());
     }
     if (j->req.conditional) {
@@ -437,7 +427,7 @@ std::string fetcher::target_url(const std::string& url) const {
     curl_url_get(u, CURLUPART_HOST, &host, 0);
     curl_url_get(u, CURLUPART_PATH, &path, 0);
     curl_url_get(u, CURLUPART_QUERY, &query, 0);
-    out = opt_.replay + "/" + lower(host ? host : "") + (path ? path : "/");
+    out = opt_.replay + "/" + text::lower(host ? host : "") + (path ? path : "/");
     if (query) out += std::string("?") + query;
     curl_free(host);
     curl_free(path);

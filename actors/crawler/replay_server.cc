@@ -1,5 +1,6 @@
 #include "actors/crawler/replay_server.h"
 
+#include "messages/text.h"
 #include <sys/socket.h>
 
 #include <atomic>
@@ -15,11 +16,6 @@
 namespace ctk::crawler {
 
 namespace {
-
-std::string lower(std::string s) {
-  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
 
 std::string where(const std::string& file, const YAML::Node& n) {
   const auto m = n.Mark();
@@ -67,7 +63,7 @@ std::unique_ptr<replay_server> replay_server::load(const std::string& dir, std::
         err = where(file, r) + ": a route needs host, path and a non-empty responses list";
         return nullptr;
       }
-      route.host = lower(r["host"].as<std::string>());
+      route.host = text::lower(r["host"].as<std::string>());
       route.path = r["path"].as<std::string>();
       if (r["query"]) {
         if (!r["query"].IsMap()) {
@@ -95,7 +91,7 @@ std::unique_ptr<replay_server> replay_server::load(const std::string& dir, std::
         if (x["headers"]) {
           for (auto h = x["headers"].begin(); h != x["headers"].end(); ++h) {
             resp.headers.emplace_back(h->first.as<std::string>(), h->second.as<std::string>());
-            if (lower(h->first.as<std::string>()) == "content-type") ctype = h->second.as<std::string>();
+            if (text::lower(h->first.as<std::string>()) == "content-type") ctype = h->second.as<std::string>();
           }
         }
         if (x["body"]) resp.body = x["body"].as<std::string>();
@@ -169,7 +165,7 @@ bool replay_server::start(const std::string& bind, int port, std::string& err) {
     std::string_view p(req.path);
     if (p.starts_with("/")) p.remove_prefix(1);
     const auto slash = p.find('/');
-    const std::string host = lower(std::string(p.substr(0, slash)));
+    const std::string host = text::lower(std::string(p.substr(0, slash)));
     const std::string path = slash == std::string_view::npos ? "/" : std::string(p.substr(slash));
     std::string query;
     for (const auto& [k, v] : req.params) query += (query.empty() ? "" : "&") + k + "=" + v;
@@ -196,7 +192,7 @@ bool replay_server::start(const std::string& bind, int port, std::string& err) {
     // Recorded on arrival (status filled in when known), so that a test
     // sees requests whose client gave up before the answer.
     replay_hit hit{host, path, query, 0, std::chrono::steady_clock::now(), {}};
-    for (const auto& [k, v] : req.headers) hit.headers[lower(k)] = v;
+    for (const auto& [k, v] : req.headers) hit.headers[text::lower(k)] = v;
     std::size_t hit_index;
     {
       std::lock_guard lock(mu_);
@@ -228,7 +224,7 @@ bool replay_server::start(const std::string& bind, int port, std::string& err) {
     std::string ctype = "application/octet-stream";
     std::string etag, last_modified;
     for (const auto& [k, v] : r->headers) {
-      const std::string lk = lower(k);
+      const std::string lk = text::lower(k);
       if (lk == "content-type") ctype = v;
       else res.set_header(k.c_str(), v);
       if (lk == "etag") etag = v;

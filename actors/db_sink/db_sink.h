@@ -1,4 +1,4 @@
-// db-sink: unique → PostgreSQL (issue 5). See README.md for what "durable"
+// db-sink: unique and insights → PostgreSQL. See README.md for what "durable"
 // means here and how a sick database is told apart from a bad record.
 #pragma once
 

@@ -36,7 +36,7 @@ class dedup_actor final : public pipeline::actor {
     ttl_s_ = *cfg::parse_duration_ms(ctx.config.cluster.dedup.ttl) / 1000;
     max_ids_ = static_cast<std::size_t>(ctx.config.cluster.dedup.max_ids_per_partition);
     std::string err;
-    watermarks_ = kafka::make_handle(RD_KAFKA_PRODUCER, props_, err);
+    watermarks_ = kafka::watermarks::create(props_, err);
     if (!watermarks_) throw std::runtime_error(err);
     reader_ = std::make_unique<kafka::partition_reader>(props_);
   }
@@ -74,7 +74,7 @@ class dedup_actor final : public pipeline::actor {
     // same seen-set and `unique` p holds exactly what this set admitted.
     out.emit("unique", in.key, in.value, in.partition);
     const std::int64_t exp = now + ttl_s_;
-    if (st.seen.insert(*id, exp)) ++evicted_;
+    evicted_ += st.seen.insert(*id, exp);  // ids evicted to make room, not rounds of eviction
     st.unchecked.emplace_back(std::string(in.key), exp);
     return pipeline::outcome::ok();
   }
@@ -105,8 +105,8 @@ class dedup_actor final : public pipeline::actor {
       const auto t = std::chrono::steady_clock::now();
       if (t - st.marker_refreshed < marker_refresh) continue;
       std::int64_t low = 0, high = 0;
-      if (rd_kafka_query_watermark_offsets(watermarks_.get(), names_.topic("unique").c_str(), p, &low, &high, 10000) ==
-          RD_KAFKA_RESP_ERR_NO_ERROR) {
+      std::string err;
+      if (watermarks_->query(names_.topic("unique"), p, low, high, err)) {
         st.unique_from = high;
         st.marker_refreshed = t;
       }
@@ -138,7 +138,7 @@ class dedup_actor final : public pipeline::actor {
     msg::decode_error derr;
     state_value v;
     auto end = reader_->read(names_.topic("dedup.state"), p, RD_KAFKA_OFFSET_BEGINNING,
-                                     [&](const rd_kafka_message_t& m) {
+                                     [&](const kafka::message& m) {
                                        const auto key = kafka::key(m);
                                        v = {};
                                        if (!decoder_.decode(kafka::payload(m), v, derr)) return;
@@ -159,7 +159,7 @@ class dedup_actor final : public pipeline::actor {
     // marker moves past the tail, and a later rebuild must still find them
     // (without it, a second rebuild forgot a dead owner's unchecked output).
     end = reader_->read(names_.topic("unique"), p, marker,
-                                [&](const rd_kafka_message_t& m) {
+                                [&](const kafka::message& m) {
                                   if (auto id = parse_id(kafka::key(m))) {
                                     st.seen.insert(*id, now + ttl_s_);
                                     st.unchecked.emplace_back(std::string(kafka::key(m)), now + ttl_s_);
@@ -181,7 +181,7 @@ class dedup_actor final : public pipeline::actor {
   kafka::names names_;
   kafka::properties props_;
   std::unique_ptr<kafka::partition_reader> reader_;  // one consumer handle for every rebuild
-  kafka::handle_ptr watermarks_;
+  std::unique_ptr<kafka::watermarks> watermarks_;
   std::int64_t ttl_s_ = 0;
   std::size_t max_ids_ = 0;
   std::map<std::int32_t, partition_state> state_;

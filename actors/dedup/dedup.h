@@ -1,4 +1,4 @@
-// The dedup actor: valid → unique, each distinct record once (issue 4).
+// The dedup actor: valid → unique, each distinct record once.
 // See README.md for the checkpoint and rebuild protocol.
 #pragma once
 

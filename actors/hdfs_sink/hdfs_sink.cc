@@ -332,7 +332,7 @@ class hdfs_sink final : public pipeline::actor {
     kafka::properties props = ctx.config.cluster.kafka.properties;
     props["bootstrap.servers"] = ctx.config.cluster.kafka.bootstrap;
     props["client.id"] = ctx.identity + "/watermarks";
-    watermarks_ = kafka::make_handle(RD_KAFKA_PRODUCER, props, err);
+    watermarks_ = kafka::watermarks::create(props, err);
     if (!watermarks_) throw std::runtime_error(err);
     spdlog::info("hdfs-sink: writing {} to {}; a partition's files are committed at {} records, {} bytes or {} old",
                  settings_.format == "avro" ? "Avro (codec " + settings_.avro_codec + ")" : std::string("JSON Lines"),
@@ -682,9 +682,7 @@ class hdfs_sink final : public pipeline::actor {
     if (!watermarks_) return true;
     for (auto it = resume.begin(); it != resume.end();) {
       std::int64_t low = 0, high = 0;
-      if (auto rc = rd_kafka_query_watermark_offsets(watermarks_.get(), it->first.first.c_str(), it->first.second, &low,
-                                                     &high, 10000))
-        return why = std::string("log end of ") + it->first.first + ": " + rd_kafka_err2str(rc), false;
+      if (!watermarks_->query(it->first.first, it->first.second, low, high, why)) return false;
       if (high >= it->second) {
         ++it;
         continue;
@@ -737,7 +735,7 @@ class hdfs_sink final : public pipeline::actor {
   cfg::hdfs_settings settings_;
   std::unique_ptr<store> store_;
   std::shared_ptr<avro_schema> avro_schema_;  // format avro
-  kafka::handle_ptr watermarks_;
+  std::unique_ptr<kafka::watermarks> watermarks_;
   std::chrono::milliseconds rotate_after_{60'000};
   msg::json_decoder decoder_;
   std::map<tp_key, partition_files> open_;  // per assigned partition

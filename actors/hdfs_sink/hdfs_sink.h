@@ -1,5 +1,5 @@
 // hdfs-sink: unique → files in HDFS (or a local folder), exactly once
-// (issue 5). See README.md for the layout and the commit protocol.
+// See README.md for the layout and the commit protocol.
 #pragma once
 
 #include <memory>

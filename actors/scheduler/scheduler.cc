@@ -75,7 +75,7 @@ class scheduler_actor final : public pipeline::actor {
     props["group.id"] = "cointicker-scheduler-rebuild";
     std::string err;
     auto rk = kafka::make_handle(RD_KAFKA_CONSUMER, props, err);
-    rd_kafka_topic_partition_list_t* follow = rd_kafka_topic_partition_list_new(8);
+    std::vector<kafka::topic_partition> follow;
     std::map<std::string, std::pair<std::int64_t, std::string>> last;  // source -> (time, id)
     std::set<std::string> reported;
     for (const std::string base : {"control", "reports"}) {
@@ -88,7 +88,7 @@ class scheduler_actor final : public pipeline::actor {
       for (const auto& p : topics[0].partitions) {
         const std::int64_t end = kafka::read_partition(
             props, topic, p.partition, RD_KAFKA_OFFSET_BEGINNING,
-            [&](const rd_kafka_message_t& m) {
+            [&](const kafka::message& m) {
               if (base == "control") {
                 msg::crawl_command cmd;
                 msg::decode_error derr;
@@ -103,15 +103,17 @@ class scheduler_actor final : public pipeline::actor {
               }
             },
             err);
-        if (base == "reports") rd_kafka_topic_partition_list_add(follow, topic.c_str(), p.partition)->offset = std::max<std::int64_t>(0, end);
+        if (base == "reports") follow.push_back({topic, p.partition, std::max<std::int64_t>(0, end)});
       }
     }
     // Reports are then followed with assign(), outside the consumer group:
     // a restarted scheduler sees new reports at once, not after the group
     // has evicted its dead predecessor (session.timeout.ms), which would
     // make it skip slots for a crawl that did report.
-    if (rk && follow->cnt > 0 && !rd_kafka_assign(rk.get(), follow)) reports_ = std::move(rk);
-    rd_kafka_topic_partition_list_destroy(follow);
+    if (rk && !follow.empty()) {
+      reports_ = kafka::follower::create(props, follow, err);
+      if (!reports_) spdlog::warn("scheduler: cannot follow reports ({}); overlap is judged by time alone", err);
+    }
     const std::int64_t now = now_ms();
     for (auto& [name, st] : sources_) {
       auto it = last.find(name);
@@ -148,7 +150,7 @@ class scheduler_actor final : public pipeline::actor {
   void tick(pipeline::emitter& out) {
     if (reports_) {
       for (int i = 0; i < 1000; ++i) {
-        kafka::message_ptr m(rd_kafka_consumer_poll(reports_.get(), 0));
+        kafka::message_ptr m = reports_->poll(0);
         if (!m) break;
         if (!m->err) on_report(kafka::payload(*m));
       }
@@ -187,7 +189,7 @@ class scheduler_actor final : public pipeline::actor {
   std::map<std::string, state> sources_;
   std::int64_t overlap_ms_ = 0;
   msg::json_decoder decoder_;
-  kafka::handle_ptr reports_;  // assign()-based reader of <prefix>reports
+  std::unique_ptr<kafka::follower> reports_;  // assign()-based reader of <prefix>reports
   control::server server_;
 };
 

@@ -1,5 +1,6 @@
 #include "actors/validator/normalize.h"
 
+#include "messages/text.h"
 #include <algorithm>
 #include <charconv>
 #include <chrono>
@@ -49,18 +50,6 @@ bool valid_date(int y, int mo, int d, int h, int mi, int s) {
 std::int64_t to_ms(int y, int mo, int d, int h, int mi, int s, int ms, int offset_min) {
   const std::int64_t secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + std::min(s, 59);
   return (secs - offset_min * 60) * 1000 + ms;
-}
-
-std::string lower(std::string_view s) {
-  std::string r(s);
-  for (auto& c : r) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return r;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return s;
 }
 
 // "+09:00", "+0900", "-05", "Z"
@@ -130,7 +119,7 @@ std::optional<std::int64_t> parse_iso(std::string_view s, std::string_view zone,
 std::optional<std::int64_t> parse_rfc822(std::string_view s, std::string& why) {
   // [Day, ]DD Mon YYYY HH:MM[:SS] ZONE
   std::size_t comma = s.find(',');
-  if (comma != std::string_view::npos) s = trim(s.substr(comma + 1));
+  if (comma != std::string_view::npos) s = text::trim(s.substr(comma + 1));
   std::size_t i = 0;
   int d = 0;
   if (i < s.size() && is_digit(s[i])) {
@@ -141,7 +130,7 @@ std::optional<std::int64_t> parse_rfc822(std::string_view s, std::string& why) {
   }
   if (i >= s.size() || s[i++] != ' ' || i + 3 > s.size()) return std::nullopt;
   static const char* months[] = {"jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"};
-  const std::string mon = lower(s.substr(i, 3));
+  const std::string mon = text::lower(s.substr(i, 3));
   int mo = 0;
   for (int k = 0; k < 12; ++k)
     if (mon == months[k]) mo = k + 1;
@@ -160,10 +149,10 @@ std::optional<std::int64_t> parse_rfc822(std::string_view s, std::string& why) {
     ++i;
     if (!digits(s, i, 2, sec)) return std::nullopt;
   }
-  std::string_view zone = trim(s.substr(i));
+  std::string_view zone = text::trim(s.substr(i));
   std::optional<int> off = numeric_offset(zone);
   if (!off) {
-    const std::string z = lower(zone);
+    const std::string z = text::lower(zone);
     static const std::pair<const char*, int> named[] = {{"gmt", 0},        {"ut", 0},         {"utc", 0},
                                                         {"est", -5 * 60},  {"edt", -4 * 60},  {"cst", -6 * 60},
                                                         {"cdt", -5 * 60},  {"mst", -7 * 60},  {"mdt", -6 * 60},
@@ -181,37 +170,10 @@ std::optional<std::int64_t> parse_rfc822(std::string_view s, std::string& why) {
 
 }  // namespace
 
-std::string format_utc_ms(std::int64_t ms) {
-  // Twice per record: civil date by <chrono> (no gmtime_r and its time-zone
-  // lock), digits written by hand (fmt's padded writes were 8 % of the
-  // validator's time).
-  using namespace std::chrono;
-  const sys_time<milliseconds> t{milliseconds{ms}};
-  const auto day = floor<days>(t);
-  const year_month_day ymd{day};
-  const hh_mm_ss<milliseconds> tod{t - day};
-  const int y = static_cast<int>(ymd.year());
-  if (y < 0 || y > 9999)
-    return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", y, static_cast<unsigned>(ymd.month()),
-                       static_cast<unsigned>(ymd.day()), tod.hours().count(), tod.minutes().count(),
-                       tod.seconds().count(), tod.subseconds().count());
-  std::string out = "0000-00-00T00:00:00.000Z";
-  auto put = [&](std::size_t at, long long v, int width) {
-    for (int i = width - 1; i >= 0; --i, v /= 10) out[at + static_cast<std::size_t>(i)] = static_cast<char>('0' + v % 10);
-  };
-  put(0, y, 4);
-  put(5, static_cast<unsigned>(ymd.month()), 2);
-  put(8, static_cast<unsigned>(ymd.day()), 2);
-  put(11, tod.hours().count(), 2);
-  put(14, tod.minutes().count(), 2);
-  put(17, tod.seconds().count(), 2);
-  put(20, tod.subseconds().count(), 3);
-  return out;
-}
 
 std::optional<int> zone_offset_minutes(std::string_view zone) {
   if (auto n = numeric_offset(zone)) return n;
-  const std::string z = lower(zone);
+  const std::string z = text::lower(zone);
   if (z == "utc" || z == "gmt" || z == "etc/utc") return 0;
   if (z == "asia/seoul" || z == "kst") return 9 * 60;  // no daylight saving since 1988
   if (z == "asia/tokyo" || z == "jst") return 9 * 60;
@@ -220,7 +182,7 @@ std::optional<int> zone_offset_minutes(std::string_view zone) {
 }
 
 std::optional<std::int64_t> parse_time_ms(std::string_view text, std::string_view zone, std::string& why) {
-  std::string_view s = trim(text);
+  std::string_view s = text::trim(text);
   why.clear();
   if (s.empty()) {
     why = "empty time";
@@ -247,7 +209,7 @@ std::optional<std::int64_t> parse_time_ms(std::string_view text, std::string_vie
 }
 
 std::optional<double> parse_number(std::string_view text) {
-  std::string_view s = trim(text);
+  std::string_view s = text::trim(text);
   if (s.empty()) return std::nullopt;
   if (s.front() == '+') s.remove_prefix(1);
   double v = 0;
@@ -258,7 +220,7 @@ std::optional<double> parse_number(std::string_view text) {
 
 std::optional<std::string> canonical_url(std::string_view url, std::string& why) {
   std::unique_ptr<CURLU, void (*)(CURLU*)> u(curl_url(), curl_url_cleanup);
-  const std::string in(trim(url));
+  const std::string in(text::trim(url));
   if (curl_url_set(u.get(), CURLUPART_URL, in.c_str(), 0) != CURLUE_OK) {
     why = "not a URL: '" + in.substr(0, 200) + "'";
     return std::nullopt;
@@ -270,12 +232,12 @@ std::optional<std::string> canonical_url(std::string_view url, std::string& why)
     curl_free(v);
     return s;
   };
-  const std::string scheme = lower(part(CURLUPART_SCHEME));
+  const std::string scheme = text::lower(part(CURLUPART_SCHEME));
   if (scheme != "http" && scheme != "https") {
     why = "not an http(s) URL: '" + in.substr(0, 200) + "'";
     return std::nullopt;
   }
-  std::string host = lower(part(CURLUPART_HOST));
+  std::string host = text::lower(part(CURLUPART_HOST));
   if (host.empty()) {
     why = "URL without a host";
     return std::nullopt;
@@ -288,7 +250,7 @@ std::optional<std::string> canonical_url(std::string_view url, std::string& why)
   for (std::size_t pos = 0; pos <= query.size() && !query.empty();) {
     std::size_t amp = query.find('&', pos);
     std::string_view param(query.data() + pos, (amp == std::string::npos ? query.size() : amp) - pos);
-    const std::string name = lower(param.substr(0, param.find('=')));
+    const std::string name = text::lower(param.substr(0, param.find('=')));
     static const char* tracking[] = {"fbclid", "gclid", "dclid", "msclkid", "mc_cid", "mc_eid", "igshid", "_ga", "yclid"};
     bool drop = param.empty() || name.rfind("utm_", 0) == 0;
     for (const char* t : tracking) drop = drop || name == t;

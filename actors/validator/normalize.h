@@ -1,4 +1,4 @@
-// Normalisation of raw record fields (issue 4): every timestamp to UTC
+// Normalisation of raw record fields: every timestamp to UTC
 // ISO-8601, numbers from strings, symbols upper-case, URLs canonicalised,
 // HTML stripped from text. Pure functions, errors as values: each returns
 // std::nullopt and sets `why` when the input cannot be normalised.
@@ -9,10 +9,13 @@
 #include <string>
 #include <string_view>
 
+#include "messages/envelope.h"
+
 namespace ctk::validator {
 
-// Milliseconds since the Unix epoch → "2026-11-23T11:00:00.123Z".
-std::string format_utc_ms(std::int64_t ms);
+// Milliseconds since the Unix epoch → "2026-11-23T11:00:00.123Z" (one
+// implementation, in messages/).
+using msg::format_utc_ms;
 
 // Parses the five time formats the sources use:
 //   ISO-8601 with Z or an offset        2025-01-01T03:04:05.000Z, 2022-04-25T16:04:09.254000+00:00

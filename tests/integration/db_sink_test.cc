@@ -48,6 +48,27 @@ std::string http_status(int port, const std::string& path) {
 
 }  // namespace
 
+// Version 2 on a database that version 1 created and filled: the rows stay,
+// under the new column names.
+TEST(db_sink, migration_2_keeps_the_rows_of_a_version_1_database) {
+  const std::string dsn = fresh_database(pg_fixture_dsn());
+  std::string out;
+  ASSERT_EQ(run("psql -X -q -v ON_ERROR_STOP=1 '" + dsn + "' -f " + std::string(CTK_SOURCE_DIR) +
+                    "/tests/fixtures/schema_v1.sql 2>&1",
+                &out),
+            0)
+      << out;
+  psql(dsn, "INSERT INTO sentiment_analysis (record_id, news_record_id, source, score, label, \\\"timestamp\\\") "
+            "VALUES (repeat('a', 32), repeat('b', 32), 'coinness', 0.5, 'positive', now())");
+  psql(dsn, "INSERT INTO crypto_insights (record_id, kind, summary, \\\"timestamp\\\") VALUES (repeat('c', 32), 'x', 'y', now())");
+  ASSERT_EQ(run(cointicker() + " db --dsn '" + dsn + "' migrate 2>&1", &out), 0) << out;
+  EXPECT_NE(out.find("applied migration 2"), std::string::npos) << out;
+  EXPECT_EQ(out.find("applied migration 1"), std::string::npos) << out;
+  EXPECT_EQ(psql(dsn, "SELECT news_id || ' ' || sentiment_score || ' ' || sentiment_label || ' ' || confidence FROM sentiment_analysis"),
+            std::string(32, 'b') + " 0.5 positive 0");
+  EXPECT_EQ(psql(dsn, "SELECT insight_type || ' ' || description || ' ' || severity FROM crypto_insights"), "x y info");
+}
+
 TEST(db_sink, migrations_apply_from_empty_and_rerun_as_a_no_op) {
   const std::string dsn = fresh_database(pg_fixture_dsn());
   std::string out;
@@ -56,9 +77,24 @@ TEST(db_sink, migrations_apply_from_empty_and_rerun_as_a_no_op) {
   EXPECT_NE(out.find("pending: 1"), std::string::npos) << out;
   ASSERT_EQ(run(cointicker() + " db --dsn '" + dsn + "' migrate 2>&1", &out), 0) << out;
   EXPECT_NE(out.find("applied migration 1"), std::string::npos) << out;
+  EXPECT_NE(out.find("applied migration 2"), std::string::npos) << out;
   ASSERT_EQ(run(cointicker() + " db --dsn '" + dsn + "' migrate 2>&1", &out), 0) << out;
-  EXPECT_NE(out.find("up to date (version 1)"), std::string::npos) << out;
-  EXPECT_EQ(psql(dsn, "SELECT count(*) FROM schema_migrations"), "1");
+  EXPECT_NE(out.find("up to date (version 2)"), std::string::npos) << out;
+  EXPECT_EQ(psql(dsn, "SELECT count(*) FROM schema_migrations"), "2");
+  // The original system's column names, and what the analyzer adds.
+  for (const char* c : {"sentiment_analysis.news_id", "sentiment_analysis.sentiment_score",
+                        "sentiment_analysis.sentiment_label", "sentiment_analysis.confidence",
+                        "sentiment_analysis.analyzed_at", "technical_indicators.bb_upper", "technical_indicators.bb_middle",
+                        "technical_indicators.bb_lower", "technical_indicators.interval", "technical_indicators.macd_hist",
+                        "crypto_insights.insight_type", "crypto_insights.description", "crypto_insights.severity",
+                        "crypto_insights.related_news"}) {
+    const std::string col(c);
+    const auto dot = col.find('.');
+    EXPECT_EQ(psql(dsn, "SELECT count(*) FROM information_schema.columns WHERE table_name = '" + col.substr(0, dot) +
+                            "' AND column_name = '" + col.substr(dot + 1) + "'"),
+              "1")
+        << c;
+  }
   for (const char* t : {"raw_news", "market_trends", "fear_greed_index", "sentiment_analysis", "technical_indicators",
                         "crypto_insights", "sink_offsets", "sink_rejects"})
     EXPECT_EQ(psql(dsn, std::string("SELECT to_regclass('") + t + "') IS NOT NULL"), "t") << t;

@@ -1,4 +1,4 @@
-// Issue 4's fault test: validators and dedups as real processes, one dedup
+// dedup's fault test: validators and dedups as real processes, one dedup
 // killed with SIGKILL mid-stream and restarted, one validator stopped for
 // good; `unique` must hold every distinct record exactly once and
 // `deadletter` every invalid one exactly once.

@@ -70,6 +70,8 @@ TEST(deploy, a_dry_run_prints_every_action_for_each_of_four_nodes_and_contacts_n
         t + " sudo mkdir -p /etc/cointicker /var/lib/cointicker",
         "/cointicker " + t + ":/usr/local/bin/cointicker\n",
         "/config/cluster.yaml " + source + "/config/sources.yaml " + t + ":/etc/cointicker/\n",
+        "/config/lexicons " + t + ":/etc/cointicker/\n",
+        "/index.js " + t + ":/etc/cointicker/lexicons/afinn-165-financialmarketnews.js\n",
         "/deploy/systemd/cointicker-node@.service " + t + ":/etc/systemd/system/\n",
         t + " sudo systemctl daemon-reload\n",
         t + " sudo systemctl enable cointicker-node@" + name + ".service\n",
@@ -99,6 +101,7 @@ TEST(deploy, a_dry_run_prints_every_action_for_each_of_four_nodes_and_contacts_n
 TEST(deploy, unreachable_nodes_are_each_reported_failed_and_a_bad_config_deploys_nothing) {
   const std::string dir = temp_dir();
   std::filesystem::copy_file(source + "/config/sources.yaml", dir + "/sources.yaml");
+  std::filesystem::copy(source + "/config/lexicons", dir + "/lexicons", std::filesystem::copy_options::recursive);
   std::ofstream(dir + "/cluster.yaml") << "nodes:\n"
                                           "  - {name: a, host: 127.0.0.1, role: master, actors: {validator: 1}}\n"
                                           "  - {name: b, host: 127.0.0.2, role: worker, actors: {dedup: 1}}\n";

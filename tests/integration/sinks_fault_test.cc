@@ -1,4 +1,4 @@
-// Issue 5's fault test: 100,000 records on `unique`; db-sink and hdfs-sink
+// The sinks' fault test: 100,000 records on `unique`; db-sink and hdfs-sink
 // run as real processes and are SIGKILLed at random moments several times
 // and restarted. At the end PostgreSQL holds exactly the distinct records
 // and the final files hold each record exactly once, with no temporary

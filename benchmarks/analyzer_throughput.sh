@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Analyzer throughput, one instance, against the transport's ceiling in the
+# same run on the same embedded broker:
+#   (a) kcat -C -e | kcat -P of the same messages (consume-then-produce passthrough)
+#   (b) cointicker run analyzer: unique -> insights + analyzer.state
+# Input: S symbols with one market tick a minute each (T ticks), on `unique`
+# keyed by symbol as the validator places them, plus one news item per 10
+# ticks; so 5-minute candles close every fifth tick (an indicator record and
+# any insights each), 1-hour candles every sixtieth, and every batch writes a
+# snapshot per symbol it touched. The analyzer is timed from its first
+# consumed message until it has consumed everything, its lag is 0 and its
+# acknowledged output stops growing (ctk_produced_total read twice 50 ms
+# apart, which adds up to 50 ms); peak RSS is VmHWM.
+# Usage: benchmarks/analyzer_throughput.sh [SYMBOLS] [TICKS] [ROUNDS]
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+bin=$here/build/cointicker
+symbols=${1:-250}
+ticks=${2:-600}
+rounds=${3:-3}
+work=$(mktemp -d)
+pids=()
+trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"' EXIT
+
+python3 - "$symbols" "$ticks" > "$work/in.txt" <<'PY'
+import sys, random
+S, T = int(sys.argv[1]), int(sys.argv[2])
+random.seed(1)
+t0 = 1725235200000
+price = [100.0 * (1 + s % 17) for s in range(S)]
+n = 0
+for k in range(T):
+    for s in range(S):
+        price[s] *= 1 + random.gauss(0, 0.004)
+        t = t0 + k * 60000 + s
+        iso = f"2024-09-02T{(k // 60) % 24:02d}:{k % 60:02d}:00.000Z"
+        rid = f"{n:032x}"
+        print(f'KRW-S{s}:{{"v":1,"id":"{rid}","source":"upbit","kind":"market","fetched_at":"{iso}","url":"https://api.upbit.com/v1/ticker/all?quote_currencies=KRW","trace":"6f1c2a9e-3b7d-4c55-9a0e-1f2d3c4b5a69","data":{{"symbol":"KRW-S{s}","price":{price[s]:.4f},"volume_24h":{1000 + k},"change_24h":-0.0108,"timestamp":"{iso}"}}}}')
+        n += 1
+        if n % 10 == 0:
+            rid = f"{n + 10**9:032x}"
+            print(f'{rid}:{{"v":1,"id":"{rid}","source":"coinness","kind":"news","fetched_at":"{iso}","data":{{"title":"비트코인 급등, 이더리움은 하락 #{n}","url":"https://coinness.com/news/{n}","content":"Bitcoin surges as ETF inflows climb; analysts stay cautious.","published_at":"{iso}","keywords":["BTC","ETH"]}}}}')
+PY
+n=$(wc -l < "$work/in.txt")
+bytes=$(head -1 "$work/in.txt" | cut -d: -f2- | wc -c)
+
+now() { date +%s.%N; }
+metric() { curl -s "http://127.0.0.1:$1/metrics" | awk -v m="$2" '$1 ~ "^"m"[{]" {print $2}'; }
+
+analyzer() {
+  CTK_ANALYZER__GRACE=30d "$bin" --config "$here/config" --bootstrap "$b" run analyzer --node bench 2>"$work/analyzer.err" &
+  local pid=$! port=""
+  pids+=($pid)
+  while [ -z "$port" ]; do port=$(grep -o "metrics on http://127.0.0.1:[0-9]*" "$work/analyzer.err" | grep -o "[0-9]*$" || true); sleep 0.02; done
+  while [ "$(metric "$port" ctk_consumed_total)" = "0" ] || [ -z "$(metric "$port" ctk_consumed_total)" ]; do sleep 0.005; done
+  local t0; t0=$(now)
+  while [ "$(metric "$port" ctk_consumed_total)" -lt "$n" ]; do sleep 0.01; done
+  local last=-1 cur
+  while :; do
+    cur=$(metric "$port" ctk_produced_total | cut -d. -f1)
+    [ "$cur" = "$last" ] && [ "$(metric "$port" ctk_lag_messages | cut -d. -f1)" = 0 ] && break
+    last=$cur
+    sleep 0.05
+  done
+  local t1; t1=$(now)
+  local hwm; hwm=$(awk '/VmHWM/ {print int($2/1024)}' /proc/$pid/status)
+  local candles; candles=$(metric "$port" ctk_analyzer_candles_total | cut -d. -f1)
+  kill -TERM $pid; wait $pid || true
+  python3 -c "print(int($n/($t1-$t0-0.05)), $hwm, $cur, $candles)"
+}
+
+: > "$work/rounds"
+for r in $(seq "$rounds"); do
+  rm -f "$work/addr"
+  "$bin" --config "$here/config" broker --listen 127.0.0.1:0 --address-file "$work/addr" --topic bench.out:16 \
+    >/dev/null 2>"$work/broker.err" &
+  broker=$!
+  pids+=($broker)
+  for _ in $(seq 200); do [ -s "$work/addr" ] && break; sleep 0.05; done
+  b=$(cat "$work/addr")
+  kcat -b "$b" -P -t ctk.unique -K: -l "$work/in.txt"
+  s=$(now)
+  kcat -b "$b" -C -t ctk.unique -e -q -K'\t' -f '%k\t%s\n' | kcat -b "$b" -P -t bench.out -K'\t'
+  e=$(now)
+  kcat_rate=$(python3 -c "print(int($n/($e-$s)))")
+  read -r a_rate a_rss a_out a_candles < <(analyzer)
+  echo "$kcat_rate $a_rate $a_rss $a_out $a_candles" >> "$work/rounds"
+  printf 'round %s: kcat %s, analyzer %s msgs/s (%s%%), %s messages out, %s candles\n' "$r" "$kcat_rate" "$a_rate" \
+    "$((100 * a_rate / kcat_rate))" "$a_out" "$a_candles"
+  kill -TERM $broker; wait $broker || true
+done
+
+python3 - "$work/rounds" "$n" "$bytes" "$symbols" <<'PY'
+import statistics, sys
+rows = [list(map(int, l.split())) for l in open(sys.argv[1])]
+med = lambda i: int(statistics.median(r[i] for r in rows))
+k, a = med(0), med(1)
+print(f"\n{'stage (' + sys.argv[2] + ' messages, ~' + sys.argv[3] + ' B, ' + sys.argv[4] + ' symbols), median of ' + str(len(rows)):<62} {'msgs/s':>8} {'vs kcat':>8} {'per round':>14} {'peak RSS':>9}")
+print(f"{'kcat -C -e | kcat -P (passthrough ceiling)':<62} {k:>8} {'100 %':>8} {'':>14} {'-':>9}")
+print(f"{'analyzer (unique -> insights), one instance':<62} {a:>8} {100 * a // k:>6} % {'/'.join(str(100 * r[1] // r[0]) for r in rows):>14} {max(r[2] for r in rows):>5} MiB")
+print(f"output per round: {rows[0][3]} messages (indicators, sentiments, insights, snapshots); {rows[0][4]} candles closed")
+PY

@@ -1,0 +1,16 @@
+// The few text helpers every layer needs, once: ASCII case folding and
+// whitespace trimming. (Debian's Abseil has them, but its absl::string_view
+// is not std::string_view, so it does not take ours.)
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace ctk::text {
+
+// ASCII letters lower-cased; every other byte (UTF-8 included) kept.
+std::string lower(std::string_view s);
+// Without leading and trailing ASCII whitespace (space, \t, \r, \n, \v, \f).
+std::string_view trim(std::string_view s);
+
+}  // namespace ctk::text

@@ -3,11 +3,10 @@
 // raw envelopes), one crawl command over every URL in a file, records
 // counted instead of produced to Kafka (Scrapy's side produces nowhere
 // either). Prints pages/s, records/s and peak RSS.
+#include <CLI/CLI.hpp>
 #include <chrono>
 #include <fstream>
 #include <iostream>
-
-#include <CLI/CLI.hpp>
 
 #include "actors/crawler/crawler.h"
 

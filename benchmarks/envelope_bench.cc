@@ -33,8 +33,7 @@ void decode_envelope(benchmark::State& st) {
     benchmark::DoNotOptimize(ok);
   }
   st.SetBytesProcessed(static_cast<std::int64_t>(st.iterations() * json.size()));
-  st.SetLabel(std::to_string(json.size()) + " B, simdjson kernel " +
-              simdjson::get_active_implementation()->name());
+  st.SetLabel(std::to_string(json.size()) + " B, simdjson kernel " + simdjson::get_active_implementation()->name());
 }
 BENCHMARK(decode_envelope);
 

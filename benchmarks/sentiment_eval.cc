@@ -3,13 +3,13 @@
 // baseline on the same set; then the scorer's speed in items per second on
 // one core. Every miss is listed with --misses.
 //   build/benchmarks/sentiment_eval [--config DIR] [--misses] [--items N]
+#include <fmt/format.h>
+
+#include <CLI/CLI.hpp>
 #include <chrono>
 #include <fstream>
 #include <iostream>
 #include <map>
-
-#include <CLI/CLI.hpp>
-#include <fmt/format.h>
 
 #include "actors/analyzer/sentiment.h"
 #include "config/loader.h"
@@ -44,9 +44,12 @@ scores evaluate(const std::vector<example>& set, const std::vector<std::string>&
   for (const auto& l : labels) {
     double tp = 0, fp = 0, fn = 0;
     for (std::size_t i = 0; i < set.size(); ++i) {
-      if (predicted[i] == l && set[i].label == l) ++tp;
-      else if (predicted[i] == l) ++fp;
-      else if (set[i].label == l) ++fn;
+      if (predicted[i] == l && set[i].label == l)
+        ++tp;
+      else if (predicted[i] == l)
+        ++fp;
+      else if (set[i].label == l)
+        ++fn;
     }
     const double p = tp + fp > 0 ? tp / (tp + fp) : 0, r = tp + fn > 0 ? tp / (tp + fn) : 0;
     f1_sum += p + r > 0 ? 2 * p * r / (p + r) : 0;
@@ -95,7 +98,8 @@ int main(int argc, char** argv) {
 
   fmt::print("sentiment on {} labelled headlines ({} Korean, {} English); lexicons: {} Korean, {} English entries\n",
              all.size(), ko.size(), en.size(), scorer.korean_entries(), scorer.english_entries());
-  fmt::print("{:<10} {:>10} {:>10} {:>22} {:>22}\n", "set", "accuracy", "macro-F1", "baseline accuracy", "baseline macro-F1");
+  fmt::print("{:<10} {:>10} {:>10} {:>22} {:>22}\n", "set", "accuracy", "macro-F1", "baseline accuracy",
+             "baseline macro-F1");
   for (const std::vector<example>* set : std::initializer_list<const std::vector<example>*>{&ko, &en, &all}) {
     std::vector<std::string> pred, base;
     const std::string maj = majority(*set);
@@ -105,11 +109,11 @@ int main(int argc, char** argv) {
     }
     const auto s = evaluate(*set, pred), b = evaluate(*set, base);
     const std::string name = set == &ko ? "korean" : set == &en ? "english" : "all";
-    fmt::print("{:<10} {:>10.3f} {:>10.3f} {:>22.3f} {:>22.3f}\n", name, s.accuracy, s.macro_f1, b.accuracy, b.macro_f1);
+    fmt::print("{:<10} {:>10.3f} {:>10.3f} {:>22.3f} {:>22.3f}\n", name, s.accuracy, s.macro_f1, b.accuracy,
+               b.macro_f1);
     if (misses && set == &all)
       for (std::size_t i = 0; i < set->size(); ++i)
-        if (pred[i] != (*set)[i].label)
-          fmt::print("  miss: {} -> {}  {}\n", (*set)[i].label, pred[i], (*set)[i].text);
+        if (pred[i] != (*set)[i].label) fmt::print("  miss: {} -> {}  {}\n", (*set)[i].label, pred[i], (*set)[i].text);
   }
   // Speed on one core: the same headlines over and over, with a body.
   const std::string body(600, ' ');
@@ -120,7 +124,7 @@ int main(int argc, char** argv) {
     hits += static_cast<std::size_t>(scorer.score(e.text, e.text, {}, 4096).hits);
   }
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  fmt::print("speed: {} items (title + body) in {:.2f} s = {:.0f} items/s on one core ({} lexicon hits)\n", items,
-             secs, static_cast<double>(items) / secs, hits);
+  fmt::print("speed: {} items (title + body) in {:.2f} s = {:.0f} items/s on one core ({} lexicon hits)\n", items, secs,
+             static_cast<double>(items) / secs, hits);
   return 0;
 }

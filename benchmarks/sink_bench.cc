@@ -8,13 +8,13 @@
 //   sink_bench db   --records N --dsn DSN           db-sink into PostgreSQL
 // Prints: records bytes seconds records/s MB/s (peak RSS is measured on the
 // real processes by the script: this one holds all records in memory)
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
-
-#include <CLI/CLI.hpp>
-#include <spdlog/spdlog.h>
 
 #include "actors/registry.h"
 #include "pipeline/process.h"
@@ -78,7 +78,8 @@ int main(int argc, char** argv) {
       j << record(i) << "\n";
       if (k.is_open()) k << id_of(i) << ":" << record(i) << "\n";
       t << id_of(i) << "\tupbit\tKRW-C" << i << "\t" << std::to_string(80123456.5 + static_cast<double>(i))
-        << "\t1234.5678\t-0.0108\t2026-11-28T09:59:59.000Z\t2026-11-28T10:00:00.123Z\t6f1c2a9e-3b7d-4c55-9a0e-1f2d3c4b5a69\n";
+        << "\t1234.5678\t-0.0108\t2026-11-28T09:59:59.000Z\t2026-11-28T10:00:00.123Z\t6f1c2a9e-3b7d-4c55-9a0e-"
+           "1f2d3c4b5a69\n";
     }
     return 0;
   }
@@ -125,7 +126,9 @@ int main(int argc, char** argv) {
   }
   const double final_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - f0).count();
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::fprintf(stderr, "handle %.3f s, flush %.3f s, final flush (commit) %.3f s\n", s - flush_s - final_s, flush_s, final_s);
-  std::printf("%ld %zu %.3f %.0f %.1f\n", n, bytes, s, static_cast<double>(n) / s, static_cast<double>(bytes) / s / 1e6);
+  std::fprintf(stderr, "handle %.3f s, flush %.3f s, final flush (commit) %.3f s\n", s - flush_s - final_s, flush_s,
+               final_s);
+  std::printf("%ld %zu %.3f %.0f %.1f\n", n, bytes, s, static_cast<double>(n) / s,
+              static_cast<double>(bytes) / s / 1e6);
   return out.emitted == 0 ? 0 : 1;
 }

@@ -1,12 +1,11 @@
 #include "brokers/control.h"
 
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-
-#include <spdlog/spdlog.h>
 #include <zmq.hpp>
 
 namespace ctk::control {
@@ -114,7 +113,9 @@ agent::agent(const cfg::control_settings& s, std::string identity, std::function
 
 agent::~agent() { stop(); }
 
-void agent::start() { thread_ = std::thread([this] { loop(); }); }
+void agent::start() {
+  thread_ = std::thread([this] { loop(); });
+}
 
 void agent::stop() {
   stopping_ = true;
@@ -211,9 +212,10 @@ bool server::start(std::string& err) {
   try {
     if (!curve_server(sock_->router, s_, err) || !curve_server(sock_->pub, s_, err)) return false;
     if (s_.curve_dir.empty() && (!loopback(s_.router) || !loopback(s_.pub)))
-      spdlog::warn("control plane bound to {} / {} without CURVE keys: anyone on that network can send commands "
-                   "(set control.curve_dir; `cointicker ctl keygen DIR` makes the keys)",
-                   s_.router, s_.pub);
+      spdlog::warn(
+          "control plane bound to {} / {} without CURVE keys: anyone on that network can send commands "
+          "(set control.curve_dir; `cointicker ctl keygen DIR` makes the keys)",
+          s_.router, s_.pub);
     sock_->router.set(zmq::sockopt::linger, 0);
     sock_->router.set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(4 * max_control_bytes));
     sock_->pub.set(zmq::sockopt::linger, 0);
@@ -306,15 +308,18 @@ void server::loop() {
       if (!dec.decode(body.to_string_view(), hb, derr)) {
         spdlog::warn("control: ignored a heartbeat from '{}': {}", from.substr(0, 80), derr.to_string());
       } else if (!valid_identity(from) || hb.identity != from) {
-        spdlog::warn("control: ignored a heartbeat from an unknown identity '{}' (says '{}'; expected node/actor/instance)",
-                     from.substr(0, 80), hb.identity.substr(0, 80));
+        spdlog::warn(
+            "control: ignored a heartbeat from an unknown identity '{}' (says '{}'; expected node/actor/instance)",
+            from.substr(0, 80), hb.identity.substr(0, 80));
       } else {
         std::lock_guard lock(mu_);
         auto [it, fresh] = registry_.try_emplace(from);
         auto& e = it->second;
         if (!fresh && e.hb.pid != hb.pid) ++e.restarts;
-        if (fresh) spdlog::info("control: {} joined (pid {})", from, hb.pid);
-        else if (e.dead) spdlog::info("control: {} is back (pid {})", from, hb.pid);
+        if (fresh)
+          spdlog::info("control: {} joined (pid {})", from, hb.pid);
+        else if (e.dead)
+          spdlog::info("control: {} is back (pid {})", from, hb.pid);
         e.hb = std::move(hb);
         e.last = now;
         e.dead = false;
@@ -329,8 +334,10 @@ void server::loop() {
       command c;
       msg::decode_error derr;
       std::string problem;
-      if (!dec.decode(body.to_string_view(), c, derr)) problem = derr.to_string();
-      else problem = c.check();
+      if (!dec.decode(body.to_string_view(), c, derr))
+        problem = derr.to_string();
+      else
+        problem = c.check();
       if (!problem.empty()) {
         spdlog::warn("control: refused a ctl request from '{}': {}", from.substr(0, 80), problem);
         ctl_reply r;

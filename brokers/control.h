@@ -38,7 +38,7 @@ struct heartbeat {
   std::string type = "heartbeat";
   std::string identity;  // node/actor/instance
   std::int64_t pid = 0;
-  std::string state;     // running | paused | draining | stopped (the last heartbeat of a clean exit)
+  std::string state;  // running | paused | draining | stopped (the last heartbeat of a clean exit)
   double uptime_s = 0;
   double consumed_per_s = 0;
   double produced_per_s = 0;
@@ -77,9 +77,12 @@ struct command {
 
   static constexpr auto fields() {
     using msg::field;
-    return std::tuple{field("v", &command::v),           field("type", &command::type),
-                      field("cmd", &command::cmd),       field("node", &command::node, false),
-                      field("actor", &command::actor, false), field("instance", &command::instance, false),
+    return std::tuple{field("v", &command::v),
+                      field("type", &command::type),
+                      field("cmd", &command::cmd),
+                      field("node", &command::node, false),
+                      field("actor", &command::actor, false),
+                      field("instance", &command::instance, false),
                       field("arg", &command::arg, false)};
   }
   bool matches(const std::string& identity) const;
@@ -101,15 +104,21 @@ struct instance_status {
 
   static constexpr auto fields() {
     using msg::field;
-    return std::tuple{field("identity", &instance_status::identity), field("node", &instance_status::node),
-                      field("actor", &instance_status::actor),       field("instance", &instance_status::instance),
-                      field("pid", &instance_status::pid),           field("state", &instance_status::state),
+    return std::tuple{field("identity", &instance_status::identity),
+                      field("node", &instance_status::node),
+                      field("actor", &instance_status::actor),
+                      field("instance", &instance_status::instance),
+                      field("pid", &instance_status::pid),
+                      field("state", &instance_status::state),
                       field("consumed_per_s", &instance_status::consumed_per_s),
                       field("produced_per_s", &instance_status::produced_per_s),
-                      field("lag", &instance_status::lag),           field("dead_letters", &instance_status::dead_letters),
-                      field("rss_bytes", &instance_status::rss_bytes), field("uptime_s", &instance_status::uptime_s),
+                      field("lag", &instance_status::lag),
+                      field("dead_letters", &instance_status::dead_letters),
+                      field("rss_bytes", &instance_status::rss_bytes),
+                      field("uptime_s", &instance_status::uptime_s),
                       field("last_heartbeat_s", &instance_status::last_heartbeat_s),
-                      field("restarts", &instance_status::restarts), field("version", &instance_status::version)};
+                      field("restarts", &instance_status::restarts),
+                      field("version", &instance_status::version)};
   }
 };
 

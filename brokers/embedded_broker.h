@@ -12,12 +12,12 @@
 // this machine.
 #pragma once
 
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <librdkafka/rdkafka.h>
-#include <librdkafka/rdkafka_mock.h>
 
 #include "brokers/kafka.h"
 #include "brokers/tcp_forwarder.h"

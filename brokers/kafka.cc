@@ -1,10 +1,9 @@
 #include "brokers/kafka.h"
 
-#include <thread>
-
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
-#include <spdlog/spdlog.h>
+#include <thread>
 
 namespace ctk::kafka {
 
@@ -16,8 +15,10 @@ std::shared_ptr<spdlog::logger> kafka_log() {
 }
 
 void log_cb(const rd_kafka_t* rk, int level, const char* fac, const char* buf) {
-  auto lvl = level <= 3 ? spdlog::level::err : level <= 4 ? spdlog::level::warn : level <= 6 ? spdlog::level::info
-                                                                                               : spdlog::level::debug;
+  auto lvl = level <= 3   ? spdlog::level::err
+             : level <= 4 ? spdlog::level::warn
+             : level <= 6 ? spdlog::level::info
+                          : spdlog::level::debug;
   kafka_log()->log(lvl, "{} {}: {}", rk ? rd_kafka_name(rk) : "", fac, buf);
 }
 
@@ -28,7 +29,8 @@ using list_ptr = std::unique_ptr<rd_kafka_topic_partition_list_t, list_deleter>;
 
 list_ptr to_list(const std::vector<topic_partition>& parts) {
   list_ptr l(rd_kafka_topic_partition_list_new(static_cast<int>(parts.size())));
-  for (const auto& p : parts) rd_kafka_topic_partition_list_add(l.get(), p.topic.c_str(), p.partition)->offset = p.offset;
+  for (const auto& p : parts)
+    rd_kafka_topic_partition_list_add(l.get(), p.topic.c_str(), p.partition)->offset = p.offset;
   return l;
 }
 
@@ -78,8 +80,8 @@ handle_ptr make_handle(rd_kafka_type_t type, const properties& props, std::strin
 void broker_link::on_error(rd_kafka_t* rk, rd_kafka_resp_err_t err, const char* reason) {
   if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
     if (!down_.exchange(true))
-      kafka_log()->error("{}: no broker reachable ({}); reported as disconnected until one answers",
-                         rd_kafka_name(rk), reason);
+      kafka_log()->error("{}: no broker reachable ({}); reported as disconnected until one answers", rd_kafka_name(rk),
+                         reason);
     return;
   }
   // What librdkafka would have logged itself without an error callback.
@@ -150,8 +152,8 @@ void producer::on_delivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaqu
   }
 }
 
-bool producer::produce(const std::string& topic, std::int32_t partition, std::string_view key,
-                       std::string_view value, std::string* err, std::uint64_t tag) {
+bool producer::produce(const std::string& topic, std::int32_t partition, std::string_view key, std::string_view value,
+                       std::string* err, std::uint64_t tag) {
   rd_kafka_topic_t* rkt = topic_handle(topic);
   for (;;) {
     rd_kafka_resp_err_t e = rd_kafka_producev(
@@ -479,7 +481,7 @@ bool committed_offsets(const properties& props, const std::string& group, std::v
 }
 
 std::int64_t partition_reader::read(const std::string& topic, std::int32_t partition, std::int64_t from,
-                                   const std::function<void(const rd_kafka_message_t&)>& fn, std::string& err) {
+                                    const std::function<void(const rd_kafka_message_t&)>& fn, std::string& err) {
   if (!rk_) {
     properties p = props_;
     p["group.id"] = "cointicker-reader";  // assign() only: never joins or commits
@@ -606,7 +608,8 @@ bool create_topics(rd_kafka_t* rk, const std::vector<std::pair<std::string, int>
     ok = false;
   } else {
     std::size_t n = 0;
-    const rd_kafka_topic_result_t** res = rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n);
+    const rd_kafka_topic_result_t** res =
+        rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n);
     for (std::size_t i = 0; i < n; ++i) {
       auto e = rd_kafka_topic_result_error(res[i]);
       if (e && e != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {

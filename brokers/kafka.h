@@ -7,6 +7,8 @@
 // rebalance listener runs inside poll() on that thread.
 #pragma once
 
+#include <librdkafka/rdkafka.h>
+
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -17,8 +19,6 @@
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <librdkafka/rdkafka.h>
 
 namespace ctk::kafka {
 
@@ -33,8 +33,8 @@ struct names {
 
 // The pipeline's topics, base names without prefix.
 inline const std::vector<std::string>& pipeline_topics() {
-  static const std::vector<std::string> t{"control", "raw", "valid", "deadletter", "unique", "insights", "dedup.state", "reports",
-                                        "analyzer.state"};
+  static const std::vector<std::string> t{"control",  "raw",         "valid",   "deadletter",    "unique",
+                                          "insights", "dedup.state", "reports", "analyzer.state"};
   return t;
 }
 
@@ -59,9 +59,7 @@ struct message_deleter {
 // A consumed message (or error event); owned, freed on destruction.
 using message_ptr = std::unique_ptr<rd_kafka_message_t, message_deleter>;
 
-inline std::string_view payload(const rd_kafka_message_t& m) {
-  return {static_cast<const char*>(m.payload), m.len};
-}
+inline std::string_view payload(const rd_kafka_message_t& m) { return {static_cast<const char*>(m.payload), m.len}; }
 inline std::string_view key(const rd_kafka_message_t& m) { return {static_cast<const char*>(m.key), m.key_len}; }
 inline std::string topic_of(const rd_kafka_message_t& m) { return rd_kafka_topic_name(m.rkt); }
 // The broker's (or producer's) timestamp of a message, ms since the epoch; -1 if none.

@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -12,8 +13,6 @@
 #include <charconv>
 #include <cstring>
 #include <vector>
-
-#include <spdlog/spdlog.h>
 
 namespace ctk::kafka {
 
@@ -65,9 +64,7 @@ struct relay {
     if (!to_upstream.empty()) e |= POLLOUT;
     return e;
   }
-  bool done() const {
-    return failed || (client_eof && to_upstream.empty()) || (upstream_eof && to_client.empty());
-  }
+  bool done() const { return failed || (client_eof && to_upstream.empty()) || (upstream_eof && to_client.empty()); }
 };
 
 // Reads what is there (one read: a busy connection must not starve the
@@ -107,7 +104,8 @@ void service(relay& r, short crev, short urev, char* buf, std::size_t cap) {
     r.connecting = false;
     urev = 0;  // nothing read yet; the write below sends what the client already sent
   }
-  if ((crev & (POLLIN | POLLHUP | POLLERR)) && !r.client_eof) r.client_eof = !pump_in(r.client, r.to_upstream, buf, cap);
+  if ((crev & (POLLIN | POLLHUP | POLLERR)) && !r.client_eof)
+    r.client_eof = !pump_in(r.client, r.to_upstream, buf, cap);
   if ((urev & (POLLIN | POLLHUP | POLLERR)) && !r.upstream_eof)
     r.upstream_eof = !pump_in(r.upstream, r.to_client, buf, cap);
   // Written at once, not on the next round: a request goes through in one pass.
@@ -188,7 +186,8 @@ void tcp_forwarder::run() {
       break;
     }
     if (fds[0].revents) break;
-    for (std::size_t i = 0; i < n; ++i) service(relays[i], fds[2 + 2 * i].revents, fds[3 + 2 * i].revents, buf.data(), buf.size());
+    for (std::size_t i = 0; i < n; ++i)
+      service(relays[i], fds[2 + 2 * i].revents, fds[3 + 2 * i].revents, buf.data(), buf.size());
     std::size_t kept = 0;
     for (std::size_t i = 0; i < n; ++i) {
       if (relays[i].done()) {

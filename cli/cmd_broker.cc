@@ -1,11 +1,11 @@
 // `cointicker broker`: the embedded Kafka-protocol broker (in memory, one
 // machine, not for production) with the pipeline's topics created.
+#include <spdlog/spdlog.h>
+
 #include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <thread>
-
-#include <spdlog/spdlog.h>
 
 #include "brokers/embedded_broker.h"
 #include "cli/commands.h"
@@ -74,9 +74,10 @@ void add_broker_command(CLI::App& app, global_options& g, int& rc) {
       std::ofstream(file + ".tmp") << b->bootstrap() << "\n";
       std::rename((file + ".tmp").c_str(), file.c_str());
     }
-    spdlog::info("embedded broker ready: bootstrap {} (broker listener {}); topics under prefix '{}'. In memory, "
-                 "one machine, not a production broker.",
-                 b->bootstrap(), b->mock_bootstrap(), c.cluster.kafka.prefix);
+    spdlog::info(
+        "embedded broker ready: bootstrap {} (broker listener {}); topics under prefix '{}'. In memory, "
+        "one machine, not a production broker.",
+        b->bootstrap(), b->mock_bootstrap(), c.cluster.kafka.prefix);
     while (!stop.load()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
     spdlog::info("embedded broker stopping; its data is gone");
     rc = exit_ok;

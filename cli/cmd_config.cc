@@ -20,8 +20,8 @@ void add_config_command(CLI::App& app, global_options& g, int& rc) {
   auto* cmd = app.add_subcommand("config", "Check and inspect the configuration");
   cmd->require_subcommand(1);
 
-  cmd->add_subcommand("check",
-                      "Validate cluster.yaml, sources.yaml and the analyzer's lexicon files (errors name file:line:column)")
+  cmd->add_subcommand(
+         "check", "Validate cluster.yaml, sources.yaml and the analyzer's lexicon files (errors name file:line:column)")
       ->callback([&g, &rc] {
         cfg::loaded_config c;
         if (!load(g, c)) {
@@ -54,7 +54,8 @@ void add_config_command(CLI::App& app, global_options& g, int& rc) {
     rc = exit_ok;
   });
 
-  cmd->add_subcommand("nodes", "One line per node: name, host, role, actors (ACTOR=N,…); deploy/cluster-deploy.sh reads it")
+  cmd->add_subcommand("nodes",
+                      "One line per node: name, host, role, actors (ACTOR=N,…); deploy/cluster-deploy.sh reads it")
       ->callback([&g, &rc] {
         cfg::loaded_config c;
         if (!load(g, c)) {
@@ -64,7 +65,8 @@ void add_config_command(CLI::App& app, global_options& g, int& rc) {
         for (const auto& n : c.cluster.nodes) {
           std::string actors;
           for (const auto& [a, k] : n.actors) actors += (actors.empty() ? "" : ",") + a + "=" + std::to_string(k);
-          std::printf("%s %s %s %s\n", n.name.c_str(), n.host.c_str(), n.role.c_str(), actors.empty() ? "-" : actors.c_str());
+          std::printf("%s %s %s %s\n", n.name.c_str(), n.host.c_str(), n.role.c_str(),
+                      actors.empty() ? "-" : actors.c_str());
         }
         rc = exit_ok;
       });

@@ -44,8 +44,9 @@ int run_status(const global_options& g, bool json, int timeout_ms) {
 void add_control_commands(CLI::App& app, global_options& g, int& rc) {
   auto json = std::make_shared<bool>(false);
   auto timeout = std::make_shared<int>(3000);
-  auto* status = app.add_subcommand("status", "The cluster as the scheduler sees it: every actor instance, its state, "
-                                              "rates, lag, last heartbeat and restarts");
+  auto* status = app.add_subcommand("status",
+                                    "The cluster as the scheduler sees it: every actor instance, its state, "
+                                    "rates, lag, last heartbeat and restarts");
   status->add_flag("--json", *json, "print the scheduler's JSON answer");
   status->add_option("--timeout-ms", *timeout, "how long to wait for the scheduler")->capture_default_str();
   status->callback([&g, &rc, json, timeout] { rc = run_status(g, *json, *timeout); });
@@ -54,8 +55,9 @@ void add_control_commands(CLI::App& app, global_options& g, int& rc) {
     std::string cmd, arg, node, actor, instance, dir;
   };
   auto o = std::make_shared<ctl_opts>();
-  auto* ctl = app.add_subcommand("ctl", "Send a command to running actors through the scheduler: pause | resume | "
-                                        "drain | stop | reload | log-level LEVEL; or keygen DIR (CURVE keys)");
+  auto* ctl = app.add_subcommand("ctl",
+                                 "Send a command to running actors through the scheduler: pause | resume | "
+                                 "drain | stop | reload | log-level LEVEL; or keygen DIR (CURVE keys)");
   ctl->add_option("command", o->cmd, "pause | resume | drain | stop | reload | log-level | keygen")->required();
   ctl->add_option("arg", o->arg, "log-level: trace|debug|info|warn|error|critical|off; keygen: folder");
   ctl->add_option("--node", o->node, "only instances on this node");
@@ -70,8 +72,10 @@ void add_control_commands(CLI::App& app, global_options& g, int& rc) {
         return;
       }
       rc = control::keygen(o->arg, err) ? exit_ok : exit_failure;
-      if (rc) std::cerr << "ctl keygen: " << err << "\n";
-      else std::cout << "wrote server.key/.pub and client.key/.pub to " << o->arg << "; set control.curve_dir to it\n";
+      if (rc)
+        std::cerr << "ctl keygen: " << err << "\n";
+      else
+        std::cout << "wrote server.key/.pub and client.key/.pub to " << o->arg << "; set control.curve_dir to it\n";
       return;
     }
     control::command c;

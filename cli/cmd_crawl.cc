@@ -2,14 +2,13 @@
 // topic (the format is in actors/crawler/README.md; kcat can do the same).
 // With --wait it reads the crawl reports back and prints one line per
 // crawl; the exit code is 1 if a crawl failed or was refused.
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <iostream>
 #include <map>
 #include <set>
-
-#include <spdlog/spdlog.h>
 
 #include "cli/commands.h"
 #include "messages/envelope.h"
@@ -33,11 +32,13 @@ int run_crawl(const global_options& g, const crawl_opts& o) {
   for (const auto& s : o.sources) {
     auto it = c.sources.sources.find(s);
     if (it == c.sources.sources.end()) {
-      std::cerr << "crawl: no source named '" << s << "' in " << c.dir << "/sources.yaml (`cointicker config sources` lists them)\n";
+      std::cerr << "crawl: no source named '" << s << "' in " << c.dir
+                << "/sources.yaml (`cointicker config sources` lists them)\n";
       return exit_usage;
     }
     if (!it->second.enabled && !o.force) {
-      std::cerr << "crawl: source '" << s << "' is disabled: " << it->second.disabled_reason << " (--force crawls it anyway)\n";
+      std::cerr << "crawl: source '" << s << "' is disabled: " << it->second.disabled_reason
+                << " (--force crawls it anyway)\n";
       return exit_usage;
     }
   }
@@ -52,12 +53,13 @@ int run_crawl(const global_options& g, const crawl_opts& o) {
     auto meta = kafka::make_handle(RD_KAFKA_PRODUCER, props, err);
     std::vector<kafka::topic_info> topics;
     if (!meta || !kafka::list_topics(meta.get(), reports, topics, err) || topics.empty()) {
-      std::cerr << "crawl: " << (err.empty() ? "no topic " + reports : err) << " (bootstrap " << c.cluster.kafka.bootstrap
-                << ")\n";
+      std::cerr << "crawl: " << (err.empty() ? "no topic " + reports : err) << " (bootstrap "
+                << c.cluster.kafka.bootstrap << ")\n";
       return exit_failure;
     }
     std::vector<kafka::topic_partition> from;
-    for (const auto& p : topics[0].partitions) from.push_back({reports, p.partition, std::max<std::int64_t>(0, p.high)});
+    for (const auto& p : topics[0].partitions)
+      from.push_back({reports, p.partition, std::max<std::int64_t>(0, p.high)});
     reader = kafka::follower::create(props, from, err);
     if (!reader) {
       std::cerr << "crawl: " << reports << ": " << err << "\n";
@@ -72,13 +74,14 @@ int run_crawl(const global_options& g, const crawl_opts& o) {
   }
   char host[256] = "host";
   gethostname(host, sizeof host - 1);
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                      std::chrono::system_clock::now().time_since_epoch())
-                      .count();
+  const auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
   std::map<std::string, std::string> pending;  // id -> source
   for (std::size_t i = 0; i < o.sources.size(); ++i) {
     msg::crawl_command cmd;
-    cmd.id = "manual-" + std::string(host) + "-" + std::to_string(ms) + "-" + std::to_string(::getpid()) + "-" + std::to_string(i);
+    cmd.id = "manual-" + std::string(host) + "-" + std::to_string(ms) + "-" + std::to_string(::getpid()) + "-" +
+             std::to_string(i);
     cmd.source = o.sources[i];
     cmd.reason = "manual";
     cmd.requested_at = msg::utc_now_iso();

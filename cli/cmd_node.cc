@@ -6,9 +6,9 @@
 // runs (deploy/systemd/cointicker-node@.service). Unlike `up` it starts no
 // broker and no database: Kafka is kafka.bootstrap (or --bootstrap), the
 // database postgres.dsn, HDFS hdfs.url.
-#include <iostream>
-
 #include <spdlog/spdlog.h>
+
+#include <iostream>
 
 #include "actors/registry.h"
 #include "cli/commands.h"
@@ -43,8 +43,8 @@ void add_node_command(CLI::App& app, global_options& g, int& rc) {
       if (n.name == *name) node = &n;
     }
     if (!node) {
-      std::cerr << "node: no node named '" << *name << "' in " << c.dir << "/cluster.yaml (nodes: "
-                << (names.empty() ? "none" : names) << ")\n";
+      std::cerr << "node: no node named '" << *name << "' in " << c.dir
+                << "/cluster.yaml (nodes: " << (names.empty() ? "none" : names) << ")\n";
       rc = exit_usage;
       return;
     }

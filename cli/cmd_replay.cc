@@ -1,11 +1,11 @@
 // `cointicker replay-server DIR`: recorded source responses over HTTP, so
 // that crawls run offline (tests, demos). See actors/crawler/replay_server.h
 // and tests/fixtures/README.md for DIR's routes.yaml.
+#include <spdlog/spdlog.h>
+
 #include <filesystem>
 #include <iostream>
 #include <thread>
-
-#include <spdlog/spdlog.h>
 
 #include "actors/crawler/replay_server.h"
 #include "cli/commands.h"
@@ -44,11 +44,13 @@ void add_replay_command(CLI::App& app, global_options& g, int& rc) {
     int port = 0;
   };
   auto o = std::make_shared<opts>();
-  auto* cmd = app.add_subcommand(
-      "replay-server",
-      "Serve recorded source responses (DIR/routes.yaml) over HTTP; crawlers in replay mode ask for "
-      "http://127.0.0.1:PORT/{host}{path}?{query}");
-  cmd->add_option("dir", o->dir, "folder holding routes.yaml and the body files")->required()->check(CLI::ExistingDirectory);
+  auto* cmd =
+      app.add_subcommand("replay-server",
+                         "Serve recorded source responses (DIR/routes.yaml) over HTTP; crawlers in replay mode ask for "
+                         "http://127.0.0.1:PORT/{host}{path}?{query}");
+  cmd->add_option("dir", o->dir, "folder holding routes.yaml and the body files")
+      ->required()
+      ->check(CLI::ExistingDirectory);
   cmd->add_option("--port", o->port, "port (0: a free one; the address is printed)")->capture_default_str();
   cmd->add_option("--bind", o->bind, "address to bind")->capture_default_str();
   cmd->callback([&g, &rc, o] {

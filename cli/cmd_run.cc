@@ -1,9 +1,8 @@
 // `cointicker run ACTOR`: one actor process.
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <iostream>
-
-#include <spdlog/spdlog.h>
 
 #include "actors/registry.h"
 #include "cli/commands.h"
@@ -28,7 +27,8 @@ void add_run_command(CLI::App& app, global_options& g, int& rc) {
   cmd->add_option("--restarts", o->restarts,
                   "restarts of this identity so far, reported in heartbeats (set by `node` and `up`)")
       ->check(CLI::NonNegativeNumber);
-  cmd->add_option("--metrics-port", o->metrics_port, "port of /metrics and /healthz (default metrics.base_port; 0: any free port)")
+  cmd->add_option("--metrics-port", o->metrics_port,
+                  "port of /metrics and /healthz (default metrics.base_port; 0: any free port)")
       ->check(CLI::Range(0, 65535));
   cmd->add_option("--replay", o->replay,
                   "crawler: fetch from a replay server instead of the live sources (a folder with routes.yaml: "

@@ -1,12 +1,11 @@
 // `cointicker tail TOPIC`: print envelopes, one per line, for debugging.
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <iostream>
 #include <map>
 #include <set>
-
-#include <spdlog/spdlog.h>
 
 #include "cli/commands.h"
 #include "messages/json.h"
@@ -50,8 +49,7 @@ struct filter_t {
 };
 
 void print(const kafka::message& m, bool keys) {
-  if (keys)
-    std::cout << m.partition << '\t' << m.offset << '\t' << kafka::key(m) << '\t';
+  if (keys) std::cout << m.partition << '\t' << m.offset << '\t' << kafka::key(m) << '\t';
   std::cout << kafka::payload(m) << '\n';
 }
 
@@ -97,8 +95,10 @@ int run_tail(const global_options& g, const tail_options& o) {
   std::vector<kafka::topic_partition> start;
   for (const auto& p : topics[0].partitions) {
     std::int64_t off = RD_KAFKA_OFFSET_END;
-    if (o.from_beginning || o.count) off = RD_KAFKA_OFFSET_BEGINNING;
-    else if (last_n) off = std::max(p.low, p.high - n);
+    if (o.from_beginning || o.count)
+      off = RD_KAFKA_OFFSET_BEGINNING;
+    else if (last_n)
+      off = std::max(p.low, p.high - n);
     start.push_back({topic, p.partition, off});
   }
   std::function<kafka::message_ptr(int)> poll;
@@ -154,9 +154,8 @@ int run_tail(const global_options& g, const tail_options& o) {
     if (n >= 0 && ++printed >= n) break;
   }
   if (last_n) {
-    std::stable_sort(kept.begin(), kept.end(), [](const auto& a, const auto& b) {
-      return kafka::timestamp_of(*a) < kafka::timestamp_of(*b);
-    });
+    std::stable_sort(kept.begin(), kept.end(),
+                     [](const auto& a, const auto& b) { return kafka::timestamp_of(*a) < kafka::timestamp_of(*b); });
     const std::size_t from = kept.size() > static_cast<std::size_t>(n) ? kept.size() - static_cast<std::size_t>(n) : 0;
     for (std::size_t i = from; i < kept.size(); ++i) print(*kept[i], o.keys);
   }
@@ -183,7 +182,8 @@ void add_tail_command(CLI::App& app, global_options& g, int& rc) {
   cmd->add_flag("--from-beginning,-b", o->from_beginning, "start at the oldest message and stop at the end");
   cmd->add_option("-n", o->n, "print at most N messages (default 10 without --from-beginning/--follow)");
   cmd->add_flag("--follow,-f", o->follow, "keep printing new messages until Ctrl-C");
-  cmd->add_option("--filter", o->filters, "FIELD=VALUE on the envelope's top-level fields (repeatable; all must match)");
+  cmd->add_option("--filter", o->filters,
+                  "FIELD=VALUE on the envelope's top-level fields (repeatable; all must match)");
   cmd->add_option("--group", o->group,
                   "consume as consumer group G from its committed offsets and commit what was read");
   cmd->add_flag("--count", o->count, "print only the number of matching messages (whole topic)");

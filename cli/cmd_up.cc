@@ -8,10 +8,10 @@
 // --scale ACTOR=N sets instance counts (default 1; 0 leaves an actor out).
 // The children are supervised by pipeline/supervisor.h, as `node` does: a
 // crashed child is restarted with backoff, a drained one stays stopped.
+#include <spdlog/spdlog.h>
+
 #include <iostream>
 #include <map>
-
-#include <spdlog/spdlog.h>
 
 #include "actors/registry.h"
 #include "cli/commands.h"
@@ -21,7 +21,6 @@
 
 namespace ctk::cli {
 
-
 void add_up_command(CLI::App& app, global_options& g, int& rc) {
   auto listen = std::make_shared<std::string>();
   auto db = std::make_shared<std::string>();
@@ -30,7 +29,8 @@ void add_up_command(CLI::App& app, global_options& g, int& rc) {
   auto scale = std::make_shared<std::vector<std::string>>();
   auto* cmd = app.add_subcommand("up", "Run the whole system on this machine in the foreground (Ctrl-C stops it)");
   cmd->add_option("--listen", *listen, "broker bootstrap address (default broker.listen; port 0: the broker's own)");
-  cmd->add_option("--db", *db, "PostgreSQL DSN for db-sink (default postgres.dsn; empty: a private server in ./var/pg)");
+  cmd->add_option("--db", *db,
+                  "PostgreSQL DSN for db-sink (default postgres.dsn; empty: a private server in ./var/pg)");
   cmd->add_option("--hdfs", *hdfs, "where hdfs-sink writes (default hdfs.url: file://var/hdfs)");
   cmd->add_option("--replay", *replay,
                   "crawl a replay server instead of the live sources: a folder with routes.yaml (served by this "
@@ -104,9 +104,15 @@ void add_up_command(CLI::App& app, global_options& g, int& rc) {
     std::cout << "cointicker is up on this machine\n"
               << "  control    " << c.cluster.control.router << " (ROUTER), " << c.cluster.control.pub << " (PUB)\n"
               << "  broker     " << b->bootstrap() << "  (embedded: in memory, one machine, not for production)\n"
-              << "  topics     " << c.cluster.kafka.prefix << "{control,raw,valid,deadletter,unique,insights,dedup.state,reports,analyzer.state}\n"
-              << "  sources    " << (c.cluster.crawler.replay.empty() ? "live (the internet)" : "replay server " + c.cluster.crawler.replay + (replay->starts_with("http") ? "" : " (" + *replay + ")")) << "\n"
-              << "  postgres   " << (c.cluster.postgres.dsn.empty() ? "(none)" : c.cluster.postgres.dsn) << db_note << "\n"
+              << "  topics     " << c.cluster.kafka.prefix
+              << "{control,raw,valid,deadletter,unique,insights,dedup.state,reports,analyzer.state}\n"
+              << "  sources    "
+              << (c.cluster.crawler.replay.empty() ? "live (the internet)"
+                                                   : "replay server " + c.cluster.crawler.replay +
+                                                         (replay->starts_with("http") ? "" : " (" + *replay + ")"))
+              << "\n"
+              << "  postgres   " << (c.cluster.postgres.dsn.empty() ? "(none)" : c.cluster.postgres.dsn) << db_note
+              << "\n"
               << "  hdfs       " << c.cluster.hdfs.url << "\n";
     print_children(sup, c.cluster.metrics.bind);
     if (!missing.empty()) std::cout << "  not built yet: " << missing << "\n";
@@ -117,7 +123,9 @@ void add_up_command(CLI::App& app, global_options& g, int& rc) {
               << "  " << cli << " tail unique --follow\n"
               << "  " << cli << " topics\n"
               << "  psql '" << c.cluster.postgres.dsn << "' -c 'SELECT symbol, price FROM market_trends'\n"
-              << "  psql '" << c.cluster.postgres.dsn << "' -c 'SELECT symbol, \"interval\", \"timestamp\", close, rsi FROM technical_indicators ORDER BY 3 DESC LIMIT 10'\n"
+              << "  psql '" << c.cluster.postgres.dsn
+              << "' -c 'SELECT symbol, \"interval\", \"timestamp\", close, rsi FROM technical_indicators ORDER BY 3 "
+                 "DESC LIMIT 10'\n"
               << "Ctrl-C stops everything." << std::endl;
     sup.run(stop);
     sup.drain(std::chrono::seconds(30));

@@ -1,10 +1,9 @@
 #pragma once
 
+#include <CLI/CLI.hpp>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <CLI/CLI.hpp>
 
 #include "actors/crawler/replay_server.h"
 #include "brokers/embedded_broker.h"
@@ -29,7 +28,8 @@ void add_node_command(CLI::App& app, global_options& g, int& rc);
 // The command line of a supervised actor: this binary's `run ACTOR --node
 // NODE --instance I --restarts R --metrics-port P`, with the same --config and --log-level,
 // and --bootstrap when `bootstrap` is not empty.
-pipeline::supervisor::argv_fn child_argv(const global_options& g, const std::string& bootstrap, const std::string& node);
+pipeline::supervisor::argv_fn child_argv(const global_options& g, const std::string& bootstrap,
+                                         const std::string& node);
 
 // The banner's lines for supervised children: "  LABEL      pid N  metrics http://BIND:PORT/metrics".
 void print_children(const pipeline::supervisor& sup, const std::string& metrics_bind);

@@ -1,8 +1,9 @@
 #include "cli/common.h"
-#include "cli/commands.h"
 
 #include <algorithm>
 #include <iostream>
+
+#include "cli/commands.h"
 
 extern char** environ;
 
@@ -25,10 +26,9 @@ kafka::properties client_props(const cfg::loaded_config& c, const std::string& c
 std::vector<std::pair<std::string, int>> pipeline_topic_partitions(const cfg::loaded_config& c) {
   const auto& t = c.cluster.kafka.topics;
   const auto& p = c.cluster.kafka.prefix;
-  return {{p + "control", t.control},       {p + "raw", t.raw},       {p + "valid", t.valid},
-          {p + "deadletter", t.deadletter}, {p + "unique", t.unique}, {p + "insights", t.insights},
-          {p + "dedup.state", t.dedup_state}, {p + "reports", t.reports},
-          {p + "analyzer.state", t.analyzer_state}};
+  return {{p + "control", t.control},         {p + "raw", t.raw},         {p + "valid", t.valid},
+          {p + "deadletter", t.deadletter},   {p + "unique", t.unique},   {p + "insights", t.insights},
+          {p + "dedup.state", t.dedup_state}, {p + "reports", t.reports}, {p + "analyzer.state", t.analyzer_state}};
 }
 
 std::string resolve_topic(const cfg::loaded_config& c, const std::string& name) {
@@ -37,7 +37,8 @@ std::string resolve_topic(const cfg::loaded_config& c, const std::string& name) 
   return name;
 }
 
-pipeline::supervisor::argv_fn child_argv(const global_options& g, const std::string& bootstrap, const std::string& node) {
+pipeline::supervisor::argv_fn child_argv(const global_options& g, const std::string& bootstrap,
+                                         const std::string& node) {
   return [g, bootstrap, node](const pipeline::supervisor::child& c) {
     std::vector<std::string> args{"/proc/self/exe", "--config", g.config_dir};
     if (!bootstrap.empty()) args.insert(args.end(), {"--bootstrap", bootstrap});

@@ -1,13 +1,12 @@
 #include "cli/local_postgres.h"
 
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-
-#include <spdlog/spdlog.h>
 
 #include "pipeline/process.h"
 
@@ -60,8 +59,8 @@ std::optional<std::string> local_postgres::start(std::string& err) {
   const std::string data = dir_ + "/data";
   if (!fs::exists(data + "/PG_VERSION")) {
     spdlog::info("creating a private PostgreSQL in {} (initdb)", data);
-    if (as_owner(quote(bin + "/initdb") + " -D " + quote(data) + " -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >" +
-                 quote(dir_ + "/initdb.log") + " 2>&1") != 0) {
+    if (as_owner(quote(bin + "/initdb") + " -D " + quote(data) +
+                 " -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >" + quote(dir_ + "/initdb.log") + " 2>&1") != 0) {
       err = "initdb failed; see " + dir_ + "/initdb.log";
       return std::nullopt;
     }
@@ -78,8 +77,8 @@ std::optional<std::string> local_postgres::start(std::string& err) {
       return std::nullopt;
     }
   }
-  if (as_owner(quote(bin + "/pg_ctl") + " -D " + quote(data) + " -l " + quote(dir_ + "/server.log") +
-               " -w -t 60 -o " + quote("-k " + dir_ + " -p " + std::to_string(port) + " -c listen_addresses=127.0.0.1") +
+  if (as_owner(quote(bin + "/pg_ctl") + " -D " + quote(data) + " -l " + quote(dir_ + "/server.log") + " -w -t 60 -o " +
+               quote("-k " + dir_ + " -p " + std::to_string(port) + " -c listen_addresses=127.0.0.1") +
                " start >/dev/null") != 0) {
     err = "PostgreSQL did not start; see " + dir_ + "/server.log";
     return std::nullopt;

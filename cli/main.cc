@@ -12,7 +12,8 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "cointicker 0.1.0");
   global_options g;
   g.config_dir = ctk::cfg::default_config_dir();
-  app.add_option("--config", g.config_dir, "folder holding cluster.yaml and sources.yaml ($CTK_CONFIG_DIR, else ./config)")
+  app.add_option("--config", g.config_dir,
+                 "folder holding cluster.yaml and sources.yaml ($CTK_CONFIG_DIR, else ./config)")
       ->capture_default_str();
   app.add_option("--log-level", g.log_level, "trace|debug|info|warn|error (default: runtime.log_level)");
   app.add_option("--bootstrap", g.bootstrap, "Kafka bootstrap servers (overrides kafka.bootstrap)");

@@ -136,17 +136,24 @@ std::optional<std::int64_t> parse_duration_ms(std::string_view s) {
   if (ec != std::errc() || p == s.data() || n <= 0) return std::nullopt;
   std::string_view unit(p, s.data() + s.size() - p);
   std::int64_t mult = 0;
-  if (unit == "ms") mult = 1;
-  else if (unit == "s") mult = 1000;
-  else if (unit == "m") mult = 60'000;
-  else if (unit == "h") mult = 3'600'000;
-  else if (unit == "d") mult = 86'400'000;
-  else return std::nullopt;
+  if (unit == "ms")
+    mult = 1;
+  else if (unit == "s")
+    mult = 1000;
+  else if (unit == "m")
+    mult = 60'000;
+  else if (unit == "h")
+    mult = 3'600'000;
+  else if (unit == "d")
+    mult = 86'400'000;
+  else
+    return std::nullopt;
   return n * mult;
 }
 
 std::optional<std::string> topics_settings::check(const topics_settings& t) {
-  for (int p : {t.control, t.raw, t.valid, t.deadletter, t.unique, t.insights, t.dedup_state, t.reports, t.analyzer_state})
+  for (int p :
+       {t.control, t.raw, t.valid, t.deadletter, t.unique, t.insights, t.dedup_state, t.reports, t.analyzer_state})
     if (p < 1 || p > 1024) return "partition counts must be between 1 and 1024";
   // The analyzer checkpoints the state of unique partition p to analyzer.state partition p.
   if (t.analyzer_state != t.unique) return "analyzer_state needs as many partitions as unique";
@@ -165,7 +172,8 @@ std::optional<std::string> hdfs_settings::check(const hdfs_settings& h) {
   if (h.avro_block_bytes < 4096 || h.avro_block_bytes > (64LL << 20)) return "avro_block_bytes must be 4096..67108864";
   if (h.rotate_records < 1) return "rotate_records must be at least 1";
   if (h.rotate_bytes < 1024) return "rotate_bytes must be at least 1024";
-  if (!parse_duration_ms(h.rotate_after)) return "rotate_after: '" + h.rotate_after + "' is not a duration (60s, 5m, ...)";
+  if (!parse_duration_ms(h.rotate_after))
+    return "rotate_after: '" + h.rotate_after + "' is not a duration (60s, 5m, ...)";
   if (h.timeout_ms < 100) return "timeout_ms must be at least 100";
   if (h.retries < 0 || h.retries > 100) return "retries must be 0..100";
   return std::nullopt;
@@ -206,12 +214,14 @@ std::optional<std::string> dedup_settings::check(const dedup_settings& d) {
 }
 
 std::optional<std::string> node_settings::check(const node_settings& n) {
-  static const std::set<std::string> actors{"crawler",  "validator", "dedup",    "hdfs-sink",
-                                            "db-sink",  "analyzer",  "scheduler"};
+  static const std::set<std::string> actors{"crawler", "validator", "dedup",    "hdfs-sink",
+                                            "db-sink", "analyzer",  "scheduler"};
   if (n.name.empty()) return "a node needs a name";
   if (n.role != "master" && n.role != "worker") return "node '" + n.name + "': role must be master or worker";
   for (const auto& [a, count] : n.actors) {
-    if (!actors.count(a)) return "node '" + n.name + "': unknown actor '" + a + "' (crawler, validator, dedup, hdfs-sink, db-sink, analyzer, scheduler)";
+    if (!actors.count(a))
+      return "node '" + n.name + "': unknown actor '" + a +
+             "' (crawler, validator, dedup, hdfs-sink, db-sink, analyzer, scheduler)";
     if (count < 0 || count > 64) return "node '" + n.name + "': instance count of " + a + " must be 0..64";
   }
   return std::nullopt;
@@ -253,8 +263,8 @@ std::optional<std::string> schedule_settings::check(const schedule_settings& s) 
 
 std::optional<std::string> source_settings::check(const source_settings& s) {
   static const std::set<std::string> kinds{"market", "news", "fear_greed"};
-  static const std::set<std::string> parsers{"upbit",      "alternative_me", "cnn_fear_greed", "coinness",
-                                             "saveticker", "rss",            "json",           "html"};
+  static const std::set<std::string> parsers{
+      "upbit", "alternative_me", "cnn_fear_greed", "coinness", "saveticker", "rss", "json", "html"};
   if (!kinds.count(s.kind)) return "kind must be market, news or fear_greed (got '" + s.kind + "')";
   if (!parsers.count(s.parser))
     return "parser must be one of upbit, alternative_me, cnn_fear_greed, coinness, saveticker, rss, json, html (got '" +

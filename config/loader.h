@@ -4,6 +4,8 @@
 // CTK_KAFKA__BOOTSTRAP=host:9092 or CTK_SOURCES__UPBIT__ENABLED=false.
 #pragma once
 
+#include <yaml-cpp/yaml.h>
+
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -11,8 +13,6 @@
 #include <string>
 #include <type_traits>
 #include <vector>
-
-#include <yaml-cpp/yaml.h>
 
 #include "config/schema.h"
 #include "config/settings.h"
@@ -125,7 +125,9 @@ void decode(const YAML::Node& n, M& out, ctx& c) {
     }
   } else {
     if (!n.IsScalar()) {
-      c.fail(n, "expected a single value, got a " + std::string(n.IsMap() ? "mapping" : n.IsSequence() ? "list" : "null"));
+      c.fail(n, "expected a single value, got a " + std::string(n.IsMap()        ? "mapping"
+                                                                : n.IsSequence() ? "list"
+                                                                                 : "null"));
       return;
     }
     scalar(n, out, c);

@@ -24,7 +24,9 @@ constexpr setting_t<T, M> setting(std::string_view name, M T::*member, std::stri
 }
 
 template <class T>
-concept settings_struct = requires { T::settings(); };
+concept settings_struct = requires {
+  T::settings();
+};
 
 // A struct may also declare `static std::optional<std::string> check(const T&)`
 // for rules across keys; its message is reported at the struct's position.

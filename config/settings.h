@@ -66,11 +66,10 @@ struct broker_settings {
   std::string address_file;
 
   static constexpr auto settings() {
-    return std::tuple{
-        setting("listen", &broker_settings::listen,
-                "fixed address `cointicker broker` accepts bootstrap connections on (port 0: none)"),
-        setting("address_file", &broker_settings::address_file,
-                "if set, the embedded broker writes its bootstrap address there")};
+    return std::tuple{setting("listen", &broker_settings::listen,
+                              "fixed address `cointicker broker` accepts bootstrap connections on (port 0: none)"),
+                      setting("address_file", &broker_settings::address_file,
+                              "if set, the embedded broker writes its bootstrap address there")};
   }
 };
 
@@ -114,8 +113,7 @@ struct hdfs_settings {
                 "avro: block size; a record larger than this is dead-lettered"),
         setting("rotate_records", &hdfs_settings::rotate_records,
                 "commit a partition's open files when one of them holds this many records"),
-        setting("rotate_bytes", &hdfs_settings::rotate_bytes,
-                "... or this many bytes"),
+        setting("rotate_bytes", &hdfs_settings::rotate_bytes, "... or this many bytes"),
         setting("rotate_after", &hdfs_settings::rotate_after,
                 "... or when its oldest open file is this old (timer-driven: idle topics get committed too)"),
         setting("timeout_ms", &hdfs_settings::timeout_ms, "WebHDFS: total time allowed for one HTTP request"),
@@ -170,10 +168,11 @@ struct metrics_settings {
   int base_port = 0;
 
   static constexpr auto settings() {
-    return std::tuple{setting("bind", &metrics_settings::bind, "address of the Prometheus /metrics endpoints"),
-                      setting("base_port", &metrics_settings::base_port,
-                              "metrics port of `run`; `up` and `node` give their children base_port, base_port+1, … (kept across "
-                              "restarts); 0: a free port per process (printed at start)")};
+    return std::tuple{
+        setting("bind", &metrics_settings::bind, "address of the Prometheus /metrics endpoints"),
+        setting("base_port", &metrics_settings::base_port,
+                "metrics port of `run`; `up` and `node` give their children base_port, base_port+1, … (kept across "
+                "restarts); 0: a free port per process (printed at start)")};
   }
 };
 
@@ -229,7 +228,8 @@ struct crawler_settings {
 
   static constexpr auto settings() {
     return std::tuple{
-        setting("user_agent", &crawler_settings::user_agent, "User-Agent of every request (a source's headers may override it)"),
+        setting("user_agent", &crawler_settings::user_agent,
+                "User-Agent of every request (a source's headers may override it)"),
         setting("max_body_bytes", &crawler_settings::max_body_bytes,
                 "a response body larger than this is refused (the page is dead-lettered, not parsed)"),
         setting("connect_timeout_ms", &crawler_settings::connect_timeout_ms, "TCP + TLS connect timeout"),
@@ -291,8 +291,9 @@ struct analyzer_settings {
   static constexpr auto settings() {
     return std::tuple{
         setting("intervals", &analyzer_settings::intervals, "candle intervals (5m, 15m, 1h, 1d, ...)"),
-        setting("grace", &analyzer_settings::grace,
-                "a candle of a quiet symbol closes this long after its end (wall clock) once no record came for as long"),
+        setting(
+            "grace", &analyzer_settings::grace,
+            "a candle of a quiet symbol closes this long after its end (wall clock) once no record came for as long"),
         setting("snapshot_interval", &analyzer_settings::snapshot_interval,
                 "a symbol's state goes to analyzer.state at most this often (and when it is new, and on stop); "
                 "longer: less output, more replay after a crash"),
@@ -305,7 +306,8 @@ struct analyzer_settings {
         setting("macd_slow", &analyzer_settings::macd_slow, "MACD slow EMA period"),
         setting("macd_signal", &analyzer_settings::macd_signal, "MACD signal EMA period"),
         setting("bollinger_period", &analyzer_settings::bollinger_period, "Bollinger middle band SMA period"),
-        setting("bollinger_k", &analyzer_settings::bollinger_k, "Bollinger band width in (population) standard deviations"),
+        setting("bollinger_k", &analyzer_settings::bollinger_k,
+                "Bollinger band width in (population) standard deviations"),
         setting("rsi_overbought", &analyzer_settings::rsi_overbought, "insight when RSI closes at or above this"),
         setting("rsi_oversold", &analyzer_settings::rsi_oversold, "insight when RSI closes at or below this"),
         setting("price_move_pct", &analyzer_settings::price_move_pct,
@@ -314,8 +316,10 @@ struct analyzer_settings {
         setting("volume_multiple", &analyzer_settings::volume_multiple,
                 "insight when a candle's volume is this many times the average of the previous volume_average"),
         setting("volume_average", &analyzer_settings::volume_average, "candles averaged for the volume insight"),
-        setting("extreme_fear", &analyzer_settings::extreme_fear, "fear & greed at or below this: extreme fear insight"),
-        setting("extreme_greed", &analyzer_settings::extreme_greed, "fear & greed at or above this: extreme greed insight"),
+        setting("extreme_fear", &analyzer_settings::extreme_fear,
+                "fear & greed at or below this: extreme fear insight"),
+        setting("extreme_greed", &analyzer_settings::extreme_greed,
+                "fear & greed at or above this: extreme greed insight"),
         setting("sentiment_threshold", &analyzer_settings::sentiment_threshold,
                 "a news score at or above this is positive, at or below minus this negative"),
         setting("korean_lexicon", &analyzer_settings::korean_lexicon,
@@ -358,7 +362,8 @@ struct cluster_settings {
                       setting("dedup", &cluster_settings::dedup, "the dedup actor"),
                       setting("crawler", &cluster_settings::crawler, "the crawler actor's HTTP fetcher"),
                       setting("scheduler", &cluster_settings::scheduler, "the scheduler actor"),
-                      setting("analyzer", &cluster_settings::analyzer, "the analyzer actor: candles, indicators, sentiment, insights")};
+                      setting("analyzer", &cluster_settings::analyzer,
+                              "the analyzer actor: candles, indicators, sentiment, insights")};
   }
 };
 

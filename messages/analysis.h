@@ -57,15 +57,15 @@ struct indicator_data {
 
 // The sentiment of one news record.
 struct sentiment_data {
-  std::string news_id;       // the news record's id
-  std::string news_source;   // "coinness"
-  std::string published_at;  // the news record's time
-  double score = 0;          // -1 .. 1
-  std::string label;         // positive | neutral | negative
-  double confidence = 0;     // 0 .. 1
-  std::string language;      // ko | en
+  std::string news_id;               // the news record's id
+  std::string news_source;           // "coinness"
+  std::string published_at;          // the news record's time
+  double score = 0;                  // -1 .. 1
+  std::string label;                 // positive | neutral | negative
+  double confidence = 0;             // 0 .. 1
+  std::string language;              // ko | en
   std::vector<std::string> symbols;  // BTC, ETH, ...
-  std::int64_t hits = 0;     // lexicon words found
+  std::int64_t hits = 0;             // lexicon words found
 
   static constexpr auto fields() {
     return std::tuple{field("news_id", &sentiment_data::news_id),
@@ -89,7 +89,7 @@ struct insight_data {
   std::string severity;  // info | warning | critical
   std::string text_ko;
   std::string text_en;
-  double value = 0;      // the number that triggered it (RSI, percent, index, ...)
+  double value = 0;                       // the number that triggered it (RSI, percent, index, ...)
   std::vector<std::string> related_news;  // up to 5 news record ids
 
   static constexpr auto fields() {

@@ -1,10 +1,10 @@
 #include "messages/envelope.h"
 
+#include <simdjson.h>
+
 #include <chrono>
 #include <cstdio>
 #include <ctime>
-
-#include <simdjson.h>
 #define XXH_STATIC_LINKING_ONLY
 #include <xxhash.h>
 
@@ -78,8 +78,7 @@ std::string format_utc_ms(std::int64_t ms) {
   const year_month_day ymd{day};
   const hh_mm_ss<milliseconds> tod{t - day};
   const int y = static_cast<int>(ymd.year());
-  if (y < 0 || y > 9999)
-  {
+  if (y < 0 || y > 9999) {
     char buf[96];  // room for any int in each field
     std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02lld:%02lld:%02lld.%03lldZ", y, static_cast<unsigned>(ymd.month()),
                   static_cast<unsigned>(ymd.day()), static_cast<long long>(tod.hours().count()),
@@ -89,7 +88,8 @@ std::string format_utc_ms(std::int64_t ms) {
   }
   std::string out = "0000-00-00T00:00:00.000Z";
   auto put = [&](std::size_t at, long long v, int width) {
-    for (int i = width - 1; i >= 0; --i, v /= 10) out[at + static_cast<std::size_t>(i)] = static_cast<char>('0' + v % 10);
+    for (int i = width - 1; i >= 0; --i, v /= 10)
+      out[at + static_cast<std::size_t>(i)] = static_cast<char>('0' + v % 10);
   };
   put(0, y, 4);
   put(5, static_cast<unsigned>(ymd.month()), 2);

@@ -38,14 +38,20 @@ namespace {
 std::string_view type_name(simdjson::dom::element_type t) {
   using simdjson::dom::element_type;
   switch (t) {
-    case element_type::ARRAY: return "array";
-    case element_type::OBJECT: return "object";
+    case element_type::ARRAY:
+      return "array";
+    case element_type::OBJECT:
+      return "object";
     case element_type::INT64:
     case element_type::UINT64:
-    case element_type::DOUBLE: return "number";
-    case element_type::STRING: return "string";
-    case element_type::BOOL: return "boolean";
-    case element_type::NULL_VALUE: return "null";
+    case element_type::DOUBLE:
+      return "number";
+    case element_type::STRING:
+      return "string";
+    case element_type::BOOL:
+      return "boolean";
+    case element_type::NULL_VALUE:
+      return "null";
   }
   return "unknown";
 }
@@ -84,8 +90,10 @@ bool decode_scalar(simdjson::dom::element v, bool& out, decode_ctx& c) {
 
 bool decode_scalar(simdjson::dom::element v, raw_json& out, decode_ctx& c) {
   out.dom = v;
-  if (c.raw_in_place) out.text.clear();
-  else out.text = simdjson::minify(v);
+  if (c.raw_in_place)
+    out.text.clear();
+  else
+    out.text = simdjson::minify(v);
   return true;
 }
 

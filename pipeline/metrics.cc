@@ -1,8 +1,8 @@
 #include "pipeline/metrics.h"
 
-#include <cstdio>
-
 #include <httplib.h>
+
+#include <cstdio>
 
 namespace ctk::pipeline {
 

@@ -1,12 +1,11 @@
 #include "pipeline/runner.h"
 
+#include <spdlog/spdlog.h>
 #include <xxhash.h>
 
 #include <algorithm>
 #include <random>
 #include <thread>
-
-#include <spdlog/spdlog.h>
 
 #include "config/loader.h"
 #include "messages/envelope.h"
@@ -24,8 +23,8 @@ class phase_timer {
  public:
   explicit phase_timer(std::atomic<std::uint64_t>& c) : c_(c), t0_(clock::now()) {}
   ~phase_timer() {
-    c_.fetch_add(static_cast<std::uint64_t>(
-        std::chrono::duration_cast<std::chrono::microseconds>(clock::now() - t0_).count()));
+    c_.fetch_add(
+        static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(clock::now() - t0_).count()));
   }
 
  private:
@@ -81,9 +80,8 @@ runner::runner(actor& a, runner_config rc)
   metrics_.gauge("ctk_broker_connected", "1 while a Kafka broker answers this process, 0 while none does",
                  [this] { return connected_.load() ? 1.0 : 0.0; });
   metrics_.gauge("ctk_rss_bytes", "resident set size", [] { return static_cast<double>(rss_bytes()); });
-  metrics_.gauge("ctk_uptime_seconds", "seconds since start", [this] {
-    return std::chrono::duration<double>(clock::now() - started_).count();
-  });
+  metrics_.gauge("ctk_uptime_seconds", "seconds since start",
+                 [this] { return std::chrono::duration<double>(clock::now() - started_).count(); });
 }
 
 runner::~runner() = default;
@@ -121,11 +119,13 @@ std::int32_t runner::partition_for(std::string_view topic, std::string_view part
   std::int32_t n = producer_->partition_count(full);
   if (n <= 0) {
     std::string err;  // not learned at start (broker slow): ask now, once per call until known
-    if (!producer_->prepare({full}, 5000, err)) spdlog::warn("partitions of {} unknown ({}); placing by key", full, err);
+    if (!producer_->prepare({full}, 5000, err))
+      spdlog::warn("partitions of {} unknown ({}); placing by key", full, err);
     n = producer_->partition_count(full);
   }
   if (n <= 0) return -1;
-  return static_cast<std::int32_t>(XXH3_64bits(partition_key.data(), partition_key.size()) % static_cast<std::uint64_t>(n));
+  return static_cast<std::int32_t>(XXH3_64bits(partition_key.data(), partition_key.size()) %
+                                   static_cast<std::uint64_t>(n));
 }
 
 int runner::run(const std::atomic<bool>& stop) {
@@ -180,8 +180,8 @@ int runner::run(const std::atomic<bool>& stop) {
         rc_.control, rc_.identity,
         [this] {
           control::snapshot s;
-          s.state = stop_->load()              ? "draining"
-                    : !connected_.load()       ? "disconnected"
+          s.state = stop_->load()             ? "draining"
+                    : !connected_.load()      ? "disconnected"
                     : pause_requested_.load() ? "paused"
                                               : "running";
           s.consumed = consumed_.load();
@@ -242,10 +242,11 @@ int runner::run(const std::atomic<bool>& stop) {
   std::string ferr;
   if (!producer_->flush(ferr)) spdlog::error("while stopping: {}", ferr);
   if (agent_) agent_->stop();  // its last heartbeat says "stopped"
-  spdlog::info("stopped: consumed {}, produced {}, dead-lettered {}; seconds in poll {:.2f}, handle {:.2f}, "
-               "delivery {:.2f}, flush {:.2f}, commit {:.2f}",
-               consumed_.load(), producer_->acked(), dead_lettered_.load(), secs(us_poll_), secs(us_handle_),
-               secs(us_delivery_), secs(us_flush_), secs(us_commit_));
+  spdlog::info(
+      "stopped: consumed {}, produced {}, dead-lettered {}; seconds in poll {:.2f}, handle {:.2f}, "
+      "delivery {:.2f}, flush {:.2f}, commit {:.2f}",
+      consumed_.load(), producer_->acked(), dead_lettered_.load(), secs(us_poll_), secs(us_handle_), secs(us_delivery_),
+      secs(us_flush_), secs(us_commit_));
   return 0;
 }
 
@@ -259,8 +260,9 @@ void runner::collect_batch(const std::atomic<bool>& stop) {
     // An empty batch waits (in short slices, so a stop is prompt); a started
     // one takes what is already fetched and goes.
     got.clear();
-    consumer_->poll_batch(static_cast<int>(std::min<long long>(left, pending_.empty() || holding_for_rebalance_ ? 100 : 1)),
-                          pending_.size() < max ? max - pending_.size() : max, got);
+    consumer_->poll_batch(
+        static_cast<int>(std::min<long long>(left, pending_.empty() || holding_for_rebalance_ ? 100 : 1)),
+        pending_.size() < max ? max - pending_.size() : max, got);
     if (got.empty() && !pending_.empty()) break;
     for (auto& m : got) {
       if (m->err) {
@@ -355,8 +357,10 @@ void runner::backoff(int attempt, const std::atomic<bool>& stop) {
   while (clock::now() < deadline && !stop.load()) {
     kafka::message_ptr m = consumer_->poll(50);
     if (!m) continue;
-    if (m->err) on_consumer_error(*m);
-    else pending_.push_back(std::move(m));
+    if (m->err)
+      on_consumer_error(*m);
+    else
+      pending_.push_back(std::move(m));
   }
   consumer_->resume(consumer_->assignment());
 }
@@ -517,12 +521,12 @@ void runner::on_consumer_error(const rd_kafka_message_t& m) {
     std::int64_t low = -1, high = -1;
     rd_kafka_query_watermark_offsets(consumer_->raw(), topic.c_str(), m.partition, &low, &high, 5000);
     std::int64_t lost = m.offset >= 0 && low > m.offset ? low - m.offset : 0;
-    const std::string reason = "DATA LOSS on " + topic + "/" + std::to_string(m.partition) + ": position " +
-                               std::to_string(m.offset) + " is outside the log [" + std::to_string(low) + ", " +
-                               std::to_string(high) + "); " +
-                               (lost > 0 ? std::to_string(lost) + " messages were dropped by the broker before they were consumed"
-                                         : "the log was truncated or recreated") +
-                               "; resuming at " + std::to_string(low);
+    const std::string reason =
+        "DATA LOSS on " + topic + "/" + std::to_string(m.partition) + ": position " + std::to_string(m.offset) +
+        " is outside the log [" + std::to_string(low) + ", " + std::to_string(high) + "); " +
+        (lost > 0 ? std::to_string(lost) + " messages were dropped by the broker before they were consumed"
+                  : "the log was truncated or recreated") +
+        "; resuming at " + std::to_string(low);
     spdlog::critical("{}", reason);
     data_loss_.fetch_add(static_cast<std::uint64_t>(lost));
     outcome o = outcome::dead_letter("data_loss", reason);
@@ -548,8 +552,10 @@ void runner::on_assign(std::vector<kafka::topic_partition>& parts) {
   // the broker refused during the rebalance: resume after that output.
   for (auto& p : parts) {
     // What the broker holds, before a carry or the actor moves the start.
-    if (p.offset >= 0) broker_committed_[{p.topic, p.partition}] = p.offset;
-    else broker_committed_.erase({p.topic, p.partition});
+    if (p.offset >= 0)
+      broker_committed_[{p.topic, p.partition}] = p.offset;
+    else
+      broker_committed_.erase({p.topic, p.partition});
     auto it = carry_.find({p.topic, p.partition});
     if (it != carry_.end() && (p.offset < 0 || it->second > p.offset)) {
       p.offset = it->second;
@@ -562,8 +568,10 @@ void runner::on_assign(std::vector<kafka::topic_partition>& parts) {
   actor_.on_assign(parts);
   for (const auto& p : parts) {
     assigned_.insert({p.topic, p.partition});
-    if (p.offset >= 0) committed_[{p.topic, p.partition}] = p.offset;
-    else committed_.erase({p.topic, p.partition});
+    if (p.offset >= 0)
+      committed_[{p.topic, p.partition}] = p.offset;
+    else
+      committed_.erase({p.topic, p.partition});
   }
   spdlog::info("assigned {} partitions", parts.size());
 }
@@ -607,8 +615,10 @@ void runner::check_brokers() {
   const bool up = (!producer_->brokers_down() || producer_->probe_brokers(200)) &&
                   (!consumer_->brokers_down() || consumer_->probe_brokers(200));
   if (connected_.exchange(up) != up) {
-    if (up) spdlog::info("broker reachable again");
-    else spdlog::error("no broker reachable: status and /healthz say disconnected until one answers");
+    if (up)
+      spdlog::info("broker reachable again");
+    else
+      spdlog::error("no broker reachable: status and /healthz say disconnected until one answers");
   }
 }
 
@@ -631,7 +641,8 @@ void runner::on_control(const control::command& c) {
     cfg::loaded_config fresh;
     auto errors = cfg::load_config(rc_.config_dir, fresh, environ);
     if (!errors.empty()) {
-      spdlog::error("reload: {} config error(s), nothing changed; first: {}", errors.size(), errors.front().to_string());
+      spdlog::error("reload: {} config error(s), nothing changed; first: {}", errors.size(),
+                    errors.front().to_string());
       return;
     }
     // What changes live (docs: pipeline/README.md): the log level. The rest

@@ -77,8 +77,8 @@ class runner final : kafka::rebalance_listener, public emitter {
   struct batch {
     std::uint64_t seq = 0;
     std::map<tp_key, std::int64_t> offsets;  // next offset to commit, per partition
-    std::int64_t outstanding = 0;           // produced, awaiting a delivery report
-    bool sealed = false;                    // handled and flushed
+    std::int64_t outstanding = 0;            // produced, awaiting a delivery report
+    bool sealed = false;                     // handled and flushed
   };
 
   void collect_batch(const std::atomic<bool>& stop);
@@ -115,16 +115,16 @@ class runner final : kafka::rebalance_listener, public emitter {
   std::deque<kafka::message_ptr> pending_;
   std::deque<batch> inflight_;  // oldest first; the back is the one being filled
   std::uint64_t next_seq_ = 1;
-  std::uint64_t rewinds_ = 0;  // a message in retry is abandoned when this changes
-  std::string delivery_error_;                // first failure since the last rewind
-  std::string rejected_;                      // why the producer refused output of the current message
-  std::map<tp_key, std::int64_t> committed_;  // last committed (or start) offset: where a redo seeks
+  std::uint64_t rewinds_ = 0;                        // a message in retry is abandoned when this changes
+  std::string delivery_error_;                       // first failure since the last rewind
+  std::string rejected_;                             // why the producer refused output of the current message
+  std::map<tp_key, std::int64_t> committed_;         // last committed (or start) offset: where a redo seeks
   std::map<tp_key, std::int64_t> broker_committed_;  // what the broker holds: commits with nothing new are skipped
-  std::map<tp_key, std::int64_t> to_commit_;  // acknowledged output, commit refused so far (retried)
-  std::map<tp_key, std::int64_t> carry_;      // to_commit_ of revoked partitions, reused if they come back
-  bool idle_failing_ = false;  // idle() said retry; reported once
-  bool holding_for_rebalance_ = false;  // a commit was refused: poll, but handle nothing until reassigned
-  std::map<tp_key, std::int64_t> dropped_from_;  // held input dropped over the cap: first offset per partition
+  std::map<tp_key, std::int64_t> to_commit_;         // acknowledged output, commit refused so far (retried)
+  std::map<tp_key, std::int64_t> carry_;             // to_commit_ of revoked partitions, reused if they come back
+  bool idle_failing_ = false;                        // idle() said retry; reported once
+  bool holding_for_rebalance_ = false;               // a commit was refused: poll, but handle nothing until reassigned
+  std::map<tp_key, std::int64_t> dropped_from_;      // held input dropped over the cap: first offset per partition
   std::set<tp_key> assigned_;
   std::map<std::string, std::string, std::less<>> topic_names_;
 

@@ -1,6 +1,7 @@
 #include "pipeline/supervisor.h"
 
 #include <signal.h>
+#include <spdlog/spdlog.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -9,8 +10,6 @@
 #include <cerrno>
 #include <cstring>
 #include <thread>
-
-#include <spdlog/spdlog.h>
 
 #include "pipeline/process.h"
 
@@ -24,8 +23,8 @@ pid_t supervisor::spawn(const child& c) {
   const pid_t parent = ::getpid();
   const pid_t pid = ::fork();
   if (pid == 0) {
-    ::setpgid(0, 0);  // a terminal's Ctrl-C reaches the parent only; it drains the children
-    ::prctl(PR_SET_PDEATHSIG, SIGTERM);  // the parent SIGKILLed: the child drains itself
+    ::setpgid(0, 0);                        // a terminal's Ctrl-C reaches the parent only; it drains the children
+    ::prctl(PR_SET_PDEATHSIG, SIGTERM);     // the parent SIGKILLed: the child drains itself
     if (::getppid() != parent) ::_exit(1);  // the parent died before prctl
     ::execv(argv[0], argv.data());
     ::_exit(127);
@@ -62,7 +61,8 @@ void supervisor::tick() {
         continue;
       }
       if (now - c.started >= stable_after) c.crash_streak = 0;
-      const auto backoff = std::min<std::chrono::seconds>(max_backoff, std::chrono::seconds(1 << std::min(c.crash_streak, 5)));
+      const auto backoff =
+          std::min<std::chrono::seconds>(max_backoff, std::chrono::seconds(1 << std::min(c.crash_streak, 5)));
       ++c.crash_streak;
       spdlog::error("{} (pid {}) exited with {}; restarting it in {} s", c.label(), c.pid,
                     WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st), backoff.count());
@@ -72,8 +72,10 @@ void supervisor::tick() {
       ++c.restarts;
       c.started = now;
       c.pid = spawn(c);
-      if (c.pid > 0) spdlog::info("{} restarted (pid {}, restart {})", c.label(), c.pid, c.restarts);
-      else c.restart_at = now + max_backoff;
+      if (c.pid > 0)
+        spdlog::info("{} restarted (pid {}, restart {})", c.label(), c.pid, c.restarts);
+      else
+        c.restart_at = now + max_backoff;
     }
   }
 }

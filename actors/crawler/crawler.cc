@@ -1,12 +1,10 @@
 #include "actors/crawler/crawler.h"
 
-#include <chrono>
-
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
-
 #include <spdlog/spdlog.h>
 
+#include <chrono>
 
 namespace ctk::crawler {
 

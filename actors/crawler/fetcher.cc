@@ -1,7 +1,7 @@
 #include "actors/crawler/fetcher.h"
 
-#include "messages/text.h"
 #include <curl/curl.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <chrono>
@@ -11,7 +11,7 @@
 #include <random>
 #include <unordered_map>
 
-#include <spdlog/spdlog.h>
+#include "messages/text.h"
 
 namespace ctk::crawler {
 
@@ -24,7 +24,9 @@ struct curl_global {
   curl_global() { curl_global_init(CURL_GLOBAL_DEFAULT); }
 };
 
-bool retryable_status(long s) { return s == 408 || s == 425 || s == 429 || s == 500 || s == 502 || s == 503 || s == 504; }
+bool retryable_status(long s) {
+  return s == 408 || s == 425 || s == 429 || s == 500 || s == 502 || s == 503 || s == 504;
+}
 
 bool retryable_curl(CURLcode c) {
   switch (c) {
@@ -48,9 +50,12 @@ bool retryable_curl(CURLcode c) {
 
 std::string response::describe() const {
   std::string s;
-  if (!error.empty()) s = error;
-  else if (not_modified) s = "HTTP 304 (not modified)";
-  else s = "HTTP " + std::to_string(status);
+  if (!error.empty())
+    s = error;
+  else if (not_modified)
+    s = "HTTP 304 (not modified)";
+  else
+    s = "HTTP " + std::to_string(status);
   if (attempts > 1) s += " after " + std::to_string(attempts) + " attempts";
   return s;
 }
@@ -187,8 +192,10 @@ struct fetcher::impl {
   void enqueue(std::unique_ptr<job> j, bool front) {
     host_state& h = host_for(*j);
     ++queued;
-    if (front) h.queue.push_front(std::move(j));
-    else h.queue.push_back(std::move(j));
+    if (front)
+      h.queue.push_front(std::move(j));
+    else
+      h.queue.push_back(std::move(j));
   }
 
   void start(std::unique_ptr<job> j) {
@@ -233,7 +240,8 @@ struct fetcher::impl {
     }
     if (j->req.conditional) {
       if (auto it = cache.find(j->req.url); it != cache.end()) {
-        if (!it->second.etag.empty()) j->hdrs = curl_slist_append(j->hdrs, ("If-None-Match: " + it->second.etag).c_str());
+        if (!it->second.etag.empty())
+          j->hdrs = curl_slist_append(j->hdrs, ("If-None-Match: " + it->second.etag).c_str());
         if (!it->second.last_modified.empty())
           j->hdrs = curl_slist_append(j->hdrs, ("If-Modified-Since: " + it->second.last_modified).c_str());
       }
@@ -258,8 +266,7 @@ struct fetcher::impl {
       }
     }
     ms wait{200};
-    for (const auto& d : delayed)
-      wait = std::min(wait, std::chrono::duration_cast<ms>(d->not_before - now) + ms(1));
+    for (const auto& d : delayed) wait = std::min(wait, std::chrono::duration_cast<ms>(d->not_before - now) + ms(1));
     for (auto& [name, h] : hosts) {
       if (h.queue.empty()) continue;
       h.tokens = std::min(h.burst, h.tokens + std::chrono::duration<double>(now - h.refilled).count() * h.rate);
@@ -284,8 +291,8 @@ struct fetcher::impl {
   }
 
   ms backoff(int attempt) {
-    const double cap = std::min<double>(f.opt_.backoff_max_ms,
-                                        f.opt_.backoff_initial_ms * std::pow(2.0, std::min(attempt - 1, 30)));
+    const double cap =
+        std::min<double>(f.opt_.backoff_max_ms, f.opt_.backoff_initial_ms * std::pow(2.0, std::min(attempt - 1, 30)));
     std::uniform_real_distribution<double> jitter(0.5, 1.0);
     return ms(static_cast<long>(cap * jitter(rng)));
   }

@@ -55,14 +55,14 @@ struct request {
 };
 
 struct response {
-  std::string url;        // as requested (the original URL, also in replay mode)
-  long status = 0;        // 0: no HTTP answer
+  std::string url;  // as requested (the original URL, also in replay mode)
+  long status = 0;  // 0: no HTTP answer
   header_map headers;
   std::string body;
-  std::string error;      // empty: an HTTP answer arrived (status may still be an error)
+  std::string error;          // empty: an HTTP answer arrived (status may still be an error)
   bool not_modified = false;  // 304 to a conditional request: nothing new
   int attempts = 0;
-  double seconds = 0;     // from submit to the final answer, retries and waits included
+  double seconds = 0;  // from submit to the final answer, retries and waits included
 
   bool ok() const { return error.empty() && ((status >= 200 && status < 300) || not_modified); }
   // One line for logs and dead letters: "HTTP 503 after 4 attempts" / "timeout after ...".

@@ -1,7 +1,9 @@
 #include "actors/crawler/replay_server.h"
 
-#include "messages/text.h"
+#include <httplib.h>
+#include <spdlog/spdlog.h>
 #include <sys/socket.h>
+#include <yaml-cpp/yaml.h>
 
 #include <atomic>
 #include <filesystem>
@@ -9,9 +11,7 @@
 #include <sstream>
 #include <thread>
 
-#include <httplib.h>
-#include <spdlog/spdlog.h>
-#include <yaml-cpp/yaml.h>
+#include "messages/text.h"
 
 namespace ctk::crawler {
 
@@ -78,7 +78,8 @@ std::unique_ptr<replay_server> replay_server::load(const std::string& dir, std::
         for (auto it = x.begin(); it != x.end(); ++it) {
           const std::string k = it->first.Scalar();
           if (k != "status" && k != "headers" && k != "body" && k != "body_file" && k != "delay_ms" && k != "fault") {
-            err = where(file, it->first) + ": unknown key '" + k + "' (status, headers, body, body_file, delay_ms, fault)";
+            err = where(file, it->first) + ": unknown key '" + k +
+                  "' (status, headers, body, body_file, delay_ms, fault)";
             return nullptr;
           }
         }
@@ -225,8 +226,10 @@ bool replay_server::start(const std::string& bind, int port, std::string& err) {
     std::string etag, last_modified;
     for (const auto& [k, v] : r->headers) {
       const std::string lk = text::lower(k);
-      if (lk == "content-type") ctype = v;
-      else res.set_header(k.c_str(), v);
+      if (lk == "content-type")
+        ctype = v;
+      else
+        res.set_header(k.c_str(), v);
       if (lk == "etag") etag = v;
       if (lk == "last-modified") last_modified = v;
     }

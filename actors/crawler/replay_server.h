@@ -74,7 +74,7 @@ class replay_server {
  private:
   struct impl;
   std::vector<replay_route> routes_;
-  std::vector<std::size_t> next_;  // per route: the next response to serve
+  std::vector<std::size_t> next_;                                           // per route: the next response to serve
   std::unordered_map<std::string, std::vector<std::size_t>> by_host_path_;  // "host path" -> routes
   mutable std::mutex mu_;
   std::vector<replay_hit> hits_;

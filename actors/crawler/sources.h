@@ -6,12 +6,12 @@
 // the crawler dead-letters with the page body.
 #pragma once
 
+#include <simdjson.h>
+
 #include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <simdjson.h>
 
 #include "actors/crawler/fetcher.h"
 #include "config/settings.h"
@@ -42,8 +42,8 @@ struct parse_result {
 
 // State of one crawl (one command), for parsers that walk pages.
 struct crawl_state {
-  int pages = 0;          // answers handled so far, this one included
-  int misses = 0;         // consecutive 404s in a detail walk
+  int pages = 0;   // answers handled so far, this one included
+  int misses = 0;  // consecutive 404s in a detail walk
   std::int64_t next_id = 0;
   std::int64_t count = 0;  // items seen so far
   bool fallback = false;

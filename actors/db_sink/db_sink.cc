@@ -1,17 +1,17 @@
 #include "actors/db_sink/db_sink.h"
 
-#include <array>
-#include <charconv>
-#include <chrono>
-#include <map>
-#include <condition_variable>
-#include <mutex>
-#include <set>
-#include <thread>
-
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 #include <spdlog/spdlog.h>
+
+#include <array>
+#include <charconv>
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
 
 #include "actors/db_sink/postgres.h"
 #include "actors/db_sink/schema.h"
@@ -174,19 +174,20 @@ std::string db_message(const std::exception& e) {
 
 // Rows gathered for one transaction, with where they came from.
 struct batch {
-  table<9> news{"raw_news",
-                {"record_id", "source", "title", "url", "content", "published_at", "keywords", "collected_at", "trace"}};
-  table<9> market{"market_trends",
-                  {"record_id", "source", "symbol", "price", "volume_24h", "change_24h", "\"timestamp\"", "collected_at",
-                   "trace"}};
+  table<9> news{
+      "raw_news",
+      {"record_id", "source", "title", "url", "content", "published_at", "keywords", "collected_at", "trace"}};
+  table<9> market{
+      "market_trends",
+      {"record_id", "source", "symbol", "price", "volume_24h", "change_24h", "\"timestamp\"", "collected_at", "trace"}};
   table<7> fear_greed{"fear_greed_index",
                       {"record_id", "source", "value", "classification", "\"timestamp\"", "collected_at", "trace"}};
   // The analyzer's records (insights topic).
-  table<23, cell> indicators{"technical_indicators",
-                             {"record_id", "symbol", "\"interval\"", "\"timestamp\"", "open", "high", "low", "close",
-                              "volume", "records", "sma_short", "sma_long", "ema_short", "ema_long", "rsi", "macd",
-                              "macd_signal", "macd_hist", "bb_upper", "bb_middle", "bb_lower", "bb_percent_b",
-                              "bb_bandwidth"}};
+  table<23, cell> indicators{
+      "technical_indicators",
+      {"record_id",   "symbol",    "\"interval\"", "\"timestamp\"", "open",      "high",         "low",         "close",
+       "volume",      "records",   "sma_short",    "sma_long",      "ema_short", "ema_long",     "rsi",         "macd",
+       "macd_signal", "macd_hist", "bb_upper",     "bb_middle",     "bb_lower",  "bb_percent_b", "bb_bandwidth"}};
   table<10> sentiment{"sentiment_analysis",
                       {"record_id", "news_id", "source", "sentiment_score", "sentiment_label", "confidence", "language",
                        "symbols", "hits", "\"timestamp\""}};
@@ -236,8 +237,9 @@ class db_sink final : public pipeline::actor {
     if (!ci) throw std::runtime_error(err);
     conninfo_ = *ci;
     if (settings_.dsn.empty())
-      throw std::runtime_error("postgres.dsn is empty: give a DSN (host=... dbname=...) in cluster.yaml or "
-                               "CTK_POSTGRES__DSN; `cointicker up` starts a private server and sets it");
+      throw std::runtime_error(
+          "postgres.dsn is empty: give a DSN (host=... dbname=...) in cluster.yaml or "
+          "CTK_POSTGRES__DSN; `cointicker up` starts a private server and sets it");
     spdlog::info("db-sink: PostgreSQL at {}; a transaction every {} rows or {} ms", redact(conninfo_),
                  settings_.batch_rows, settings_.batch_ms);
     buffer_ = std::make_unique<batch>();
@@ -285,7 +287,8 @@ class db_sink final : public pipeline::actor {
     }
     try {
       pqxx::work w(*conn_);
-      auto r = w.exec("SELECT topic, partition, next_offset FROM sink_offsets WHERE consumer_group = " + w.quote(group_));
+      auto r =
+          w.exec("SELECT topic, partition, next_offset FROM sink_offsets WHERE consumer_group = " + w.quote(group_));
       std::map<tp_key, std::int64_t> stored;
       for (const auto& row : r) stored[{row[0].as<std::string>(), row[1].as<int>()}] = row[2].as<std::int64_t>();
       for (auto& p : parts)
@@ -320,40 +323,63 @@ class db_sink final : public pipeline::actor {
     const std::size_t ref = b.origins.size();
     if (env.kind == "market") {
       msg::market_data d;
-      if (!decoder_.decode(env.data.text, d, err)) return pipeline::outcome::dead_letter("decode", "data: " + err.to_string());
+      if (!decoder_.decode(env.data.text, d, err))
+        return pipeline::outcome::dead_letter("decode", "data: " + err.to_string());
       b.market.add({env.id, env.source, d.symbol, number(d.price), number(d.volume_24h), number(d.change_24h),
                     d.timestamp, env.fetched_at, env.trace},
                    ref);
     } else if (env.kind == "news") {
       msg::news_data d;
-      if (!decoder_.decode(env.data.text, d, err)) return pipeline::outcome::dead_letter("decode", "data: " + err.to_string());
+      if (!decoder_.decode(env.data.text, d, err))
+        return pipeline::outcome::dead_letter("decode", "data: " + err.to_string());
       b.news.add({env.id, env.source, d.title, d.url, d.content, d.published_at, json_array(d.keywords), env.fetched_at,
                   env.trace},
                  ref);
     } else if (env.kind == "fear_greed") {
       msg::fear_greed_data d;
-      if (!decoder_.decode(env.data.text, d, err)) return pipeline::outcome::dead_letter("decode", "data: " + err.to_string());
-      b.fear_greed.add({env.id, env.source, std::to_string(d.value), d.classification, d.timestamp, env.fetched_at,
-                        env.trace},
-                       ref);
+      if (!decoder_.decode(env.data.text, d, err))
+        return pipeline::outcome::dead_letter("decode", "data: " + err.to_string());
+      b.fear_greed.add(
+          {env.id, env.source, std::to_string(d.value), d.classification, d.timestamp, env.fetched_at, env.trace}, ref);
     } else if (env.kind == "indicator") {
       msg::indicator_data d;
-      if (!decoder_.decode(env.data.text, d, err)) return pipeline::outcome::dead_letter("decode", "data: " + err.to_string());
-      b.indicators.add({env.id, d.symbol, d.interval, d.candle_time, number(d.open), number(d.high), number(d.low),
-                        number(d.close), number(d.volume), std::to_string(d.records), number(d.sma_short),
-                        number(d.sma_long), number(d.ema_short), number(d.ema_long), number(d.rsi), number(d.macd),
-                        number(d.macd_signal), number(d.macd_hist), number(d.bb_upper), number(d.bb_middle),
-                        number(d.bb_lower), number(d.bb_percent_b), number(d.bb_bandwidth)},
+      if (!decoder_.decode(env.data.text, d, err))
+        return pipeline::outcome::dead_letter("decode", "data: " + err.to_string());
+      b.indicators.add({env.id,
+                        d.symbol,
+                        d.interval,
+                        d.candle_time,
+                        number(d.open),
+                        number(d.high),
+                        number(d.low),
+                        number(d.close),
+                        number(d.volume),
+                        std::to_string(d.records),
+                        number(d.sma_short),
+                        number(d.sma_long),
+                        number(d.ema_short),
+                        number(d.ema_long),
+                        number(d.rsi),
+                        number(d.macd),
+                        number(d.macd_signal),
+                        number(d.macd_hist),
+                        number(d.bb_upper),
+                        number(d.bb_middle),
+                        number(d.bb_lower),
+                        number(d.bb_percent_b),
+                        number(d.bb_bandwidth)},
                        ref);
     } else if (env.kind == "sentiment") {
       msg::sentiment_data d;
-      if (!decoder_.decode(env.data.text, d, err)) return pipeline::outcome::dead_letter("decode", "data: " + err.to_string());
+      if (!decoder_.decode(env.data.text, d, err))
+        return pipeline::outcome::dead_letter("decode", "data: " + err.to_string());
       b.sentiment.add({env.id, d.news_id, d.news_source, number(d.score), d.label, number(d.confidence), d.language,
                        json_array(d.symbols), std::to_string(d.hits), d.published_at},
                       ref);
     } else if (env.kind == "insight") {
       msg::insight_data d;
-      if (!decoder_.decode(env.data.text, d, err)) return pipeline::outcome::dead_letter("decode", "data: " + err.to_string());
+      if (!decoder_.decode(env.data.text, d, err))
+        return pipeline::outcome::dead_letter("decode", "data: " + err.to_string());
       b.insights.add({env.id, d.symbol.empty() ? cell{} : cell{d.symbol}, d.type, d.text_ko, d.text_en, number(d.value),
                       d.severity, d.interval, json_array(d.related_news), d.at},
                      ref);
@@ -376,8 +402,7 @@ class db_sink final : public pipeline::actor {
     if (auto o = collect(out, full); o.v != pipeline::verdict::ok) return o;
     count_buffered();
     if (job_) return pipeline::outcome::ok();  // still writing (or a failed one was resubmitted)
-    if (!buffer_->empty() &&
-        (full || clock::now() - buffer_->oldest >= std::chrono::milliseconds(settings_.batch_ms)))
+    if (!buffer_->empty() && (full || clock::now() - buffer_->oldest >= std::chrono::milliseconds(settings_.batch_ms)))
       submit(std::exchange(buffer_, std::make_unique<batch>()));
     return pipeline::outcome::ok();
   }
@@ -569,8 +594,9 @@ class db_sink final : public pipeline::actor {
       std::string sql = "INSERT INTO sink_rejects (topic, partition, \"offset\", record_key, original, reason) VALUES ";
       for (std::size_t i = 0; i < rejected.size(); ++i) {
         const origin& o = b.origins[rejected[i].ref];
-        sql += (i ? ", (" : "(") + w.quote(o.topic) + ", " + std::to_string(o.partition) + ", " + std::to_string(o.offset) +
-               ", " + w.quote_raw(reinterpret_cast<const unsigned char*>(o.key.data()), o.key.size()) + ", " +
+        sql += (i ? ", (" : "(") + w.quote(o.topic) + ", " + std::to_string(o.partition) + ", " +
+               std::to_string(o.offset) + ", " +
+               w.quote_raw(reinterpret_cast<const unsigned char*>(o.key.data()), o.key.size()) + ", " +
                w.quote_raw(reinterpret_cast<const unsigned char*>(o.value.data()), o.value.size()) + ", " +
                w.quote(rejected[i].reason) + ")";
       }
@@ -584,8 +610,9 @@ class db_sink final : public pipeline::actor {
       first = false;
     }
     if (!first)
-      w.exec(sql + " ON CONFLICT (consumer_group, topic, partition) DO UPDATE SET next_offset = EXCLUDED.next_offset, "
-                   "updated_at = now()");
+      w.exec(sql +
+             " ON CONFLICT (consumer_group, topic, partition) DO UPDATE SET next_offset = EXCLUDED.next_offset, "
+             "updated_at = now()");
     w.commit();
     return inserted;
   }

@@ -73,7 +73,8 @@ failure_kind classify(const std::exception& e) {
     const std::string& st = s->sqlstate();
     const std::string cls = st.substr(0, 2);
     if (cls == "22" || cls == "23") return failure_kind::bad_data;
-    if (cls == "08" || cls == "53" || cls == "57" || cls == "58" || cls == "40" || st.empty()) return failure_kind::sick;
+    if (cls == "08" || cls == "53" || cls == "57" || cls == "58" || cls == "40" || st.empty())
+      return failure_kind::sick;
     return failure_kind::other;
   }
   return failure_kind::sick;

@@ -4,9 +4,8 @@
 
 #include <memory>
 #include <optional>
-#include <string>
-
 #include <pqxx/pqxx>
+#include <string>
 
 #include "config/settings.h"
 

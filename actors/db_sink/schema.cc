@@ -189,7 +189,8 @@ std::vector<int> migrate(pqxx::connection& c) {
     auto r = w.exec("SELECT 1 FROM schema_migrations WHERE version = " + w.quote(m.version));
     if (!r.empty()) continue;  // the transaction rolls back: nothing changed
     w.exec(m.sql);
-    w.exec("INSERT INTO schema_migrations (version, name) VALUES (" + w.quote(m.version) + ", " + w.quote(m.name) + ")");
+    w.exec("INSERT INTO schema_migrations (version, name) VALUES (" + w.quote(m.version) + ", " + w.quote(m.name) +
+           ")");
     w.commit();
     applied.push_back(m.version);
   }

@@ -3,10 +3,9 @@
 // edited once released: changes are new entries at the end.
 #pragma once
 
+#include <pqxx/pqxx>
 #include <string>
 #include <vector>
-
-#include <pqxx/pqxx>
 
 namespace ctk::db {
 

@@ -1,9 +1,9 @@
 #include "actors/dedup/dedup.h"
 
+#include <spdlog/spdlog.h>
+
 #include <chrono>
 #include <map>
-
-#include <spdlog/spdlog.h>
 
 #include "actors/dedup/seen_set.h"
 #include "messages/json.h"
@@ -21,7 +21,8 @@ struct state_value {
   std::optional<std::int64_t> exp;
   std::optional<std::int64_t> unique_from;
   static constexpr auto fields() {
-    return std::tuple{msg::field("exp", &state_value::exp, false), msg::field("unique_from", &state_value::unique_from, false)};
+    return std::tuple{msg::field("exp", &state_value::exp, false),
+                      msg::field("unique_from", &state_value::unique_from, false)};
   }
 };
 
@@ -60,7 +61,8 @@ class dedup_actor final : public pipeline::actor {
     if (it == state_.end()) {
       rebuild(in.partition);  // after a rewind (on_revoke of everything) the state is rebuilt here
       it = state_.find(in.partition);
-      if (it == state_.end()) return pipeline::outcome::retry("state of partition " + std::to_string(in.partition) + " not rebuilt");
+      if (it == state_.end())
+        return pipeline::outcome::retry("state of partition " + std::to_string(in.partition) + " not rebuilt");
     }
     auto id = parse_id(in.key);
     if (!id) return pipeline::outcome::dead_letter("id", "key is not a 32-hex record id");
@@ -137,19 +139,20 @@ class dedup_actor final : public pipeline::actor {
     const std::string mkey = marker_key(p);
     msg::decode_error derr;
     state_value v;
-    auto end = reader_->read(names_.topic("dedup.state"), p, RD_KAFKA_OFFSET_BEGINNING,
-                                     [&](const kafka::message& m) {
-                                       const auto key = kafka::key(m);
-                                       v = {};
-                                       if (!decoder_.decode(kafka::payload(m), v, derr)) return;
-                                       if (key == mkey) {
-                                         if (v.unique_from) marker = *v.unique_from;
-                                       } else if (auto id = parse_id(key); id && v.exp && *v.exp > now) {
-                                         st.seen.insert(*id, *v.exp);
-                                         ++from_state;
-                                       }
-                                     },
-                                     err);
+    auto end = reader_->read(
+        names_.topic("dedup.state"), p, RD_KAFKA_OFFSET_BEGINNING,
+        [&](const kafka::message& m) {
+          const auto key = kafka::key(m);
+          v = {};
+          if (!decoder_.decode(kafka::payload(m), v, derr)) return;
+          if (key == mkey) {
+            if (v.unique_from) marker = *v.unique_from;
+          } else if (auto id = parse_id(key); id && v.exp && *v.exp > now) {
+            st.seen.insert(*id, *v.exp);
+            ++from_state;
+          }
+        },
+        err);
     if (end < 0) {
       spdlog::error("dedup: cannot read dedup.state/{}: {}", p, err);
       return;  // handle() asks for a retry until it can
@@ -158,23 +161,27 @@ class dedup_actor final : public pipeline::actor {
     // Those ids are checkpointed again by the next flush: this owner's
     // marker moves past the tail, and a later rebuild must still find them
     // (without it, a second rebuild forgot a dead owner's unchecked output).
-    end = reader_->read(names_.topic("unique"), p, marker,
-                                [&](const kafka::message& m) {
-                                  if (auto id = parse_id(kafka::key(m))) {
-                                    st.seen.insert(*id, now + ttl_s_);
-                                    st.unchecked.emplace_back(std::string(kafka::key(m)), now + ttl_s_);
-                                    ++from_tail;
-                                  }
-                                },
-                                err);
+    end = reader_->read(
+        names_.topic("unique"), p, marker,
+        [&](const kafka::message& m) {
+          if (auto id = parse_id(kafka::key(m))) {
+            st.seen.insert(*id, now + ttl_s_);
+            st.unchecked.emplace_back(std::string(kafka::key(m)), now + ttl_s_);
+            ++from_tail;
+          }
+        },
+        err);
     if (end < 0) {
       spdlog::error("dedup: cannot read unique/{}: {}", p, err);
       return;
     }
     st.unique_from = end;
-    spdlog::info("dedup: partition {} rebuilt with {} ids from dedup.state and {} from the unique tail (from offset {}) in {} ms; {} bytes",
-                 p, from_state, from_tail, marker, std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count(),
-                 st.seen.memory_bytes());
+    spdlog::info(
+        "dedup: partition {} rebuilt with {} ids from dedup.state and {} from the unique tail (from offset {}) in {} "
+        "ms; {} bytes",
+        p, from_state, from_tail, marker,
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count(),
+        st.seen.memory_bytes());
     state_.insert_or_assign(p, std::move(st));
   }
 
@@ -191,6 +198,8 @@ class dedup_actor final : public pipeline::actor {
 
 }  // namespace
 
-std::unique_ptr<pipeline::actor> make_dedup(const actors::actor_context& ctx) { return std::make_unique<dedup_actor>(ctx); }
+std::unique_ptr<pipeline::actor> make_dedup(const actors::actor_context& ctx) {
+  return std::make_unique<dedup_actor>(ctx);
+}
 
 }  // namespace ctk::dedup

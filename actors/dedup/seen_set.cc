@@ -11,9 +11,12 @@ std::optional<id128> parse_id(std::string_view hex) {
   for (std::size_t i = 0; i < 32; ++i) {
     const char c = hex[i];
     std::uint64_t v;
-    if (c >= '0' && c <= '9') v = static_cast<std::uint64_t>(c - '0');
-    else if (c >= 'a' && c <= 'f') v = static_cast<std::uint64_t>(c - 'a' + 10);
-    else return std::nullopt;
+    if (c >= '0' && c <= '9')
+      v = static_cast<std::uint64_t>(c - '0');
+    else if (c >= 'a' && c <= 'f')
+      v = static_cast<std::uint64_t>(c - 'a' + 10);
+    else
+      return std::nullopt;
     (i < 16 ? id.hi : id.lo) = ((i < 16 ? id.hi : id.lo) << 4) | v;
   }
   return id;

@@ -5,11 +5,11 @@
 // first, then the tenth that expires soonest (counted, and logged).
 #pragma once
 
+#include <absl/container/flat_hash_map.h>
+
 #include <cstdint>
 #include <optional>
 #include <string_view>
-
-#include <absl/container/flat_hash_map.h>
 
 namespace ctk::dedup {
 
@@ -22,7 +22,9 @@ struct id128 {
 std::optional<id128> parse_id(std::string_view hex);
 
 struct id_hash {
-  std::size_t operator()(const id128& id) const { return static_cast<std::size_t>(id.lo ^ (id.hi * 0x9e3779b97f4a7c15ULL)); }
+  std::size_t operator()(const id128& id) const {
+    return static_cast<std::size_t>(id.lo ^ (id.hi * 0x9e3779b97f4a7c15ULL));
+  }
 };
 
 class seen_set {

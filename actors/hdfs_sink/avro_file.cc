@@ -1,10 +1,10 @@
 #include "actors/hdfs_sink/avro_file.h"
 
-#include <cstdio>
-#include <cstring>
-
 #include <avro.h>
 #include <simdjson.h>
+
+#include <cstdio>
+#include <cstring>
 
 namespace ctk::hdfs {
 
@@ -133,7 +133,8 @@ bool avro_file::append(std::string_view json, std::string& err) {
     return err = "record of " + std::to_string(size) + " bytes is larger than an Avro block (hdfs.avro_block_bytes " +
                  std::to_string(p_->block_bytes) + ")",
            false;
-  if (avro_file_writer_append_value(p_->writer, &p_->value)) return err = std::string("avro: ") + avro_strerror(), false;
+  if (avro_file_writer_append_value(p_->writer, &p_->value))
+    return err = std::string("avro: ") + avro_strerror(), false;
   return true;
 }
 

@@ -1,5 +1,8 @@
 #include "actors/hdfs_sink/hdfs_sink.h"
 
+#include <simdjson.h>
+#include <spdlog/spdlog.h>
+
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
@@ -9,9 +12,6 @@
 #include <random>
 #include <set>
 #include <thread>
-
-#include <simdjson.h>
-#include <spdlog/spdlog.h>
 
 #include "actors/hdfs_sink/avro_file.h"
 #include "actors/hdfs_sink/store.h"
@@ -27,9 +27,12 @@ std::string format_final_name(const final_name& n, const std::string& ext) {
 
 std::optional<final_name> parse_final_name(const std::string& file) {
   std::size_t ext = 0;
-  if (file.ends_with(".jsonl")) ext = 6;
-  else if (file.ends_with(".avro")) ext = 5;
-  else return std::nullopt;
+  if (file.ends_with(".jsonl"))
+    ext = 6;
+  else if (file.ends_with(".avro"))
+    ext = 5;
+  else
+    return std::nullopt;
   const std::string stem = file.substr(0, file.size() - ext);
   const auto c3 = stem.rfind('+');
   if (c3 == std::string::npos || c3 == 0) return std::nullopt;
@@ -61,13 +64,13 @@ using tp_key = std::pair<std::string, std::int32_t>;
 
 // One open temporary file: the records of one partition for one (source, day).
 struct open_file {
-  std::string tmp;        // path of the temporary file
-  std::string dir;        // final folder: /raw/{source}/{yyyymmdd}
+  std::string tmp;  // path of the temporary file
+  std::string dir;  // final folder: /raw/{source}/{yyyymmdd}
   std::int64_t first = -1, last = -1;
   std::int64_t records = 0;
-  std::int64_t written = 0;  // bytes in the store
+  std::int64_t written = 0;    // bytes in the store
   std::int64_t sync_mark = 0;  // file://: bytes before this have had their write-back started
-  std::string buffer;        // bytes not written yet
+  std::string buffer;          // bytes not written yet
   bool created = false;
   std::unique_ptr<avro_file> avro;  // format avro: libavro writes the container file into `buffer`
 };
@@ -165,8 +168,10 @@ bool route_fast(std::string_view v, std::string_view& source, std::string_view& 
   if (v.substr(p, 8) == R"(","url":)") value_at("url", skipped);
   if (v.substr(p, 10) == R"(","trace":)") value_at("trace", skipped);
   std::size_t data = std::string_view::npos;
-  if (v.substr(p, 10) == R"(","data":{)") data = p + 1;
-  else data = find(v, R"(,"data":{)", p);
+  if (v.substr(p, 10) == R"(","data":{)")
+    data = p + 1;
+  else
+    data = find(v, R"(,"data":{)", p);
   if (data == std::string_view::npos) return false;
   const auto k = find(v, key, data);
   if (k == std::string_view::npos) {
@@ -270,8 +275,9 @@ class writer_thread {
   std::string run(job& j) {
     for (int attempt = 0;; ++attempt) {
       error e;
-      bool ok = j.create ? store_.mkdirs(j.path.substr(0, j.path.rfind('/')), e) && store_.create(j.path, j.data, true, e)
-                         : store_.append(j.path, j.data, e);
+      bool ok = j.create
+                    ? store_.mkdirs(j.path.substr(0, j.path.rfind('/')), e) && store_.create(j.path, j.data, true, e)
+                    : store_.append(j.path, j.data, e);
       c_.writes->fetch_add(1);
       if (!ok) {
         c_.errors->fetch_add(1);
@@ -295,7 +301,8 @@ class writer_thread {
       }
       c_.bytes->fetch_add(j.data.size());
       // file://: start writing these pages back now (see sync_step).
-      if (j.sync_from >= 0) store_.start_sync(j.path, j.sync_from, j.written + static_cast<std::int64_t>(j.data.size()) - j.sync_from);
+      if (j.sync_from >= 0)
+        store_.start_sync(j.path, j.sync_from, j.written + static_cast<std::int64_t>(j.data.size()) - j.sync_from);
       return {};
     }
   }
@@ -446,8 +453,8 @@ class hdfs_sink final : public pipeline::actor {
       const char* field = kind == "news" ? "published_at" : "timestamp";
       if (root["data"][field].get(when) || !day_of(when, day)) {
         if (root["fetched_at"].get(when) || !day_of(when, day))
-          return pipeline::outcome::dead_letter("timestamp", "neither data." + std::string(field) +
-                                                                 " nor fetched_at is an ISO-8601 UTC time");
+          return pipeline::outcome::dead_letter(
+              "timestamp", "neither data." + std::string(field) + " nor fetched_at is an ISO-8601 UTC time");
       }
     }
     if (!safe_component(source))
@@ -465,8 +472,8 @@ class hdfs_sink final : public pipeline::actor {
       f.tmp = tmp_dir(cached_tp_) + "/" + std::string(source) + "+" + d + "+" + nonce() + "." + ext();
       if (avro_schema_) {
         std::string err;
-        f.avro = avro_file::create(avro_schema_, settings_.avro_codec, static_cast<std::size_t>(settings_.avro_block_bytes),
-                                   &f.buffer, err);
+        f.avro = avro_file::create(avro_schema_, settings_.avro_codec,
+                                   static_cast<std::size_t>(settings_.avro_block_bytes), &f.buffer, err);
         if (!f.avro) {
           pf.files.erase(found);
           return pipeline::outcome::retry("hdfs-sink: " + err);
@@ -517,7 +524,9 @@ class hdfs_sink final : public pipeline::actor {
  private:
   std::string ext() const { return avro_schema_ ? "avro" : "jsonl"; }
   std::string tmp_dir(const tp_key& tp) const { return "/_tmp/" + tp.first + "+" + std::to_string(tp.second); }
-  std::string wal_path(const tp_key& tp) const { return "/_wal/" + tp.first + "+" + std::to_string(tp.second) + ".json"; }
+  std::string wal_path(const tp_key& tp) const {
+    return "/_wal/" + tp.first + "+" + std::to_string(tp.second) + ".json";
+  }
 
   void count_open() {
     std::size_t n = 0;
@@ -563,8 +572,8 @@ class hdfs_sink final : public pipeline::actor {
     }
     if (!due.empty())
       if (auto o = commit(due); o.v != pipeline::verdict::ok) return o;
-    write_us_->fetch_add(static_cast<std::uint64_t>(
-        std::chrono::duration_cast<std::chrono::microseconds>(clock::now() - t0).count()));
+    write_us_->fetch_add(
+        static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(clock::now() - t0).count()));
     count_open();
     return pipeline::outcome::ok();
   }
@@ -691,9 +700,10 @@ class hdfs_sink final : public pipeline::actor {
       std::string tag = it->first.first + ".before-";
       for (char c : stamp)
         if (std::isdigit(static_cast<unsigned char>(c)) || c == 'T') tag += c;
-      spdlog::critical("hdfs-sink: {}/{} ends at offset {} but its files reach {}: the log was recreated. Its {} "
-                       "files are renamed {}+… (data kept) and the partition is written again from its start",
-                       it->first.first, it->first.second, high, it->second - 1, finals.at(it->first).size(), tag);
+      spdlog::critical(
+          "hdfs-sink: {}/{} ends at offset {} but its files reach {}: the log was recreated. Its {} "
+          "files are renamed {}+… (data kept) and the partition is written again from its start",
+          it->first.first, it->first.second, high, it->second - 1, finals.at(it->first).size(), tag);
       error e;
       for (const auto& path : finals.at(it->first)) {
         const auto slash = path.rfind('/');
@@ -743,7 +753,7 @@ class hdfs_sink final : public pipeline::actor {
   std::int32_t cached_partition_ = -1;
   std::string cached_topic_;
   tp_key cached_tp_;
-  std::string key_;  // "{source}/{day}", reused
+  std::string key_;                  // "{source}/{day}", reused
   std::set<std::string> dirs_made_;  // folders known to exist (MKDIRS once)
   std::atomic<bool> stopping_{false};
 

@@ -1,6 +1,9 @@
 #include "actors/hdfs_sink/store.h"
 
+#include <curl/curl.h>
 #include <fcntl.h>
+#include <simdjson.h>
+#include <spdlog/spdlog.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -12,10 +15,6 @@
 #include <map>
 #include <random>
 #include <thread>
-
-#include <curl/curl.h>
-#include <simdjson.h>
-#include <spdlog/spdlog.h>
 
 namespace ctk::hdfs {
 
@@ -64,7 +63,8 @@ class local_store final : public store {
   }
 
   void start_sync(const std::string& path, std::int64_t offset, std::int64_t bytes) override {
-    if (auto it = fds_.find(path); it != fds_.end()) ::sync_file_range(it->second, offset, bytes, SYNC_FILE_RANGE_WRITE);
+    if (auto it = fds_.find(path); it != fds_.end())
+      ::sync_file_range(it->second, offset, bytes, SYNC_FILE_RANGE_WRITE);
   }
 
   // Files and folders alike.
@@ -132,11 +132,15 @@ class local_store final : public store {
   }
 
   bool remove(const std::string& path, bool recursive, error& err) override {
-    if (recursive) close_all();
-    else close_cached(path);
+    if (recursive)
+      close_all();
+    else
+      close_cached(path);
     std::error_code ec;
-    if (recursive) fs::remove_all(at(path), ec);
-    else fs::remove(at(path), ec);
+    if (recursive)
+      fs::remove_all(at(path), ec);
+    else
+      fs::remove(at(path), ec);
     return ok(ec, "DELETE", path, err);
   }
 
@@ -276,7 +280,8 @@ class webhdfs_store final : public store {
 
   bool remove(const std::string& path, bool recursive, error& err) override {
     http_result r;
-    if (!call("DELETE", url(path, std::string("DELETE&recursive=") + (recursive ? "true" : "false")), {}, false, r, err))
+    if (!call("DELETE", url(path, std::string("DELETE&recursive=") + (recursive ? "true" : "false")), {}, false, r,
+              err))
       return false;
     if (r.status != 200) return fail_status("DELETE", path, r, err);
     return true;  // {"boolean": false} means it did not exist
@@ -323,8 +328,8 @@ class webhdfs_store final : public store {
 
   // CREATE / APPEND: the NameNode answers 307 with the DataNode's Location,
   // the data goes there (Hadoop WebHDFS REST, "Create and Write to a File").
-  bool two_step(const char* method, const std::string& path, const std::string& op, std::string_view data,
-                long expect, error& err) {
+  bool two_step(const char* method, const std::string& path, const std::string& op, std::string_view data, long expect,
+                error& err) {
     const char* name = op.starts_with("CREATE") ? "CREATE" : "APPEND";
     for (int attempt = 0;; ++attempt) {
       http_result r;
@@ -335,8 +340,10 @@ class webhdfs_store final : public store {
       error derr;
       if (call(method, loc, data, true, r, derr) && r.status == expect) return true;
       const bool refused = derr.message.empty() && r.status >= 500;  // the DataNode answered with an error
-      if (!derr.message.empty()) err = derr;
-      else fail_status(name, path, r, err);
+      if (!derr.message.empty())
+        err = derr;
+      else
+        fail_status(name, path, r, err);
       // A DataNode that answered 5xx wrote nothing: ask the NameNode again
       // (it may name another DataNode). Anything ambiguous is the caller's.
       if (!refused || attempt >= o_.retries) return false;

@@ -1,10 +1,10 @@
 #include "actors/scheduler/scheduler.h"
 
+#include <spdlog/spdlog.h>
+
 #include <chrono>
 #include <map>
 #include <set>
-
-#include <spdlog/spdlog.h>
 
 #include "actors/scheduler/schedule.h"
 #include "actors/validator/normalize.h"
@@ -37,8 +37,10 @@ class scheduler_actor final : public pipeline::actor {
     }
     rebuild(c);
     std::string err;
-    if (!server_.start(err)) spdlog::error("{}; scheduling goes on without the control plane", err);
-    else spdlog::info("control plane: ROUTER {}, PUB {}", c.config.cluster.control.router, c.config.cluster.control.pub);
+    if (!server_.start(err))
+      spdlog::error("{}; scheduling goes on without the control plane", err);
+    else
+      spdlog::info("control plane: ROUTER {}, PUB {}", c.config.cluster.control.router, c.config.cluster.control.pub);
   }
 
   std::string name() const override { return "scheduler"; }
@@ -59,9 +61,9 @@ class scheduler_actor final : public pipeline::actor {
  private:
   struct state {
     schedule when;
-    std::int64_t last = -1;     // last firing (ms), -1: never
-    std::int64_t due = 0;       // next firing (ms)
-    std::string outstanding;    // id of a fired crawl not reported yet
+    std::int64_t last = -1;   // last firing (ms), -1: never
+    std::int64_t due = 0;     // next firing (ms)
+    std::string outstanding;  // id of a fired crawl not reported yet
     std::int64_t outstanding_at = 0;
     std::int64_t skipped_slot = -1;  // the slot last skipped for overlap (logged once)
   };

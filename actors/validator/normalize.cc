@@ -1,6 +1,9 @@
 #include "actors/validator/normalize.h"
 
-#include "messages/text.h"
+#include <curl/curl.h>
+#include <fmt/format.h>
+#include <libxml/HTMLparser.h>
+
 #include <algorithm>
 #include <charconv>
 #include <chrono>
@@ -9,9 +12,7 @@
 #include <ctime>
 #include <memory>
 
-#include <curl/curl.h>
-#include <fmt/format.h>
-#include <libxml/HTMLparser.h>
+#include "messages/text.h"
 
 namespace ctk::validator {
 
@@ -68,8 +69,8 @@ std::optional<int> numeric_offset(std::string_view z) {
 std::optional<std::int64_t> parse_iso(std::string_view s, std::string_view zone, std::string& why) {
   std::size_t i = 0;
   int y, mo, d, h, mi, sec = 0, ms = 0;
-  if (!digits(s, i, 4, y) || i >= s.size() || s[i++] != '-' || !digits(s, i, 2, mo) || i >= s.size() ||
-      s[i++] != '-' || !digits(s, i, 2, d))
+  if (!digits(s, i, 4, y) || i >= s.size() || s[i++] != '-' || !digits(s, i, 2, mo) || i >= s.size() || s[i++] != '-' ||
+      !digits(s, i, 2, d))
     return std::nullopt;
   if (i == s.size()) {
     h = mi = 0;  // a date alone: midnight
@@ -140,8 +141,10 @@ std::optional<std::int64_t> parse_rfc822(std::string_view s, std::string& why) {
   int y = 0;
   std::size_t y0 = i;
   while (i < s.size() && is_digit(s[i])) y = y * 10 + (s[i++] - '0');
-  if (i - y0 == 2) y += y < 50 ? 2000 : 1900;
-  else if (i - y0 != 4) return std::nullopt;
+  if (i - y0 == 2)
+    y += y < 50 ? 2000 : 1900;
+  else if (i - y0 != 4)
+    return std::nullopt;
   if (i >= s.size() || s[i++] != ' ') return std::nullopt;
   int h, mi, sec = 0;
   if (!digits(s, i, 2, h) || i >= s.size() || s[i++] != ':' || !digits(s, i, 2, mi)) return std::nullopt;
@@ -153,10 +156,9 @@ std::optional<std::int64_t> parse_rfc822(std::string_view s, std::string& why) {
   std::optional<int> off = numeric_offset(zone);
   if (!off) {
     const std::string z = text::lower(zone);
-    static const std::pair<const char*, int> named[] = {{"gmt", 0},        {"ut", 0},         {"utc", 0},
-                                                        {"est", -5 * 60},  {"edt", -4 * 60},  {"cst", -6 * 60},
-                                                        {"cdt", -5 * 60},  {"mst", -7 * 60},  {"mdt", -6 * 60},
-                                                        {"pst", -8 * 60},  {"pdt", -7 * 60},  {"kst", 9 * 60}};
+    static const std::pair<const char*, int> named[] = {
+        {"gmt", 0},       {"ut", 0},        {"utc", 0},       {"est", -5 * 60}, {"edt", -4 * 60}, {"cst", -6 * 60},
+        {"cdt", -5 * 60}, {"mst", -7 * 60}, {"mdt", -6 * 60}, {"pst", -8 * 60}, {"pdt", -7 * 60}, {"kst", 9 * 60}};
     for (const auto& [n, o] : named)
       if (z == n) off = o;
   }
@@ -169,7 +171,6 @@ std::optional<std::int64_t> parse_rfc822(std::string_view s, std::string& why) {
 }
 
 }  // namespace
-
 
 std::optional<int> zone_offset_minutes(std::string_view zone) {
   if (auto n = numeric_offset(zone)) return n;
@@ -192,7 +193,8 @@ std::optional<std::int64_t> parse_time_ms(std::string_view text, std::string_vie
     std::int64_t v = 0;
     std::from_chars(s.data(), s.data() + s.size(), v);
     if (s.size() == 8) {  // yyyyMMdd is a date, not epoch seconds
-      std::string iso = std::string(s.substr(0, 4)) + "-" + std::string(s.substr(4, 2)) + "-" + std::string(s.substr(6, 2));
+      std::string iso =
+          std::string(s.substr(0, 4)) + "-" + std::string(s.substr(4, 2)) + "-" + std::string(s.substr(6, 2));
       return parse_iso(iso, zone.empty() ? "UTC" : zone, why);
     }
     return v > 100'000'000'000 ? v : v * 1000;
@@ -251,7 +253,8 @@ std::optional<std::string> canonical_url(std::string_view url, std::string& why)
     std::size_t amp = query.find('&', pos);
     std::string_view param(query.data() + pos, (amp == std::string::npos ? query.size() : amp) - pos);
     const std::string name = text::lower(param.substr(0, param.find('=')));
-    static const char* tracking[] = {"fbclid", "gclid", "dclid", "msclkid", "mc_cid", "mc_eid", "igshid", "_ga", "yclid"};
+    static const char* tracking[] = {"fbclid", "gclid",  "dclid", "msclkid", "mc_cid",
+                                     "mc_eid", "igshid", "_ga",   "yclid"};
     bool drop = param.empty() || name.rfind("utm_", 0) == 0;
     for (const char* t : tracking) drop = drop || name == t;
     if (!drop) kept += (kept.empty() ? "" : "&") + std::string(param);

@@ -15,13 +15,13 @@ namespace ctk::validator {
 // or a rule name and a reason.
 struct result {
   bool ok = false;
-  std::string id;     // record id (valid only)
-  std::string json;   // the valid envelope
+  std::string id;    // record id (valid only)
+  std::string json;  // the valid envelope
   // What places the record on `valid` (and so on `unique`): the symbol for
   // market records, so that one symbol's records stay in one partition, in
   // order, for the analyzer; empty: the id (the message key) places it.
   std::string partition_key;
-  std::string rule;   // failed rule (invalid only)
+  std::string rule;  // failed rule (invalid only)
   std::string reason;
 };
 

@@ -52,7 +52,8 @@ std::vector<tick> generate() {
     for (int k = 0; k < days * ticks_per_day; ++k) {
       p *= std::exp(step(rng) + (k % 97 == 50 ? 0.06 : k % 131 == 70 ? -0.07 : 0));
       const double price = std::stod(fmt_num(p)), volume = std::stod(fmt_num(vol(rng) * (k % 89 == 0 ? 8 : 1)));
-      out.push_back({symbols[s], start_ms + k * 300'000LL + 17'000LL * static_cast<std::int64_t>(s + 1), price, volume});
+      out.push_back(
+          {symbols[s], start_ms + k * 300'000LL + 17'000LL * static_cast<std::int64_t>(s + 1), price, volume});
     }
   }
   return out;
@@ -66,12 +67,17 @@ std::vector<std::string> raw_lines(const std::vector<tick>& ticks) {
   std::stable_sort(order.begin(), order.end(), [](auto a, auto b) { return a->t_ms < b->t_ms; });
   for (const tick* t : order)
     lines.push_back("upbit/" + t->symbol + ":" + R"({"v":1,"source":"upbit","kind":"market","fetched_at":")" +
-                    ctk::validator::format_utc_ms(t->t_ms) + R"(","data":{"symbol":")" + t->symbol +
-                    R"(","price":)" + fmt_num(t->price) + R"(,"volume_24h":)" + fmt_num(t->volume) +
+                    ctk::validator::format_utc_ms(t->t_ms) + R"(","data":{"symbol":")" + t->symbol + R"(","price":)" +
+                    fmt_num(t->price) + R"(,"volume_24h":)" + fmt_num(t->volume) +
                     R"(,"change_24h":0.01,"timestamp":)" + std::to_string(t->t_ms) + "}}");
-  const std::vector<std::string> titles{"비트코인 급등, 사상 최고가 경신", "이더리움 급락에 투자자 불안", "리플 소송 승소",
-                                        "Bitcoin ETF sees record inflows", "Solana network outage halts trading",
-                                        "도지코인 보합세", "Ether rallies after upgrade", "거래소 해킹 피해"};
+  const std::vector<std::string> titles{"비트코인 급등, 사상 최고가 경신",
+                                        "이더리움 급락에 투자자 불안",
+                                        "리플 소송 승소",
+                                        "Bitcoin ETF sees record inflows",
+                                        "Solana network outage halts trading",
+                                        "도지코인 보합세",
+                                        "Ether rallies after upgrade",
+                                        "거래소 해킹 피해"};
   for (int i = 0; i < 40; ++i)
     lines.push_back("coinness/" + std::to_string(i) + ":" +
                     R"({"v":1,"source":"coinness","kind":"news","fetched_at":")" +
@@ -84,8 +90,8 @@ std::vector<std::string> raw_lines(const std::vector<tick>& ticks) {
                     R"({"v":1,"source":"alternative_me","kind":"fear_greed","fetched_at":")" +
                     ctk::validator::format_utc_ms(start_ms + i * 86'400'000LL) + R"(","data":{"value":)" +
                     std::to_string(std::vector<int>{15, 50, 85}[static_cast<std::size_t>(i)]) +
-                    R"(,"classification":"x","timestamp":")" + ctk::validator::format_utc_ms(start_ms + i * 86'400'000LL) +
-                    "\"}}");
+                    R"(,"classification":"x","timestamp":")" +
+                    ctk::validator::format_utc_ms(start_ms + i * 86'400'000LL) + "\"}}");
   return lines;
 }
 
@@ -97,13 +103,17 @@ struct tables {
 };
 
 tables dump(const std::string& dsn) {
-  return {psql(dsn, "SELECT record_id, symbol, \\\"interval\\\", \\\"timestamp\\\", open, high, low, close, volume, records, "
-                    "sma_short, sma_long, ema_short, ema_long, rsi, macd, macd_signal, macd_hist, bb_upper, bb_middle, "
-                    "bb_lower, bb_percent_b, bb_bandwidth FROM technical_indicators ORDER BY record_id"),
-          psql(dsn, "SELECT record_id, news_id, source, sentiment_score, sentiment_label, confidence, language, symbols, "
-                    "hits, \\\"timestamp\\\" FROM sentiment_analysis ORDER BY record_id"),
-          psql(dsn, "SELECT record_id, symbol, insight_type, description, description_en, value, severity, "
-                    "\\\"interval\\\", related_news, \\\"timestamp\\\" FROM crypto_insights ORDER BY record_id")};
+  return {
+      psql(dsn,
+           "SELECT record_id, symbol, \\\"interval\\\", \\\"timestamp\\\", open, high, low, close, volume, records, "
+           "sma_short, sma_long, ema_short, ema_long, rsi, macd, macd_signal, macd_hist, bb_upper, bb_middle, "
+           "bb_lower, bb_percent_b, bb_bandwidth FROM technical_indicators ORDER BY record_id"),
+      psql(dsn,
+           "SELECT record_id, news_id, source, sentiment_score, sentiment_label, confidence, language, symbols, "
+           "hits, \\\"timestamp\\\" FROM sentiment_analysis ORDER BY record_id"),
+      psql(dsn,
+           "SELECT record_id, symbol, insight_type, description, description_en, value, severity, "
+           "\\\"interval\\\", related_news, \\\"timestamp\\\" FROM crypto_insights ORDER BY record_id")};
 }
 
 // One pipeline on a broker and a database of its own.
@@ -147,7 +157,9 @@ struct pipeline_run {
   }
 };
 
-void feed(pipeline_run& r, const std::vector<std::string>& lines) { kcat_produce(r.b.bootstrap(), "ctk.raw", lines, r.dir); }
+void feed(pipeline_run& r, const std::vector<std::string>& lines) {
+  kcat_produce(r.b.bootstrap(), "ctk.raw", lines, r.dir);
+}
 
 long unique_total(const std::vector<std::string>& lines) { return static_cast<long>(lines.size()); }
 
@@ -163,8 +175,8 @@ std::optional<double> cell(const std::string& s) {
 
 // The indicator rows of one symbol and interval against the batch forms
 // over candles built here from the generated ticks.
-void check_offline(const std::string& dsn, const std::vector<tick>& ticks, const std::string& symbol, std::int64_t iv_ms,
-                   const std::string& iv) {
+void check_offline(const std::string& dsn, const std::vector<tick>& ticks, const std::string& symbol,
+                   std::int64_t iv_ms, const std::string& iv) {
   std::vector<double> closes;
   std::vector<std::int64_t> buckets;
   for (const auto& t : ticks) {
@@ -179,9 +191,10 @@ void check_offline(const std::string& dsn, const std::vector<tick>& ticks, const
   }
   closes.pop_back();  // the last candle is still open
   buckets.pop_back();
-  const std::string rows = psql(dsn, "SELECT close, sma_short, sma_long, ema_short, ema_long, rsi, macd, macd_signal, "
-                                     "bb_middle, bb_upper, bb_lower FROM technical_indicators WHERE symbol = '" +
-                                         symbol + "' AND \\\"interval\\\" = '" + iv + "' ORDER BY \\\"timestamp\\\"");
+  const std::string rows = psql(dsn,
+                                "SELECT close, sma_short, sma_long, ema_short, ema_long, rsi, macd, macd_signal, "
+                                "bb_middle, bb_upper, bb_lower FROM technical_indicators WHERE symbol = '" +
+                                    symbol + "' AND \\\"interval\\\" = '" + iv + "' ORDER BY \\\"timestamp\\\"");
   const auto sma20 = ctk::analyzer::sma_series(closes, 20), sma50 = ctk::analyzer::sma_series(closes, 50);
   const auto ema20 = ctk::analyzer::ema_series(closes, 20), ema50 = ctk::analyzer::ema_series(closes, 50);
   const auto rsi = ctk::analyzer::rsi_series(closes, 14);
@@ -239,7 +252,8 @@ TEST(analyzer_process, indicators_equal_an_offline_computation_and_a_kill_or_a_s
     r.start("analyzer", "0");
     feed(r, lines);
     ASSERT_TRUE(wait_until([&] { return r.done(total); }, seconds(240)))
-        << r.count("technical_indicators") << " indicator rows\n" << r.logs();
+        << r.count("technical_indicators") << " indicator rows\n"
+        << r.logs();
     for (const auto& s : symbols) {
       check_offline(r.dsn, ticks, s, 300'000, "5m");
       check_offline(r.dsn, ticks, s, 3'600'000, "1h");
@@ -247,7 +261,9 @@ TEST(analyzer_process, indicators_equal_an_offline_computation_and_a_kill_or_a_s
     EXPECT_EQ(r.count("sentiment_analysis"), 40);
     EXPECT_EQ(psql_long(r.dsn, "SELECT count(*) FROM sentiment_analysis WHERE sentiment_label = 'positive'"), 20)
         << "titles 0, 2, 3, 6 of every 8 are good news, 1, 4, 7 bad, 5 flat";
-    EXPECT_EQ(psql(r.dsn, "SELECT string_agg(DISTINCT insight_type, ',' ORDER BY insight_type) FROM crypto_insights WHERE symbol IS NULL"),
+    EXPECT_EQ(psql(r.dsn,
+                   "SELECT string_agg(DISTINCT insight_type, ',' ORDER BY insight_type) FROM crypto_insights WHERE "
+                   "symbol IS NULL"),
               "extreme_fear,extreme_greed");
     EXPECT_GT(r.count("crypto_insights"), 20) << "band breaks, RSI extremes and moves in a series with jumps";
     reference = dump(r.dsn);
@@ -262,8 +278,8 @@ TEST(analyzer_process, indicators_equal_an_offline_computation_and_a_kill_or_a_s
                                                   {"CTK_RUNTIME__MAX_INFLIGHT_BATCHES", "1"}};
     child& first = r.start("analyzer", "0", slow);
     feed(r, lines);
-    ASSERT_TRUE(wait_until([&] { return committed_sum(r.b.bootstrap(), "ctk.analyzer", "ctk.unique", 16) >= total / 4; },
-                           seconds(120)))
+    ASSERT_TRUE(wait_until(
+        [&] { return committed_sum(r.b.bootstrap(), "ctk.analyzer", "ctk.unique", 16) >= total / 4; }, seconds(120)))
         << r.logs();
     first.signal(SIGKILL);
     first.wait(seconds(10));

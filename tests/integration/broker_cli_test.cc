@@ -1,10 +1,9 @@
 // The embedded broker, kcat and the debugging CLI, as real processes.
 #include <gtest/gtest.h>
-
+#include <signal.h>
 #include <sys/stat.h>
 
 #include <csignal>
-#include <signal.h>
 
 #include "brokers/kafka.h"
 #include "messages/envelope.h"
@@ -58,8 +57,8 @@ TEST(embedded_broker, kcat_reaches_it_on_a_fixed_port_and_sees_every_pipeline_to
   EXPECT_EQ(c.out(), "127.0.0.1:" + std::to_string(port) + "\n") << "first stdout line is the bootstrap address";
   std::string md;
   ASSERT_EQ(run("kcat -b 127.0.0.1:" + std::to_string(port) + " -L -J", &md), 0);
-  for (const char* t : {"ctk.control", "ctk.raw", "ctk.valid", "ctk.deadletter", "ctk.unique", "ctk.insights",
-                        "ctk.dedup.state"})
+  for (const char* t :
+       {"ctk.control", "ctk.raw", "ctk.valid", "ctk.deadletter", "ctk.unique", "ctk.insights", "ctk.dedup.state"})
     EXPECT_NE(md.find(std::string("\"topic\":\"") + t + "\""), std::string::npos) << t << " in " << md;
   EXPECT_NE(md.find("\"topic\":\"ctk.raw\",\"partitions\":[{\"partition\":0"), std::string::npos);
   c.signal(SIGTERM);
@@ -69,8 +68,9 @@ TEST(embedded_broker, kcat_reaches_it_on_a_fixed_port_and_sees_every_pipeline_to
 TEST(embedded_broker, a_taken_port_is_a_clear_error) {
   const int port = free_port();
   auto dir = temp_dir();
-  child first({binary_dir() + "/cointicker", "--config", std::string(CTK_SOURCE_DIR) + "/config", "broker", "--listen", "127.0.0.1:" + std::to_string(port)}, dir + "/o1",
-              dir + "/e1");
+  child first({binary_dir() + "/cointicker", "--config", std::string(CTK_SOURCE_DIR) + "/config", "broker", "--listen",
+               "127.0.0.1:" + std::to_string(port)},
+              dir + "/o1", dir + "/e1");
   ASSERT_TRUE(wait_until([&] { return !first.out().empty(); }, std::chrono::seconds(20)));
   std::string out;
   EXPECT_EQ(run(cointicker() + " broker --listen 127.0.0.1:" + std::to_string(port) + " 2>&1", &out), 1);
@@ -81,7 +81,8 @@ TEST(tail, prints_the_last_n_or_everything_filtered_or_a_count) {
   broker b;
   auto dir = temp_dir();
   std::vector<std::string> lines;
-  for (int i = 0; i < 30; ++i) lines.push_back("k" + std::to_string(i) + ":" + envelope_json(i % 3 ? "upbit" : "rss", i));
+  for (int i = 0; i < 30; ++i)
+    lines.push_back("k" + std::to_string(i) + ":" + envelope_json(i % 3 ? "upbit" : "rss", i));
   kcat_produce(b.bootstrap(), "ctk.raw", lines, dir);
   const std::string base = cointicker() + " --bootstrap " + b.bootstrap() + " tail raw";
   std::string out;
@@ -103,7 +104,8 @@ TEST(tail, prints_the_last_n_or_everything_filtered_or_a_count) {
 TEST(tail, follow_prints_messages_that_arrive_later) {
   broker b;
   auto dir = temp_dir();
-  child t({binary_dir() + "/cointicker", "--config", std::string(CTK_SOURCE_DIR) + "/config", "--bootstrap", b.bootstrap(), "tail", "raw", "--follow", "-n", "2"},
+  child t({binary_dir() + "/cointicker", "--config", std::string(CTK_SOURCE_DIR) + "/config", "--bootstrap",
+           b.bootstrap(), "tail", "raw", "--follow", "-n", "2"},
           dir + "/out", dir + "/err");
   // Produce until the follower, which starts at the end, has seen two messages.
   int i = 0;
@@ -167,9 +169,9 @@ TEST(topics, lists_partitions_end_offsets_and_counts) {
 }
 
 TEST(cli, every_command_has_help_and_usage_errors_exit_2) {
-  for (const char* c : {"", " broker", " up", " run", " tail", " topics", " config", " config check",
-                        " config sources", " config reference", " crawl", " replay-server", " db", " db migrate",
-                        " status", " ctl", " node", " config nodes"}) {
+  for (const char* c : {"", " broker", " up", " run", " tail", " topics", " config", " config check", " config sources",
+                        " config reference", " crawl", " replay-server", " db", " db migrate", " status", " ctl",
+                        " node", " config nodes"}) {
     std::string out;
     EXPECT_EQ(run(cointicker() + c + " --help", &out), 0) << c;
     EXPECT_NE(out.find("Usage"), std::string::npos) << c;
@@ -231,8 +233,8 @@ TEST(up, runs_the_built_actors_end_to_end_and_sigterm_leaves_no_process_behind) 
   ASSERT_NE(v1, std::string::npos) << banner;
   const int v1_pid = std::stoi(banner.substr(banner.find("pid ", v1) + 4));
   ASSERT_EQ(::kill(v1_pid, SIGKILL), 0);
-  ASSERT_TRUE(wait_until([&] { return up.err().find("validator/1 restarted") != std::string::npos; },
-                         std::chrono::seconds(20)))
+  ASSERT_TRUE(
+      wait_until([&] { return up.err().find("validator/1 restarted") != std::string::npos; }, std::chrono::seconds(20)))
       << up.err();
   // The banner's metrics address stays the restarted child's (scrapers keep working).
   const auto m = banner.find("metrics http://", v1) + 8;
@@ -244,11 +246,15 @@ TEST(up, runs_the_built_actors_end_to_end_and_sigterm_leaves_no_process_behind) 
         return body.find("ctk_consumed_total") != std::string::npos;
       },
       std::chrono::seconds(20)))
-      << metrics_url << "\n" << up.err();
-  kcat_produce(bootstrap, "ctk.raw",
-               {"upbit/KRW-BTC:" R"({"v":1,"source":"upbit","kind":"market","fetched_at":"2026-11-29T00:00:00Z","data":{"symbol":"krw-btc","price":"1","volume_24h":1,"change_24h":0,"timestamp":1725543306000}})",
-                "upbit/KRW-BTC:" R"({"v":1,"source":"upbit","kind":"market","fetched_at":"2026-11-29T00:00:01Z","data":{"symbol":"KRW-BTC","price":1,"volume_24h":1,"change_24h":0,"timestamp":"2024-09-05T13:35:06Z"}})"},
-               dir);
+      << metrics_url << "\n"
+      << up.err();
+  kcat_produce(
+      bootstrap, "ctk.raw",
+      {"upbit/KRW-BTC:"
+       R"({"v":1,"source":"upbit","kind":"market","fetched_at":"2026-11-29T00:00:00Z","data":{"symbol":"krw-btc","price":"1","volume_24h":1,"change_24h":0,"timestamp":1725543306000}})",
+       "upbit/KRW-BTC:"
+       R"({"v":1,"source":"upbit","kind":"market","fetched_at":"2026-11-29T00:00:01Z","data":{"symbol":"KRW-BTC","price":1,"volume_24h":1,"change_24h":0,"timestamp":"2024-09-05T13:35:06Z"}})"},
+      dir);
   ASSERT_TRUE(wait_until([&] { return kcat_values(bootstrap, "ctk.unique").size() == 1; }, std::chrono::seconds(60)))
       << up.err();
   EXPECT_EQ(kcat_values(bootstrap, "ctk.valid").size(), 2u) << "both copies were valid; dedup kept one";
@@ -276,7 +282,8 @@ TEST(up, runs_the_built_actors_end_to_end_and_sigterm_leaves_no_process_behind) 
   run("find " + dir + "/var/hdfs -type f", &files);
   EXPECT_NE(files.find("/var/hdfs/raw/upbit/20240905/ctk.unique+"), std::string::npos) << files;
   EXPECT_EQ(files.find("/_tmp/"), std::string::npos) << files;
-  EXPECT_NE(run("psql -X -Atc 'SELECT 1' '" + dsn + "' >/dev/null 2>&1"), 0) << "PostgreSQL still answers after up stopped";
+  EXPECT_NE(run("psql -X -Atc 'SELECT 1' '" + dsn + "' >/dev/null 2>&1"), 0)
+      << "PostgreSQL still answers after up stopped";
 }
 
 namespace {
@@ -284,7 +291,8 @@ namespace {
 std::string table_counts(const std::string& dsn) {
   std::string out;
   run("psql -X -At -F ' ' -c \"SELECT 'market_trends', count(*) FROM market_trends UNION ALL "
-      "SELECT 'fear_greed_index', count(*) FROM fear_greed_index UNION ALL SELECT 'raw_news', count(*) FROM raw_news\" '" +
+      "SELECT 'fear_greed_index', count(*) FROM fear_greed_index UNION ALL SELECT 'raw_news', count(*) FROM raw_news\" "
+      "'" +
           dsn + "' 2>/dev/null",
       &out);
   return out;
@@ -304,9 +312,16 @@ std::string hdfs_lines(const std::string& dir) {
 TEST(up, replay_crawls_every_source_into_postgres_and_hdfs_and_a_second_up_finds_the_same_data) {
   auto dir = temp_dir();
   ::chmod(dir.c_str(), 0755);
-  const std::vector<std::string> argv{binary_dir() + "/cointicker", "--config", std::string(CTK_SOURCE_DIR) + "/config",
-                                      "up", "--listen", "127.0.0.1:0", "--replay",
-                                      std::string(CTK_SOURCE_DIR) + "/tests/fixtures/replay", "--scale", "scheduler=0"};
+  const std::vector<std::string> argv{binary_dir() + "/cointicker",
+                                      "--config",
+                                      std::string(CTK_SOURCE_DIR) + "/config",
+                                      "up",
+                                      "--listen",
+                                      "127.0.0.1:0",
+                                      "--replay",
+                                      std::string(CTK_SOURCE_DIR) + "/tests/fixtures/replay",
+                                      "--scale",
+                                      "scheduler=0"};
   // --scale scheduler=0: only the test's own crawls, so the counts are exact.
   const std::string expected_db = "market_trends 8\nfear_greed_index 2\nraw_news 72\n";
   const std::string expected_files =
@@ -315,8 +330,9 @@ TEST(up, replay_crawls_every_source_into_postgres_and_hdfs_and_a_second_up_finds
   std::string dsn;
   {
     child up(argv, dir + "/up1.out", dir + "/up1.err", ports, dir);
-    ASSERT_TRUE(wait_until([&] { return up.out().find("Ctrl-C stops everything") != std::string::npos || !up.running(); },
-                           std::chrono::seconds(20)))
+    ASSERT_TRUE(
+        wait_until([&] { return up.out().find("Ctrl-C stops everything") != std::string::npos || !up.running(); },
+                   std::chrono::seconds(20)))
         << up.err();
     const std::string banner = up.out();
     EXPECT_NE(banner.find("sources    replay server http://127.0.0.1:"), std::string::npos) << banner;
@@ -325,10 +341,11 @@ TEST(up, replay_crawls_every_source_into_postgres_and_hdfs_and_a_second_up_finds
     const auto d = banner.find("postgres   ") + 11;
     dsn = banner.substr(d, banner.find("  (", d) - d);
     std::string crawled;
-    ASSERT_EQ(run(binary_dir() + "/cointicker --config " + std::string(CTK_SOURCE_DIR) + "/config --bootstrap " +
-                      bootstrap + " crawl upbit alternative_me coinness saveticker coindesk cointelegraph decrypt --wait 2>&1",
-                  &crawled),
-              0)
+    ASSERT_EQ(
+        run(binary_dir() + "/cointicker --config " + std::string(CTK_SOURCE_DIR) + "/config --bootstrap " + bootstrap +
+                " crawl upbit alternative_me coinness saveticker coindesk cointelegraph decrypt --wait 2>&1",
+            &crawled),
+        0)
         << crawled << up.err();
     ASSERT_TRUE(wait_until([&] { return table_counts(dsn) == expected_db; }, std::chrono::seconds(60)))
         << table_counts(dsn) << crawled << up.err();
@@ -349,8 +366,9 @@ TEST(up, replay_crawls_every_source_into_postgres_and_hdfs_and_a_second_up_finds
   EXPECT_TRUE(left.empty()) << "processes left behind: " << left;
   {
     child up(argv, dir + "/up2.out", dir + "/up2.err", ports, dir);
-    ASSERT_TRUE(wait_until([&] { return up.out().find("Ctrl-C stops everything") != std::string::npos || !up.running(); },
-                           std::chrono::seconds(20)))
+    ASSERT_TRUE(
+        wait_until([&] { return up.out().find("Ctrl-C stops everything") != std::string::npos || !up.running(); },
+                   std::chrono::seconds(20)))
         << up.err();
     EXPECT_EQ(table_counts(dsn), expected_db) << "the private PostgreSQL kept its data";
     EXPECT_EQ(hdfs_lines(dir), expected_files);

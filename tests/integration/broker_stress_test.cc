@@ -4,9 +4,8 @@
 // that never reads its replies, one that sends half a request and stalls,
 // one that says nothing) at the same time. Every other client is served,
 // every message arrives, and SIGTERM still stops the broker promptly.
-#include <gtest/gtest.h>
-
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -52,8 +51,8 @@ TEST(embedded_broker, the_fixed_port_serves_every_client_while_others_stall_neve
   const int port = free_port();
   const std::string fixed = "127.0.0.1:" + std::to_string(port);
   auto dir = temp_dir();
-  child b({binary_dir() + "/cointicker", "--config", std::string(CTK_SOURCE_DIR) + "/config", "broker", "--listen", fixed,
-           "--topic", "ctk.stress:8"},
+  child b({binary_dir() + "/cointicker", "--config", std::string(CTK_SOURCE_DIR) + "/config", "broker", "--listen",
+           fixed, "--topic", "ctk.stress:8"},
           dir + "/out", dir + "/err");
   ASSERT_TRUE(wait_until([&] { return !b.out().empty() || !b.running(); }, seconds(20))) << b.err();
 
@@ -114,8 +113,9 @@ TEST(embedded_broker, the_fixed_port_serves_every_client_while_others_stall_neve
     while (static_cast<int>(received.size()) < messages && steady_clock::now() < deadline) {
       for (int part = 0; part < 8; ++part) {
         std::string err;
-        const auto end = reader.read("ctk.stress", part, next[static_cast<std::size_t>(part)],
-                                     [&](const rd_kafka_message_t& m) { received.insert(std::string(ctk::kafka::payload(m))); }, err);
+        const auto end = reader.read(
+            "ctk.stress", part, next[static_cast<std::size_t>(part)],
+            [&](const rd_kafka_message_t& m) { received.insert(std::string(ctk::kafka::payload(m))); }, err);
         if (end < 0) {
           consume_error = err;
           return;

@@ -25,9 +25,10 @@ struct plane {
   plane() {
     std::filesystem::create_directories(config);
     std::filesystem::copy_file(std::string(CTK_SOURCE_DIR) + "/config/cluster.yaml", config + "/cluster.yaml");
-    std::ofstream(config + "/sources.yaml") << "sources:\n  upbit:\n    kind: market\n    parser: upbit\n"
-                                               "    urls: [\"https://api.upbit.com/v1/ticker/all?quote_currencies=KRW\"]\n"
-                                               "    schedule: {every: 2s}\n    rate_limit_per_s: 5\n";
+    std::ofstream(config + "/sources.yaml")
+        << "sources:\n  upbit:\n    kind: market\n    parser: upbit\n"
+           "    urls: [\"https://api.upbit.com/v1/ticker/all?quote_currencies=KRW\"]\n"
+           "    schedule: {every: 2s}\n    rate_limit_per_s: 5\n";
     router = "tcp://127.0.0.1:" + std::to_string(free_port());
     env = {{"CTK_CONTROL__ROUTER", router},
            {"CTK_CONTROL__PUB", "tcp://127.0.0.1:" + std::to_string(free_port())},
@@ -40,8 +41,8 @@ struct plane {
   }
   std::unique_ptr<child> run(const std::string& bootstrap, const std::string& actor, const std::string& node,
                              const std::string& tag, std::vector<std::string> extra = {}) {
-    std::vector<std::string> argv{binary_dir() + "/cointicker", "--config", config, "--bootstrap", bootstrap,
-                                  "run", actor, "--node", node};
+    std::vector<std::string> argv{
+        binary_dir() + "/cointicker", "--config", config, "--bootstrap", bootstrap, "run", actor, "--node", node};
     argv.insert(argv.end(), extra.begin(), extra.end());
     return std::make_unique<child>(argv, dir + "/" + tag + ".out", dir + "/" + tag + ".err", env);
   }
@@ -70,7 +71,8 @@ struct plane {
 std::vector<std::int64_t> schedule_firings(const std::string& bootstrap, const std::string& source) {
   std::vector<std::int64_t> t;
   for (const auto& v : kcat_values(bootstrap, "ctk.control")) {
-    if (v.find("\"reason\":\"schedule\"") == std::string::npos || v.find("\"source\":\"" + source + "\"") == std::string::npos)
+    if (v.find("\"reason\":\"schedule\"") == std::string::npos ||
+        v.find("\"source\":\"" + source + "\"") == std::string::npos)
       continue;
     auto p = v.find("\"requested_at\":\"") + 16;
     std::string why;
@@ -85,7 +87,8 @@ std::vector<std::int64_t> schedule_firings(const std::string& bootstrap, const s
 TEST(scheduler, every_2s_fires_on_time_and_a_sigkilled_scheduler_neither_doubles_nor_skips) {
   broker b;
   plane p;
-  auto crawler = p.run(b, "crawler", "w1", "crawler", {"--replay", std::string(CTK_SOURCE_DIR) + "/tests/fixtures/replay"});
+  auto crawler =
+      p.run(b, "crawler", "w1", "crawler", {"--replay", std::string(CTK_SOURCE_DIR) + "/tests/fixtures/replay"});
   // The crawler first joins its group; until then a fired crawl cannot
   // report, and the no-overlap rule would (rightly) give up the next slot.
   ASSERT_TRUE(wait_until([&] { return crawler->err().find("assigned") != std::string::npos; }, seconds(30)))
@@ -97,8 +100,8 @@ TEST(scheduler, every_2s_fires_on_time_and_a_sigkilled_scheduler_neither_doubles
   sched->wait(seconds(10));
   const auto killed_at = steady_clock::now();
   auto sched2 = p.run(b, "scheduler", "m", "sched2");
-  ASSERT_TRUE(wait_until([&] { return sched2->err().find("upbit every 2s; last fired") != std::string::npos; },
-                         seconds(30)))
+  ASSERT_TRUE(
+      wait_until([&] { return sched2->err().find("upbit every 2s; last fired") != std::string::npos; }, seconds(30)))
       << sched2->err();
   const auto restart_ms = duration_cast<milliseconds>(steady_clock::now() - killed_at).count();
   const std::size_t before = schedule_firings(b.bootstrap(), "upbit").size();
@@ -161,12 +164,14 @@ TEST(control, status_dead_instances_pause_resume_drain_and_garbage) {
   // pause: input waits (nothing valid, nothing committed); resume: it drains.
   EXPECT_NE(p.cli("ctl pause --actor validator").find("\"matched\":1"), std::string::npos);
   ASSERT_TRUE(wait_until([&] { return p.state_of("w2/validator/0") == "paused"; }, seconds(10)));
-  ASSERT_TRUE(wait_until([&] { return validator->err().find("paused: consumption") != std::string::npos; }, seconds(10)));
+  ASSERT_TRUE(
+      wait_until([&] { return validator->err().find("paused: consumption") != std::string::npos; }, seconds(10)));
   std::vector<std::string> lines;
   for (int i = 0; i < 100; ++i)
-    lines.push_back("upbit/KRW-P" + std::to_string(i) +
-                    R"(:{"v":1,"source":"upbit","kind":"market","fetched_at":"2026-11-29T00:00:00Z","data":{"symbol":"KRW-P)" +
-                    std::to_string(i) + R"(","price":1,"volume_24h":1,"change_24h":0,"timestamp":1725543306000}})");
+    lines.push_back(
+        "upbit/KRW-P" + std::to_string(i) +
+        R"(:{"v":1,"source":"upbit","kind":"market","fetched_at":"2026-11-29T00:00:00Z","data":{"symbol":"KRW-P)" +
+        std::to_string(i) + R"(","price":1,"volume_24h":1,"change_24h":0,"timestamp":1725543306000}})");
   kcat_produce(b.bootstrap(), "ctk.raw", lines, p.dir);
   EXPECT_FALSE(wait_until([&] { return !kcat_values(b.bootstrap(), "ctk.valid").empty(); }, milliseconds(1500)))
       << "a paused validator consumed";
@@ -193,8 +198,9 @@ TEST(control, status_dead_instances_pause_resume_drain_and_garbage) {
     d.connect(p.router);
     d.send(zmq::buffer(std::string("{not json")), zmq::send_flags::none);
     d.send(zmq::buffer(std::string(100 * 1024, 'A')), zmq::send_flags::none);
-    d.send(zmq::buffer(std::string(R"({"v":1,"type":"heartbeat","identity":"a/b/c","pid":1,"state":"running","uptime_s":1,)"
-                                   R"("consumed_per_s":0,"produced_per_s":0,"lag":0,"dead_letters":0,"rss_bytes":0})")),
+    d.send(zmq::buffer(
+               std::string(R"({"v":1,"type":"heartbeat","identity":"a/b/c","pid":1,"state":"running","uptime_s":1,)"
+                           R"("consumed_per_s":0,"produced_per_s":0,"lag":0,"dead_letters":0,"rss_bytes":0})")),
            zmq::send_flags::none);
     d.send(zmq::buffer(std::string(R"({"v":1,"type":"ctl","cmd":"explode"})")), zmq::send_flags::none);
     zmq::pollitem_t items[] = {{d.handle(), 0, ZMQ_POLLIN, 0}};
@@ -235,9 +241,10 @@ TEST(control, curve_keys_shut_out_clients_without_them) {
   d.set(zmq::sockopt::routing_id, "z/z/0");
   d.set(zmq::sockopt::linger, 0);
   d.connect(p.router);
-  d.send(zmq::buffer(std::string(R"({"v":1,"type":"heartbeat","identity":"z/z/0","pid":1,"state":"running","uptime_s":1,)"
-                                 R"("consumed_per_s":0,"produced_per_s":0,"lag":0,"dead_letters":0,"rss_bytes":0})")),
-         zmq::send_flags::dontwait);
+  d.send(
+      zmq::buffer(std::string(R"({"v":1,"type":"heartbeat","identity":"z/z/0","pid":1,"state":"running","uptime_s":1,)"
+                              R"("consumed_per_s":0,"produced_per_s":0,"lag":0,"dead_letters":0,"rss_bytes":0})")),
+      zmq::send_flags::dontwait);
   d.send(zmq::buffer(std::string(R"({"v":1,"type":"status"})")), zmq::send_flags::dontwait);
   zmq::pollitem_t items[] = {{d.handle(), 0, ZMQ_POLLIN, 0}};
   zmq::poll(items, 1, std::chrono::milliseconds(1500));
@@ -259,9 +266,9 @@ TEST(control, an_actor_that_cannot_reach_its_broker_is_reported_disconnected_unt
   p.env["CTK_SOURCES__UPBIT__DISABLED_REASON"] = "test";
   const std::string fixed = "127.0.0.1:" + std::to_string(free_port());
   const auto start_broker = [&](const std::string& tag) {
-    auto b = std::make_unique<child>(std::vector<std::string>{binary_dir() + "/cointicker", "--config", p.config,
-                                                              "broker", "--listen", fixed},
-                                     p.dir + "/" + tag + ".out", p.dir + "/" + tag + ".err");
+    auto b = std::make_unique<child>(
+        std::vector<std::string>{binary_dir() + "/cointicker", "--config", p.config, "broker", "--listen", fixed},
+        p.dir + "/" + tag + ".out", p.dir + "/" + tag + ".err");
     EXPECT_TRUE(wait_until([&] { return !b->out().empty() || !b->running(); }, seconds(20))) << b->err();
     return b;
   };

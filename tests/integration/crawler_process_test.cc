@@ -25,8 +25,8 @@ std::string field(const std::string& json, const std::string& name) {
 TEST(crawler_process, crawl_commands_from_kcat_become_raw_records_reports_and_dead_letters) {
   broker b;
   auto dir = temp_dir();
-  const std::vector<std::string> sources{"upbit",    "alternative_me", "coinness",      "saveticker",
-                                         "coindesk", "cointelegraph",  "decrypt",       "cnn_fear_greed"};
+  const std::vector<std::string> sources{"upbit",    "alternative_me", "coinness", "saveticker",
+                                         "coindesk", "cointelegraph",  "decrypt",  "cnn_fear_greed"};
   std::vector<std::string> lines;
   for (const auto& s : sources)
     lines.push_back(s + ":{\"v\":1,\"id\":\"cmd-" + s + "\",\"source\":\"" + s +
@@ -34,14 +34,14 @@ TEST(crawler_process, crawl_commands_from_kcat_become_raw_records_reports_and_de
   lines.push_back("junk:this is not a command");
   kcat_produce(b.bootstrap(), "ctk.control", lines, dir);
 
-  child c({binary_dir() + "/cointicker", "--config", std::string(CTK_SOURCE_DIR) + "/config", "--bootstrap",
-           b.bootstrap(), "run", "crawler", "--node", "test", "--replay",
-           std::string(CTK_SOURCE_DIR) + "/tests/fixtures/replay"},
-          dir + "/c.out", dir + "/c.err",
-          {// coinness asks politely (0.5/s) for its second page: not in a test
-           {"CTK_SOURCES__COINNESS__RATE_LIMIT_PER_S", "50"},
-           // a page the replay server has no recording for: 404, dead-lettered
-           {"CTK_SOURCES__COINDESK__URLS", "[\"https://www.coindesk.com/no-such-feed\"]"}});
+  child c(
+      {binary_dir() + "/cointicker", "--config", std::string(CTK_SOURCE_DIR) + "/config", "--bootstrap", b.bootstrap(),
+       "run", "crawler", "--node", "test", "--replay", std::string(CTK_SOURCE_DIR) + "/tests/fixtures/replay"},
+      dir + "/c.out", dir + "/c.err",
+      {// coinness asks politely (0.5/s) for its second page: not in a test
+       {"CTK_SOURCES__COINNESS__RATE_LIMIT_PER_S", "50"},
+       // a page the replay server has no recording for: 404, dead-lettered
+       {"CTK_SOURCES__COINDESK__URLS", "[\"https://www.coindesk.com/no-such-feed\"]"}});
   ASSERT_TRUE(wait_until([&] { return kcat_values(b.bootstrap(), "ctk.reports").size() == sources.size(); },
                          std::chrono::seconds(60)))
       << c.err();
@@ -100,12 +100,14 @@ TEST(crawler_process, crawl_commands_from_kcat_become_raw_records_reports_and_de
 
   // `cointicker crawl --wait`: the second crawl of alternative.me is a 304
   // (ETag remembered), Upbit's second board has new timestamps.
-  const std::string cli = binary_dir() + "/cointicker --config " + std::string(CTK_SOURCE_DIR) + "/config --bootstrap " +
-                          b.bootstrap();
+  const std::string cli =
+      binary_dir() + "/cointicker --config " + std::string(CTK_SOURCE_DIR) + "/config --bootstrap " + b.bootstrap();
   std::string waited;
   EXPECT_EQ(run(cli + " crawl upbit alternative_me --wait --timeout 60 2>&1", &waited), 0) << waited;
-  EXPECT_NE(waited.find("upbit            ok            8 records    0 errors    1 pages"), std::string::npos) << waited;
-  EXPECT_NE(waited.find("alternative_me   ok            0 records    0 errors    1 pages"), std::string::npos) << waited;
+  EXPECT_NE(waited.find("upbit            ok            8 records    0 errors    1 pages"), std::string::npos)
+      << waited;
+  EXPECT_NE(waited.find("alternative_me   ok            0 records    0 errors    1 pages"), std::string::npos)
+      << waited;
   std::string refused;
   EXPECT_EQ(run(cli + " crawl nosuch 2>&1", &refused), 2) << refused;
   EXPECT_NE(refused.find("no source named 'nosuch'"), std::string::npos) << refused;

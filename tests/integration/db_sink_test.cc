@@ -58,13 +58,18 @@ TEST(db_sink, migration_2_keeps_the_rows_of_a_version_1_database) {
                 &out),
             0)
       << out;
-  psql(dsn, "INSERT INTO sentiment_analysis (record_id, news_record_id, source, score, label, \\\"timestamp\\\") "
-            "VALUES (repeat('a', 32), repeat('b', 32), 'coinness', 0.5, 'positive', now())");
-  psql(dsn, "INSERT INTO crypto_insights (record_id, kind, summary, \\\"timestamp\\\") VALUES (repeat('c', 32), 'x', 'y', now())");
+  psql(dsn,
+       "INSERT INTO sentiment_analysis (record_id, news_record_id, source, score, label, \\\"timestamp\\\") "
+       "VALUES (repeat('a', 32), repeat('b', 32), 'coinness', 0.5, 'positive', now())");
+  psql(dsn,
+       "INSERT INTO crypto_insights (record_id, kind, summary, \\\"timestamp\\\") VALUES (repeat('c', 32), 'x', 'y', "
+       "now())");
   ASSERT_EQ(run(cointicker() + " db --dsn '" + dsn + "' migrate 2>&1", &out), 0) << out;
   EXPECT_NE(out.find("applied migration 2"), std::string::npos) << out;
   EXPECT_EQ(out.find("applied migration 1"), std::string::npos) << out;
-  EXPECT_EQ(psql(dsn, "SELECT news_id || ' ' || sentiment_score || ' ' || sentiment_label || ' ' || confidence FROM sentiment_analysis"),
+  EXPECT_EQ(psql(dsn,
+                 "SELECT news_id || ' ' || sentiment_score || ' ' || sentiment_label || ' ' || confidence FROM "
+                 "sentiment_analysis"),
             std::string(32, 'b') + " 0.5 positive 0");
   EXPECT_EQ(psql(dsn, "SELECT insight_type || ' ' || description || ' ' || severity FROM crypto_insights"), "x y info");
 }
@@ -82,12 +87,12 @@ TEST(db_sink, migrations_apply_from_empty_and_rerun_as_a_no_op) {
   EXPECT_NE(out.find("up to date (version 2)"), std::string::npos) << out;
   EXPECT_EQ(psql(dsn, "SELECT count(*) FROM schema_migrations"), "2");
   // The original system's column names, and what the analyzer adds.
-  for (const char* c : {"sentiment_analysis.news_id", "sentiment_analysis.sentiment_score",
-                        "sentiment_analysis.sentiment_label", "sentiment_analysis.confidence",
-                        "sentiment_analysis.analyzed_at", "technical_indicators.bb_upper", "technical_indicators.bb_middle",
-                        "technical_indicators.bb_lower", "technical_indicators.interval", "technical_indicators.macd_hist",
-                        "crypto_insights.insight_type", "crypto_insights.description", "crypto_insights.severity",
-                        "crypto_insights.related_news"}) {
+  for (const char* c :
+       {"sentiment_analysis.news_id", "sentiment_analysis.sentiment_score", "sentiment_analysis.sentiment_label",
+        "sentiment_analysis.confidence", "sentiment_analysis.analyzed_at", "technical_indicators.bb_upper",
+        "technical_indicators.bb_middle", "technical_indicators.bb_lower", "technical_indicators.interval",
+        "technical_indicators.macd_hist", "crypto_insights.insight_type", "crypto_insights.description",
+        "crypto_insights.severity", "crypto_insights.related_news"}) {
     const std::string col(c);
     const auto dot = col.find('.');
     EXPECT_EQ(psql(dsn, "SELECT count(*) FROM information_schema.columns WHERE table_name = '" + col.substr(0, dot) +
@@ -99,8 +104,9 @@ TEST(db_sink, migrations_apply_from_empty_and_rerun_as_a_no_op) {
                         "crypto_insights", "sink_offsets", "sink_rejects"})
     EXPECT_EQ(psql(dsn, std::string("SELECT to_regclass('") + t + "') IS NOT NULL"), "t") << t;
   // The dashboard's queries have their indexes.
-  EXPECT_EQ(psql(dsn, "SELECT count(*) FROM pg_indexes WHERE indexname IN "
-                      "('market_trends_symbol_time','raw_news_published_at')"),
+  EXPECT_EQ(psql(dsn,
+                 "SELECT count(*) FROM pg_indexes WHERE indexname IN "
+                 "('market_trends_symbol_time','raw_news_published_at')"),
             "2");
   // A database that cannot be reached is a clear error, not a crash.
   ASSERT_EQ(run(cointicker() + " db --dsn 'host=127.0.0.1 port=1 dbname=x connect_timeout=2' migrate 2>&1", &out), 1);
@@ -114,9 +120,11 @@ TEST(db_sink, a_batch_with_refused_rows_lands_the_rest_and_dead_letters_each_ref
   std::vector<std::string> lines;
   lines.push_back(keyed(20002, R"({"v":1,"id":"notanid"})"));  // refused before the database: decode
   const int markets = 600, news = 300;
-  for (int i = 0; i < markets; ++i) lines.push_back(keyed(i, unique_market(i, i == 137 ? -5.0 : 0.0)));  // CHECK price > 0
+  for (int i = 0; i < markets; ++i)
+    lines.push_back(keyed(i, unique_market(i, i == 137 ? -5.0 : 0.0)));  // CHECK price > 0
   for (int i = 0; i < news; ++i)
-    lines.push_back(keyed(10000 + i, unique_news(10000 + i, i == 42 ? "NUL \\u0000 inside" : "title " + std::to_string(i))));
+    lines.push_back(
+        keyed(10000 + i, unique_news(10000 + i, i == 42 ? "NUL \\u0000 inside" : "title " + std::to_string(i))));
   lines.push_back(keyed(20000, unique_fear_greed(20000, 55)));
   lines.push_back(keyed(20001, unique_fear_greed(20001, 101)));  // CHECK value BETWEEN 0 AND 100
   kcat_produce(b.bootstrap(), "ctk.unique", lines, dir);
@@ -134,8 +142,8 @@ TEST(db_sink, a_batch_with_refused_rows_lands_the_rest_and_dead_letters_each_ref
   EXPECT_EQ(psql(dsn, "SELECT count(*) FROM sink_rejects WHERE reason LIKE '%0x00%'"), "1");
 
   // The dead-letter topic: one per refused row (database_refused), one for the undecodable record.
-  ASSERT_TRUE(wait_until([&] { return kcat_values(b.bootstrap(), "ctk.deadletter").size() == 4; },
-                         std::chrono::seconds(30)));
+  ASSERT_TRUE(
+      wait_until([&] { return kcat_values(b.bootstrap(), "ctk.deadletter").size() == 4; }, std::chrono::seconds(30)));
   auto dls = kcat_values(b.bootstrap(), "ctk.deadletter");
   int refused = 0, decode = 0;
   for (const auto& d : dls) {
@@ -212,7 +220,8 @@ TEST(db_sink, records_whose_ids_are_stored_already_are_not_stored_again) {
   // The batch met stored ids and went through staging + ON CONFLICT DO NOTHING.
   std::string m;
   run("curl -s http://127.0.0.1:" + std::to_string(metrics_port(*sink)) + "/metrics", &m);
-  EXPECT_EQ(m.find("ctk_sink_upserted_tables_total{actor=\"db-sink\",instance=\"test/db-sink/0\"} 0\n"), std::string::npos)
+  EXPECT_EQ(m.find("ctk_sink_upserted_tables_total{actor=\"db-sink\",instance=\"test/db-sink/0\"} 0\n"),
+            std::string::npos)
       << m;
   sink->signal(SIGTERM);
   EXPECT_EQ(sink->wait(std::chrono::seconds(30)), 0) << sink->err();

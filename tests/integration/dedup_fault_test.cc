@@ -44,9 +44,10 @@ TEST(dedup_faults, unique_holds_each_distinct_record_once_across_a_sigkill_and_a
     lines.push_back("upbit/C" + std::to_string(of) + ":" + market(of));
   }
   for (int i = 0; i < invalid; ++i)
-    lines.push_back("upbit/bad" + std::to_string(i) + ":" +
-                    R"({"v":1,"source":"upbit","kind":"market","fetched_at":"2026-11-18T00:00:00.000Z","data":{"symbol":"BAD)" +
-                    std::to_string(i) + R"(","price":-1,"volume_24h":1,"change_24h":0,"timestamp":1725543306000}})");
+    lines.push_back(
+        "upbit/bad" + std::to_string(i) + ":" +
+        R"({"v":1,"source":"upbit","kind":"market","fetched_at":"2026-11-18T00:00:00.000Z","data":{"symbol":"BAD)" +
+        std::to_string(i) + R"(","price":-1,"volume_24h":1,"change_24h":0,"timestamp":1725543306000}})");
   std::shuffle(lines.begin() + distinct / 2, lines.end(), rng);  // the first half stays early
   // Half now; the other half after the kill, so that the kill lands mid-stream.
   const std::vector<std::string> first(lines.begin(), lines.begin() + total / 2),
@@ -64,7 +65,9 @@ TEST(dedup_faults, unique_holds_each_distinct_record_once_across_a_sigkill_and_a
       },
       std::chrono::seconds(60)));
   kcat_produce(b.bootstrap(), "ctk.raw", first, dir);
-  const auto unique_count = [&] { return static_cast<std::size_t>(std::max(0L, topic_messages(b.bootstrap(), "ctk.unique"))); };
+  const auto unique_count = [&] {
+    return static_cast<std::size_t>(std::max(0L, topic_messages(b.bootstrap(), "ctk.unique")));
+  };
   ASSERT_TRUE(wait_until([&] { return unique_count() >= 10000; }, std::chrono::seconds(120))) << d0->err();
   d0->signal(SIGKILL);
   EXPECT_EQ(d0->wait(std::chrono::seconds(10)), 128 + SIGKILL);
@@ -114,7 +117,9 @@ TEST(dedup_faults, unique_holds_each_distinct_record_once_across_a_sigkill_and_a
   for (const auto& d : dl) {
     auto field = [&](const std::string& k) {
       auto p = d.find("\"" + k + "\":");
-      return p == std::string::npos ? std::string() : d.substr(p + k.size() + 3, d.find_first_of(",}", p + k.size() + 3) - p - k.size() - 3);
+      return p == std::string::npos
+                 ? std::string()
+                 : d.substr(p + k.size() + 3, d.find_first_of(",}", p + k.size() + 3) - p - k.size() - 3);
     };
     by_source[field("partition") + "@" + field("offset")].push_back(field("actor") + " at " + field("at"));
   }
@@ -125,7 +130,8 @@ TEST(dedup_faults, unique_holds_each_distinct_record_once_across_a_sigkill_and_a
       for (const auto& w : who) doubles += " [" + w + "]";
       doubles += "\n";
     }
-  EXPECT_EQ(dl.size(), static_cast<std::size_t>(invalid)) << "every invalid record dead-lettered once; doubled:\n" << doubles;
+  EXPECT_EQ(dl.size(), static_cast<std::size_t>(invalid)) << "every invalid record dead-lettered once; doubled:\n"
+                                                          << doubles;
   EXPECT_EQ(bad.size(), static_cast<std::size_t>(invalid));
   RecordProperty("valid_messages", static_cast<int>(valid_end));
   d0->signal(SIGTERM);

@@ -2,11 +2,11 @@
 // cluster-deploy.sh prints the right actions for the shipped four-node
 // cluster.yaml in a dry run, reports unreachable nodes (real ssh, a closed
 // port) without stopping at the first, and refuses a config that does not load.
+#include <gtest/gtest.h>
+
 #include <filesystem>
 #include <fstream>
 #include <regex>
-
-#include <gtest/gtest.h>
 
 #include "tests/support/process.h"
 
@@ -86,7 +86,8 @@ TEST(deploy, a_dry_run_prints_every_action_for_each_of_four_nodes_and_contacts_n
     for (const char* pkg : {"librdkafka1", "libzmq5", "libpqxx-6.4", "libcurl4", "rsync"})
       EXPECT_NE(s.find(std::string(" ") + pkg), std::string::npos) << pkg << "\n" << s;
     EXPECT_NE(out.find(name + std::string(10 - name.size(), ' ') + " " + t), std::string::npos)
-        << "no summary line for " << name << "\n" << out;
+        << "no summary line for " << name << "\n"
+        << out;
   }
   EXPECT_NE(out.find("dry run: nothing was contacted or changed"), std::string::npos) << out;
   EXPECT_EQ(out.find("FAILED"), std::string::npos) << out;
@@ -113,6 +114,7 @@ TEST(deploy, unreachable_nodes_are_each_reported_failed_and_a_bad_config_deploys
 
   std::ofstream(dir + "/cluster.yaml") << "nodes:\n  - {name: a, host: 127.0.0.1, role: master, actorz: {}}\n";
   EXPECT_EQ(run(script + " --config " + dir + " 2>&1", &out), 1) << out;
-  EXPECT_NE(out.find("cluster.yaml:2:46: unknown key"), std::string::npos) << "the config error names its line\n" << out;
+  EXPECT_NE(out.find("cluster.yaml:2:46: unknown key"), std::string::npos) << "the config error names its line\n"
+                                                                           << out;
   EXPECT_NE(out.find("nothing was deployed"), std::string::npos) << out;
 }

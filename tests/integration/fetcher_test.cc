@@ -2,15 +2,16 @@
 // (tests/fixtures/faults/routes.yaml). Time is only ever checked as a lower
 // bound the fetcher itself must wait (rate limits, Retry-After), never as
 // "fast enough", so a slow machine cannot fail these.
+#include "actors/crawler/fetcher.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <filesystem>
-#include <set>
 #include <fstream>
+#include <set>
 
 #include "actors/crawler/crawler.h"
-#include "actors/crawler/fetcher.h"
 #include "actors/crawler/replay_server.h"
 #include "tests/support/process.h"
 
@@ -257,7 +258,8 @@ TEST(fetcher, a_body_over_the_cap_is_refused_without_retrying) {
     std::string chunk(1 << 20, 'x');
     for (int i = 0; i < 20; ++i) big << chunk;  // 20 MB
     std::ofstream routes(dir + "/routes.yaml");
-    routes << "routes:\n  - host: big.test\n    path: /big\n    responses:\n      - status: 200\n        body_file: big.json\n";
+    routes << "routes:\n  - host: big.test\n    path: /big\n    responses:\n      - status: 200\n        body_file: "
+              "big.json\n";
   }
   auto s = serve(dir);
   fetch_options o = fast(*s);
@@ -349,9 +351,11 @@ TEST(crawl_engine, one_command_yields_ten_thousand_records_and_failed_pages_are_
   EXPECT_EQ(sink.failures[0].second, "no route f");
   // The cut feed: the page is dead-lettered, and the one item recovered from
   // it (a title, no link) is counted as skipped.
-  EXPECT_TRUE(sink.failures[1].first.starts_with("parse failed: not well-formed XML at line 1")) << sink.failures[1].first;
-  EXPECT_TRUE(sink.failures[1].first.ends_with(
-      "1 item(s) skipped, first: an item with neither guid nor link (https://big.test/broken); body: first 10 of 30 bytes"))
+  EXPECT_TRUE(sink.failures[1].first.starts_with("parse failed: not well-formed XML at line 1"))
+      << sink.failures[1].first;
+  EXPECT_TRUE(
+      sink.failures[1].first.ends_with("1 item(s) skipped, first: an item with neither guid nor link "
+                                       "(https://big.test/broken); body: first 10 of 30 bytes"))
       << sink.failures[1].first;
   EXPECT_EQ(sink.failures[1].second, "<rss><chan");
   EXPECT_EQ(rep.errors, 3);

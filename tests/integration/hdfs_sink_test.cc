@@ -2,9 +2,8 @@
 // by count and by a timer (an idle topic still gets its files committed),
 // resuming from the final names, and the same against the WebHDFS TEST
 // DOUBLE (tests/support/webhdfs_double.cc; not Hadoop).
-#include <gtest/gtest.h>
-
 #include <avro.h>
+#include <gtest/gtest.h>
 
 #include <csignal>
 #include <filesystem>
@@ -32,8 +31,9 @@ std::unique_ptr<child> start_hdfs_sink(const broker& b, const std::string& dir, 
 std::vector<std::string> mixed_records(long from, long n) {
   std::vector<std::string> lines;
   for (long i = from; i < from + n; ++i)
-    lines.push_back(keyed(i, i % 3 == 0 ? unique_news(i, "title " + std::to_string(i), i % 2 ? "2026-11-27" : "2026-11-28")
-                                        : unique_market(i, 0, i % 2 ? "2026-11-27" : "2026-11-28")));
+    lines.push_back(keyed(i, i % 3 == 0
+                                 ? unique_news(i, "title " + std::to_string(i), i % 2 ? "2026-11-27" : "2026-11-28")
+                                 : unique_market(i, 0, i % 2 ? "2026-11-27" : "2026-11-28")));
   return lines;
 }
 
@@ -46,7 +46,8 @@ TEST(hdfs_sink, files_land_by_source_and_day_and_an_idle_topic_is_committed_by_t
   kcat_produce(b.bootstrap(), "ctk.unique", mixed_records(0, n), dir);
   // Rotation at 100 records per file, or 1 s: the last files of each
   // partition are only committed by the timer, while nothing new arrives.
-  auto sink = start_hdfs_sink(b, dir, "file://" + root, {{"CTK_HDFS__ROTATE_RECORDS", "100"}, {"CTK_HDFS__ROTATE_AFTER", "1s"}});
+  auto sink = start_hdfs_sink(b, dir, "file://" + root,
+                              {{"CTK_HDFS__ROTATE_RECORDS", "100"}, {"CTK_HDFS__ROTATE_AFTER", "1s"}});
   ASSERT_TRUE(wait_until([&] { return read_hdfs(root).lines == n; }, std::chrono::seconds(60))) << sink->err();
   auto c = read_hdfs(root);
   EXPECT_EQ(c.ids.size(), static_cast<std::size_t>(n));

@@ -3,13 +3,12 @@
 // broker, the test's PostgreSQL, a file:// HDFS folder. A worker's actor is
 // SIGKILLed mid-stream: its node restarts it, `status` reports the restart
 // (through the control plane), and the data is complete and not doubled.
+#include <gtest/gtest.h>
 #include <signal.h>
 
 #include <filesystem>
 #include <fstream>
 #include <set>
-
-#include <gtest/gtest.h>
 
 #include "tests/integration/hdfs_files.h"
 #include "tests/integration/helpers.h"
@@ -28,9 +27,10 @@ int banner_pid(const std::string& banner, const std::string& label) {
 std::vector<std::string> market_records(int from, int to) {
   std::vector<std::string> v;
   for (int i = from; i < to; ++i)
-    v.push_back("upbit/KRW-N" + std::to_string(i) + ":" +
-                R"({"v":1,"source":"upbit","kind":"market","fetched_at":"2026-11-29T00:00:00Z","data":{"symbol":"KRW-N)" +
-                std::to_string(i) + R"(","price":1,"volume_24h":1,"change_24h":0,"timestamp":1725543306000}})");
+    v.push_back(
+        "upbit/KRW-N" + std::to_string(i) + ":" +
+        R"({"v":1,"source":"upbit","kind":"market","fetched_at":"2026-11-29T00:00:00Z","data":{"symbol":"KRW-N)" +
+        std::to_string(i) + R"(","price":1,"volume_24h":1,"change_24h":0,"timestamp":1725543306000}})");
   return v;
 }
 
@@ -99,7 +99,8 @@ TEST(node, a_master_and_a_worker_run_their_actors_and_a_killed_actor_is_restarte
 
   // The first half; the worker's dedup is killed once records flow through it.
   kcat_produce(b.bootstrap(), "ctk.raw", market_records(0, 1000), dir);
-  ASSERT_TRUE(wait_until([&] { return kcat_values(b.bootstrap(), "ctk.unique").size() >= 100; }, std::chrono::seconds(60)))
+  ASSERT_TRUE(
+      wait_until([&] { return kcat_values(b.bootstrap(), "ctk.unique").size() >= 100; }, std::chrono::seconds(60)))
       << worker->err();
   const int dedup_pid = banner_pid(wb, "dedup");
   ASSERT_EQ(::kill(dedup_pid, SIGKILL), 0);
@@ -169,7 +170,8 @@ TEST(node, an_unknown_node_or_a_db_sink_without_a_dsn_is_refused_before_anything
   EXPECT_EQ(run(binary_dir() + "/cointicker --config " + dir + " node nosuch 2>&1", &out), 2);
   EXPECT_NE(out.find("no node named 'nosuch'"), std::string::npos) << out;
   EXPECT_NE(out.find("(nodes: master)"), std::string::npos) << out;
-  EXPECT_EQ(run("env -u CTK_POSTGRES__DSN " + binary_dir() + "/cointicker --config " + dir + " node master 2>&1", &out), 1);
+  EXPECT_EQ(run("env -u CTK_POSTGRES__DSN " + binary_dir() + "/cointicker --config " + dir + " node master 2>&1", &out),
+            1);
   EXPECT_NE(out.find("places db-sink here, but postgres.dsn is empty"), std::string::npos) << out;
   EXPECT_EQ(out.find("pid "), std::string::npos) << "nothing was started: " << out;
 }

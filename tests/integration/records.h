@@ -16,8 +16,8 @@ inline std::string test_id(long i) {
 inline std::string unique_market(long i, double price = -0.0, const std::string& day = "2026-11-28") {
   if (price == 0) price = 100.0 + static_cast<double>(i % 1000);
   return R"({"v":1,"id":")" + test_id(i) + R"(","source":"upbit","kind":"market","fetched_at":")" + day +
-         R"(T10:00:00.000Z","url":"","trace":"test","data":{"symbol":"KRW-C)" + std::to_string(i) +
-         R"(","price":)" + std::to_string(price) + R"(,"volume_24h":12.5,"change_24h":0.0108,"timestamp":")" + day +
+         R"(T10:00:00.000Z","url":"","trace":"test","data":{"symbol":"KRW-C)" + std::to_string(i) + R"(","price":)" +
+         std::to_string(price) + R"(,"volume_24h":12.5,"change_24h":0.0108,"timestamp":")" + day +
          R"(T09:59:59.000Z"}})";
 }
 
@@ -30,7 +30,8 @@ inline std::string unique_news(long i, const std::string& title, const std::stri
 }
 
 inline std::string unique_fear_greed(long i, int value) {
-  return R"({"v":1,"id":")" + test_id(i) + R"(","source":"alternative_me","kind":"fear_greed","fetched_at":"2026-11-28T10:00:00.000Z","data":{"value":)" +
+  return R"({"v":1,"id":")" + test_id(i) +
+         R"(","source":"alternative_me","kind":"fear_greed","fetched_at":"2026-11-28T10:00:00.000Z","data":{"value":)" +
          std::to_string(value) + R"(,"classification":"Greed","timestamp":"2026-11-28T00:00:00.000Z"}})";
 }
 

@@ -19,14 +19,16 @@ const std::vector<std::string> relay_topics{"test.in:8", "test.out:8", "test.dea
 
 std::unique_ptr<child> start_relay(const broker& b, const std::string& dir, const std::string& tag,
                                    std::vector<std::string> extra = {}) {
-  std::vector<std::string> argv{binary_dir() + "/ctk_relay_actor", "--bootstrap", b.bootstrap(), "--in", "in",
-                                "--out", "out"};
+  std::vector<std::string> argv{
+      binary_dir() + "/ctk_relay_actor", "--bootstrap", b.bootstrap(), "--in", "in", "--out", "out"};
   argv.insert(argv.end(), extra.begin(), extra.end());
   return std::make_unique<child>(argv, dir + "/" + tag + ".out", dir + "/" + tag + ".err");
 }
 
 // Sum over partitions of the committed offsets of group test.relay on test.in.
-std::int64_t committed(const broker& b, int partitions) { return committed_sum(b.bootstrap(), "test.relay", "test.in", partitions); }
+std::int64_t committed(const broker& b, int partitions) {
+  return committed_sum(b.bootstrap(), "test.relay", "test.in", partitions);
+}
 
 // "k0:m0", "k1:m1", ...: n keyed messages that spread over the partitions.
 std::vector<std::string> numbered(int n) {
@@ -117,7 +119,8 @@ TEST(runner_faults, an_offset_the_broker_dropped_is_reported_as_data_loss_not_sk
   const std::string kb(1024, 'x');
   for (int i = 0; i < 8192; ++i) big.push_back("k:" + kb);
   for (int chunk = 0; chunk < 8; ++chunk)
-    kcat_produce(b.bootstrap(), "test.in", std::vector<std::string>(big.begin() + chunk * 1024, big.begin() + (chunk + 1) * 1024), dir);
+    kcat_produce(b.bootstrap(), "test.in",
+                 std::vector<std::string>(big.begin() + chunk * 1024, big.begin() + (chunk + 1) * 1024), dir);
   std::string md;
   run("kcat -b " + b.bootstrap() + " -Q -t test.in:0:-2 2>&1", &md);
 

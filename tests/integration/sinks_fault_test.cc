@@ -66,7 +66,8 @@ TEST(sink_faults, both_sinks_killed_at_random_moments_store_every_record_exactly
     // Wait until both stored part of what is there, then kill at a random moment.
     const long db_before = std::max(0L, db_rows(dsn)), hdfs_before = read_hdfs(root).lines;
     ASSERT_TRUE(wait_until([&] { return db_rows(dsn) > db_before; }, std::chrono::seconds(60))) << db->err();
-    ASSERT_TRUE(wait_until([&] { return read_hdfs(root).lines > hdfs_before; }, std::chrono::seconds(60))) << hdfs->err();
+    ASSERT_TRUE(wait_until([&] { return read_hdfs(root).lines > hdfs_before; }, std::chrono::seconds(60)))
+        << hdfs->err();
     std::this_thread::sleep_for(std::chrono::milliseconds(after_ms(rng)));  // a random moment, not a condition
     db->signal(SIGKILL);
     hdfs->signal(SIGKILL);

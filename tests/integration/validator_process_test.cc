@@ -15,22 +15,27 @@ TEST(validator_process, valid_records_reach_valid_keyed_by_id_and_the_rest_are_d
   std::vector<std::string> lines;
   const int good = 300, bad = 100;
   for (int i = 0; i < good; ++i)
-    lines.push_back("upbit/KRW-C" + std::to_string(i) +
-                    R"(:{"v":1,"source":"upbit","kind":"market","fetched_at":"2026-11-18T00:00:00.000Z","data":{"symbol":"krw-c)" +
-                    std::to_string(i) + R"(","price":"1.5","volume_24h":2,"change_24h":0.01,"timestamp":1725543306000}})");
+    lines.push_back(
+        "upbit/KRW-C" + std::to_string(i) +
+        R"(:{"v":1,"source":"upbit","kind":"market","fetched_at":"2026-11-18T00:00:00.000Z","data":{"symbol":"krw-c)" +
+        std::to_string(i) + R"(","price":"1.5","volume_24h":2,"change_24h":0.01,"timestamp":1725543306000}})");
   for (int i = 0; i < bad; ++i)
-    lines.push_back("upbit/bad" + std::to_string(i) +
-                    R"(:{"v":1,"source":"upbit","kind":"market","fetched_at":"2026-11-18T00:00:00.000Z","data":{"symbol":"X","price":-)" +
-                    std::to_string(i + 1) + R"(,"volume_24h":2,"change_24h":0,"timestamp":1725543306000}})");
+    lines.push_back(
+        "upbit/bad" + std::to_string(i) +
+        R"(:{"v":1,"source":"upbit","kind":"market","fetched_at":"2026-11-18T00:00:00.000Z","data":{"symbol":"X","price":-)" +
+        std::to_string(i + 1) + R"(,"volume_24h":2,"change_24h":0,"timestamp":1725543306000}})");
   lines.push_back("junk:this is not json");
   kcat_produce(b.bootstrap(), "ctk.raw", lines, dir);
 
   child v({binary_dir() + "/cointicker", "--config", std::string(CTK_SOURCE_DIR) + "/config", "--bootstrap",
            b.bootstrap(), "run", "validator", "--node", "test"},
           dir + "/v.out", dir + "/v.err");
-  ASSERT_TRUE(wait_until([&] { return kcat_values(b.bootstrap(), "ctk.valid").size() == good &&
-                                      kcat_values(b.bootstrap(), "ctk.deadletter").size() == bad + 1; },
-                         std::chrono::seconds(60)))
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return kcat_values(b.bootstrap(), "ctk.valid").size() == good &&
+               kcat_values(b.bootstrap(), "ctk.deadletter").size() == bad + 1;
+      },
+      std::chrono::seconds(60)))
       << v.err();
   v.signal(SIGTERM);
   EXPECT_EQ(v.wait(std::chrono::seconds(30)), 0) << v.err();

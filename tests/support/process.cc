@@ -103,8 +103,14 @@ std::string temp_dir() {
 std::string binary_dir() { return CTK_BINARY_DIR; }
 
 broker::broker(std::vector<std::string> extra_topics) : dir_(temp_dir()) {
-  std::vector<std::string> argv{binary_dir() + "/cointicker", "--config", std::string(CTK_SOURCE_DIR) + "/config",
-                                "broker", "--listen", "127.0.0.1:0", "--address-file", dir_ + "/address"};
+  std::vector<std::string> argv{binary_dir() + "/cointicker",
+                                "--config",
+                                std::string(CTK_SOURCE_DIR) + "/config",
+                                "broker",
+                                "--listen",
+                                "127.0.0.1:0",
+                                "--address-file",
+                                dir_ + "/address"};
   for (const auto& t : extra_topics) {
     argv.push_back("--topic");
     argv.push_back(t);

@@ -44,7 +44,7 @@ bool wait_until(const std::function<bool()>& cond, std::chrono::milliseconds tim
 int run(const std::string& shell_command, std::string* out = nullptr);
 
 std::string read_file(const std::string& path);
-std::string temp_dir();  // a fresh folder under $TMPDIR, removed by the OS later
+std::string temp_dir();    // a fresh folder under $TMPDIR, removed by the OS later
 std::string binary_dir();  // where cointicker and the test binaries are
 
 // An embedded broker in its own process (cointicker broker, random port).

@@ -1,11 +1,10 @@
 // A test actor in its own process, on the real runner: copies every message
 // of --in to --out unchanged (same key), dead-letters values equal to
 // "poison", and can be slowed down so that a SIGKILL lands mid-batch.
+#include <CLI/CLI.hpp>
 #include <chrono>
 #include <iostream>
 #include <thread>
-
-#include <CLI/CLI.hpp>
 
 #include "pipeline/process.h"
 #include "pipeline/runner.h"

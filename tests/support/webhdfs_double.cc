@@ -9,8 +9,10 @@
 // prints "namenode 127.0.0.1:PORT" as its first line, then serves until
 // SIGTERM. --fail-datanode N: the first N DataNode writes answer 500.
 #include <fcntl.h>
+#include <httplib.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <atomic>
 #include <csignal>
 #include <filesystem>
@@ -18,9 +20,6 @@
 #include <iostream>
 #include <mutex>
 #include <thread>
-
-#include <CLI/CLI.hpp>
-#include <httplib.h>
 
 namespace fs = std::filesystem;
 
@@ -47,8 +46,8 @@ std::string file_status_json(const fs::path& p, const std::string& suffix) {
   const auto len = dir ? 0 : fs::file_size(p);
   return R"({"accessTime":0,"blockSize":134217728,"group":"supergroup","length":)" + std::to_string(len) +
          R"(,"modificationTime":0,"owner":"cointicker","pathSuffix":")" + json_escape(suffix) +
-         R"(","permission":"755","replication":)" + (dir ? "0" : "3") + R"(,"type":")" +
-         (dir ? "DIRECTORY" : "FILE") + R"("})";
+         R"(","permission":"755","replication":)" + (dir ? "0" : "3") + R"(,"type":")" + (dir ? "DIRECTORY" : "FILE") +
+         R"("})";
 }
 
 }  // namespace
@@ -67,7 +66,9 @@ int main(int argc, char** argv) {
   std::mutex mu;  // one operation at a time, like a NameNode's namespace lock
 
   httplib::Server nn, dn;
-  auto path_of = [&](const httplib::Request& req) { return fs::path(root) / fs::path(req.matches[1].str()).relative_path(); };
+  auto path_of = [&](const httplib::Request& req) {
+    return fs::path(root) / fs::path(req.matches[1].str()).relative_path();
+  };
   nn.set_keep_alive_timeout(1);  // a prompt stop: idle keep-alive connections are not waited on for long
   dn.set_keep_alive_timeout(1);
   const int dn_port = dn.bind_to_any_port("127.0.0.1");
@@ -96,10 +97,12 @@ int main(int argc, char** argv) {
       if (!fs::is_directory(p.parent_path())) fs::create_directories(p.parent_path());
       redirect();
     } else if (op == "APPEND" && req.method == "POST") {
-      if (!fs::is_regular_file(p)) return remote_exception(res, 404, "FileNotFoundException", "File does not exist: " + hdfs_path);
+      if (!fs::is_regular_file(p))
+        return remote_exception(res, 404, "FileNotFoundException", "File does not exist: " + hdfs_path);
       redirect();
     } else if (op == "OPEN" && req.method == "GET") {
-      if (!fs::is_regular_file(p)) return remote_exception(res, 404, "FileNotFoundException", "File does not exist: " + hdfs_path);
+      if (!fs::is_regular_file(p))
+        return remote_exception(res, 404, "FileNotFoundException", "File does not exist: " + hdfs_path);
       redirect();
     } else if (op == "RENAME" && req.method == "PUT") {
       const fs::path to = fs::path(root) / fs::path(req.get_param_value("destination")).relative_path();
@@ -107,7 +110,8 @@ int main(int argc, char** argv) {
       if (ok) fs::rename(p, to);
       res.set_content(std::string(R"({"boolean":)") + (ok ? "true" : "false") + "}", "application/json");
     } else if (op == "LISTSTATUS" && req.method == "GET") {
-      if (!fs::exists(p)) return remote_exception(res, 404, "FileNotFoundException", "File " + hdfs_path + " does not exist.");
+      if (!fs::exists(p))
+        return remote_exception(res, 404, "FileNotFoundException", "File " + hdfs_path + " does not exist.");
       std::string out = R"({"FileStatuses":{"FileStatus":[)";
       bool first = true;
       for (const auto& e : fs::directory_iterator(p)) {
@@ -116,7 +120,8 @@ int main(int argc, char** argv) {
       }
       res.set_content(out + "]}}", "application/json");
     } else if (op == "GETFILESTATUS" && req.method == "GET") {
-      if (!fs::exists(p)) return remote_exception(res, 404, "FileNotFoundException", "File does not exist: " + hdfs_path);
+      if (!fs::exists(p))
+        return remote_exception(res, 404, "FileNotFoundException", "File does not exist: " + hdfs_path);
       res.set_content(R"({"FileStatus":)" + file_status_json(p, "") + "}", "application/json");
     } else if (op == "DELETE" && req.method == "DELETE") {
       std::error_code ec;

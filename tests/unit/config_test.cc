@@ -37,7 +37,8 @@ TEST(config, the_reference_file_is_the_generated_one) {
   std::string out;
   ASSERT_EQ(ctk::test::run(ctk::test::binary_dir() + "/cointicker config reference", &out), 0);
   EXPECT_EQ(out, ctk::test::read_file(std::string(CTK_SOURCE_DIR) + "/config/reference.yaml"))
-      << "config/reference.yaml is stale: regenerate it with `build/cointicker config reference > config/reference.yaml`";
+      << "config/reference.yaml is stale: regenerate it with `build/cointicker config reference > "
+         "config/reference.yaml`";
 }
 
 TEST(config, an_unknown_key_is_an_error_with_its_position_and_a_suggestion) {
@@ -95,8 +96,7 @@ TEST(config, a_missing_cluster_file_is_an_error) {
 
 TEST(config, environment_variables_override_single_keys) {
   loaded_config c;
-  auto d = write_dir("kafka: {bootstrap: a:1}\n",
-                     "sources:\n  s1: {kind: news, parser: rss, urls: [http://x]}\n");
+  auto d = write_dir("kafka: {bootstrap: a:1}\n", "sources:\n  s1: {kind: news, parser: rss, urls: [http://x]}\n");
   std::string e1 = "CTK_KAFKA__BOOTSTRAP=b:2", e2 = "CTK_SOURCES__S1__ENABLED=false", e3 = "CTK_CONFIG_DIR=/x",
               e4 = "CTK_KAFKA__PROPERTIES__SECURITY.PROTOCOL=SSL", e5 = "OTHER=1";
   char* env[] = {e1.data(), e2.data(), e3.data(), e4.data(), e5.data(), nullptr};
@@ -121,16 +121,17 @@ TEST(config, a_bad_environment_override_names_the_variable) {
 
 TEST(config, source_rules_are_checked) {
   sources_settings s;
-  auto errors = decode_yaml(YAML::Load("sources:\n"
-                                       "  a: {kind: weather, parser: rss, urls: [x]}\n"
-                                       "  b: {kind: news, parser: json, urls: [x]}\n"
-                                       "  c: {kind: news, parser: rss, urls: [x], schedule: {every: 2 minutes}}\n"
-                                       "  d: {kind: news, parser: rss, urls: [x], schedule: {every: 2m, daily: '00:00'}}\n"
-                                       "  e: {kind: news, parser: rss, urls: [x], schedule: {cron: '* * *'}}\n"
-                                       "  f: {kind: news, parser: rss, urls: [x], enabled: false}\n"
-                                       "  g: {kind: news, parser: rss, urls: [x], schedule: {daily: '25:00'}}\n"
-                                       "  ok: {kind: news, parser: rss, urls: [x], schedule: {cron: '*/5 * * * *'}}\n"),
-                            "sources.yaml", s);
+  auto errors =
+      decode_yaml(YAML::Load("sources:\n"
+                             "  a: {kind: weather, parser: rss, urls: [x]}\n"
+                             "  b: {kind: news, parser: json, urls: [x]}\n"
+                             "  c: {kind: news, parser: rss, urls: [x], schedule: {every: 2 minutes}}\n"
+                             "  d: {kind: news, parser: rss, urls: [x], schedule: {every: 2m, daily: '00:00'}}\n"
+                             "  e: {kind: news, parser: rss, urls: [x], schedule: {cron: '* * *'}}\n"
+                             "  f: {kind: news, parser: rss, urls: [x], enabled: false}\n"
+                             "  g: {kind: news, parser: rss, urls: [x], schedule: {daily: '25:00'}}\n"
+                             "  ok: {kind: news, parser: rss, urls: [x], schedule: {cron: '*/5 * * * *'}}\n"),
+                  "sources.yaml", s);
   ASSERT_EQ(errors.size(), 7u);
   EXPECT_EQ(errors[0].line, 2);
   EXPECT_NE(errors[0].message.find("kind must be"), std::string::npos);

@@ -47,7 +47,8 @@ TEST(envelope_codec, every_record_kind_round_trips) {
   json_decoder dec;
   decode_error err;
   std::string json;
-  news_data n{"비트코인 \"급등\"\n", "https://example.com/a?b=1", "<p>body</p>", "2026-11-23T00:00:00Z", {"BTC", "ETH"}};
+  news_data n{
+      "비트코인 \"급등\"\n", "https://example.com/a?b=1", "<p>body</p>", "2026-11-23T00:00:00Z", {"BTC", "ETH"}};
   ASSERT_TRUE(encode(n, json));
   news_data n2;
   ASSERT_TRUE(dec.decode(json, n2, err)) << err.to_string();
@@ -90,9 +91,12 @@ TEST(envelope_codec, strings_are_written_exactly_as_rapidjson_escapes_them) {
       // Every other string gets at most one byte to escape, at a random place,
       // so that long runs take the eight-at-a-time path.
       if (i % 2 && pick >= 4 && pick <= 10 && pick != 6 && k != len / 2) pick = k % 4;
-      if (pick == ascii.size()) v += "\xc3\xa9";
-      else if (pick == ascii.size() + 1) v += "\xe2\x82\xac";
-      else v += ascii[pick];
+      if (pick == ascii.size())
+        v += "\xc3\xa9";
+      else if (pick == ascii.size() + 1)
+        v += "\xe2\x82\xac";
+      else
+        v += ascii[pick];
     }
     fear_greed_data f{1, v, "t"};
     std::string ours;
@@ -283,7 +287,8 @@ TEST(envelope_decoding, in_place_data_is_the_parsed_element_not_text) {
   json_decoder dec;
   decode_error err;
   envelope e;
-  ASSERT_TRUE(dec.decode_in_place(R"({"v":1,"source":"s","kind":"k","fetched_at":"t","data":{"price":"1.5"}})", e, err));
+  ASSERT_TRUE(
+      dec.decode_in_place(R"({"v":1,"source":"s","kind":"k","fetched_at":"t","data":{"price":"1.5"}})", e, err));
   EXPECT_EQ(e.data.text, "");
   std::string_view price;
   ASSERT_FALSE(e.data.dom["price"].get(price));
@@ -294,15 +299,16 @@ TEST(envelope_decoding, data_keeps_nested_json_compactly) {
   json_decoder dec;
   decode_error err;
   envelope e;
-  ASSERT_TRUE(dec.decode(R"({"v":1,"source":"s","kind":"k","fetched_at":"t","data": { "a" : [1, 2.5, "x"] } })", e,
-                         err));
+  ASSERT_TRUE(
+      dec.decode(R"({"v":1,"source":"s","kind":"k","fetched_at":"t","data": { "a" : [1, 2.5, "x"] } })", e, err));
   EXPECT_EQ(e.data.text, R"({"a":[1,2.5,"x"]})");
 }
 
 TEST(record_ids, are_32_hex_characters_and_stable_across_versions) {
   // Ids are primary keys in PostgreSQL and names in HDFS: they must never change.
   EXPECT_EQ(record_id("upbit", "KRW-BTC|2026-11-23T11:00:00.000Z").size(), 32u);
-  EXPECT_EQ(record_id("coinness", "https://coinness.com/news/123456"), record_id("coinness", "https://coinness.com/news/123456"));
+  EXPECT_EQ(record_id("coinness", "https://coinness.com/news/123456"),
+            record_id("coinness", "https://coinness.com/news/123456"));
   // Golden values checked independently with xxhsum -H2 (XXH128) on "source\x1fkey":
   //   printf 'upbit\x1fKRW-BTC|2026-11-23T11:00:00.000Z' | xxhsum -H2
   EXPECT_EQ(record_id("a", ""), "566f3d6d75c4562f2b857f0c5aa07b2f");

@@ -1,7 +1,8 @@
 // Schedules: every / daily in a zone / cron, and next_after().
+#include "actors/scheduler/schedule.h"
+
 #include <gtest/gtest.h>
 
-#include "actors/scheduler/schedule.h"
 #include "actors/validator/normalize.h"
 
 using ctk::scheduler::schedule;

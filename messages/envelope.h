@@ -21,8 +21,8 @@ struct envelope {
   std::string kind;        // "market" | "news" | "fear_greed" | ...
   std::string fetched_at;  // UTC ISO-8601 with milliseconds
   std::string url;
-  std::string trace;       // id of the crawl command that produced it
-  raw_json data;           // kind-specific object
+  std::string trace;  // id of the crawl command that produced it
+  raw_json data;      // kind-specific object
 
   static constexpr auto fields() {
     return std::tuple{field("v", &envelope::v),
@@ -38,7 +38,7 @@ struct envelope {
 
 // kind = "market" → table market_trends
 struct market_data {
-  std::string symbol;     // "KRW-BTC"
+  std::string symbol;  // "KRW-BTC"
   double price = 0;
   double volume_24h = 0;
   double change_24h = 0;  // signed fraction, 0.0108 = +1.08 %
@@ -58,12 +58,17 @@ struct news_data {
   std::string content;
   std::string published_at;
   std::vector<std::string> keywords;
+  // Readers' votes where the source has them (Coinness bullCount / bearCount).
+  std::optional<std::int64_t> votes_up, votes_down;
 
   static constexpr auto fields() {
-    return std::tuple{field("title", &news_data::title), field("url", &news_data::url, false),
+    return std::tuple{field("title", &news_data::title),
+                      field("url", &news_data::url, false),
                       field("content", &news_data::content, false),
                       field("published_at", &news_data::published_at),
-                      field("keywords", &news_data::keywords, false)};
+                      field("keywords", &news_data::keywords, false),
+                      field("votes_up", &news_data::votes_up, false),
+                      field("votes_down", &news_data::votes_down, false)};
   }
 };
 
@@ -91,8 +96,10 @@ struct crawl_command {
   std::optional<bool> force;
 
   static constexpr auto fields() {
-    return std::tuple{field("v", &crawl_command::v),           field("id", &crawl_command::id),
-                      field("source", &crawl_command::source), field("reason", &crawl_command::reason, false),
+    return std::tuple{field("v", &crawl_command::v),
+                      field("id", &crawl_command::id),
+                      field("source", &crawl_command::source),
+                      field("reason", &crawl_command::reason, false),
                       field("requested_at", &crawl_command::requested_at, false),
                       field("force", &crawl_command::force, false)};
   }
@@ -104,18 +111,18 @@ struct crawl_command {
 // no records) | refused (unknown or disabled source, bad command).
 struct crawl_report {
   std::int64_t v = envelope_version;
-  std::string id;      // the crawl command's id (= trace of its records)
+  std::string id;  // the crawl command's id (= trace of its records)
   std::string source;
   std::string status;
-  std::string actor;   // node/actor/instance
+  std::string actor;  // node/actor/instance
   std::int64_t records = 0;
-  std::int64_t errors = 0;   // pages dead-lettered + items skipped
-  std::int64_t pages = 0;    // answers handled (304 included)
+  std::int64_t errors = 0;  // pages dead-lettered + items skipped
+  std::int64_t pages = 0;   // answers handled (304 included)
   std::int64_t not_modified = 0;
   std::int64_t duration_ms = 0;
   std::string started_at;
   std::string finished_at;
-  std::string error;         // the first problem, for people
+  std::string error;  // the first problem, for people
 
   static constexpr auto fields() {
     return std::tuple{field("v", &crawl_report::v),
@@ -151,7 +158,7 @@ struct dead_letter {
   std::optional<std::string> key;
   std::optional<std::string> original;
   std::optional<std::string> original_base64;
-  std::optional<std::int64_t> original_size;     // set when original is truncated
+  std::optional<std::int64_t> original_size;  // set when original is truncated
   std::optional<bool> original_truncated;
 
   static constexpr auto fields() {

@@ -11,8 +11,11 @@
 // Threading: a json_decoder owns a parser and a buffer; use one per thread.
 #pragma once
 
-#include <array>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+#include <simdjson.h>
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -21,10 +24,6 @@
 #include <tuple>
 #include <utility>
 #include <vector>
-
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
-#include <simdjson.h>
 
 namespace ctk::msg {
 
@@ -52,7 +51,9 @@ constexpr field_t<T, M> field(std::string_view name, M T::*member, bool required
 }
 
 template <class T>
-concept described = requires { T::fields(); };
+concept described = requires {
+  T::fields();
+};
 
 // What went wrong and where: `path` is the field path (data.price, keywords[3]),
 // `offset` the byte offset in the input when simdjson can tell.
@@ -138,7 +139,8 @@ bool decode_object(simdjson::dom::element v, T& out, decode_ctx& c) {
                      ok = decode_value(fv, out.*(std::get<I>(fields).member), c), ok && (c.path.pop(), true), true)
                   : false) ||
              ...);
-    }(std::make_index_sequence<n>{});
+    }
+    (std::make_index_sequence<n>{});
     if (!ok) return false;
     // Unknown keys are skipped: newer producers may add fields.
   }
@@ -146,18 +148,21 @@ bool decode_object(simdjson::dom::element v, T& out, decode_ctx& c) {
   // into before (callers reuse structs to keep their buffers).
   static const T defaults{};
   [&]<std::size_t... I>(std::index_sequence<I...>) {
-    ((seen & (std::uint64_t{1} << I) ? void()
-                                     : void(out.*(std::get<I>(fields).member) = defaults.*(std::get<I>(fields).member))),
+    ((seen & (std::uint64_t{1} << I)
+          ? void()
+          : void(out.*(std::get<I>(fields).member) = defaults.*(std::get<I>(fields).member))),
      ...);
-  }(std::make_index_sequence<n>{});
+  }
+  (std::make_index_sequence<n>{});
   bool ok = true;
   [&]<std::size_t... I>(std::index_sequence<I...>) {
     (void)((ok && std::get<I>(fields).required && !(seen & (std::uint64_t{1} << I)) &&
-            !is_optional<std::remove_cvref_t<decltype(out.*(std::get<I>(fields).member))>>::value
+                    !is_optional<std::remove_cvref_t<decltype(out.*(std::get<I>(fields).member))>>::value
                 ? (c.path.push(std::get<I>(fields).name), ok = c.fail("required field is missing"), true)
                 : false) ||
            ...);
-  }(std::make_index_sequence<n>{});
+  }
+  (std::make_index_sequence<n>{});
   return ok;
 }
 
@@ -243,11 +248,8 @@ bool encode_value(encode_ctx& c, const M& v) {
   } else if constexpr (described<M>) {
     c.w.StartObject();
     bool ok = true;
-    std::apply(
-        [&](const auto&... f) {
-          (void)((ok = ok && encode_member(c, f.name, v.*(f.member))) && ...);
-        },
-        M::fields());
+    std::apply([&](const auto&... f) { (void)((ok = ok && encode_member(c, f.name, v.*(f.member))) && ...); },
+               M::fields());
     if (!ok) return false;
     return c.w.EndObject();
   } else {
@@ -291,6 +293,14 @@ class json_decoder {
   template <described T>
   bool decode_in_place(std::string_view json, T& out, decode_error& err) {
     return decode_root(json, out, err, true);
+  }
+
+  // Decodes an object of an earlier decode_in_place() (its raw_json `dom`),
+  // without parsing again; valid until this decoder's next parse.
+  template <described T>
+  bool decode_element(simdjson::dom::element e, T& out, decode_error& err) {
+    detail::decode_ctx c{{}, &err, false};
+    return detail::decode_object(e, out, c);
   }
 
   // Checks that `json` is one well-formed JSON value (UTF-8 included).

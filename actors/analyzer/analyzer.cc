@@ -1,12 +1,12 @@
 #include "actors/analyzer/analyzer.h"
 
+#include <spdlog/spdlog.h>
+
 #include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <map>
 #include <set>
-
-#include <spdlog/spdlog.h>
 
 #include "actors/analyzer/indicators.h"
 #include "actors/analyzer/insights.h"
@@ -28,8 +28,8 @@ std::int64_t wall_ms() {
 // snapshot on analyzer.state holds (key = symbol, same partition number).
 struct symbol_state {
   std::string symbol;
-  std::int64_t first_offset = -1;  // the first input offset this state ever took in
-  std::int64_t next_offset = -1;   // the offset after the last input it took in
+  std::int64_t first_offset = -1;    // the first input offset this state ever took in
+  std::int64_t next_offset = -1;     // the offset after the last input it took in
   std::vector<series_state> series;  // one per configured interval, in order
 
   static constexpr auto fields() {
@@ -42,7 +42,7 @@ struct symbol_state {
 struct tracked {
   symbol_state state;
   std::int64_t snapshot_ms = -1;  // wall clock of its last snapshot; -1: none yet (the first one is due at once)
-  std::int64_t resume_at = -1;  // inputs below this offset are already in `state` (after a restore)
+  std::int64_t resume_at = -1;    // inputs below this offset are already in `state` (after a restore)
   std::int64_t last_seen_ms = 0;  // wall clock of the last input (for the grace rule; not in snapshots)
 };
 
@@ -73,10 +73,10 @@ class analyzer_actor final : public pipeline::actor {
     for (const auto& i : settings_.intervals) intervals_.push_back({i, *cfg::parse_duration_ms(i)});
     grace_ms_ = *cfg::parse_duration_ms(settings_.grace);
     snapshot_ms_ = *cfg::parse_duration_ms(settings_.snapshot_interval);
-    periods_ = {settings_.sma_short, settings_.sma_long, settings_.ema_short,  settings_.ema_long,
-                settings_.rsi_period, settings_.macd_fast, settings_.macd_slow, settings_.macd_signal,
-                settings_.bollinger_period, settings_.bollinger_k, settings_.price_move_candles,
-                settings_.volume_average};
+    periods_ = {settings_.sma_short,   settings_.sma_long,           settings_.ema_short,
+                settings_.ema_long,    settings_.rsi_period,         settings_.macd_fast,
+                settings_.macd_slow,   settings_.macd_signal,        settings_.bollinger_period,
+                settings_.bollinger_k, settings_.price_move_candles, settings_.volume_average};
     kafka::properties props = ctx.config.cluster.kafka.properties;
     props["bootstrap.servers"] = ctx.config.cluster.kafka.bootstrap;
     props["client.id"] = ctx.identity + "/state";
@@ -93,12 +93,12 @@ class analyzer_actor final : public pipeline::actor {
     candles_ = &m.counter("ctk_analyzer_candles_total", "candles closed (indicator records produced)");
     sentiments_ = &m.counter("ctk_analyzer_sentiments_total", "news records scored");
     insights_ = &m.counter("ctk_analyzer_insights_total", "insights produced");
-    late_ = &m.counter("ctk_analyzer_late_total", "market records older than their symbol's open candle (dead-lettered)");
+    late_ =
+        &m.counter("ctk_analyzer_late_total", "market records older than their symbol's open candle (dead-lettered)");
     replayed_ = &m.counter("ctk_analyzer_replayed_total",
                            "market records skipped because the restored state already held them");
-    m.gauge("ctk_analyzer_symbols", "symbols tracked in the assigned partitions", [this] {
-      return static_cast<double>(symbol_count_.load());
-    });
+    m.gauge("ctk_analyzer_symbols", "symbols tracked in the assigned partitions",
+            [this] { return static_cast<double>(symbol_count_.load()); });
   }
 
   // A snapshot no newer than the committed offset C is the state as of an
@@ -115,7 +115,9 @@ class analyzer_actor final : public pipeline::actor {
 
   pipeline::outcome handle(const pipeline::input& in, pipeline::emitter& out) override {
     msg::decode_error err;
-    if (!decoder_.decode(in.value, env_, err)) return pipeline::outcome::dead_letter("decode", "envelope: " + err.to_string());
+    // One parse: `data` stays an element of it (decode_element below).
+    if (!decoder_.decode_in_place(in.value, env_, err))
+      return pipeline::outcome::dead_letter("decode", "envelope: " + err.to_string());
     if (env_.kind == "market") return on_market(in, out);
     if (env_.kind == "news") return on_news(out);
     if (env_.kind == "fear_greed") return on_fear_greed(out);
@@ -163,22 +165,24 @@ class analyzer_actor final : public pipeline::actor {
     msg::decode_error derr;
     std::size_t read = 0;
     std::map<std::string, std::int64_t> first_offsets;  // of symbols with no usable snapshot
-    const std::int64_t end = reader_->read(names_.topic("analyzer.state"), p, RD_KAFKA_OFFSET_BEGINNING,
-                                           [&](const auto& m) {
-                                             ++read;
-                                             if (!decoder_.decode(kafka::payload(m), s, derr)) return;
-                                             if (s.series.size() != intervals_.size()) return;  // intervals changed
-                                             if (committed >= 0 && s.next_offset <= committed) {
-                                               ps.symbols[s.symbol].state = s;
-                                               first_offsets.erase(s.symbol);
-                                             } else if (!ps.symbols.count(s.symbol)) {
-                                               first_offsets.emplace(s.symbol, s.first_offset);
-                                             }
-                                           },
-                                           err);
+    const std::int64_t end = reader_->read(
+        names_.topic("analyzer.state"), p, RD_KAFKA_OFFSET_BEGINNING,
+        [&](const auto& m) {
+          ++read;
+          if (!decoder_.decode(kafka::payload(m), s, derr)) return;
+          if (s.series.size() != intervals_.size()) return;  // intervals changed
+          if (committed >= 0 && s.next_offset <= committed) {
+            ps.symbols[s.symbol].state = s;
+            first_offsets.erase(s.symbol);
+          } else if (!ps.symbols.count(s.symbol)) {
+            first_offsets.emplace(s.symbol, s.first_offset);
+          }
+        },
+        err);
     if (end < 0) {
       // handle() rebuilds what it can; the snapshots are read again at the next assignment.
-      spdlog::error("analyzer: cannot read analyzer.state/{}: {}; starting partition {} without saved state", p, err, p);
+      spdlog::error("analyzer: cannot read analyzer.state/{}: {}; starting partition {} without saved state", p, err,
+                    p);
       parts_[p] = std::move(ps);
       return committed;
     }
@@ -241,7 +245,8 @@ class analyzer_actor final : public pipeline::actor {
 
   pipeline::outcome on_market(const pipeline::input& in, pipeline::emitter& out) {
     msg::decode_error err;
-    if (!decoder_.decode(env_.data.text, market_, err)) return pipeline::outcome::dead_letter("decode", "data: " + err.to_string());
+    if (!decoder_.decode_element(env_.data.dom, market_, err))
+      return pipeline::outcome::dead_letter("decode", "data: " + err.to_string());
     const auto& m = market_;
     if (!std::isfinite(m.price) || m.price <= 0 || m.price > 1e15)
       return pipeline::outcome::dead_letter("price", "price " + std::to_string(m.price) + " is not in (0, 1e15]");
@@ -271,9 +276,9 @@ class analyzer_actor final : public pipeline::actor {
       ++*late_;
       advance(tr, in.offset);
       ps.dirty.insert(m.symbol);
-      return pipeline::outcome::dead_letter(
-          "late", m.symbol + " at " + m.timestamp + " is older than its open " + intervals_[i].name +
-                      " candle; not merged into a closed candle");
+      return pipeline::outcome::dead_letter("late", m.symbol + " at " + m.timestamp + " is older than its open " +
+                                                        intervals_[i].name +
+                                                        " candle; not merged into a closed candle");
     }
     for (std::size_t i = 0; i < intervals_.size(); ++i) {
       const std::int64_t b = *t - (*t % intervals_[i].ms);
@@ -306,7 +311,7 @@ class analyzer_actor final : public pipeline::actor {
   template <class T>
   void emit_record(const std::string& kind, const std::string& natural_key, const std::string& at, const T& data,
                    pipeline::emitter& out) {
-    msg::envelope e;
+    msg::envelope& e = out_env_;  // reused: its buffers are kept
     e.source = "analyzer";
     e.kind = kind;
     e.id = msg::record_id("analyzer", kind + '\x1f' + natural_key);
@@ -320,8 +325,11 @@ class analyzer_actor final : public pipeline::actor {
 
   pipeline::outcome on_news(pipeline::emitter& out) {
     msg::decode_error err;
-    if (!decoder_.decode(env_.data.text, news_, err)) return pipeline::outcome::dead_letter("decode", "data: " + err.to_string());
-    const auto r = scorer_.score(news_.title, news_.content, news_.keywords, static_cast<std::size_t>(settings_.max_text_bytes));
+    if (!decoder_.decode_element(env_.data.dom, news_, err))
+      return pipeline::outcome::dead_letter("decode", "data: " + err.to_string());
+    auto r =
+        scorer_.score(news_.title, news_.content, news_.keywords, static_cast<std::size_t>(settings_.max_text_bytes));
+    blend_votes(r, news_.votes_up.value_or(0), news_.votes_down.value_or(0), settings_.sentiment_threshold);
     msg::sentiment_data d;
     d.news_id = env_.id;
     d.news_source = env_.source;
@@ -340,7 +348,8 @@ class analyzer_actor final : public pipeline::actor {
   pipeline::outcome on_fear_greed(pipeline::emitter& out) {
     msg::decode_error err;
     msg::fear_greed_data d;
-    if (!decoder_.decode(env_.data.text, d, err)) return pipeline::outcome::dead_letter("decode", "data: " + err.to_string());
+    if (!decoder_.decode_element(env_.data.dom, d, err))
+      return pipeline::outcome::dead_letter("decode", "data: " + err.to_string());
     for (auto& i : fear_greed_insights(d, env_.source, settings_)) {
       emit_record("insight", insight_key(i, env_.source), i.at, i, out);
       ++*insights_;
@@ -365,7 +374,7 @@ class analyzer_actor final : public pipeline::actor {
   std::unique_ptr<kafka::partition_reader> reader_;
   std::map<std::int32_t, partition_state> parts_;
   msg::json_decoder decoder_;
-  msg::envelope env_;
+  msg::envelope env_, out_env_;
   msg::market_data market_;
   msg::news_data news_;
   std::string json_, encode_error_;

@@ -65,9 +65,10 @@ struct rsi_state {
 
   static constexpr auto fields() {
     using msg::field;
-    return std::tuple{field("changes", &rsi_state::changes),        field("gain_sum", &rsi_state::gain_sum),
-                      field("loss_sum", &rsi_state::loss_sum),      field("avg_gain", &rsi_state::avg_gain, false),
-                      field("avg_loss", &rsi_state::avg_loss, false), field("prev_close", &rsi_state::prev_close, false)};
+    return std::tuple{
+        field("changes", &rsi_state::changes),          field("gain_sum", &rsi_state::gain_sum),
+        field("loss_sum", &rsi_state::loss_sum),        field("avg_gain", &rsi_state::avg_gain, false),
+        field("avg_loss", &rsi_state::avg_loss, false), field("prev_close", &rsi_state::prev_close, false)};
   }
 };
 
@@ -82,10 +83,10 @@ struct candle {
 
   static constexpr auto fields() {
     using msg::field;
-    return std::tuple{field("bucket", &candle::bucket), field("open", &candle::open),   field("high", &candle::high),
-                      field("low", &candle::low),       field("close", &candle::close), field("volume", &candle::volume),
-                      field("open_ms", &candle::open_ms), field("close_ms", &candle::close_ms),
-                      field("records", &candle::records)};
+    return std::tuple{
+        field("bucket", &candle::bucket),   field("open", &candle::open),         field("high", &candle::high),
+        field("low", &candle::low),         field("close", &candle::close),       field("volume", &candle::volume),
+        field("open_ms", &candle::open_ms), field("close_ms", &candle::close_ms), field("records", &candle::records)};
   }
 };
 
@@ -120,8 +121,8 @@ struct series_state {
 struct closed_candle {
   msg::indicator_data row;
   std::optional<double> previous_hist;
-  std::optional<double> close_n_back;     // close periods::price_move candles before
-  std::optional<double> average_volume;   // of the periods::volume_average candles before
+  std::optional<double> close_n_back;    // close periods::price_move candles before
+  std::optional<double> average_volume;  // of the periods::volume_average candles before
 };
 
 // Closes s.open (which must be open) into the indicators; s.open becomes empty.

@@ -1,15 +1,15 @@
 #include "actors/analyzer/insights.h"
 
-#include <cmath>
-
 #include <fmt/format.h>
+
+#include <cmath>
 
 namespace ctk::analyzer {
 
 namespace {
 
-msg::insight_data make(const closed_candle& c, std::string type, std::string severity, double value,
-                       std::string ko, std::string en) {
+msg::insight_data make(const closed_candle& c, std::string type, std::string severity, double value, std::string ko,
+                       std::string en) {
   msg::insight_data i;
   i.type = std::move(type);
   i.symbol = c.row.symbol;
@@ -48,21 +48,23 @@ std::vector<msg::insight_data> candle_insights(const closed_candle& c, const cfg
                          fmt::format("{} {} MACD crossed below its signal line.", sym, iv)));
   }
   if (r.bb_upper && r.close > *r.bb_upper)
-    out.push_back(make(c, "bollinger_break_up", "warning", r.close,
-                       fmt::format("{} {}봉 종가 {}가 볼린저 밴드 상단({:.6g})을 넘었습니다.", sym, iv, r.close, *r.bb_upper),
-                       fmt::format("{} {} closed at {} above the upper Bollinger band ({:.6g}).", sym, iv, r.close, *r.bb_upper)));
+    out.push_back(make(
+        c, "bollinger_break_up", "warning", r.close,
+        fmt::format("{} {}봉 종가 {}가 볼린저 밴드 상단({:.6g})을 넘었습니다.", sym, iv, r.close, *r.bb_upper),
+        fmt::format("{} {} closed at {} above the upper Bollinger band ({:.6g}).", sym, iv, r.close, *r.bb_upper)));
   if (r.bb_lower && r.close < *r.bb_lower)
-    out.push_back(make(c, "bollinger_break_down", "warning", r.close,
-                       fmt::format("{} {}봉 종가 {}가 볼린저 밴드 하단({:.6g}) 아래입니다.", sym, iv, r.close, *r.bb_lower),
-                       fmt::format("{} {} closed at {} below the lower Bollinger band ({:.6g}).", sym, iv, r.close, *r.bb_lower)));
+    out.push_back(make(
+        c, "bollinger_break_down", "warning", r.close,
+        fmt::format("{} {}봉 종가 {}가 볼린저 밴드 하단({:.6g}) 아래입니다.", sym, iv, r.close, *r.bb_lower),
+        fmt::format("{} {} closed at {} below the lower Bollinger band ({:.6g}).", sym, iv, r.close, *r.bb_lower)));
   if (c.close_n_back && *c.close_n_back > 0) {
     const double pct = (r.close / *c.close_n_back - 1) * 100;
     if (std::abs(pct) >= s.price_move_pct) {
       const bool up = pct > 0;
-      out.push_back(make(c, up ? "price_surge" : "price_drop", std::abs(pct) >= 2 * s.price_move_pct ? "critical" : "warning",
-                         pct,
-                         fmt::format("{} 가격이 {}봉 {}개 동안 {:+.2f}% {}했습니다.", sym, iv, s.price_move_candles, pct,
-                                     up ? "상승" : "하락"),
+      out.push_back(make(c, up ? "price_surge" : "price_drop",
+                         std::abs(pct) >= 2 * s.price_move_pct ? "critical" : "warning", pct,
+                         fmt::format("{} 가격이 {}봉 {}개 동안 {:+.2f}% {}했습니다.", sym, iv, s.price_move_candles,
+                                     pct, up ? "상승" : "하락"),
                          fmt::format("{} moved {:+.2f}% over {} {} candles.", sym, pct, s.price_move_candles, iv)));
     }
   }
@@ -84,7 +86,8 @@ std::vector<msg::insight_data> fear_greed_insights(const msg::fear_greed_data& d
   i.type = fear ? "extreme_fear" : "extreme_greed";
   i.at = d.timestamp;
   i.value = static_cast<double>(d.value);
-  i.severity = (fear && d.value <= s.extreme_fear / 2) || (greed && d.value >= (100 + s.extreme_greed) / 2) ? "critical" : "warning";
+  i.severity = (fear && d.value <= s.extreme_fear / 2) || (greed && d.value >= (100 + s.extreme_greed) / 2) ? "critical"
+                                                                                                            : "warning";
   i.text_ko = fmt::format("공포·탐욕 지수 {} ({}): 극단적 {} 구간입니다.", d.value, source, fear ? "공포" : "탐욕");
   i.text_en = fmt::format("Fear & greed index at {} ({}): extreme {}.", d.value, source, fear ? "fear" : "greed");
   out.push_back(std::move(i));

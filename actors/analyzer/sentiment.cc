@@ -1,6 +1,5 @@
 #include "actors/analyzer/sentiment.h"
 
-#include "messages/text.h"
 #include <algorithm>
 #include <array>
 #include <charconv>
@@ -10,6 +9,8 @@
 #include <map>
 #include <set>
 #include <sstream>
+
+#include "messages/text.h"
 
 namespace ctk::analyzer {
 
@@ -37,11 +38,11 @@ bool is_word_cp(int cp) {
   if (cp < 0) return false;
   if (cp < 0x80) return std::isalnum(cp) != 0;
   if (cp <= 0xBF || cp == 0xD7 || cp == 0xF7) return false;  // Latin-1 punctuation and symbols
-  if (cp >= 0x2000 && cp <= 0x2BFF) return false;           // general punctuation, arrows, symbols
-  if (cp >= 0x3000 && cp <= 0x303F) return false;           // CJK punctuation
-  if (cp >= 0xFF00 && cp <= 0xFF0F) return false;           // full-width punctuation
+  if (cp >= 0x2000 && cp <= 0x2BFF) return false;            // general punctuation, arrows, symbols
+  if (cp >= 0x3000 && cp <= 0x303F) return false;            // CJK punctuation
+  if (cp >= 0xFF00 && cp <= 0xFF0F) return false;            // full-width punctuation
   if (cp >= 0xFF1A && cp <= 0xFF20) return false;
-  if (cp >= 0x1F000) return false;                          // emoji and pictographs
+  if (cp >= 0x1F000) return false;  // emoji and pictographs
   return true;
 }
 
@@ -63,11 +64,12 @@ std::size_t syllables(std::string_view s) {
 const std::vector<std::string_view>& korean_suffixes() {
   static const std::vector<std::string_view> s = [] {
     std::vector<std::string_view> v{
-        "했다는", "했다고", "했으며", "했지만", "하면서", "했다", "했고", "했던", "하며", "하고", "하는", "하다", "한다",
-        "하여", "해서", "하자", "하지", "하면", "해", "한", "할", "함", "했", "됐다", "되며", "되고", "되는", "된다",
-        "되자", "됨", "된", "될", "되", "됐", "시켜", "시킨", "이다", "였다", "였던", "으로", "에서", "에게", "에도",
-        "에는", "까지", "부터", "보다", "로", "에", "은", "는", "이", "가", "을", "를", "의", "도", "만", "과", "와",
-        "세", "적", "적인", "적으로", "중", "권", "폭", "째", "설", "감", "들"};
+        "했다는", "했다고", "했으며", "했지만", "하면서", "했다", "했고", "했던", "하며", "하고", "하는", "하다",
+        "한다",   "하여",   "해서",   "하자",   "하지",   "하면", "해",   "한",   "할",   "함",   "했",   "됐다",
+        "되며",   "되고",   "되는",   "된다",   "되자",   "됨",   "된",   "될",   "되",   "됐",   "시켜", "시킨",
+        "이다",   "였다",   "였던",   "으로",   "에서",   "에게", "에도", "에는", "까지", "부터", "보다", "로",
+        "에",     "은",     "는",     "이",     "가",     "을",   "를",   "의",   "도",   "만",   "과",   "와",
+        "세",     "적",     "적인",   "적으로", "중",     "권",   "폭",   "째",   "설",   "감",   "들"};
     std::sort(v.begin(), v.end(), [](auto a, auto b) { return a.size() > b.size(); });
     return v;
   }();
@@ -76,8 +78,8 @@ const std::vector<std::string_view>& korean_suffixes() {
 
 // Neutral tails of Korean compounds (상승마감, 하락출발, 약세지속).
 const std::set<std::string_view>& korean_tails() {
-  static const std::set<std::string_view> t{"마감", "출발", "지속", "조짐", "흐름", "국면", "추세", "압력",
-                                            "신호", "가능성", "전망", "행진", "물량", "우려"};
+  static const std::set<std::string_view> t{"마감", "출발", "지속",   "조짐", "흐름", "국면", "추세",
+                                            "압력", "신호", "가능성", "전망", "행진", "물량", "우려"};
   return t;
 }
 
@@ -100,15 +102,14 @@ bool strippable(std::string_view rest, int depth = 0) {
 }
 
 const std::set<std::string_view>& en_negators() {
-  static const std::set<std::string_view> s{"not",  "no",      "never",   "none",   "nobody", "nothing",
-                                            "neither", "nor",  "without", "hardly", "cannot", "fails",
-                                            "failed", "fail"};
+  static const std::set<std::string_view> s{"not", "no",      "never",  "none",   "nobody", "nothing", "neither",
+                                            "nor", "without", "hardly", "cannot", "fails",  "failed",  "fail"};
   return s;
 }
 const std::set<std::string_view>& en_intensifiers() {
-  static const std::set<std::string_view> s{"very",   "extremely", "highly",        "sharply", "massive",
-                                            "massively", "hugely", "strongly",      "significantly",
-                                            "deeply", "heavily",   "steeply",       "dramatically", "biggest"};
+  static const std::set<std::string_view> s{"very",      "extremely", "highly",       "sharply",       "massive",
+                                            "massively", "hugely",    "strongly",     "significantly", "deeply",
+                                            "heavily",   "steeply",   "dramatically", "biggest"};
   return s;
 }
 const std::set<std::string_view>& en_softeners() {
@@ -124,9 +125,7 @@ const std::set<std::string_view>& ko_softeners() {
   return s;
 }
 
-bool en_negated(std::string_view t) {
-  return en_negators().count(t) || (t.size() > 3 && t.ends_with("n't"));
-}
+bool en_negated(std::string_view t) { return en_negators().count(t) || (t.size() > 3 && t.ends_with("n't")); }
 
 bool ko_negation_after(std::string_view t) {
   for (std::string_view p : {"않", "못하", "못한", "못했", "없"})
@@ -141,7 +140,9 @@ void read_tsv(const std::string& path, std::vector<lexicon_error>& errors,
               const std::function<std::string(const std::string&, const std::string&)>& add) {
   std::ifstream in(path);
   if (!in) {
-    errors.push_back({path, 0, 0, "cannot be read (deploy/setup.sh installs the lexicons; the path is relative to the config folder)"});
+    errors.push_back(
+        {path, 0, 0,
+         "cannot be read (deploy/setup.sh installs the lexicons; the path is relative to the config folder)"});
     return;
   }
   std::map<std::string, int> first_line;
@@ -167,7 +168,8 @@ void read_tsv(const std::string& path, std::vector<lexicon_error>& errors,
       continue;
     }
     if (auto [it, fresh] = first_line.emplace(key, n); !fresh) {
-      errors.push_back({path, n, 1, "'" + key + "' is listed twice (first at line " + std::to_string(it->second) + ")"});
+      errors.push_back(
+          {path, n, 1, "'" + key + "' is listed twice (first at line " + std::to_string(it->second) + ")"});
       continue;
     }
     if (auto why = add(key, std::string(text::trim(line.substr(tab + 1)))); !why.empty())
@@ -239,6 +241,16 @@ std::string lexicon_error::to_string() const {
   return file + ":" + std::to_string(line) + ":" + std::to_string(column) + ": " + what;
 }
 
+void blend_votes(sentiment_result& r, std::int64_t up, std::int64_t down, double threshold) {
+  if (up < 0 || down < 0 || up + down == 0) return;
+  const double n = static_cast<double>(up + down);
+  const double crowd = static_cast<double>(up - down) / n;
+  const double w = 0.5 * std::min(1.0, n / 20.0);
+  r.score = (1 - w) * r.score + w * crowd;
+  r.label = r.score >= threshold ? "positive" : r.score <= -threshold ? "negative" : "neutral";
+  r.confidence = std::min(1.0, std::max(r.confidence, std::abs(r.score) * w * 2));
+}
+
 std::vector<std::string> tokenize(std::string_view text) {
   std::vector<std::string> out;
   std::string cur;
@@ -250,8 +262,10 @@ std::vector<std::string> tokenize(std::string_view text) {
   for (std::size_t i = 0; i < text.size();) {
     auto [cp, len] = next_cp(text, i);
     if (is_word_cp(cp)) {
-      if (cp < 0x80) cur += static_cast<char>(std::tolower(cp));
-      else cur.append(text.substr(i, len));
+      if (cp < 0x80)
+        cur += static_cast<char>(std::tolower(cp));
+      else
+        cur.append(text.substr(i, len));
     } else if ((cp == '\'' || cp == 0x2019 || cp == '-') && !cur.empty()) {
       cur += cp == '-' ? '-' : '\'';  // inside words: doesn't, all-time
     } else {
@@ -296,20 +310,22 @@ sentiment_scorer sentiment_scorer::load(const files& f, double threshold, std::v
     return why;
   });
   read_tsv(f.symbols, errors, [&](const std::string& k, const std::string& v) -> std::string {
-    if (v.empty() || v.size() > 10 ||
-        !std::all_of(v.begin(), v.end(), [](char c) { return std::isupper(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)); }))
+    if (v.empty() || v.size() > 10 || !std::all_of(v.begin(), v.end(), [](char c) {
+          return std::isupper(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c));
+        }))
       return "symbol '" + v + "' is not 1-10 upper-case letters or digits";
     s.symbols_[k] = v;
     return {};
   });
-  for (const auto& [k, v] : s.en_) s.max_en_words_ = std::max<std::size_t>(s.max_en_words_, 1 + std::count(k.begin(), k.end(), ' '));
+  for (const auto& [k, v] : s.en_)
+    s.max_en_words_ = std::max<std::size_t>(s.max_en_words_, 1 + std::count(k.begin(), k.end(), ' '));
   for (const auto& [k, v] : s.symbols_)
     s.max_sym_words_ = std::max<std::size_t>(s.max_sym_words_, 1 + std::count(k.begin(), k.end(), ' '));
   return s;
 }
 
 std::optional<sentiment_scorer::word_hit> sentiment_scorer::english_at(const std::vector<std::string>& tokens,
-                                                                      std::size_t i) const {
+                                                                       std::size_t i) const {
   std::string key;
   std::optional<word_hit> best;
   for (std::size_t n = 1; n <= max_en_words_ && i + n <= tokens.size(); ++n) {
@@ -394,9 +410,12 @@ sentiment_result sentiment_scorer::score(std::string_view title, std::string_vie
         w = *k;
         if (i > 0) {
           const std::string& prev = tokens[i - 1];
-          if (prev == "안" || prev == "못") mod *= -0.75;
-          else if (ko_intensifiers().count(prev)) mod *= 1.5;
-          else if (ko_softeners().count(prev)) mod *= 0.5;
+          if (prev == "안" || prev == "못")
+            mod *= -0.75;
+          else if (ko_intensifiers().count(prev))
+            mod *= 1.5;
+          else if (ko_softeners().count(prev))
+            mod *= 0.5;
         }
         if (i + 1 < tokens.size() && ko_negation_after(tokens[i + 1])) mod *= -0.75;
       } else {
@@ -418,8 +437,10 @@ sentiment_result sentiment_scorer::score(std::string_view title, std::string_vie
         }
         // "surges sharply", "falls slightly": the adverb after the word.
         if (const std::size_t next = i + span; next < tokens.size()) {
-          if (en_intensifiers().count(tokens[next])) mod *= 1.5;
-          else if (en_softeners().count(tokens[next])) mod *= 0.5;
+          if (en_intensifiers().count(tokens[next]))
+            mod *= 1.5;
+          else if (en_softeners().count(tokens[next]))
+            mod *= 0.5;
         }
       }
       const double v = w * mod * segment_weight;
@@ -438,8 +459,9 @@ sentiment_result sentiment_scorer::score(std::string_view title, std::string_vie
     const std::string lower = text::lower(k);
     if (auto it = symbols_.find(lower); it != symbols_.end()) {
       symbols.push_back(it->second);
-    } else if (!k.empty() && k.size() <= 10 &&
-               std::all_of(k.begin(), k.end(), [](char c) { return std::isupper(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)); })) {
+    } else if (!k.empty() && k.size() <= 10 && std::all_of(k.begin(), k.end(), [](char c) {
+                 return std::isupper(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c));
+               })) {
       symbols.push_back(k);  // a ticker tag (Coinness originCodes)
     }
   }

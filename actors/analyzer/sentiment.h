@@ -74,10 +74,15 @@ class sentiment_scorer {
 
   std::unordered_map<std::string, double> ko_, en_;
   std::unordered_map<std::string, std::string> symbols_;  // lower-case name -> SYMBOL
-  std::size_t max_en_words_ = 1;   // longest English entry, in words
-  std::size_t max_sym_words_ = 1;  // longest symbol name, in words
+  std::size_t max_en_words_ = 1;                          // longest English entry, in words
+  std::size_t max_sym_words_ = 1;                         // longest symbol name, in words
   double threshold_ = 0.1;
 };
+
+// Blends readers' votes into a lexicon result: the crowd's (up - down) /
+// (up + down) gets a weight of up to 0.5, reached at 20 votes; the label
+// follows the blended score. No votes: unchanged.
+void blend_votes(sentiment_result& r, std::int64_t up, std::int64_t down, double threshold);
 
 // Splits UTF-8 text into words: ASCII letters, digits, and non-ASCII
 // letters (Hangul and other scripts); ASCII is lower-cased. Invalid UTF-8

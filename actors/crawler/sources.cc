@@ -4,13 +4,12 @@
 #include <libxml/HTMLparser.h>
 #include <libxml/parser.h>
 #include <libxml/xpath.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 
 #include <algorithm>
 #include <cmath>
 #include <memory>
-
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
 
 #include "actors/validator/normalize.h"
 
@@ -39,14 +38,18 @@ class data_writer {
   // Copies a JSON value as it is (the validator judges types); null is left out.
   void value(std::string_view k, element e) {
     switch (e.type()) {
-      case simdjson::dom::element_type::NULL_VALUE: return;
-      case simdjson::dom::element_type::STRING: return str(k, std::string_view(e.get_string().value_unsafe()));
-      case simdjson::dom::element_type::INT64: return integer(k, e.get_int64().value_unsafe());
+      case simdjson::dom::element_type::NULL_VALUE:
+        return;
+      case simdjson::dom::element_type::STRING:
+        return str(k, std::string_view(e.get_string().value_unsafe()));
+      case simdjson::dom::element_type::INT64:
+        return integer(k, e.get_int64().value_unsafe());
       case simdjson::dom::element_type::UINT64:
         key(k);
         w_.Uint64(e.get_uint64().value_unsafe());
         return;
-      case simdjson::dom::element_type::DOUBLE: return num(k, e.get_double().value_unsafe());
+      case simdjson::dom::element_type::DOUBLE:
+        return num(k, e.get_double().value_unsafe());
       case simdjson::dom::element_type::BOOL:
         key(k);
         w_.Bool(e.get_bool().value_unsafe());
@@ -54,8 +57,8 @@ class data_writer {
       default: {
         const std::string raw = simdjson::minify(e);
         key(k);
-        w_.RawValue(raw.data(), raw.size(), e.type() == simdjson::dom::element_type::ARRAY ? rapidjson::kArrayType
-                                                                                          : rapidjson::kObjectType);
+        w_.RawValue(raw.data(), raw.size(),
+                    e.type() == simdjson::dom::element_type::ARRAY ? rapidjson::kArrayType : rapidjson::kObjectType);
       }
     }
   }
@@ -101,9 +104,12 @@ std::string text_field(element obj, std::string_view k) {
 bool parse_json(const parser_context& c, const page& p, element& root, parse_result& r) {
   auto err = c.json.parse(p.body.data(), p.body.size()).get(root);
   if (err == simdjson::SUCCESS) return true;
-  if (p.body.empty()) r.error = "empty body where JSON was expected";
-  else if (err == simdjson::UTF8_ERROR) r.error = "the body is not valid UTF-8";
-  else r.error = std::string("not valid JSON: ") + simdjson::error_message(err);
+  if (p.body.empty())
+    r.error = "empty body where JSON was expected";
+  else if (err == simdjson::UTF8_ERROR)
+    r.error = "the body is not valid UTF-8";
+  else
+    r.error = std::string("not valid JSON: ") + simdjson::error_message(err);
   return false;
 }
 
@@ -180,12 +186,15 @@ void upbit_not_a_board(const parser_context& c, const page& p, parse_result& r) 
   element root;
   if (!parse_json(c, p, root, r)) return;
   element e;
-  if (!root["error"].get(e)) r.error = "Upbit error: " + text_field(e, "name") + ": " + text_field(e, "message");
-  else r.error = "expected a JSON array of tickers";
+  if (!root["error"].get(e))
+    r.error = "Upbit error: " + text_field(e, "name") + ": " + text_field(e, "message");
+  else
+    r.error = "expected a JSON array of tickers";
 }
 
 std::string_view trim_right(std::string_view s) {
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\n' || s.back() == '\r' || s.back() == '\t')) s.remove_suffix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\n' || s.back() == '\r' || s.back() == '\t'))
+    s.remove_suffix(1);
   return s;
 }
 
@@ -232,7 +241,8 @@ void parse_upbit(const parser_context& c, const page& p, parse_result& r) {
       if (v != "null") *slot = v;
     }
     if (market.size() < 3 || market.front() != '"' || market.find('\\') != std::string_view::npos) {
-      r.item_errors.push_back(market.empty() ? "a ticker without `market`" : "a ticker whose `market` is not a plain string");
+      r.item_errors.push_back(market.empty() ? "a ticker without `market`"
+                                             : "a ticker whose `market` is not a plain string");
       continue;
     }
     if (ts.empty()) ts = trade_ts;
@@ -323,6 +333,8 @@ void parse_coinness(const parser_context& c, const page& p, parse_result& r) {
     d.str("url", url);
     if (field(a, "publishAt", e)) d.value("published_at", e);
     if (field(a, "originCodes", e)) d.value("keywords", e);
+    if (field(a, "bullCount", e)) d.value("votes_up", e);
+    if (field(a, "bearCount", e)) d.value("votes_down", e);
     r.items.push_back({id, url, d.done()});
     last_id = id;
     last_at = text_field(a, "publishAt");
@@ -393,7 +405,8 @@ void parse_saveticker(const parser_context& c, const page& p, parse_result& r) {
   if (path.ends_with("/news/list")) {
     if (p.status == 404 || p.status == 410) {
       c.state.fallback = true;
-      r.note = "the list endpoint answered HTTP " + std::to_string(p.status) + "; falling back to top-stories + detail walk";
+      r.note =
+          "the list endpoint answered HTTP " + std::to_string(p.status) + "; falling back to top-stories + detail walk";
       r.follow.push_back(origin + "/api/news/top-stories");
       return;
     }
@@ -483,7 +496,8 @@ std::string attr(xmlNode* n, const char* name) {
 bool named(xmlNode* n, const char* name) { return xmlStrcmp(n->name, reinterpret_cast<const xmlChar*>(name)) == 0; }
 
 bool ns_is(xmlNode* n, const char* fragment) {
-  return n->ns && n->ns->href && std::string_view(reinterpret_cast<const char*>(n->ns->href)).find(fragment) != std::string_view::npos;
+  return n->ns && n->ns->href &&
+         std::string_view(reinterpret_cast<const char*>(n->ns->href)).find(fragment) != std::string_view::npos;
 }
 
 struct xml_doc_deleter {
@@ -497,7 +511,8 @@ void rss_entry(xmlNode* entry, const page& p, parse_result& r) {
   for (xmlNode* n = entry->children; n; n = n->next) {
     if (n->type != XML_ELEMENT_NODE) continue;
     if (ns_is(n, "mrss")) continue;  // media:content, media:thumbnail: images
-    if (named(n, "title")) title = node_text(n);
+    if (named(n, "title"))
+      title = node_text(n);
     else if (named(n, "link")) {
       const std::string href = attr(n, "href");  // Atom: <link rel="alternate" href="..."/>
       const std::string rel = attr(n, "rel");
@@ -506,11 +521,16 @@ void rss_entry(xmlNode* entry, const page& p, parse_result& r) {
       } else if (link.empty()) {
         link = validator::collapse_space(node_text(n));
       }
-    } else if (named(n, "guid") || (named(n, "id") && !ns_is(n, "purl"))) guid = validator::collapse_space(node_text(n));
-    else if (named(n, "pubDate") || named(n, "published") || (named(n, "date") && ns_is(n, "purl.org/dc"))) published = node_text(n);
-    else if (named(n, "updated")) updated = node_text(n);
-    else if (named(n, "description") || named(n, "summary")) description = node_text(n);
-    else if (named(n, "encoded") || named(n, "content")) content = node_text(n);
+    } else if (named(n, "guid") || (named(n, "id") && !ns_is(n, "purl")))
+      guid = validator::collapse_space(node_text(n));
+    else if (named(n, "pubDate") || named(n, "published") || (named(n, "date") && ns_is(n, "purl.org/dc")))
+      published = node_text(n);
+    else if (named(n, "updated"))
+      updated = node_text(n);
+    else if (named(n, "description") || named(n, "summary"))
+      description = node_text(n);
+    else if (named(n, "encoded") || named(n, "content"))
+      content = node_text(n);
     else if (named(n, "category")) {
       std::string term = attr(n, "term");
       if (term.empty()) term = node_text(n);
@@ -564,15 +584,18 @@ void parse_rss(const parser_context&, const page& p, parse_result& r) {
   const bool rss = named(root, "rss") || named(root, "RDF");
   const bool atom = named(root, "feed");
   if (!rss && !atom) {
-    r.error = "not an RSS or Atom feed (the root element is <" + std::string(reinterpret_cast<const char*>(root->name)) + ">)";
+    r.error = "not an RSS or Atom feed (the root element is <" +
+              std::string(reinterpret_cast<const char*>(root->name)) + ">)";
     return;
   }
   // RSS: rss/channel/item (RDF: items are the root's children); Atom: feed/entry.
   auto walk = [&](xmlNode* parent, auto& self) -> void {
     for (xmlNode* n = parent->children; n; n = n->next) {
       if (n->type != XML_ELEMENT_NODE) continue;
-      if (named(n, "item") || named(n, "entry")) rss_entry(n, p, r);
-      else if (named(n, "channel")) self(n, self);
+      if (named(n, "item") || named(n, "entry"))
+        rss_entry(n, p, r);
+      else if (named(n, "channel"))
+        self(n, self);
     }
   };
   walk(root, walk);
@@ -639,20 +662,23 @@ std::string xpath_string(xmlXPathContext* ctx, xmlNode* at, const std::string& e
     case XPATH_NODESET:
       if (o->nodesetval && o->nodesetval->nodeNr > 0) return node_text(o->nodesetval->nodeTab[0]);
       return {};
-    case XPATH_STRING: return reinterpret_cast<const char*>(o->stringval);
+    case XPATH_STRING:
+      return reinterpret_cast<const char*>(o->stringval);
     case XPATH_NUMBER: {
       if (!std::isfinite(o->floatval)) return {};
       if (o->floatval == std::floor(o->floatval)) return std::to_string(static_cast<std::int64_t>(o->floatval));
       return std::to_string(o->floatval);
     }
-    case XPATH_BOOLEAN: return o->boolval ? "true" : "false";
-    default: return {};
+    case XPATH_BOOLEAN:
+      return o->boolval ? "true" : "false";
+    default:
+      return {};
   }
 }
 
 void parse_generic_html(const parser_context& c, const page& p, parse_result& r) {
-  const int opts = HTML_PARSE_RECOVER | HTML_PARSE_NONET | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING | HTML_PARSE_NOBLANKS |
-                   XML_PARSE_HUGE;
+  const int opts = HTML_PARSE_RECOVER | HTML_PARSE_NONET | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING |
+                   HTML_PARSE_NOBLANKS | XML_PARSE_HUGE;
   xml_doc doc(htmlReadMemory(p.body.data(), static_cast<int>(p.body.size()), p.url.c_str(), "UTF-8", opts));
   if (!doc || !xmlDocGetRootElement(doc.get())) {
     r.error = p.body.empty() ? "empty body where HTML was expected" : "no HTML document could be read";
@@ -678,7 +704,8 @@ void parse_generic_html(const parser_context& c, const page& p, parse_result& r)
     for (const auto& [name, expr] : s.fields) {
       std::string v = validator::collapse_space(xpath_string(ctx.get(), node, expr));
       if (v.empty()) continue;
-      if (name == "key") key = v;
+      if (name == "key")
+        key = v;
       else if (name == "url") {
         url = resolve_url(p.url, v);
         d.str("url", url);

@@ -41,7 +41,8 @@ class fields {
     std::string_view s;
     if (e.get_string().get(s)) return fail{"type", std::string(k) + ": expected a string"};
     if (s.size() > cap)
-      return fail{"length", std::string(k) + ": " + std::to_string(s.size()) + " bytes, more than " + std::to_string(cap)};
+      return fail{"length",
+                  std::string(k) + ": " + std::to_string(s.size()) + " bytes, more than " + std::to_string(cap)};
     out.assign(s);
     return std::nullopt;
   }
@@ -73,14 +74,19 @@ class fields {
     std::int64_t i;
     double d;
     std::string_view s;
-    if (!e.get_int64().get(i)) text = std::to_string(i);
-    else if (!e.get_double().get(d) && std::isfinite(d) && std::fabs(d) < 1e17) text = std::to_string(static_cast<std::int64_t>(d));
-    else if (!e.get_string().get(s)) text = std::string(s);
-    else return fail{"type", std::string(k) + ": expected a time (string or number)"};
+    if (!e.get_int64().get(i))
+      text = std::to_string(i);
+    else if (!e.get_double().get(d) && std::isfinite(d) && std::fabs(d) < 1e17)
+      text = std::to_string(static_cast<std::int64_t>(d));
+    else if (!e.get_string().get(s))
+      text = std::string(s);
+    else
+      return fail{"type", std::string(k) + ": expected a time (string or number)"};
     std::string why;
     auto ms = parse_time_ms(text, zone, why);
     if (!ms) return fail{"timestamp_format", std::string(k) + ": " + why};
-    if (*ms < earliest_ms) return fail{"timestamp_range", std::string(k) + ": " + format_utc_ms(*ms) + " is before 2000"};
+    if (*ms < earliest_ms)
+      return fail{"timestamp_range", std::string(k) + ": " + format_utc_ms(*ms) + " is before 2000"};
     if (*ms > now_ms + future_slack_ms)
       return fail{"timestamp_future", std::string(k) + ": " + format_utc_ms(*ms) + " is more than a day in the future"};
     out = format_utc_ms(*ms);
@@ -95,7 +101,8 @@ std::string title_case(std::string_view s) {
   std::string out(s);
   bool start = true;
   for (auto& c : out) {
-    c = static_cast<char>(start ? std::toupper(static_cast<unsigned char>(c)) : std::tolower(static_cast<unsigned char>(c)));
+    c = static_cast<char>(start ? std::toupper(static_cast<unsigned char>(c))
+                                : std::tolower(static_cast<unsigned char>(c)));
     start = c == ' ';
   }
   return out;
@@ -117,13 +124,15 @@ const result& checker::check(std::string_view raw, std::int64_t now_ms) {
   msg::decode_error err;
   // One parse: `data` stays a DOM element of the same parse.
   if (!decoder_.decode_in_place(raw, env, err)) return reject("decode", "envelope: " + err.to_string());
-  if (env.v != msg::envelope_version) return reject("version", "envelope version " + std::to_string(env.v) + " is not 1");
+  if (env.v != msg::envelope_version)
+    return reject("version", "envelope version " + std::to_string(env.v) + " is not 1");
   if (env.source.empty() || env.source.size() > 64) return reject("source", "source must be 1..64 characters");
   {
     std::string why;
     auto fetched = parse_time_ms(env.fetched_at, "UTC", why);
     if (!fetched) return reject("timestamp_format", "fetched_at: " + why);
-    if (*fetched > now_ms + future_slack_ms) return reject("timestamp_future", "fetched_at: more than a day in the future");
+    if (*fetched > now_ms + future_slack_ms)
+      return reject("timestamp_future", "fetched_at: more than a day in the future");
     env.fetched_at = format_utc_ms(*fetched);
   }
   simdjson::dom::object obj;
@@ -160,7 +169,8 @@ const result& checker::check(std::string_view raw, std::int64_t now_ms) {
     if (auto e = f.text("title", true, max_title * 4, title)) return reject(e->rule, e->reason);
     if (auto e = f.text("url", false, max_url, url)) return reject(e->rule, e->reason);
     if (auto e = f.text("content", false, max_content, content)) return reject(e->rule, e->reason);
-    if (!msg::is_valid_utf8(title) || !msg::is_valid_utf8(content)) return reject("utf8", "title or content is not UTF-8");
+    if (!msg::is_valid_utf8(title) || !msg::is_valid_utf8(content))
+      return reject("utf8", "title or content is not UTF-8");
     n.title = strip_html(title);
     if (n.title.empty()) return reject("required", "title: empty after removing markup");
     if (n.title.size() > max_title) return reject("length", "title: more than " + std::to_string(max_title) + " bytes");
@@ -183,6 +193,15 @@ const result& checker::check(std::string_view raw, std::int64_t now_ms) {
         if (!t.empty() && t.size() <= 64 && n.keywords.size() < 64) n.keywords.push_back(std::move(t));
       }
     }
+    for (auto [name, vote] : {std::pair{"votes_up", &n.votes_up}, std::pair{"votes_down", &n.votes_down}}) {
+      simdjson::dom::element e;
+      if (obj[name].get(e) || e.is_null()) continue;
+      double v = 0;
+      if (auto bad = f.number(name, v)) return reject(bad->rule, bad->reason);
+      if (v < 0 || v > 1e12 || v != std::floor(v))
+        return reject("votes_range", std::string(name) + ": a whole number of votes, 0 or more");
+      *vote = static_cast<std::int64_t>(v);
+    }
     key = msg::natural_key(n);
     if (!msg::encode(n, data)) return reject("utf8", "news record could not be encoded");
   } else if (env.kind == "fear_greed") {
@@ -192,7 +211,8 @@ const result& checker::check(std::string_view raw, std::int64_t now_ms) {
     if (v < 0 || v > 100 || v != std::floor(v))
       return reject("value_range", "value: an integer 0..100, got " + std::to_string(v));
     g.value = static_cast<std::int64_t>(v);
-    if (auto e = f.text("classification", true, max_classification, g.classification)) return reject(e->rule, e->reason);
+    if (auto e = f.text("classification", true, max_classification, g.classification))
+      return reject(e->rule, e->reason);
     g.classification = title_case(collapse_space(g.classification));
     if (g.classification.empty()) return reject("required", "classification: empty");
     if (auto e = f.time("timestamp", zone, now_ms, g.timestamp)) return reject(e->rule, e->reason);
@@ -227,9 +247,9 @@ class validator_actor final : public pipeline::actor {
   std::vector<std::string> inputs() const override { return {"raw"}; }
   std::vector<std::string> outputs() const override { return {"valid"}; }
   pipeline::outcome handle(const pipeline::input& in, pipeline::emitter& out) override {
-    const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                         std::chrono::system_clock::now().time_since_epoch())
-                         .count();
+    const auto now =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count();
     const result& r = checker_.check(in.value, now);
     if (!r.ok) return pipeline::outcome::dead_letter(r.rule, r.reason);
     out.emit("valid", r.id, r.json, r.partition_key.empty() ? -1 : out.partition_for("valid", r.partition_key));

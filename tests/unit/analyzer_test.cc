@@ -201,10 +201,10 @@ const sentiment_scorer& scorer() {
   static const sentiment_scorer s = [] {
     std::vector<lexicon_error> errors;
     const std::string dir = std::string(CTK_SOURCE_DIR) + "/config/";
-    auto sc = sentiment_scorer::load({dir + "lexicons/ko.tsv",
-                                      dir + "../deploy/npm/node_modules/afinn-165-financialmarketnews/index.js",
-                                      dir + "lexicons/en.tsv", dir + "lexicons/symbols.tsv"},
-                                     0.1, errors);
+    auto sc = sentiment_scorer::load(
+        {dir + "lexicons/ko.tsv", dir + "../deploy/npm/node_modules/afinn-165-financialmarketnews/index.js",
+         dir + "lexicons/en.tsv", dir + "lexicons/symbols.tsv"},
+        0.1, errors);
     for (const auto& e : errors) ADD_FAILURE() << e.to_string();
     return sc;
   }();
@@ -231,7 +231,8 @@ TEST(sentiment, negation_flips_and_intensifiers_strengthen_in_both_languages) {
 }
 
 TEST(sentiment, symbols_come_from_names_in_both_scripts_and_from_ticker_keywords) {
-  const auto r = scorer().score("비트코인이 급등, 이더리움은 하락", "Solana traders watch", {"XRP", "not a ticker"}, 4096);
+  const auto r =
+      scorer().score("비트코인이 급등, 이더리움은 하락", "Solana traders watch", {"XRP", "not a ticker"}, 4096);
   EXPECT_EQ(r.symbols, (std::vector<std::string>{"BTC", "ETH", "SOL", "XRP"}));
   EXPECT_EQ(r.language, "ko");
   EXPECT_EQ(scorer().score("Bitcoin ETF approved", "", {}, 0).language, "en");
@@ -253,6 +254,21 @@ TEST(sentiment, hostile_text_scores_neutral_or_something_in_range_and_never_cras
   EXPECT_EQ(s.score("", "", {}, 4096).label, "neutral");
   EXPECT_EQ(s.score("", "", {}, 4096).confidence, 0);
   EXPECT_EQ(s.score(invalid, "", {}, 0).label, "positive") << "the valid word between broken bytes still counts";
+}
+
+TEST(sentiment, readers_votes_move_the_score_up_to_half_way_to_the_crowd) {
+  auto r = scorer().score("도지코인 보합세", "", {}, 0);
+  ASSERT_EQ(r.score, 0);
+  blend_votes(r, 0, 0, 0.1);
+  EXPECT_EQ(r.score, 0) << "no votes: unchanged";
+  blend_votes(r, 30, 10, 0.1);
+  EXPECT_DOUBLE_EQ(r.score, 0.5 * 0.5);
+  EXPECT_EQ(r.label, "positive");
+  auto neg = scorer().score("Bitcoin surges", "", {}, 0);
+  const double before = neg.score;
+  blend_votes(neg, 0, 2, 0.1);  // two votes: weight 0.05
+  EXPECT_NEAR(neg.score, 0.95 * before - 0.05, 1e-12);
+  EXPECT_EQ(neg.label, "positive") << "a couple of votes do not overturn the text";
 }
 
 TEST(sentiment, a_lexicon_error_names_file_line_and_column) {

@@ -43,9 +43,9 @@ struct harness {
 int valid_records(const parse_result& r, const std::string& source, const std::string& kind,
                   std::vector<std::string>* reasons = nullptr) {
   validator::checker check;
-  const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                       std::chrono::system_clock::now().time_since_epoch())
-                       .count();
+  const auto now =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
   int ok = 0;
   for (const auto& it : r.items) {
     msg::envelope env;
@@ -75,7 +75,8 @@ TEST(parsers, every_configured_parser_is_registered_once) {
 
 TEST(upbit, the_krw_board_becomes_one_market_record_per_symbol) {
   harness h;
-  auto r = h.parse("upbit", "https://api.upbit.com/v1/ticker/all?quote_currencies=KRW", fixture("replay/upbit/ticker_all_1.json"));
+  auto r = h.parse("upbit", "https://api.upbit.com/v1/ticker/all?quote_currencies=KRW",
+                   fixture("replay/upbit/ticker_all_1.json"));
   ASSERT_TRUE(r.error.empty()) << r.error;
   ASSERT_EQ(r.items.size(), 8u);
   EXPECT_EQ(r.items[0].key, "KRW-BTC");
@@ -128,7 +129,8 @@ TEST(upbit, truncated_json_invalid_utf8_and_html_are_page_errors) {
 
 TEST(alternative_me, string_values_and_epoch_seconds_become_valid_fear_greed_records) {
   harness h;
-  auto r = h.parse("alternative_me", "https://api.alternative.me/fng/?limit=1", fixture("replay/alternative_me/fng.json"));
+  auto r =
+      h.parse("alternative_me", "https://api.alternative.me/fng/?limit=1", fixture("replay/alternative_me/fng.json"));
   ASSERT_TRUE(r.error.empty()) << r.error;
   ASSERT_EQ(r.items.size(), 2u);
   EXPECT_EQ(r.items[0].key, "1795910400");
@@ -157,6 +159,8 @@ TEST(coinness, a_full_page_asks_for_the_next_with_the_last_items_cursor) {
   ASSERT_TRUE(r.error.empty()) << r.error;
   ASSERT_EQ(r.items.size(), 25u);
   EXPECT_EQ(r.items[0].url, "https://coinness.com/news/900000");
+  EXPECT_NE(r.items[0].data.find(R"("votes_up":)"), std::string::npos) << "bullCount is carried: " << r.items[0].data;
+  EXPECT_NE(r.items[0].data.find(R"("votes_down":)"), std::string::npos) << "bearCount is carried";
   ASSERT_EQ(r.follow.size(), 1u);
   EXPECT_EQ(r.follow[0], url + "&lastId=899976&lastAt=2026-11-29T04%3A36%3A05.000Z");
   EXPECT_EQ(valid_records(r, "coinness", "news"), 25);
@@ -171,7 +175,8 @@ TEST(coinness, max_pages_stops_the_walk_and_wrapped_shapes_are_accepted) {
   auto r = h.parse("coinness", "https://api.coinness.com/feed/v1/breaking-news?limit=25",
                    fixture("replay/coinness/breaking_1.json"));
   EXPECT_TRUE(r.follow.empty());
-  auto w = h.parse("coinness", "https://api.coinness.com/feed/v1/breaking-news?limit=2", fixture("broken/coinness_wrapped.json"));
+  auto w = h.parse("coinness", "https://api.coinness.com/feed/v1/breaking-news?limit=2",
+                   fixture("broken/coinness_wrapped.json"));
   EXPECT_EQ(w.items.size(), 2u);
   auto odd = h.parse("coinness", "u", R"({"result":"maintenance"})");
   EXPECT_EQ(odd.error, "no item list: expected a top-level array or one of the fields data, items, list");
@@ -230,7 +235,8 @@ TEST(rss, rss2_items_become_news_with_html_stripped_and_guid_keys) {
   ASSERT_TRUE(r.error.empty()) << r.error;
   ASSERT_EQ(r.items.size(), 3u);
   EXPECT_EQ(r.items[0].key, "a1f2c3d4-0001-4b5c-9d8e-coindesk0001");
-  EXPECT_NE(r.items[0].data.find(R"("content":"Spot bitcoin ETFs saw $412 million of inflows on Friday & the price climbed.")"),
+  EXPECT_NE(r.items[0].data.find(
+                R"("content":"Spot bitcoin ETFs saw $412 million of inflows on Friday & the price climbed.")"),
             std::string::npos)
       << r.items[0].data;
   EXPECT_NE(r.items[0].data.find(R"("keywords":["Markets","Bitcoin"])"), std::string::npos) << r.items[0].data;
@@ -238,7 +244,8 @@ TEST(rss, rss2_items_become_news_with_html_stripped_and_guid_keys) {
   EXPECT_EQ(valid_records(r, "coindesk", "news"), 3);
   auto ct = h.parse("rss", "https://cointelegraph.com/rss", fixture("replay/rss/cointelegraph.xml"));
   ASSERT_EQ(ct.items.size(), 2u);
-  EXPECT_NE(ct.items[0].data.find("Ethereum DEXs handled $24 billion."), std::string::npos) << "content:encoded preferred";
+  EXPECT_NE(ct.items[0].data.find("Ethereum DEXs handled $24 billion."), std::string::npos)
+      << "content:encoded preferred";
   auto de = h.parse("rss", "https://decrypt.co/feed", fixture("replay/rss/decrypt.xml"));
   ASSERT_EQ(de.items.size(), 2u);
   EXPECT_NE(de.items[1].data.find("Beginner’s Guide"), std::string::npos) << de.items[1].data;
@@ -297,7 +304,8 @@ TEST(generic_json, items_and_fields_by_json_pointer_define_a_source) {
   harness h;
   h.settings.items = "/entries";
   h.settings.fields = {{"title", "/description"}, {"url", "/site"}, {"published_at", "/last_modified"}};
-  auto r = h.parse("json", "https://www.perplexity.ai/rest/finance/timeline/BTC/entries", fixture("broken/perplexity.json"));
+  auto r =
+      h.parse("json", "https://www.perplexity.ai/rest/finance/timeline/BTC/entries", fixture("broken/perplexity.json"));
   ASSERT_TRUE(r.error.empty()) << r.error;
   ASSERT_EQ(r.items.size(), 2u);
   EXPECT_EQ(r.items[0].key, "https://www.reuters.com/markets/btc-etf-flows");
@@ -305,10 +313,15 @@ TEST(generic_json, items_and_fields_by_json_pointer_define_a_source) {
   h.settings.items = "/data";
   EXPECT_EQ(h.parse("json", "u", fixture("broken/perplexity.json")).error, "items pointer '/data' found nothing");
   h.settings.items = "/entries/0/title";
-  EXPECT_EQ(h.parse("json", "u", fixture("broken/perplexity.json")).error, "items pointer '/entries/0/title' is not an array");
+  EXPECT_EQ(h.parse("json", "u", fixture("broken/perplexity.json")).error,
+            "items pointer '/entries/0/title' is not an array");
   h.settings.items = "";
-  h.settings.fields = {{"symbol", "/market"}, {"price", "/trade_price"}, {"volume_24h", "/acc_trade_volume_24h"},
-                       {"change_24h", "/signed_change_rate"}, {"timestamp", "/timestamp"}, {"key", "/market"}};
+  h.settings.fields = {{"symbol", "/market"},
+                       {"price", "/trade_price"},
+                       {"volume_24h", "/acc_trade_volume_24h"},
+                       {"change_24h", "/signed_change_rate"},
+                       {"timestamp", "/timestamp"},
+                       {"key", "/market"}};
   auto m = h.parse("json", "u", fixture("replay/upbit/ticker_all_1.json"));
   ASSERT_EQ(m.items.size(), 8u) << m.error;
   EXPECT_EQ(m.items[0].key, "KRW-BTC");
@@ -318,7 +331,9 @@ TEST(generic_json, items_and_fields_by_json_pointer_define_a_source) {
 TEST(generic_html, items_and_fields_by_xpath_like_a_scrapy_spider) {
   harness h;
   h.settings.items = "//article[@class='news']";
-  h.settings.fields = {{"title", ".//h2/a"}, {"url", ".//h2/a/@href"}, {"published_at", ".//time/@datetime"},
+  h.settings.fields = {{"title", ".//h2/a"},
+                       {"url", ".//h2/a/@href"},
+                       {"published_at", ".//time/@datetime"},
                        {"content", ".//p[@class='lead']"}};
   auto r = h.parse("html", "https://news.example/latest", fixture("broken/news.html"));
   ASSERT_TRUE(r.error.empty()) << r.error;
@@ -329,13 +344,20 @@ TEST(generic_html, items_and_fields_by_xpath_like_a_scrapy_spider) {
   EXPECT_EQ(valid_records(r, "html_news", "news"), 3);
   auto changed = h.parse("html", "https://news.example/latest", fixture("broken/news_changed.html"));
   EXPECT_TRUE(changed.items.empty());
-  EXPECT_EQ(changed.error,
-            "items XPath '//article[@class='news']' matched nothing: the page layout may have changed");
+  EXPECT_EQ(changed.error, "items XPath '//article[@class='news']' matched nothing: the page layout may have changed");
 }
 
 TEST(parsers, hostile_bodies_never_crash_any_parser) {
-  const std::vector<std::string> bodies{"", "null", "[]", "{}", "[null,1,\"x\",[]]", "{\"data\":{}}", "<rss>",
-                                        std::string(1 << 20, '['), std::string("\0\0\xff", 3), "<html><body>"};
+  const std::vector<std::string> bodies{"",
+                                        "null",
+                                        "[]",
+                                        "{}",
+                                        "[null,1,\"x\",[]]",
+                                        "{\"data\":{}}",
+                                        "<rss>",
+                                        std::string(1 << 20, '['),
+                                        std::string("\0\0\xff", 3),
+                                        "<html><body>"};
   for (const auto& p : parsers()) {
     for (const auto& b : bodies) {
       harness h;

@@ -1,7 +1,8 @@
+#include "actors/validator/validator.h"
+
 #include <gtest/gtest.h>
 
 #include "actors/validator/normalize.h"
-#include "actors/validator/validator.h"
 
 using namespace ctk::validator;
 
@@ -105,12 +106,16 @@ TEST(html, is_stripped_to_visible_text) {
 }
 
 TEST(validator, a_market_record_is_normalised_and_keyed_by_its_id) {
-  auto r = check(raw("market", R"({"symbol":" krw-btc ","price":"80123456.5","volume_24h":1234.5,"change_24h":"-0.0108","timestamp":1725543306000})"));
+  auto r = check(raw(
+      "market",
+      R"({"symbol":" krw-btc ","price":"80123456.5","volume_24h":1234.5,"change_24h":"-0.0108","timestamp":1725543306000})"));
   ASSERT_TRUE(r.ok) << r.rule << ": " << r.reason;
   EXPECT_EQ(r.id, ctk::msg::record_id("upbit", "KRW-BTC|2024-09-05T13:35:06.000Z"));
   EXPECT_NE(r.json.find(R"("id":")" + r.id + "\""), std::string::npos);
-  EXPECT_NE(r.json.find(R"("data":{"symbol":"KRW-BTC","price":80123456.5,"volume_24h":1234.5,"change_24h":-0.0108,"timestamp":"2024-09-05T13:35:06.000Z"})"),
-            std::string::npos)
+  EXPECT_NE(
+      r.json.find(
+          R"("data":{"symbol":"KRW-BTC","price":80123456.5,"volume_24h":1234.5,"change_24h":-0.0108,"timestamp":"2024-09-05T13:35:06.000Z"})"),
+      std::string::npos)
       << r.json;
   EXPECT_NE(r.json.find(R"("url":"https://api.upbit.com/v1/ticker")"), std::string::npos) << r.json;
   EXPECT_NE(r.json.find(R"("fetched_at":"2026-11-18T00:00:00.000Z")"), std::string::npos) << r.json;
@@ -119,15 +124,33 @@ TEST(validator, a_market_record_is_normalised_and_keyed_by_its_id) {
   EXPECT_NE(bad.reason.find("fetched_at"), std::string::npos);
 }
 
+TEST(validator, readers_votes_pass_as_whole_numbers_and_market_records_name_their_symbol_for_placement) {
+  auto r = check(raw("news", R"({"title":"t","published_at":"2026-11-18T00:00:00Z","votes_up":"12","votes_down":3})"));
+  ASSERT_TRUE(r.ok) << r.rule << ": " << r.reason;
+  EXPECT_NE(r.json.find(R"("votes_up":12,"votes_down":3)"), std::string::npos) << r.json;
+  EXPECT_EQ(r.partition_key, "") << "news is placed by its id";
+  auto neg = check(raw("news", R"({"title":"t","published_at":"2026-11-18T00:00:00Z","votes_up":-1})"));
+  EXPECT_EQ(neg.rule, "votes_range");
+  auto m =
+      check(raw("market", R"({"symbol":"krw-eth","price":1,"volume_24h":1,"change_24h":0,"timestamp":1725543306000})"));
+  ASSERT_TRUE(m.ok);
+  EXPECT_EQ(m.partition_key, "KRW-ETH");
+}
+
 TEST(validator, the_same_record_in_different_formats_gets_the_same_id) {
-  auto a = check(raw("fear_greed", R"({"value":"47","classification":"neutral","timestamp":"1777248000"})", "alternative_me"));
-  auto b = check(raw("fear_greed", R"({"value":47,"classification":"Neutral","timestamp":"2026-04-27T09:00:00+09:00"})", "alternative_me"));
+  auto a = check(
+      raw("fear_greed", R"({"value":"47","classification":"neutral","timestamp":"1777248000"})", "alternative_me"));
+  auto b = check(raw("fear_greed", R"({"value":47,"classification":"Neutral","timestamp":"2026-04-27T09:00:00+09:00"})",
+                     "alternative_me"));
   ASSERT_TRUE(a.ok) << a.reason;
   ASSERT_TRUE(b.ok) << b.reason;
   EXPECT_EQ(a.id, b.id);
   EXPECT_EQ(a.json.substr(a.json.find("\"data\"")), b.json.substr(b.json.find("\"data\"")));
-  auto n1 = check(raw("news", R"({"title":"<b>BTC</b> up","url":"https://x.com/a?utm_medium=tw","published_at":"Mon, 01 Jan 2025 03:04:05 +0000"})"));
-  auto n2 = check(raw("news", R"({"title":"BTC up","url":"HTTPS://X.COM/a#top","published_at":"2025-01-01T03:04:05Z"})"));
+  auto n1 = check(raw(
+      "news",
+      R"({"title":"<b>BTC</b> up","url":"https://x.com/a?utm_medium=tw","published_at":"Mon, 01 Jan 2025 03:04:05 +0000"})"));
+  auto n2 =
+      check(raw("news", R"({"title":"BTC up","url":"HTTPS://X.COM/a#top","published_at":"2025-01-01T03:04:05Z"})"));
   ASSERT_TRUE(n1.ok && n2.ok) << n1.reason << n2.reason;
   EXPECT_EQ(n1.id, n2.id);
 }
@@ -136,17 +159,21 @@ TEST(validator, one_checker_carries_nothing_from_one_record_to_the_next) {
   // The checker reuses its buffers: a record without url or trace must not
   // get the previous record's.
   checker c;
-  auto a = c.check(raw("market", R"({"symbol":"krw-btc","price":1,"volume_24h":1,"change_24h":0,"timestamp":1725543306000})"), now);
+  auto a = c.check(
+      raw("market", R"({"symbol":"krw-btc","price":1,"volume_24h":1,"change_24h":0,"timestamp":1725543306000})"), now);
   ASSERT_TRUE(a.ok) << a.reason;
   const std::string first = a.json;
   EXPECT_NE(first.find(R"("url":")"), std::string::npos);
-  auto b = c.check(R"({"v":1,"source":"upbit","kind":"market","fetched_at":"2026-11-18T00:00:00Z","data":{"symbol":"krw-eth","price":2,"volume_24h":1,"change_24h":0,"timestamp":1725543306000}})", now);
+  auto b = c.check(
+      R"({"v":1,"source":"upbit","kind":"market","fetched_at":"2026-11-18T00:00:00Z","data":{"symbol":"krw-eth","price":2,"volume_24h":1,"change_24h":0,"timestamp":1725543306000}})",
+      now);
   ASSERT_TRUE(b.ok) << b.reason;
   EXPECT_NE(b.json.find(R"("url":"","trace":"")"), std::string::npos) << b.json;
   EXPECT_NE(b.json.find("KRW-ETH"), std::string::npos);
   auto bad = c.check("{", now);
   EXPECT_FALSE(bad.ok);
-  auto again = c.check(raw("market", R"({"symbol":"krw-btc","price":1,"volume_24h":1,"change_24h":0,"timestamp":1725543306000})"), now);
+  auto again = c.check(
+      raw("market", R"({"symbol":"krw-btc","price":1,"volume_24h":1,"change_24h":0,"timestamp":1725543306000})"), now);
   ASSERT_TRUE(again.ok) << again.reason;
   EXPECT_EQ(again.json, first);
 }
@@ -157,18 +184,30 @@ TEST(validator, every_rule_names_itself_and_the_field) {
   };
   const std::vector<c> cases{
       {"market", R"({"price":1,"volume_24h":1,"change_24h":0,"timestamp":1725543306000})", "required", "symbol"},
-      {"market", R"({"symbol":"X","price":0,"volume_24h":1,"change_24h":0,"timestamp":1725543306000})", "price_positive", "price"},
-      {"market", R"({"symbol":"X","price":-5,"volume_24h":1,"change_24h":0,"timestamp":1725543306000})", "price_positive", "price"},
-      {"market", R"({"symbol":"X","price":"NaN","volume_24h":1,"change_24h":0,"timestamp":1725543306000})", "number", "price"},
-      {"market", R"({"symbol":"X","price":"inf","volume_24h":1,"change_24h":0,"timestamp":1725543306000})", "number", "price"},
-      {"market", R"({"symbol":"X","price":1e999,"volume_24h":1,"change_24h":0,"timestamp":1725543306000})", "decode", ""},
-      {"market", R"({"symbol":"X","price":[1],"volume_24h":1,"change_24h":0,"timestamp":1725543306000})", "type", "price"},
-      {"market", R"({"symbol":"X","price":1,"volume_24h":-1,"change_24h":0,"timestamp":1725543306000})", "volume_non_negative", "volume_24h"},
-      {"market", R"({"symbol":"X","price":1,"volume_24h":1,"change_24h":-2,"timestamp":1725543306000})", "change_range", "change_24h"},
-      {"market", R"({"symbol":"X Y!","price":1,"volume_24h":1,"change_24h":0,"timestamp":1725543306000})", "symbol", "symbol"},
-      {"market", R"({"symbol":"X","price":1,"volume_24h":1,"change_24h":0,"timestamp":"soon"})", "timestamp_format", "timestamp"},
-      {"market", R"({"symbol":"X","price":1,"volume_24h":1,"change_24h":0,"timestamp":4102444800000})", "timestamp_future", "timestamp"},
-      {"market", R"({"symbol":"X","price":1,"volume_24h":1,"change_24h":0,"timestamp":900000000})", "timestamp_range", "timestamp"},
+      {"market", R"({"symbol":"X","price":0,"volume_24h":1,"change_24h":0,"timestamp":1725543306000})",
+       "price_positive", "price"},
+      {"market", R"({"symbol":"X","price":-5,"volume_24h":1,"change_24h":0,"timestamp":1725543306000})",
+       "price_positive", "price"},
+      {"market", R"({"symbol":"X","price":"NaN","volume_24h":1,"change_24h":0,"timestamp":1725543306000})", "number",
+       "price"},
+      {"market", R"({"symbol":"X","price":"inf","volume_24h":1,"change_24h":0,"timestamp":1725543306000})", "number",
+       "price"},
+      {"market", R"({"symbol":"X","price":1e999,"volume_24h":1,"change_24h":0,"timestamp":1725543306000})", "decode",
+       ""},
+      {"market", R"({"symbol":"X","price":[1],"volume_24h":1,"change_24h":0,"timestamp":1725543306000})", "type",
+       "price"},
+      {"market", R"({"symbol":"X","price":1,"volume_24h":-1,"change_24h":0,"timestamp":1725543306000})",
+       "volume_non_negative", "volume_24h"},
+      {"market", R"({"symbol":"X","price":1,"volume_24h":1,"change_24h":-2,"timestamp":1725543306000})", "change_range",
+       "change_24h"},
+      {"market", R"({"symbol":"X Y!","price":1,"volume_24h":1,"change_24h":0,"timestamp":1725543306000})", "symbol",
+       "symbol"},
+      {"market", R"({"symbol":"X","price":1,"volume_24h":1,"change_24h":0,"timestamp":"soon"})", "timestamp_format",
+       "timestamp"},
+      {"market", R"({"symbol":"X","price":1,"volume_24h":1,"change_24h":0,"timestamp":4102444800000})",
+       "timestamp_future", "timestamp"},
+      {"market", R"({"symbol":"X","price":1,"volume_24h":1,"change_24h":0,"timestamp":900000000})", "timestamp_range",
+       "timestamp"},
       {"news", R"({"url":"https://x/1","published_at":"2025-01-01T00:00:00Z"})", "required", "title"},
       {"news", R"({"title":"<br/>","published_at":"2025-01-01T00:00:00Z"})", "required", "title"},
       {"news", R"({"title":"t","url":"mailto:a@b","published_at":"2025-01-01T00:00:00Z"})", "url", "url"},
@@ -199,7 +238,8 @@ TEST(validator, hostile_envelopes_are_rejected_not_crashed_on) {
   const std::string ten_mb(10 << 20, 'x');
   auto big = check(raw("news", R"({"title":")" + ten_mb + R"(","published_at":"2025-01-01T00:00:00Z"})"));
   EXPECT_EQ(big.rule, "length") << big.reason;
-  auto big_content = check(raw("news", R"({"title":"t","content":")" + ten_mb + R"(","published_at":"2025-01-01T00:00:00Z"})"));
+  auto big_content =
+      check(raw("news", R"({"title":"t","content":")" + ten_mb + R"(","published_at":"2025-01-01T00:00:00Z"})"));
   EXPECT_EQ(big_content.rule, "length");
   EXPECT_NE(big_content.reason.find("content"), std::string::npos);
 }

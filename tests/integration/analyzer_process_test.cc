@@ -165,7 +165,9 @@ long unique_total(const std::vector<std::string>& lines) { return static_cast<lo
 
 void expect_near_rel(std::optional<double> got, std::optional<double> want, const std::string& what) {
   ASSERT_EQ(got.has_value(), want.has_value()) << what;
-  if (want) EXPECT_NEAR(*got, *want, 1e-9 * std::max(1.0, std::abs(*want))) << what;
+  if (want) {
+    EXPECT_NEAR(*got, *want, 1e-9 * std::max(1.0, std::abs(*want))) << what;
+  }
 }
 
 std::optional<double> cell(const std::string& s) {

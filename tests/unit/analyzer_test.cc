@@ -136,9 +136,15 @@ TEST(indicators, rsi_stays_within_0_and_100_and_streaming_equals_the_batch_forms
       EXPECT_NEAR(*rows[i].rsi, *rsi[i], 1e-9);
     }
     ASSERT_EQ(rows[i].sma_short.has_value(), sma[i].has_value());
-    if (sma[i]) EXPECT_NEAR(*rows[i].sma_short, *sma[i], 1e-9);
-    if (ema[i]) EXPECT_NEAR(*rows[i].ema_long, *ema[i], 1e-9);
-    if (rows[i].bb_middle) EXPECT_DOUBLE_EQ(*rows[i].bb_middle, *rows[i].sma_short) << "Bollinger middle = SMA(20)";
+    if (sma[i]) {
+      EXPECT_NEAR(*rows[i].sma_short, *sma[i], 1e-9);
+    }
+    if (ema[i]) {
+      EXPECT_NEAR(*rows[i].ema_long, *ema[i], 1e-9);
+    }
+    if (rows[i].bb_middle) {
+      EXPECT_DOUBLE_EQ(*rows[i].bb_middle, *rows[i].sma_short) << "Bollinger middle = SMA(20)";
+    }
   }
 }
 

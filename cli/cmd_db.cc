@@ -1,5 +1,6 @@
 // `cointicker db migrate|status`: the schema db-sink writes to.
 #include <iostream>
+#include <limits>
 
 #include "actors/db_sink/postgres.h"
 #include "actors/db_sink/schema.h"
@@ -34,23 +35,26 @@ void add_db_command(CLI::App& app, global_options& g, int& rc) {
   static std::string dsn;
   cmd->add_option("--dsn", dsn, "libpq connection string (overrides postgres.dsn)");
 
-  cmd->add_subcommand("migrate", "Apply every migration the database does not have yet (db-sink also does at start)")
-      ->callback([&g, &rc] {
-        auto conn = open_db(g, dsn);
-        if (!conn) {
-          rc = exit_failure;
-          return;
-        }
-        try {
-          auto applied = db::migrate(*conn);
-          if (applied.empty()) std::cout << "schema is up to date (version " << db::schema_version(*conn) << ")\n";
-          for (int v : applied) std::cout << "applied migration " << v << "\n";
-          rc = exit_ok;
-        } catch (const std::exception& e) {
-          std::cerr << "error: migration failed: " << e.what();
-          rc = exit_failure;
-        }
-      });
+  static int up_to = std::numeric_limits<int>::max();
+  auto* migrate = cmd->add_subcommand(
+      "migrate", "Apply every migration the database does not have yet (db-sink also does at start)");
+  migrate->add_option("--to", up_to, "stop after this version (default: the newest)")->check(CLI::PositiveNumber);
+  migrate->callback([&g, &rc] {
+    auto conn = open_db(g, dsn);
+    if (!conn) {
+      rc = exit_failure;
+      return;
+    }
+    try {
+      auto applied = db::migrate(*conn, up_to);
+      if (applied.empty()) std::cout << "schema is up to date (version " << db::schema_version(*conn) << ")\n";
+      for (int v : applied) std::cout << "applied migration " << v << "\n";
+      rc = exit_ok;
+    } catch (const std::exception& e) {
+      std::cerr << "error: migration failed: " << e.what();
+      rc = exit_failure;
+    }
+  });
 
   cmd->add_subcommand("status", "Print the schema version and the migrations still to apply")->callback([&g, &rc] {
     auto conn = open_db(g, dsn);

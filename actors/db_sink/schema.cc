@@ -180,9 +180,10 @@ int schema_version(pqxx::connection& c) {
   return w.exec("SELECT coalesce(max(version), 0) FROM schema_migrations")[0][0].as<int>();
 }
 
-std::vector<int> migrate(pqxx::connection& c) {
+std::vector<int> migrate(pqxx::connection& c, int up_to) {
   std::vector<int> applied;
   for (const auto& m : migrations()) {
+    if (m.version > up_to) break;
     pqxx::work w(c);
     w.exec(lock_sql);
     w.exec(history_sql);

@@ -53,11 +53,8 @@ std::string http_status(int port, const std::string& path) {
 TEST(db_sink, migration_2_keeps_the_rows_of_a_version_1_database) {
   const std::string dsn = fresh_database(pg_fixture_dsn());
   std::string out;
-  ASSERT_EQ(run("psql -X -q -v ON_ERROR_STOP=1 '" + dsn + "' -f " + std::string(CTK_SOURCE_DIR) +
-                    "/tests/fixtures/schema_v1.sql 2>&1",
-                &out),
-            0)
-      << out;
+  ASSERT_EQ(run(cointicker() + " db --dsn '" + dsn + "' migrate --to 1 2>&1", &out), 0) << out;
+  EXPECT_EQ(out, "applied migration 1\n");
   psql(dsn,
        "INSERT INTO sentiment_analysis (record_id, news_record_id, source, score, label, \\\"timestamp\\\") "
        "VALUES (repeat('a', 32), repeat('b', 32), 'coinness', 0.5, 'positive', now())");

@@ -44,17 +44,14 @@ PY
 n=$(wc -l < "$work/in.txt")
 bytes=$(head -1 "$work/in.txt" | cut -d: -f2- | wc -c)
 
-now() { date +%s.%N; }
-metric() { curl -s "http://127.0.0.1:$1/metrics" | awk -v m="$2" '$1 ~ "^"m"[{]" {print $2}'; }
+. "$here/benchmarks/lib.sh"
 
 analyzer() {
-  CTK_ANALYZER__GRACE=30d "$bin" --config "$here/config" --bootstrap "$b" run analyzer --node bench 2>"$work/analyzer.err" &
-  local pid=$! port=""
-  pids+=($pid)
-  while [ -z "$port" ]; do port=$(grep -o "metrics on http://127.0.0.1:[0-9]*" "$work/analyzer.err" | grep -o "[0-9]*$" || true); sleep 0.02; done
-  while [ "$(metric "$port" ctk_consumed_total)" = "0" ] || [ -z "$(metric "$port" ctk_consumed_total)" ]; do sleep 0.005; done
+  start_actor analyzer CTK_ANALYZER__GRACE=30d
+  local pid=$actor_pid port=$actor_port
+  wait_first_input "$port"
   local t0; t0=$(now)
-  while [ "$(metric "$port" ctk_consumed_total)" -lt "$n" ]; do sleep 0.01; done
+  wait_consumed "$port" "$n"
   local last=-1 cur
   while :; do
     cur=$(metric "$port" ctk_produced_total | cut -d. -f1)
@@ -63,7 +60,7 @@ analyzer() {
     sleep 0.05
   done
   local t1; t1=$(now)
-  local hwm; hwm=$(awk '/VmHWM/ {print int($2/1024)}' /proc/$pid/status)
+  local hwm; hwm=$(peak_rss_mib "$pid")
   local candles; candles=$(metric "$port" ctk_analyzer_candles_total | cut -d. -f1)
   kill -TERM $pid; wait $pid || true
   python3 -c "print(int($n/($t1-$t0-0.05)), $hwm, $cur, $candles)"
@@ -71,13 +68,7 @@ analyzer() {
 
 : > "$work/rounds"
 for r in $(seq "$rounds"); do
-  rm -f "$work/addr"
-  "$bin" --config "$here/config" broker --listen 127.0.0.1:0 --address-file "$work/addr" --topic bench.out:16 \
-    >/dev/null 2>"$work/broker.err" &
-  broker=$!
-  pids+=($broker)
-  for _ in $(seq 200); do [ -s "$work/addr" ] && break; sleep 0.05; done
-  b=$(cat "$work/addr")
+  start_broker
   kcat -b "$b" -P -t ctk.unique -K: -l "$work/in.txt"
   s=$(now)
   kcat -b "$b" -C -t ctk.unique -e -q -K'\t' -f '%k\t%s\n' | kcat -b "$b" -P -t bench.out -K'\t'

@@ -27,22 +27,19 @@ for i in range(int(sys.argv[1])):
 PY
 bytes=$(head -1 "$work/in.txt" | cut -d: -f2- | wc -c)
 
-now() { date +%s.%N; }
-metric() { curl -s "http://127.0.0.1:$1/metrics" | awk -v m="$2" '$1 ~ "^"m"[{]" {print $2}'; }
+. "$here/benchmarks/lib.sh"
 
 # One stage: actor, messages it must have produced (acknowledged) → "rate rss_mib"
 stage() {
-  "$bin" --config "$here/config" --bootstrap "$b" run "$1" --node bench 2>"$work/$1.err" &
-  local pid=$! port=""
-  pids+=($pid)
-  while [ -z "$port" ]; do port=$(grep -o "metrics on http://127.0.0.1:[0-9]*" "$work/$1.err" | grep -o "[0-9]*$" || true); sleep 0.02; done
-  while [ "$(metric "$port" ctk_consumed_total)" = "0" ] || [ -z "$(metric "$port" ctk_consumed_total)" ]; do sleep 0.005; done
+  start_actor "$1"
+  local pid=$actor_pid port=$actor_port
+  wait_first_input "$port"
   local t0; t0=$(now)
-  while [ "$(metric "$port" ctk_consumed_total)" -lt "$n" ]; do sleep 0.01; done
+  wait_consumed "$port" "$n"
   # ... and until its output is acknowledged, as kcat -P's exit waits for its own.
   while [ "$(metric "$port" ctk_produced_total | cut -d. -f1)" -lt "$2" ]; do sleep 0.01; done
   local t1; t1=$(now)
-  local hwm; hwm=$(awk '/VmHWM/ {print int($2/1024)}' /proc/$pid/status)
+  local hwm; hwm=$(peak_rss_mib "$pid")
   kill -TERM $pid; wait $pid || true
   grep -o "stopped:.*" "$work/$1.err" | sed "s/^/  $1 /" >&2
   python3 -c "print(int($n/($t1-$t0)), $hwm)"
@@ -50,13 +47,7 @@ stage() {
 
 : > "$work/rounds"
 for r in $(seq "$rounds"); do
-  rm -f "$work/addr"
-  "$bin" --config "$here/config" broker --listen 127.0.0.1:0 --address-file "$work/addr" --topic bench.out:16 \
-    >/dev/null 2>"$work/broker.err" &
-  broker=$!
-  pids+=($broker)
-  for _ in $(seq 200); do [ -s "$work/addr" ] && break; sleep 0.05; done
-  b=$(cat "$work/addr")
+  start_broker
   kcat -b "$b" -P -t ctk.raw -K: -l "$work/in.txt"
 
   # (a) kcat passthrough of the same messages

@@ -21,6 +21,62 @@
 
 namespace ctk::cli {
 
+namespace {
+
+// --scale ACTOR=N, repeated: instance counts (0 leaves an actor out).
+bool parse_scale(const std::vector<std::string>& specs, std::map<std::string, int>& counts) {
+  for (const auto& spec : specs) {
+    const auto eq = spec.find('=');
+    int n = -1;
+    if (eq != std::string::npos) {
+      try {
+        n = std::stoi(spec.substr(eq + 1));
+      } catch (...) {
+      }
+    }
+    const std::string name = spec.substr(0, eq);
+    if (n < 0 || n > 16 || !actors::find(name)) {
+      std::cerr << "up: --scale " << spec << ": expected ACTOR=N with a known actor and N in 0..16\n";
+      return false;
+    }
+    counts[name] = n;
+  }
+  return true;
+}
+
+// Where everything is, every child with its pid and metrics, and what to try.
+void print_banner(const cfg::loaded_config& c, const std::string& bootstrap, const std::string& replay,
+                  const std::string& db_note, const pipeline::supervisor& sup, const std::string& missing) {
+  std::cout << "cointicker is up on this machine\n"
+            << "  control    " << c.cluster.control.router << " (ROUTER), " << c.cluster.control.pub << " (PUB)\n"
+            << "  broker     " << bootstrap << "  (embedded: in memory, one machine, not for production)\n"
+            << "  topics     " << c.cluster.kafka.prefix
+            << "{control,raw,valid,deadletter,unique,insights,dedup.state,reports,analyzer.state}\n"
+            << "  sources    "
+            << (c.cluster.crawler.replay.empty() ? "live (the internet)"
+                                                 : "replay server " + c.cluster.crawler.replay +
+                                                       (replay.starts_with("http") ? "" : " (" + replay + ")"))
+            << "\n"
+            << "  postgres   " << (c.cluster.postgres.dsn.empty() ? "(none)" : c.cluster.postgres.dsn) << db_note
+            << "\n"
+            << "  hdfs       " << c.cluster.hdfs.url << "\n";
+  print_children(sup, c.cluster.metrics.bind);
+  if (!missing.empty()) std::cout << "  not built yet: " << missing << "\n";
+  const std::string cli = "build/cointicker --bootstrap " + bootstrap;
+  std::cout << "try, in another terminal:\n"
+            << "  " << cli << " crawl upbit coinness --wait      # crawl now; prints each crawl's report\n"
+            << "  " << cli << " status                           # every actor, as the scheduler sees it\n"
+            << "  " << cli << " tail unique --follow\n"
+            << "  " << cli << " topics\n"
+            << "  psql '" << c.cluster.postgres.dsn << "' -c 'SELECT symbol, price FROM market_trends'\n"
+            << "  psql '" << c.cluster.postgres.dsn
+            << "' -c 'SELECT symbol, \"interval\", \"timestamp\", close, rsi FROM technical_indicators ORDER BY 3 "
+               "DESC LIMIT 10'\n"
+            << "Ctrl-C stops everything." << std::endl;
+}
+
+}  // namespace
+
 void add_up_command(CLI::App& app, global_options& g, int& rc) {
   auto listen = std::make_shared<std::string>();
   auto db = std::make_shared<std::string>();
@@ -38,22 +94,9 @@ void add_up_command(CLI::App& app, global_options& g, int& rc) {
   cmd->add_option("--scale", *scale, "ACTOR=N: run N instances of an actor (repeatable; 0 leaves it out)");
   cmd->callback([&g, &rc, listen, db, hdfs, replay, scale] {
     std::map<std::string, int> counts;
-    for (const auto& spec : *scale) {
-      const auto eq = spec.find('=');
-      int n = -1;
-      if (eq != std::string::npos) {
-        try {
-          n = std::stoi(spec.substr(eq + 1));
-        } catch (...) {
-        }
-      }
-      const std::string name = spec.substr(0, eq);
-      if (n < 0 || n > 16 || !actors::find(name)) {
-        std::cerr << "up: --scale " << spec << ": expected ACTOR=N with a known actor and N in 0..16\n";
-        rc = exit_usage;
-        return;
-      }
-      counts[name] = n;
+    if (!parse_scale(*scale, counts)) {
+      rc = exit_usage;
+      return;
     }
     cfg::loaded_config c;
     if (!load(g, c)) {
@@ -101,32 +144,7 @@ void add_up_command(CLI::App& app, global_options& g, int& rc) {
       const int n = counts.count(e.name) ? counts[e.name] : 1;
       for (int i = 0; i < n; ++i) sup.add(e.name, i);
     }
-    std::cout << "cointicker is up on this machine\n"
-              << "  control    " << c.cluster.control.router << " (ROUTER), " << c.cluster.control.pub << " (PUB)\n"
-              << "  broker     " << b->bootstrap() << "  (embedded: in memory, one machine, not for production)\n"
-              << "  topics     " << c.cluster.kafka.prefix
-              << "{control,raw,valid,deadletter,unique,insights,dedup.state,reports,analyzer.state}\n"
-              << "  sources    "
-              << (c.cluster.crawler.replay.empty() ? "live (the internet)"
-                                                   : "replay server " + c.cluster.crawler.replay +
-                                                         (replay->starts_with("http") ? "" : " (" + *replay + ")"))
-              << "\n"
-              << "  postgres   " << (c.cluster.postgres.dsn.empty() ? "(none)" : c.cluster.postgres.dsn) << db_note
-              << "\n"
-              << "  hdfs       " << c.cluster.hdfs.url << "\n";
-    print_children(sup, c.cluster.metrics.bind);
-    if (!missing.empty()) std::cout << "  not built yet: " << missing << "\n";
-    const std::string cli = "build/cointicker --bootstrap " + b->bootstrap();
-    std::cout << "try, in another terminal:\n"
-              << "  " << cli << " crawl upbit coinness --wait      # crawl now; prints each crawl's report\n"
-              << "  " << cli << " status                           # every actor, as the scheduler sees it\n"
-              << "  " << cli << " tail unique --follow\n"
-              << "  " << cli << " topics\n"
-              << "  psql '" << c.cluster.postgres.dsn << "' -c 'SELECT symbol, price FROM market_trends'\n"
-              << "  psql '" << c.cluster.postgres.dsn
-              << "' -c 'SELECT symbol, \"interval\", \"timestamp\", close, rsi FROM technical_indicators ORDER BY 3 "
-                 "DESC LIMIT 10'\n"
-              << "Ctrl-C stops everything." << std::endl;
+    print_banner(c, b->bootstrap(), *replay, db_note, sup, missing);
     sup.run(stop);
     sup.drain(std::chrono::seconds(30));
     pg.stop();

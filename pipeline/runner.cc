@@ -128,15 +128,11 @@ std::int32_t runner::partition_for(std::string_view topic, std::string_view part
                                    static_cast<std::uint64_t>(n));
 }
 
-int runner::run(const std::atomic<bool>& stop) {
-  std::string err;
+bool runner::start_clients(std::string& err) {
   kafka::properties pprops = rc_.client;
   for (const auto& [k, v] : rc_.producer) pprops[k] = v;
   producer_ = kafka::producer::create(pprops, err);
-  if (!producer_) {
-    spdlog::error("{}", err);
-    return 1;
-  }
+  if (!producer_) return false;
   producer_->on_delivery_report([this](std::uint64_t seq, rd_kafka_resp_err_t e) {
     if (e && delivery_error_.empty()) delivery_error_ = rd_kafka_err2str(e);
     for (auto& b : inflight_)
@@ -145,56 +141,60 @@ int runner::run(const std::atomic<bool>& stop) {
         break;
       }
   });
-  {
-    std::vector<std::string> out{rc_.names.topic("deadletter")};
-    for (const auto& t : actor_.outputs()) out.push_back(rc_.names.topic(t));
-    if (!producer_->prepare(out, 10000, err)) spdlog::warn("output topics not ready yet ({}); producing anyway", err);
-  }
+  std::vector<std::string> out{rc_.names.topic("deadletter")};
+  for (const auto& t : actor_.outputs()) out.push_back(rc_.names.topic(t));
+  if (!producer_->prepare(out, 10000, err)) spdlog::warn("output topics not ready yet ({}); producing anyway", err);
   kafka::properties cprops = rc_.client;
   for (const auto& [k, v] : rc_.consumer) cprops[k] = v;
   consumer_ = kafka::consumer::create(cprops, rc_.names.group(actor_.name()), this, err);
-  if (!consumer_) {
+  if (!consumer_) return false;
+  std::vector<std::string> topics;
+  for (const auto& t : actor_.inputs()) topics.push_back(rc_.names.topic(t));
+  return consumer_->subscribe(topics, err);
+}
+
+bool runner::start_metrics(std::string& err) {
+  server_ = std::make_unique<metrics_server>(metrics_, [this] { return healthy(); });
+  if (server_->start(rc_.metrics_bind, rc_.metrics_port, err)) return true;
+  // A taken port must not keep the data path down: any free port, said loudly.
+  spdlog::warn("metrics: {}; using a free port instead", err);
+  return rc_.metrics_port != 0 && server_->start(rc_.metrics_bind, 0, err);
+}
+
+void runner::start_control() {
+  if (rc_.control.router.empty()) return;
+  agent_ = std::make_unique<control::agent>(
+      rc_.control, rc_.identity,
+      [this] {
+        control::snapshot s;
+        s.state = stop_->load()             ? "draining"
+                  : !connected_.load()      ? "disconnected"
+                  : pause_requested_.load() ? "paused"
+                                            : "running";
+        s.consumed = consumed_.load();
+        s.produced = producer_->acked();
+        s.lag = lag_.load();
+        s.dead_letters = dead_lettered_.load();
+        s.rss_bytes = static_cast<std::int64_t>(rss_bytes());
+        s.restarts = rc_.restarts;
+        return s;
+      },
+      [this](const control::command& c) { on_control(c); });
+  agent_->start();
+}
+
+int runner::run(const std::atomic<bool>& stop) {
+  std::string err;
+  if (!start_clients(err) || !start_metrics(err)) {
     spdlog::error("{}", err);
     return 1;
   }
   std::vector<std::string> topics;
   for (const auto& t : actor_.inputs()) topics.push_back(rc_.names.topic(t));
-  if (!consumer_->subscribe(topics, err)) {
-    spdlog::error("{}", err);
-    return 1;
-  }
-  server_ = std::make_unique<metrics_server>(metrics_, [this] { return healthy(); });
-  if (!server_->start(rc_.metrics_bind, rc_.metrics_port, err)) {
-    // A taken port must not keep the data path down: any free port, said loudly.
-    spdlog::warn("metrics: {}; using a free port instead", err);
-    if (rc_.metrics_port == 0 || !server_->start(rc_.metrics_bind, 0, err)) {
-      spdlog::error("{}", err);
-      return 1;
-    }
-  }
   spdlog::info("{} consuming {} as group {}; metrics on http://{}:{}/metrics", actor_.name(), fmt::join(topics, ","),
                rc_.names.group(actor_.name()), rc_.metrics_bind, server_->port());
   stop_ = &stop;
-  if (!rc_.control.router.empty()) {
-    agent_ = std::make_unique<control::agent>(
-        rc_.control, rc_.identity,
-        [this] {
-          control::snapshot s;
-          s.state = stop_->load()             ? "draining"
-                    : !connected_.load()      ? "disconnected"
-                    : pause_requested_.load() ? "paused"
-                                              : "running";
-          s.consumed = consumed_.load();
-          s.produced = producer_->acked();
-          s.lag = lag_.load();
-          s.dead_letters = dead_lettered_.load();
-          s.rss_bytes = static_cast<std::int64_t>(rss_bytes());
-          s.restarts = rc_.restarts;
-          return s;
-        },
-        [this](const control::command& c) { on_control(c); });
-    agent_->start();
-  }
+  start_control();
 
   const std::size_t depth = static_cast<std::size_t>(rc_.runtime.max_inflight_batches);
   while (!stop.load()) {

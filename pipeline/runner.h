@@ -81,6 +81,11 @@ class runner final : kafka::rebalance_listener, public emitter {
     bool sealed = false;                     // handled and flushed
   };
 
+  // run()'s start-up steps: producer and consumer (false: err), the
+  // metrics endpoint (a taken port falls back to a free one), the control agent.
+  bool start_clients(std::string& err);
+  bool start_metrics(std::string& err);
+  void start_control();
   void collect_batch(const std::atomic<bool>& stop);
   // false: abandoned (stop requested or partition revoked while retrying)
   bool handle_one(const rd_kafka_message_t& m, const std::atomic<bool>& stop);

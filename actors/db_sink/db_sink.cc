@@ -172,6 +172,67 @@ std::string db_message(const std::exception& e) {
   return what;
 }
 
+// Each kind's row, in the order of its table's columns (batch below).
+std::array<std::string, 9> row_of(const msg::envelope& e, const msg::market_data& d) {
+  return {e.id,        e.source,     d.symbol, number(d.price), number(d.volume_24h), number(d.change_24h),
+          d.timestamp, e.fetched_at, e.trace};
+}
+std::array<std::string, 9> row_of(const msg::envelope& e, const msg::news_data& d) {
+  return {e.id, e.source, d.title, d.url, d.content, d.published_at, json_array(d.keywords), e.fetched_at, e.trace};
+}
+std::array<std::string, 7> row_of(const msg::envelope& e, const msg::fear_greed_data& d) {
+  return {e.id, e.source, std::to_string(d.value), d.classification, d.timestamp, e.fetched_at, e.trace};
+}
+std::array<cell, 23> row_of(const msg::envelope& e, const msg::indicator_data& d) {
+  return {e.id,
+          d.symbol,
+          d.interval,
+          d.candle_time,
+          number(d.open),
+          number(d.high),
+          number(d.low),
+          number(d.close),
+          number(d.volume),
+          std::to_string(d.records),
+          number(d.sma_short),
+          number(d.sma_long),
+          number(d.ema_short),
+          number(d.ema_long),
+          number(d.rsi),
+          number(d.macd),
+          number(d.macd_signal),
+          number(d.macd_hist),
+          number(d.bb_upper),
+          number(d.bb_middle),
+          number(d.bb_lower),
+          number(d.bb_percent_b),
+          number(d.bb_bandwidth)};
+}
+std::array<std::string, 10> row_of(const msg::envelope& e, const msg::sentiment_data& d) {
+  return {e.id,
+          d.news_id,
+          d.news_source,
+          number(d.score),
+          d.label,
+          number(d.confidence),
+          d.language,
+          json_array(d.symbols),
+          std::to_string(d.hits),
+          d.published_at};
+}
+std::array<cell, 10> row_of(const msg::envelope& e, const msg::insight_data& d) {
+  return {e.id,
+          d.symbol.empty() ? cell{} : cell{d.symbol},
+          d.type,
+          d.text_ko,
+          d.text_en,
+          number(d.value),
+          d.severity,
+          d.interval,
+          json_array(d.related_news),
+          d.at};
+}
+
 // Rows gathered for one transaction, with where they came from.
 struct batch {
   table<9> news{
@@ -321,78 +382,43 @@ class db_sink final : public pipeline::actor {
     if (env.id.size() != 32) return pipeline::outcome::dead_letter("id", "envelope id must be 32 hex characters");
     batch& b = *buffer_;
     const std::size_t ref = b.origins.size();
-    if (env.kind == "market") {
-      msg::market_data d;
-      if (!decoder_.decode(env.data.text, d, err))
-        return pipeline::outcome::dead_letter("decode", "data: " + err.to_string());
-      b.market.add({env.id, env.source, d.symbol, number(d.price), number(d.volume_24h), number(d.change_24h),
-                    d.timestamp, env.fetched_at, env.trace},
-                   ref);
-    } else if (env.kind == "news") {
-      msg::news_data d;
-      if (!decoder_.decode(env.data.text, d, err))
-        return pipeline::outcome::dead_letter("decode", "data: " + err.to_string());
-      b.news.add({env.id, env.source, d.title, d.url, d.content, d.published_at, json_array(d.keywords), env.fetched_at,
-                  env.trace},
-                 ref);
-    } else if (env.kind == "fear_greed") {
-      msg::fear_greed_data d;
-      if (!decoder_.decode(env.data.text, d, err))
-        return pipeline::outcome::dead_letter("decode", "data: " + err.to_string());
-      b.fear_greed.add(
-          {env.id, env.source, std::to_string(d.value), d.classification, d.timestamp, env.fetched_at, env.trace}, ref);
-    } else if (env.kind == "indicator") {
-      msg::indicator_data d;
-      if (!decoder_.decode(env.data.text, d, err))
-        return pipeline::outcome::dead_letter("decode", "data: " + err.to_string());
-      b.indicators.add({env.id,
-                        d.symbol,
-                        d.interval,
-                        d.candle_time,
-                        number(d.open),
-                        number(d.high),
-                        number(d.low),
-                        number(d.close),
-                        number(d.volume),
-                        std::to_string(d.records),
-                        number(d.sma_short),
-                        number(d.sma_long),
-                        number(d.ema_short),
-                        number(d.ema_long),
-                        number(d.rsi),
-                        number(d.macd),
-                        number(d.macd_signal),
-                        number(d.macd_hist),
-                        number(d.bb_upper),
-                        number(d.bb_middle),
-                        number(d.bb_lower),
-                        number(d.bb_percent_b),
-                        number(d.bb_bandwidth)},
-                       ref);
-    } else if (env.kind == "sentiment") {
-      msg::sentiment_data d;
-      if (!decoder_.decode(env.data.text, d, err))
-        return pipeline::outcome::dead_letter("decode", "data: " + err.to_string());
-      b.sentiment.add({env.id, d.news_id, d.news_source, number(d.score), d.label, number(d.confidence), d.language,
-                       json_array(d.symbols), std::to_string(d.hits), d.published_at},
-                      ref);
-    } else if (env.kind == "insight") {
-      msg::insight_data d;
-      if (!decoder_.decode(env.data.text, d, err))
-        return pipeline::outcome::dead_letter("decode", "data: " + err.to_string());
-      b.insights.add({env.id, d.symbol.empty() ? cell{} : cell{d.symbol}, d.type, d.text_ko, d.text_en, number(d.value),
-                      d.severity, d.interval, json_array(d.related_news), d.at},
-                     ref);
-    } else {
+    std::string why;
+    bool ok = false;
+    if (env.kind == "market")
+      ok = add_row<msg::market_data>(env, b.market, ref, why);
+    else if (env.kind == "news")
+      ok = add_row<msg::news_data>(env, b.news, ref, why);
+    else if (env.kind == "fear_greed")
+      ok = add_row<msg::fear_greed_data>(env, b.fear_greed, ref, why);
+    else if (env.kind == "indicator")
+      ok = add_row<msg::indicator_data>(env, b.indicators, ref, why);
+    else if (env.kind == "sentiment")
+      ok = add_row<msg::sentiment_data>(env, b.sentiment, ref, why);
+    else if (env.kind == "insight")
+      ok = add_row<msg::insight_data>(env, b.insights, ref, why);
+    else
       return pipeline::outcome::dead_letter(
           "kind", "kind '" + env.kind + "' has no table (market, news, fear_greed, indicator, sentiment, insight)");
-    }
+    if (!ok) return pipeline::outcome::dead_letter("decode", why);
     b.origins.push_back({std::string(in.topic), in.partition, in.offset, std::string(in.key), std::string(in.value)});
     const tp_key tp{std::string(in.topic), in.partition};
     b.first.try_emplace(tp, in.offset);
     b.next[tp] = in.offset + 1;
     if (b.origins.size() == 1) b.oldest = clock::now();
     return pipeline::outcome::ok();
+  }
+
+  // Decodes `data` as Data and adds its row (row_of) to the table.
+  template <class Data, class Table>
+  bool add_row(const msg::envelope& env, Table& table, std::size_t ref, std::string& why) {
+    Data d;
+    msg::decode_error err;
+    if (!decoder_.decode(env.data.text, d, err)) {
+      why = "data: " + err.to_string();
+      return false;
+    }
+    table.add(row_of(env, d), ref);
+    return true;
   }
 
   // Hands a full (or old enough) batch to the writer and collects the

@@ -108,6 +108,91 @@ std::string title_case(std::string_view s) {
   return out;
 }
 
+// Each kind's checks and normalisation: the record into `data`, its
+// natural key into `key`; the first problem, if any.
+std::optional<fail> check_market(const fields& f, const std::string& zone, std::int64_t now_ms, msg::market_data& m,
+                                 std::string& data, std::string& key) {
+  if (auto e = f.text("symbol", true, max_symbol, m.symbol)) return e;
+  collapse_space_in_place(m.symbol);
+  for (auto& c : m.symbol) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  if (m.symbol.empty()) return fail{"required", "symbol: empty"};
+  for (char c : m.symbol)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '/' && c != '_' && c != '.')
+      return fail{"symbol", "symbol: '" + m.symbol + "' has characters other than A-Z 0-9 - / _ ."};
+  if (auto e = f.number("price", m.price)) return e;
+  if (!(m.price > 0)) return fail{"price_positive", "price: must be above 0, got " + std::to_string(m.price)};
+  if (auto e = f.number("volume_24h", m.volume_24h)) return e;
+  if (!(m.volume_24h >= 0)) return fail{"volume_non_negative", "volume_24h: must be 0 or more"};
+  if (auto e = f.number("change_24h", m.change_24h)) return e;
+  if (!std::isfinite(m.change_24h) || m.change_24h < -1 || m.change_24h > 1000)
+    return fail{"change_range", "change_24h: a fraction between -1 and 1000 (0.0108 = +1.08 %)"};
+  if (auto e = f.time("timestamp", zone, now_ms, m.timestamp)) return e;
+  key = msg::natural_key(m);
+  msg::encode(m, data);
+  return std::nullopt;
+}
+
+std::optional<fail> check_news(const fields& f, simdjson::dom::object obj, const std::string& zone, std::int64_t now_ms,
+                               std::string& data, std::string& key) {
+  msg::news_data n;
+  std::string title, url, content;
+  if (auto e = f.text("title", true, max_title * 4, title)) return e;
+  if (auto e = f.text("url", false, max_url, url)) return e;
+  if (auto e = f.text("content", false, max_content, content)) return e;
+  if (!msg::is_valid_utf8(title) || !msg::is_valid_utf8(content)) return fail{"utf8", "title or content is not UTF-8"};
+  n.title = strip_html(title);
+  if (n.title.empty()) return fail{"required", "title: empty after removing markup"};
+  if (n.title.size() > max_title) return fail{"length", "title: more than " + std::to_string(max_title) + " bytes"};
+  n.content = strip_html(content);
+  if (!url.empty()) {
+    std::string why;
+    auto canon = canonical_url(url, why);
+    if (!canon) return fail{"url", "url: " + why};
+    n.url = *canon;
+  }
+  if (auto e = f.time("published_at", zone, now_ms, n.published_at)) return e;
+  simdjson::dom::element kw;
+  if (!obj["keywords"].get(kw) && !kw.is_null()) {
+    simdjson::dom::array arr;
+    if (kw.get_array().get(arr)) return fail{"type", "keywords: expected an array of strings"};
+    for (auto k : arr) {
+      std::string_view s;
+      if (k.get_string().get(s)) return fail{"type", "keywords: expected an array of strings"};
+      std::string t = collapse_space(s);
+      if (!t.empty() && t.size() <= 64 && n.keywords.size() < 64) n.keywords.push_back(std::move(t));
+    }
+  }
+  for (auto [name, vote] : {std::pair{"votes_up", &n.votes_up}, std::pair{"votes_down", &n.votes_down}}) {
+    simdjson::dom::element e;
+    if (obj[name].get(e) || e.is_null()) continue;
+    double v = 0;
+    if (auto bad = f.number(name, v)) return bad;
+    if (v < 0 || v > 1e12 || v != std::floor(v))
+      return fail{"votes_range", std::string(name) + ": a whole number of votes, 0 or more"};
+    *vote = static_cast<std::int64_t>(v);
+  }
+  key = msg::natural_key(n);
+  if (!msg::encode(n, data)) return fail{"utf8", "news record could not be encoded"};
+  return std::nullopt;
+}
+
+std::optional<fail> check_fear_greed(const fields& f, const std::string& zone, std::int64_t now_ms, std::string& data,
+                                     std::string& key) {
+  msg::fear_greed_data g;
+  double v;
+  if (auto e = f.number("value", v)) return e;
+  if (v < 0 || v > 100 || v != std::floor(v))
+    return fail{"value_range", "value: an integer 0..100, got " + std::to_string(v)};
+  g.value = static_cast<std::int64_t>(v);
+  if (auto e = f.text("classification", true, max_classification, g.classification)) return e;
+  g.classification = title_case(collapse_space(g.classification));
+  if (g.classification.empty()) return fail{"required", "classification: empty"};
+  if (auto e = f.time("timestamp", zone, now_ms, g.timestamp)) return e;
+  key = msg::natural_key(g);
+  msg::encode(g, data);
+  return std::nullopt;
+}
+
 }  // namespace
 
 const result& checker::check(std::string_view raw, std::int64_t now_ms) {
@@ -141,86 +226,20 @@ const result& checker::check(std::string_view raw, std::int64_t now_ms) {
   std::string zone;
   if (auto e = f.text("timezone", false, 64, zone)) return reject(e->rule, e->reason);
 
-  std::string& data = data_;
-  std::string& key = key_;
+  std::optional<fail> bad;
   if (env.kind == "market") {
-    msg::market_data& m = market_;
-    if (auto e = f.text("symbol", true, max_symbol, m.symbol)) return reject(e->rule, e->reason);
-    collapse_space_in_place(m.symbol);
-    for (auto& c : m.symbol) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-    if (m.symbol.empty()) return reject("required", "symbol: empty");
-    for (char c : m.symbol)
-      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '/' && c != '_' && c != '.')
-        return reject("symbol", "symbol: '" + m.symbol + "' has characters other than A-Z 0-9 - / _ .");
-    if (auto e = f.number("price", m.price)) return reject(e->rule, e->reason);
-    if (!(m.price > 0)) return reject("price_positive", "price: must be above 0, got " + std::to_string(m.price));
-    if (auto e = f.number("volume_24h", m.volume_24h)) return reject(e->rule, e->reason);
-    if (!(m.volume_24h >= 0)) return reject("volume_non_negative", "volume_24h: must be 0 or more");
-    if (auto e = f.number("change_24h", m.change_24h)) return reject(e->rule, e->reason);
-    if (!std::isfinite(m.change_24h) || m.change_24h < -1 || m.change_24h > 1000)
-      return reject("change_range", "change_24h: a fraction between -1 and 1000 (0.0108 = +1.08 %)");
-    if (auto e = f.time("timestamp", zone, now_ms, m.timestamp)) return reject(e->rule, e->reason);
-    key = msg::natural_key(m);
-    r.partition_key = m.symbol;
-    msg::encode(m, data);
+    bad = check_market(f, zone, now_ms, market_, data_, key_);
+    if (!bad) r.partition_key = market_.symbol;
   } else if (env.kind == "news") {
-    msg::news_data n;
-    std::string title, url, content;
-    if (auto e = f.text("title", true, max_title * 4, title)) return reject(e->rule, e->reason);
-    if (auto e = f.text("url", false, max_url, url)) return reject(e->rule, e->reason);
-    if (auto e = f.text("content", false, max_content, content)) return reject(e->rule, e->reason);
-    if (!msg::is_valid_utf8(title) || !msg::is_valid_utf8(content))
-      return reject("utf8", "title or content is not UTF-8");
-    n.title = strip_html(title);
-    if (n.title.empty()) return reject("required", "title: empty after removing markup");
-    if (n.title.size() > max_title) return reject("length", "title: more than " + std::to_string(max_title) + " bytes");
-    n.content = strip_html(content);
-    if (!url.empty()) {
-      std::string why;
-      auto canon = canonical_url(url, why);
-      if (!canon) return reject("url", "url: " + why);
-      n.url = *canon;
-    }
-    if (auto e = f.time("published_at", zone, now_ms, n.published_at)) return reject(e->rule, e->reason);
-    simdjson::dom::element kw;
-    if (!obj["keywords"].get(kw) && !kw.is_null()) {
-      simdjson::dom::array arr;
-      if (kw.get_array().get(arr)) return reject("type", "keywords: expected an array of strings");
-      for (auto k : arr) {
-        std::string_view s;
-        if (k.get_string().get(s)) return reject("type", "keywords: expected an array of strings");
-        std::string t = collapse_space(s);
-        if (!t.empty() && t.size() <= 64 && n.keywords.size() < 64) n.keywords.push_back(std::move(t));
-      }
-    }
-    for (auto [name, vote] : {std::pair{"votes_up", &n.votes_up}, std::pair{"votes_down", &n.votes_down}}) {
-      simdjson::dom::element e;
-      if (obj[name].get(e) || e.is_null()) continue;
-      double v = 0;
-      if (auto bad = f.number(name, v)) return reject(bad->rule, bad->reason);
-      if (v < 0 || v > 1e12 || v != std::floor(v))
-        return reject("votes_range", std::string(name) + ": a whole number of votes, 0 or more");
-      *vote = static_cast<std::int64_t>(v);
-    }
-    key = msg::natural_key(n);
-    if (!msg::encode(n, data)) return reject("utf8", "news record could not be encoded");
+    bad = check_news(f, obj, zone, now_ms, data_, key_);
   } else if (env.kind == "fear_greed") {
-    msg::fear_greed_data g;
-    double v;
-    if (auto e = f.number("value", v)) return reject(e->rule, e->reason);
-    if (v < 0 || v > 100 || v != std::floor(v))
-      return reject("value_range", "value: an integer 0..100, got " + std::to_string(v));
-    g.value = static_cast<std::int64_t>(v);
-    if (auto e = f.text("classification", true, max_classification, g.classification))
-      return reject(e->rule, e->reason);
-    g.classification = title_case(collapse_space(g.classification));
-    if (g.classification.empty()) return reject("required", "classification: empty");
-    if (auto e = f.time("timestamp", zone, now_ms, g.timestamp)) return reject(e->rule, e->reason);
-    key = msg::natural_key(g);
-    msg::encode(g, data);
+    bad = check_fear_greed(f, zone, now_ms, data_, key_);
   } else {
     return reject("kind", "kind '" + env.kind.substr(0, 40) + "' is not market, news or fear_greed");
   }
+  if (bad) return reject(std::move(bad->rule), std::move(bad->reason));
+  const std::string& key = key_;
+  std::string& data = data_;
 
   env.id = msg::record_id(env.source, key);
   env.data.text.swap(data);  // data_ keeps the previous buffer for the next record

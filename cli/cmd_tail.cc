@@ -53,6 +53,43 @@ void print(const kafka::message& m, bool keys) {
   std::cout << kafka::payload(m) << '\n';
 }
 
+// --filter FIELD=VALUE, repeated; false (said on stderr) when one is malformed.
+bool parse_filters(const std::vector<std::string>& specs, filter_t& filter) {
+  for (const auto& f : specs) {
+    auto eq = f.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      std::cerr << "tail: --filter takes FIELD=VALUE, got '" << f << "'\n";
+      return false;
+    }
+    filter.eq.emplace_back(f.substr(0, eq), f.substr(eq + 1));
+  }
+  return true;
+}
+
+// Where each partition is read from: the beginning (--from-beginning,
+// --count), the last n messages (the default), or the end (--follow).
+std::vector<kafka::topic_partition> start_offsets(const kafka::topic_info& t, const tail_options& o, bool last_n,
+                                                  long n) {
+  std::vector<kafka::topic_partition> start;
+  for (const auto& p : t.partitions) {
+    std::int64_t off = RD_KAFKA_OFFSET_END;
+    if (o.from_beginning || o.count)
+      off = RD_KAFKA_OFFSET_BEGINNING;
+    else if (last_n)
+      off = std::max(p.low, p.high - n);
+    start.push_back({t.name, p.partition, off});
+  }
+  return start;
+}
+
+// The last n of the messages kept, oldest first by their timestamps.
+void print_last(std::vector<kafka::message_ptr>& kept, long n, bool keys) {
+  std::stable_sort(kept.begin(), kept.end(),
+                   [](const auto& a, const auto& b) { return kafka::timestamp_of(*a) < kafka::timestamp_of(*b); });
+  const std::size_t from = kept.size() > static_cast<std::size_t>(n) ? kept.size() - static_cast<std::size_t>(n) : 0;
+  for (std::size_t i = from; i < kept.size(); ++i) print(*kept[i], keys);
+}
+
 int run_tail(const global_options& g, const tail_options& o) {
   cfg::loaded_config c;
   if (!load(g, c)) return exit_failure;
@@ -60,14 +97,7 @@ int run_tail(const global_options& g, const tail_options& o) {
   auto& stop = pipeline::install_stop_signals();
   const std::string topic = resolve_topic(c, o.topic);
   filter_t filter;
-  for (const auto& f : o.filters) {
-    auto eq = f.find('=');
-    if (eq == std::string::npos || eq == 0) {
-      std::cerr << "tail: --filter takes FIELD=VALUE, got '" << f << "'\n";
-      return exit_usage;
-    }
-    filter.eq.emplace_back(f.substr(0, eq), f.substr(eq + 1));
-  }
+  if (!parse_filters(o.filters, filter)) return exit_usage;
 
   kafka::properties props = client_props(c, "cointicker-tail");
   props["enable.partition.eof"] = "true";
@@ -92,15 +122,7 @@ int run_tail(const global_options& g, const tail_options& o) {
   const bool last_n = !o.from_beginning && !o.follow && o.group.empty() && !o.count;
   const long n = o.n >= 0 ? o.n : (last_n ? 10 : -1);
 
-  std::vector<kafka::topic_partition> start;
-  for (const auto& p : topics[0].partitions) {
-    std::int64_t off = RD_KAFKA_OFFSET_END;
-    if (o.from_beginning || o.count)
-      off = RD_KAFKA_OFFSET_BEGINNING;
-    else if (last_n)
-      off = std::max(p.low, p.high - n);
-    start.push_back({topic, p.partition, off});
-  }
+  const auto start = start_offsets(topics[0], o, last_n, n);
   std::function<kafka::message_ptr(int)> poll;
   std::size_t partitions = start.size();
   if (!o.group.empty()) {
@@ -153,12 +175,7 @@ int run_tail(const global_options& g, const tail_options& o) {
     print(*m, o.keys);
     if (n >= 0 && ++printed >= n) break;
   }
-  if (last_n) {
-    std::stable_sort(kept.begin(), kept.end(),
-                     [](const auto& a, const auto& b) { return kafka::timestamp_of(*a) < kafka::timestamp_of(*b); });
-    const std::size_t from = kept.size() > static_cast<std::size_t>(n) ? kept.size() - static_cast<std::size_t>(n) : 0;
-    for (std::size_t i = from; i < kept.size(); ++i) print(*kept[i], o.keys);
-  }
+  if (last_n) print_last(kept, n, o.keys);
   if (o.count) std::cout << matched << "\n";
   std::cout.flush();
   if (grouped) {

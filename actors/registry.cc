@@ -15,19 +15,19 @@ const std::vector<actor_entry>& registry() {
   // `run` can tell "not built yet" from "no such actor".
   static const std::vector<actor_entry> entries{
       {"crawler", "fetches sources on crawl commands: control -> raw | deadletter, reports",
-       [](const actor_context& c) { return crawler::make_crawler(c); }},
+       [](const pipeline::actor_context& c) { return crawler::make_crawler(c); }},
       {"validator", "checks and normalises records: raw -> valid | deadletter",
-       [](const actor_context&) { return validator::make_validator(); }},
+       [](const pipeline::actor_context&) { return validator::make_validator(); }},
       {"dedup", "drops records already seen: valid -> unique",
-       [](const actor_context& c) { return dedup::make_dedup(c); }},
+       [](const pipeline::actor_context& c) { return dedup::make_dedup(c); }},
       {"hdfs-sink", "writes unique records to HDFS files (WebHDFS or file://), exactly once",
-       [](const actor_context& c) { return hdfs::make_hdfs_sink(c); }},
+       [](const pipeline::actor_context& c) { return hdfs::make_hdfs_sink(c); }},
       {"db-sink", "writes unique records to PostgreSQL, exactly once",
-       [](const actor_context& c) { return db::make_db_sink(c); }},
+       [](const pipeline::actor_context& c) { return db::make_db_sink(c); }},
       {"analyzer", "derives candles, indicators, news sentiment and insights: unique -> insights",
-       [](const actor_context& c) { return analyzer::make_analyzer(c); }},
+       [](const pipeline::actor_context& c) { return analyzer::make_analyzer(c); }},
       {"scheduler", "fires timed crawl commands (reports -> control); runs the control plane",
-       [](const actor_context& c) { return scheduler::make_scheduler(c); }},
+       [](const pipeline::actor_context& c) { return scheduler::make_scheduler(c); }},
   };
   return entries;
 }

@@ -9,18 +9,14 @@
 
 #include "config/loader.h"
 #include "pipeline/actor.h"
+#include "pipeline/actor_context.h"
 
 namespace ctk::actors {
-
-struct actor_context {
-  const cfg::loaded_config& config;
-  std::string identity;  // node/actor/instance
-};
 
 struct actor_entry {
   std::string name;
   std::string description;
-  std::function<std::unique_ptr<pipeline::actor>(const actor_context&)> make;
+  std::function<std::unique_ptr<pipeline::actor>(const pipeline::actor_context&)> make;
 };
 
 // The actor kinds of DESIGN.md §5, with `make` empty for those not built yet.

@@ -63,7 +63,7 @@ sentiment_scorer::files lexicon_files(const cfg::analyzer_settings& s, const std
 
 class analyzer_actor final : public pipeline::actor {
  public:
-  explicit analyzer_actor(const actors::actor_context& ctx)
+  explicit analyzer_actor(const pipeline::actor_context& ctx)
       : settings_(ctx.config.cluster.analyzer), names_{ctx.config.cluster.kafka.prefix} {
     std::vector<lexicon_error> errors;
     scorer_ = sentiment_scorer::load(lexicon_files(settings_, ctx.config.dir), settings_.sentiment_threshold, errors);
@@ -388,7 +388,7 @@ class analyzer_actor final : public pipeline::actor {
 
 }  // namespace
 
-std::unique_ptr<pipeline::actor> make_analyzer(const actors::actor_context& ctx) {
+std::unique_ptr<pipeline::actor> make_analyzer(const pipeline::actor_context& ctx) {
   return std::make_unique<analyzer_actor>(ctx);
 }
 

@@ -6,12 +6,12 @@
 
 #include <memory>
 
-#include "actors/registry.h"
 #include "pipeline/actor.h"
+#include "pipeline/actor_context.h"
 
 namespace ctk::analyzer {
 
-std::unique_ptr<pipeline::actor> make_analyzer(const actors::actor_context& ctx);
+std::unique_ptr<pipeline::actor> make_analyzer(const pipeline::actor_context& ctx);
 
 // Problems in the lexicon files that settings name (paths relative to
 // config_dir), for `cointicker config check`; empty when they load.

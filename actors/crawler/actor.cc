@@ -12,7 +12,7 @@ namespace {
 
 class crawler_actor final : public pipeline::actor {
  public:
-  explicit crawler_actor(const actors::actor_context& c)
+  explicit crawler_actor(const pipeline::actor_context& c)
       : engine_(c.config.cluster, c.config.sources, c.identity), replay_(c.config.cluster.crawler.replay) {
     if (!replay_.empty()) spdlog::info("replay mode: every request goes to {}", replay_);
   }
@@ -79,7 +79,7 @@ class crawler_actor final : public pipeline::actor {
 
 }  // namespace
 
-std::unique_ptr<pipeline::actor> make_crawler(const actors::actor_context& ctx) {
+std::unique_ptr<pipeline::actor> make_crawler(const pipeline::actor_context& ctx) {
   return std::make_unique<crawler_actor>(ctx);
 }
 

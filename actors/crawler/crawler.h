@@ -12,9 +12,9 @@
 
 #include "actors/crawler/fetcher.h"
 #include "actors/crawler/sources.h"
-#include "actors/registry.h"
 #include "messages/envelope.h"
 #include "pipeline/actor.h"
+#include "pipeline/actor_context.h"
 
 namespace ctk::crawler {
 
@@ -81,6 +81,6 @@ class crawl_engine {
   std::atomic<std::uint64_t> pages_{0}, records_{0};
 };
 
-std::unique_ptr<pipeline::actor> make_crawler(const actors::actor_context& ctx);
+std::unique_ptr<pipeline::actor> make_crawler(const pipeline::actor_context& ctx);
 
 }  // namespace ctk::crawler

@@ -291,7 +291,7 @@ struct rejection {
 // them. durable() keeps Kafka's commit behind the database either way.
 class db_sink final : public pipeline::actor {
  public:
-  explicit db_sink(const actors::actor_context& ctx)
+  explicit db_sink(const pipeline::actor_context& ctx)
       : settings_(ctx.config.cluster.postgres), group_(ctx.config.cluster.kafka.prefix + "db-sink") {
     std::string err;
     auto ci = connection_string(settings_, err);
@@ -701,7 +701,7 @@ class db_sink final : public pipeline::actor {
 
 }  // namespace
 
-std::unique_ptr<pipeline::actor> make_db_sink(const actors::actor_context& ctx) {
+std::unique_ptr<pipeline::actor> make_db_sink(const pipeline::actor_context& ctx) {
   return std::make_unique<db_sink>(ctx);
 }
 

@@ -4,11 +4,11 @@
 
 #include <memory>
 
-#include "actors/registry.h"
 #include "pipeline/actor.h"
+#include "pipeline/actor_context.h"
 
 namespace ctk::db {
 
-std::unique_ptr<pipeline::actor> make_db_sink(const actors::actor_context& ctx);
+std::unique_ptr<pipeline::actor> make_db_sink(const pipeline::actor_context& ctx);
 
 }  // namespace ctk::db

@@ -30,7 +30,7 @@ std::string marker_key(std::int32_t partition) { return "~marker/" + std::to_str
 
 class dedup_actor final : public pipeline::actor {
  public:
-  explicit dedup_actor(const actors::actor_context& ctx) : names_{ctx.config.cluster.kafka.prefix} {
+  explicit dedup_actor(const pipeline::actor_context& ctx) : names_{ctx.config.cluster.kafka.prefix} {
     props_ = ctx.config.cluster.kafka.properties;
     props_["bootstrap.servers"] = ctx.config.cluster.kafka.bootstrap;
     props_["client.id"] = ctx.identity + "/state";
@@ -198,7 +198,7 @@ class dedup_actor final : public pipeline::actor {
 
 }  // namespace
 
-std::unique_ptr<pipeline::actor> make_dedup(const actors::actor_context& ctx) {
+std::unique_ptr<pipeline::actor> make_dedup(const pipeline::actor_context& ctx) {
   return std::make_unique<dedup_actor>(ctx);
 }
 

@@ -4,11 +4,11 @@
 
 #include <memory>
 
-#include "actors/registry.h"
 #include "pipeline/actor.h"
+#include "pipeline/actor_context.h"
 
 namespace ctk::dedup {
 
-std::unique_ptr<pipeline::actor> make_dedup(const actors::actor_context& ctx);
+std::unique_ptr<pipeline::actor> make_dedup(const pipeline::actor_context& ctx);
 
 }  // namespace ctk::dedup

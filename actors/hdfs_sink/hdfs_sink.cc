@@ -322,7 +322,7 @@ class writer_thread {
 
 class hdfs_sink final : public pipeline::actor {
  public:
-  explicit hdfs_sink(const actors::actor_context& ctx) : settings_(ctx.config.cluster.hdfs) {
+  explicit hdfs_sink(const pipeline::actor_context& ctx) : settings_(ctx.config.cluster.hdfs) {
     std::string err;
     store_ = make_store(settings_.url, {settings_.user, settings_.timeout_ms, settings_.retries}, err);
     if (!store_) throw std::runtime_error(err);
@@ -771,7 +771,7 @@ class hdfs_sink final : public pipeline::actor {
 
 }  // namespace
 
-std::unique_ptr<pipeline::actor> make_hdfs_sink(const actors::actor_context& ctx) {
+std::unique_ptr<pipeline::actor> make_hdfs_sink(const pipeline::actor_context& ctx) {
   return std::make_unique<hdfs_sink>(ctx);
 }
 

@@ -6,12 +6,12 @@
 #include <optional>
 #include <string>
 
-#include "actors/registry.h"
 #include "pipeline/actor.h"
+#include "pipeline/actor_context.h"
 
 namespace ctk::hdfs {
 
-std::unique_ptr<pipeline::actor> make_hdfs_sink(const actors::actor_context& ctx);
+std::unique_ptr<pipeline::actor> make_hdfs_sink(const pipeline::actor_context& ctx);
 
 // A committed file's name: {topic}+{partition}+{first}+{last}.{jsonl|avro}.
 struct final_name {

@@ -22,7 +22,7 @@ std::int64_t now_ms() {
 
 class scheduler_actor final : public pipeline::actor {
  public:
-  explicit scheduler_actor(const actors::actor_context& c)
+  explicit scheduler_actor(const pipeline::actor_context& c)
       : prefix_(c.config.cluster.kafka.prefix), server_(c.config.cluster.control) {
     overlap_ms_ = cfg::parse_duration_ms(c.config.cluster.scheduler.overlap_timeout).value_or(15 * 60'000);
     for (const auto& [name, src] : c.config.sources.sources) {
@@ -71,7 +71,7 @@ class scheduler_actor final : public pipeline::actor {
   // The last firing per source from <prefix>control, and which of those
   // have a report in <prefix>reports: a restart neither fires twice nor
   // forgets a run (DESIGN: the topics are the state).
-  void rebuild(const actors::actor_context& c) {
+  void rebuild(const pipeline::actor_context& c) {
     kafka::properties props = c.config.cluster.kafka.properties;
     props["bootstrap.servers"] = c.config.cluster.kafka.bootstrap;
     props["group.id"] = "cointicker-scheduler-rebuild";
@@ -197,7 +197,7 @@ class scheduler_actor final : public pipeline::actor {
 
 }  // namespace
 
-std::unique_ptr<pipeline::actor> make_scheduler(const actors::actor_context& ctx) {
+std::unique_ptr<pipeline::actor> make_scheduler(const pipeline::actor_context& ctx) {
   return std::make_unique<scheduler_actor>(ctx);
 }
 

@@ -7,11 +7,11 @@
 
 #include <memory>
 
-#include "actors/registry.h"
 #include "pipeline/actor.h"
+#include "pipeline/actor_context.h"
 
 namespace ctk::scheduler {
 
-std::unique_ptr<pipeline::actor> make_scheduler(const actors::actor_context& ctx);
+std::unique_ptr<pipeline::actor> make_scheduler(const pipeline::actor_context& ctx);
 
 }  // namespace ctk::scheduler

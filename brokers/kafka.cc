@@ -309,6 +309,8 @@ void consumer::on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_to
     } else {
       rd_kafka_assign(rk, assign.get());
     }
+    // Paused before the first fetch: nothing of a held partition is handed out.
+    if (self->held_) rd_kafka_pause_partitions(rk, assign.get());
   } else {
     const bool lost = rd_kafka_assignment_lost(rk);
     if (self->listener_) self->listener_->on_revoke(from_list(parts), lost);
@@ -372,6 +374,7 @@ bool consumer::restart_at(const topic_partition& tp, const std::vector<topic_par
       rd_kafka_error_destroy(e);
       return false;
     }
+    if (held_) rd_kafka_pause_partitions(rk, one.get());
     return true;
   }
   // Eager protocol: assign the whole set again, every other partition at its
@@ -399,6 +402,7 @@ bool consumer::restart_at(const topic_partition& tp, const std::vector<topic_par
     err = std::string("restart ") + tp.topic + "/" + std::to_string(tp.partition) + ": " + rd_kafka_err2str(e);
     return false;
   }
+  if (held_) rd_kafka_pause_partitions(rk, cur);
   return true;
 }
 
@@ -408,8 +412,19 @@ void consumer::pause(const std::vector<topic_partition>& parts) {
 }
 
 void consumer::resume(const std::vector<topic_partition>& parts) {
+  if (held_) return;
   list_ptr l = to_list(parts);
   rd_kafka_resume_partitions(rk_.get(), l.get());
+}
+
+void consumer::hold(bool on) {
+  if (on == held_) return;
+  held_ = on;
+  list_ptr l = to_list(assignment());
+  if (on)
+    rd_kafka_pause_partitions(rk_.get(), l.get());
+  else
+    rd_kafka_resume_partitions(rk_.get(), l.get());
 }
 
 std::vector<topic_partition> consumer::assignment() const {

@@ -197,8 +197,13 @@ class consumer {
   // their positions; those that fetched nothing yet restart where `starts`
   // says (their assigned start), else at the beginning.
   bool restart_at(const topic_partition& tp, const std::vector<topic_partition>& starts, std::string& err);
+  // Short stops (a retry's backoff). resume() leaves alone what a hold keeps.
   void pause(const std::vector<topic_partition>& parts);
   void resume(const std::vector<topic_partition>& parts);
+  // A hold (the control plane's pause) stops every assigned partition and
+  // each one assigned later, as it is assigned, until hold(false).
+  void hold(bool on);
+  bool held() const { return held_; }
   std::vector<topic_partition> assignment() const;
   // Cached high watermark minus current position, summed over the assignment.
   std::int64_t lag() const;
@@ -219,6 +224,7 @@ class consumer {
   rd_kafka_queue_t* queue_ = nullptr;  // the consumer queue, for batch polls
   std::vector<rd_kafka_message_t*> scratch_;
   bool closed_ = false;
+  bool held_ = false;
   broker_link link_;
 };
 

@@ -653,24 +653,18 @@ void runner::on_control(const control::command& c) {
   }
 }
 
-// On the loop's thread: pause or resume every assigned partition. The loop
-// keeps polling while paused (rebalances, heartbeats to the group), and
-// newly assigned partitions are paused too.
+// On the loop's thread: hold or release every assigned partition. The loop
+// keeps polling while held (rebalances, heartbeats to the group); partitions
+// assigned meanwhile are held as they are assigned (before any fetch).
 void runner::apply_control() {
   const bool want = pause_requested_.load();
-  if (!want && !paused_) return;
-  auto parts = consumer_->assignment();
-  if (want && (!paused_ || parts.size() != paused_parts_)) {
-    consumer_->pause(parts);
-    if (!paused_) spdlog::info("paused: consumption of {} partitions stopped (control)", parts.size());
-    paused_ = true;
-    paused_parts_ = parts.size();
-  } else if (!want && paused_) {
-    consumer_->resume(parts);
-    spdlog::info("resumed: consuming {} partitions again (control)", parts.size());
-    paused_ = false;
-    paused_parts_ = 0;
-  }
+  if (want == consumer_->held()) return;
+  consumer_->hold(want);
+  const auto n = consumer_->assignment().size();
+  if (want)
+    spdlog::info("paused: consumption of {} partitions stopped (control)", n);
+  else
+    spdlog::info("resumed: consuming {} partitions again (control)", n);
 }
 
 }  // namespace ctk::pipeline

@@ -151,8 +151,6 @@ class runner final : kafka::rebalance_listener, public emitter {
   std::atomic<bool> connected_{true};  // false while no broker answers (heartbeat state "disconnected")
   std::chrono::steady_clock::time_point next_probe_{};
   std::atomic<bool> pause_requested_{false};
-  bool paused_ = false;
-  std::size_t paused_parts_ = 0;
   const std::atomic<bool>* stop_ = nullptr;
   std::unique_ptr<control::agent> agent_;
   std::chrono::steady_clock::time_point started_;

@@ -166,6 +166,14 @@ TEST(control, status_dead_instances_pause_resume_drain_and_garbage) {
   ASSERT_TRUE(wait_until([&] { return p.state_of("w2/validator/0") == "paused"; }, seconds(10)));
   ASSERT_TRUE(
       wait_until([&] { return validator->err().find("paused: consumption") != std::string::npos; }, seconds(10)));
+  // A rebalance while paused, with input waiting: a second instance joins,
+  // is paused as well, and leaves after the input is written; the first is
+  // assigned every partition again, and none of them may hand out a record.
+  auto other = p.run(b, "validator", "w3", "validator-b");
+  ASSERT_TRUE(wait_until([&] { return other->err().find("assigned 8 partitions") != std::string::npos; }, seconds(30)))
+      << other->err();
+  EXPECT_EQ(p.cli_rc("ctl pause --actor validator --node w3"), 0);
+  ASSERT_TRUE(wait_until([&] { return other->err().find("paused: consumption") != std::string::npos; }, seconds(10)));
   std::vector<std::string> lines;
   for (int i = 0; i < 100; ++i)
     lines.push_back(
@@ -173,8 +181,15 @@ TEST(control, status_dead_instances_pause_resume_drain_and_garbage) {
         R"(:{"v":1,"source":"upbit","kind":"market","fetched_at":"2026-11-29T00:00:00Z","data":{"symbol":"KRW-P)" +
         std::to_string(i) + R"(","price":1,"volume_24h":1,"change_24h":0,"timestamp":1725543306000}})");
   kcat_produce(b.bootstrap(), "ctk.raw", lines, p.dir);
+  const std::size_t mark = validator->err().size();
+  other->signal(SIGTERM);
+  EXPECT_EQ(other->wait(seconds(30)), 0) << other->err();
+  ASSERT_TRUE(wait_until([&] { return validator->err().find("assigned 16 partitions", mark) != std::string::npos; },
+                         seconds(30)))
+      << validator->err();
   EXPECT_FALSE(wait_until([&] { return !kcat_values(b.bootstrap(), "ctk.valid").empty(); }, milliseconds(1500)))
-      << "a paused validator consumed";
+      << "a paused validator consumed\n"
+      << validator->err();
   EXPECT_EQ(p.cli_rc("ctl resume --actor validator --node w2"), 0);
   ASSERT_TRUE(wait_until([&] { return kcat_values(b.bootstrap(), "ctk.valid").size() == 100; }, seconds(30)))
       << validator->err();

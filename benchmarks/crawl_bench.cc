@@ -36,7 +36,7 @@ int main(int argc, char** argv) {
 
   struct counting_sink final : ctk::crawler::crawl_sink {
     std::uint64_t records = 0, bytes = 0, failures = 0;
-    void record(std::string_view, std::string_view env) override {
+    void record(std::string_view, std::string_view env, std::string_view) override {
       ++records;
       bytes += env.size();
     }

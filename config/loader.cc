@@ -204,6 +204,12 @@ std::optional<std::string> analyzer_settings::check(const analyzer_settings& a) 
   if (!(a.rsi_oversold < a.rsi_overbought)) return "rsi_oversold must be below rsi_overbought";
   if (!(a.sentiment_threshold >= 0 && a.sentiment_threshold < 1)) return "sentiment_threshold: 0 <= t < 1";
   if (a.max_text_bytes < 0) return "max_text_bytes must be 0 or more";
+  for (const auto* d : {&a.news_window, &a.news_lateness})
+    if (!parse_duration_ms(*d)) return "news_window / news_lateness: '" + *d + "' is not a duration (15m, 6h, ...)";
+  if (a.news_min_mentions < 1) return "news_min_mentions must be at least 1";
+  if (!(a.news_mood_threshold > 0 && a.news_mood_threshold < 1)) return "news_mood_threshold: 0 < t < 1";
+  if (!(a.divergence_move_pct > 0)) return "divergence_move_pct must be above 0";
+  if (a.max_pending_candles < 1) return "max_pending_candles must be at least 1";
   return std::nullopt;
 }
 

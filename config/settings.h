@@ -282,6 +282,12 @@ struct analyzer_settings {
   std::int64_t extreme_fear = 20;
   std::int64_t extreme_greed = 80;
   double sentiment_threshold = 0.1;
+  std::string news_window = "6h";
+  std::string news_lateness = "15m";
+  std::int64_t news_min_mentions = 3;
+  double news_mood_threshold = 0.25;
+  double divergence_move_pct = 3;
+  std::int64_t max_pending_candles = 2000;
   std::string korean_lexicon = "lexicons/ko.tsv";
   std::string english_lexicon = "../deploy/npm/node_modules/afinn-165-financialmarketnews/index.js";
   std::string english_extra = "lexicons/en.tsv";
@@ -322,6 +328,21 @@ struct analyzer_settings {
                 "fear & greed at or above this: extreme greed insight"),
         setting("sentiment_threshold", &analyzer_settings::sentiment_threshold,
                 "a news score at or above this is positive, at or below minus this negative"),
+        setting("news_window", &analyzer_settings::news_window,
+                "a candle's news: items about its symbol published within this long before the candle's end"),
+        setting("news_lateness", &analyzer_settings::news_lateness,
+                "a news item this far behind its source's newest is late (not in news insights); candle insights "
+                "wait until every news source is this far past the candle's end"),
+        setting("news_min_mentions", &analyzer_settings::news_min_mentions,
+                "news items in the window a symbol needs for a news-mood or divergence insight"),
+        setting("news_mood_threshold", &analyzer_settings::news_mood_threshold,
+                "insight when a symbol's mean news score in the window crosses this (or minus this)"),
+        setting("divergence_move_pct", &analyzer_settings::divergence_move_pct,
+                "divergence insight: price up this many percent over price_move_candles while the news mood is "
+                "negative, or down while it is positive"),
+        setting("max_pending_candles", &analyzer_settings::max_pending_candles,
+                "closed candles of one symbol and interval that may wait for news; beyond, the oldest is judged on "
+                "the news known so far"),
         setting("korean_lexicon", &analyzer_settings::korean_lexicon,
                 "Korean lexicon (word<TAB>weight -5..5; relative to the config folder)"),
         setting("english_lexicon", &analyzer_settings::english_lexicon,

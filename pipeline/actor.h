@@ -43,6 +43,13 @@ struct input {
   std::string_view value;
 };
 
+// The placement key of every news record on `valid` (and so on `unique`,
+// whose partitions follow valid's): all news in one partition, each
+// source's items in that source's order, so that one reader of that
+// partition sees all news in order (the analyzer's news feed). Market
+// records are placed by their symbol; other records by their key.
+inline constexpr std::string_view news_placement_key = "news";
+
 // Output of handle(): produced asynchronously; the runner waits for the
 // broker's acknowledgement before it commits the input offsets.
 class emitter {

@@ -10,6 +10,7 @@
 
 #include "actors/analyzer/indicators.h"
 #include "actors/analyzer/insights.h"
+#include "actors/analyzer/news.h"
 #include "actors/analyzer/sentiment.h"
 #include "actors/validator/normalize.h"
 #include "messages/analysis.h"
@@ -64,7 +65,9 @@ sentiment_scorer::files lexicon_files(const cfg::analyzer_settings& s, const std
 class analyzer_actor final : public pipeline::actor {
  public:
   explicit analyzer_actor(const pipeline::actor_context& ctx)
-      : settings_(ctx.config.cluster.analyzer), names_{ctx.config.cluster.kafka.prefix} {
+      : settings_(ctx.config.cluster.analyzer),
+        names_{ctx.config.cluster.kafka.prefix},
+        book_(*cfg::parse_duration_ms(settings_.news_lateness)) {
     std::vector<lexicon_error> errors;
     scorer_ = sentiment_scorer::load(lexicon_files(settings_, ctx.config.dir), settings_.sentiment_threshold, errors);
     if (!errors.empty())
@@ -73,6 +76,7 @@ class analyzer_actor final : public pipeline::actor {
     for (const auto& i : settings_.intervals) intervals_.push_back({i, *cfg::parse_duration_ms(i)});
     grace_ms_ = *cfg::parse_duration_ms(settings_.grace);
     snapshot_ms_ = *cfg::parse_duration_ms(settings_.snapshot_interval);
+    window_ms_ = *cfg::parse_duration_ms(settings_.news_window);
     periods_ = {settings_.sma_short,   settings_.sma_long,           settings_.ema_short,
                 settings_.ema_long,    settings_.rsi_period,         settings_.macd_fast,
                 settings_.macd_slow,   settings_.macd_signal,        settings_.bollinger_period,
@@ -81,6 +85,10 @@ class analyzer_actor final : public pipeline::actor {
     props["bootstrap.servers"] = ctx.config.cluster.kafka.bootstrap;
     props["client.id"] = ctx.identity + "/state";
     reader_ = std::make_unique<kafka::partition_reader>(props);
+    feed_props_ = props;
+    feed_props_["client.id"] = ctx.identity + "/news";
+    feed_props_["enable.partition.eof"] = "true";  // tells when the feed has read all news there is
+    last_news_wall_ = wall_ms();
     spdlog::info("analyzer: intervals {}; lexicons: {} Korean, {} English entries", fmt::join(settings_.intervals, ","),
                  scorer_.korean_entries(), scorer_.english_entries());
   }
@@ -99,6 +107,14 @@ class analyzer_actor final : public pipeline::actor {
                            "market records skipped because the restored state already held them");
     m.gauge("ctk_analyzer_symbols", "symbols tracked in the assigned partitions",
             [this] { return static_cast<double>(symbol_count_.load()); });
+    news_read_ = &m.counter("ctk_analyzer_news_read_total", "news items the news feed read (all news, every instance)");
+    news_late_ = &m.counter("ctk_analyzer_news_late_total",
+                            "news items more than news_lateness behind their source's newest (not in news insights)");
+    m.gauge("ctk_analyzer_pending_candles", "closed candles whose insights wait for the news of their time",
+            [this] { return static_cast<double>(pending_count_.load()); });
+    m.gauge("ctk_analyzer_news_watermark_seconds",
+            "news is complete up to this time (unix seconds): candles ending before it are judged",
+            [this] { return static_cast<double>(watermark_ms_.load()) / 1000.0; });
   }
 
   // A snapshot no newer than the committed offset C is the state as of an
@@ -130,12 +146,22 @@ class analyzer_actor final : public pipeline::actor {
   // after these are acknowledged; a restore replays from the newest
   // snapshot not ahead of the commit, so a later snapshot costs replay,
   // never correctness.
-  pipeline::outcome flush(pipeline::emitter& out) override { return snapshot(out, false); }
-  pipeline::outcome flush_all(pipeline::emitter& out) override { return snapshot(out, true); }
+  pipeline::outcome flush(pipeline::emitter& out) override {
+    follow_news(out);
+    judge_all(out);
+    return snapshot(out, false);
+  }
+  pipeline::outcome flush_all(pipeline::emitter& out) override {
+    follow_news(out);
+    judge_all(out);
+    return snapshot(out, true);
+  }
 
   // A quiet symbol's candle closes once the wall clock is `grace` past its
   // end and no record of that symbol came for `grace`.
   pipeline::outcome idle(pipeline::emitter& out) override {
+    follow_news(out);
+    judge_all(out);
     const std::int64_t now = wall_ms();
     if (now < next_idle_check_) return pipeline::outcome::ok();
     next_idle_check_ = now + 1000;
@@ -145,9 +171,10 @@ class analyzer_actor final : public pipeline::actor {
         for (std::size_t i = 0; i < intervals_.size(); ++i) {
           series_state& s = t.state.series[i];
           if (s.open.bucket < 0 || now < s.open.bucket + intervals_[i].ms + grace_ms_) continue;
-          emit_close(s, sym, intervals_[i].name, out);
+          emit_close(s, sym, intervals_[i], out);
           ps.dirty.insert(sym);
         }
+        judge(ps, t, out);
       }
     return pipeline::outcome::ok();
   }
@@ -283,13 +310,14 @@ class analyzer_actor final : public pipeline::actor {
     for (std::size_t i = 0; i < intervals_.size(); ++i) {
       const std::int64_t b = *t - (*t % intervals_[i].ms);
       series_state& s = tr.state.series[i];
-      if (s.open.bucket >= 0 && b > s.open.bucket) emit_close(s, m.symbol, intervals_[i].name, out);
+      if (s.open.bucket >= 0 && b > s.open.bucket) emit_close(s, m.symbol, intervals_[i], out);
       if (s.open.bucket < 0) s.open.bucket = b;
       s.open.add(*t, m.price, m.volume_24h);
     }
     advance(tr, in.offset);
     tr.last_seen_ms = wall_ms();
     ps.dirty.insert(m.symbol);
+    judge(ps, tr, out);
     return pipeline::outcome::ok();
   }
 
@@ -298,14 +326,104 @@ class analyzer_actor final : public pipeline::actor {
     t.state.next_offset = offset + 1;
   }
 
-  void emit_close(series_state& s, const std::string& symbol, const std::string& interval, pipeline::emitter& out) {
-    closed_candle c = close_candle(s, periods_, symbol, interval);
-    emit_record("indicator", symbol + '\x1f' + interval + '\x1f' + c.row.candle_time, c.row.candle_time, c.row, out);
+  // The indicator record at once; the candle's insights once the news of
+  // its time is complete (judge()).
+  void emit_close(series_state& s, const std::string& symbol, const interval& iv, pipeline::emitter& out) {
+    const std::int64_t end = s.open.bucket + iv.ms;
+    closed_candle c = close_candle(s, periods_, symbol, iv.name);
+    c.end_ms = end;
+    emit_record("indicator", symbol + '\x1f' + iv.name + '\x1f' + c.row.candle_time, c.row.candle_time, c.row, out);
     ++*candles_;
-    for (auto& i : candle_insights(c, settings_)) {
-      emit_record("insight", insight_key(i), i.at, i, out);
-      ++*insights_;
+    s.pending.push_back(std::move(c));
+    pending_count_.fetch_add(1);
+  }
+
+  // Judges a symbol's closed candles, oldest first, whose end the news
+  // watermark passed (or that overflow max_pending_candles): the candle
+  // rules, the news rules, and the window's newest news as related_news.
+  void judge(partition_state& ps, tracked& t, pipeline::emitter& out) {
+    const std::int64_t wm = watermark_ms_.load();
+    const std::string_view base = base_symbol(t.state.symbol);
+    for (series_state& s : t.state.series) {
+      while (!s.pending.empty() && (s.pending.front().end_ms <= wm ||
+                                    s.pending.size() > static_cast<std::size_t>(settings_.max_pending_candles))) {
+        const closed_candle& c = s.pending.front();
+        const news_stats n = book_.stats(base, c.end_ms - window_ms_, c.end_ms);
+        auto found = candle_insights(c, settings_);
+        for (auto& i : news_insights(c, n, s.news_mood, s.diverging, settings_)) found.push_back(std::move(i));
+        for (auto& i : found) {
+          i.related_news = n.newest;
+          emit_record("insight", insight_key(i), i.at, i, out);
+          ++*insights_;
+        }
+        s.pending.erase(s.pending.begin());
+        pending_count_.fetch_sub(1);
+        ps.dirty.insert(t.state.symbol);
+      }
     }
+  }
+
+  void judge_all(pipeline::emitter& out) {
+    if (pending_count_.load() == 0) return;
+    for (auto& [p, ps] : parts_)
+      for (auto& [sym, t] : ps.symbols) judge(ps, t, out);
+  }
+
+  // The news feed: every instance reads the one partition of `unique` that
+  // all news is placed on, from its start, into book_ (README.md "News and
+  // candles"). Reads what is fetched, without waiting.
+  void follow_news(pipeline::emitter& out) {
+    if (!feed_) {
+      if (wall_ms() < next_feed_try_) return;
+      next_feed_try_ = wall_ms() + 5000;
+      const std::int32_t p = out.partition_for("unique", pipeline::news_placement_key);
+      if (p < 0) return;
+      std::string err;
+      feed_ = kafka::follower::create(feed_props_, {{names_.topic("unique"), p, RD_KAFKA_OFFSET_BEGINNING}}, err);
+      if (!feed_) {
+        spdlog::error("analyzer: cannot follow the news on unique/{}: {}; retrying", p, err);
+        return;
+      }
+      spdlog::info("analyzer: following the news on unique/{} from its start", p);
+    }
+    for (int n = 0; n < 5000; ++n) {
+      kafka::message_ptr m = feed_->poll(0);
+      if (!m) break;
+      if (m->err) {
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
+          caught_up_ = true;
+        else
+          spdlog::warn("analyzer: news feed: {}", kafka::error_text(m->err));
+        continue;
+      }
+      caught_up_ = false;
+      read_news(kafka::payload(*m));
+    }
+    std::int64_t wm = book_.watermark();
+    // Live fallback: the feed has read all news there is and none came for
+    // `grace`: the wall clock stands in for quiet sources.
+    const std::int64_t now = wall_ms();
+    if (caught_up_ && now - last_news_wall_ >= grace_ms_) wm = std::max(wm, now - grace_ms_);
+    watermark_ms_.store(wm);
+  }
+
+  void read_news(std::string_view value) {
+    msg::decode_error err;
+    if (!feed_decoder_.decode_in_place(value, feed_env_, err) || feed_env_.kind != "news") return;
+    if (!feed_decoder_.decode_element(feed_env_.data.dom, feed_news_, err)) return;  // dead-lettered by handle()
+    std::string why;
+    const auto at = validator::parse_time_ms(feed_news_.published_at, "UTC", why);
+    if (!at) return;
+    ++*news_read_;
+    last_news_wall_ = wall_ms();
+    const sentiment_result r = score_news(feed_news_);
+    if (!book_.add(feed_env_.source, *at, r.score, feed_env_.id, r.symbols)) ++*news_late_;
+  }
+
+  sentiment_result score_news(const msg::news_data& n) const {
+    auto r = scorer_.score(n.title, n.content, n.keywords, static_cast<std::size_t>(settings_.max_text_bytes));
+    blend_votes(r, n.votes_up.value_or(0), n.votes_down.value_or(0), settings_.sentiment_threshold);
+    return r;
   }
 
   template <class T>
@@ -327,9 +445,7 @@ class analyzer_actor final : public pipeline::actor {
     msg::decode_error err;
     if (!decoder_.decode_element(env_.data.dom, news_, err))
       return pipeline::outcome::dead_letter("decode", "data: " + err.to_string());
-    auto r =
-        scorer_.score(news_.title, news_.content, news_.keywords, static_cast<std::size_t>(settings_.max_text_bytes));
-    blend_votes(r, news_.votes_up.value_or(0), news_.votes_down.value_or(0), settings_.sentiment_threshold);
+    const sentiment_result r = score_news(news_);
     msg::sentiment_data d;
     d.news_id = env_.id;
     d.news_source = env_.source;
@@ -359,8 +475,14 @@ class analyzer_actor final : public pipeline::actor {
 
   void count_symbols() {
     std::size_t n = 0;
-    for (const auto& [p, ps] : parts_) n += ps.symbols.size();
+    std::int64_t pending = 0;
+    for (const auto& [p, ps] : parts_) {
+      n += ps.symbols.size();
+      for (const auto& [sym, t] : ps.symbols)
+        for (const auto& s : t.state.series) pending += static_cast<std::int64_t>(s.pending.size());
+    }
     symbol_count_.store(n);
+    pending_count_.store(pending);
   }
 
   cfg::analyzer_settings settings_;
@@ -371,6 +493,18 @@ class analyzer_actor final : public pipeline::actor {
   std::int64_t grace_ms_ = 0;
   std::int64_t snapshot_ms_ = 1000;
   std::int64_t next_idle_check_ = 0;
+  std::int64_t window_ms_ = 0;
+  news_book book_;
+  std::unique_ptr<kafka::follower> feed_;
+  kafka::properties feed_props_;
+  std::int64_t next_feed_try_ = 0;
+  bool caught_up_ = false;
+  std::int64_t last_news_wall_ = 0;
+  std::atomic<std::int64_t> watermark_ms_{news_book::none};
+  std::atomic<std::int64_t> pending_count_{0};
+  msg::json_decoder feed_decoder_;
+  msg::envelope feed_env_;
+  msg::news_data feed_news_;
   std::unique_ptr<kafka::partition_reader> reader_;
   std::map<std::int32_t, partition_state> parts_;
   msg::json_decoder decoder_;
@@ -384,6 +518,8 @@ class analyzer_actor final : public pipeline::actor {
   std::atomic<std::uint64_t>* insights_ = nullptr;
   std::atomic<std::uint64_t>* late_ = nullptr;
   std::atomic<std::uint64_t>* replayed_ = nullptr;
+  std::atomic<std::uint64_t>* news_read_ = nullptr;
+  std::atomic<std::uint64_t>* news_late_ = nullptr;
 };
 
 }  // namespace

@@ -90,6 +90,25 @@ struct candle {
   }
 };
 
+// What closing a candle yields: the indicator record, and what the insight
+// rules compare against (the state before this close). Kept in the state
+// while its insights wait for the news of its time (series_state::pending).
+struct closed_candle {
+  msg::indicator_data row;
+  std::optional<double> previous_hist;
+  std::optional<double> close_n_back;    // close periods::price_move candles before
+  std::optional<double> average_volume;  // of the periods::volume_average candles before
+  std::int64_t end_ms = 0;               // the candle's end (its bucket plus the interval)
+
+  static constexpr auto fields() {
+    using msg::field;
+    return std::tuple{field("row", &closed_candle::row), field("previous_hist", &closed_candle::previous_hist, false),
+                      field("close_n_back", &closed_candle::close_n_back, false),
+                      field("average_volume", &closed_candle::average_volume, false),
+                      field("end_ms", &closed_candle::end_ms)};
+  }
+};
+
 // One symbol at one interval: the open candle and every indicator's state.
 struct series_state {
   candle open;
@@ -99,6 +118,11 @@ struct series_state {
   rsi_state rsi;
   std::optional<double> last_hist;  // MACD histogram at the previous close (for crossings)
   std::int64_t closed_bucket = -1;  // start of the last closed candle: a record for it or before is late
+  // Closed candles whose insights wait until the news of their time is in
+  // (the news watermark passed their end), oldest first.
+  std::vector<closed_candle> pending;
+  std::int64_t news_mood = 0;  // -1 / 0 / 1: the news mood at the last judged candle (for crossings)
+  bool diverging = false;      // the last judged candle showed a price/news divergence
 
   static constexpr auto fields() {
     using msg::field;
@@ -112,17 +136,11 @@ struct series_state {
                       field("macd_signal", &series_state::macd_signal),
                       field("rsi", &series_state::rsi),
                       field("last_hist", &series_state::last_hist, false),
-                      field("closed_bucket", &series_state::closed_bucket)};
+                      field("closed_bucket", &series_state::closed_bucket),
+                      field("pending", &series_state::pending, false),
+                      field("news_mood", &series_state::news_mood, false),
+                      field("diverging", &series_state::diverging, false)};
   }
-};
-
-// What closing a candle yields: the indicator record, and what the insight
-// rules compare against (the state before this close).
-struct closed_candle {
-  msg::indicator_data row;
-  std::optional<double> previous_hist;
-  std::optional<double> close_n_back;    // close periods::price_move candles before
-  std::optional<double> average_volume;  // of the periods::volume_average candles before
 };
 
 // Closes s.open (which must be open) into the indicators; s.open becomes empty.

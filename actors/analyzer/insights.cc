@@ -77,6 +77,43 @@ std::vector<msg::insight_data> candle_insights(const closed_candle& c, const cfg
   return out;
 }
 
+std::vector<msg::insight_data> news_insights(const closed_candle& c, const news_stats& n, std::int64_t& mood,
+                                             bool& diverging, const cfg::analyzer_settings& s) {
+  std::vector<msg::insight_data> out;
+  const auto& r = c.row;
+  const std::string& sym = r.symbol;
+  const std::string& iv = r.interval;
+  const bool enough = n.count >= s.news_min_mentions;
+  const double t = s.news_mood_threshold;
+  const std::int64_t now = !enough ? 0 : n.mean >= t ? 1 : n.mean <= -t ? -1 : 0;
+  if (now != 0 && now != mood) {
+    const bool up = now > 0;
+    out.push_back(make(c, up ? "news_mood_positive" : "news_mood_negative",
+                       std::abs(n.mean) >= std::min(1.0, 2 * t) ? "critical" : "warning", n.mean,
+                       fmt::format("{} 최근 {} 뉴스 {}건의 평균 감성이 {:+.2f}로 {}으로 돌아섰습니다.", sym,
+                                   s.news_window, n.count, n.mean, up ? "긍정" : "부정"),
+                       fmt::format("{}: the mean sentiment of {} news items in the last {} turned {} ({:+.2f}).", sym,
+                                   n.count, s.news_window, up ? "positive" : "negative", n.mean)));
+  }
+  mood = now;
+  bool div = false;
+  if (enough && c.close_n_back && *c.close_n_back > 0) {
+    const double pct = (r.close / *c.close_n_back - 1) * 100;
+    const bool up = pct >= s.divergence_move_pct && n.mean <= -t;
+    const bool down = pct <= -s.divergence_move_pct && n.mean >= t;
+    div = up || down;
+    if (div && !diverging)
+      out.push_back(
+          make(c, up ? "divergence_price_up_news_negative" : "divergence_price_down_news_positive", "warning", pct,
+               fmt::format("{} 가격은 {}봉 {}개 동안 {:+.2f}% {}했지만 뉴스 감성은 {}({:+.2f})입니다.", sym, iv,
+                           s.price_move_candles, pct, up ? "상승" : "하락", up ? "부정적" : "긍정적", n.mean),
+               fmt::format("{} moved {:+.2f}% over {} {} candles while its news is {} ({:+.2f}).", sym, pct,
+                           s.price_move_candles, iv, up ? "negative" : "positive", n.mean)));
+  }
+  diverging = div;
+  return out;
+}
+
 std::vector<msg::insight_data> fear_greed_insights(const msg::fear_greed_data& d, const std::string& source,
                                                    const cfg::analyzer_settings& s) {
   std::vector<msg::insight_data> out;

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "actors/analyzer/indicators.h"
+#include "actors/analyzer/news.h"
 #include "config/settings.h"
 #include "messages/analysis.h"
 #include "messages/envelope.h"
@@ -17,6 +18,14 @@ namespace ctk::analyzer {
 // RSI extremes, MACD crossing its signal, a close outside the Bollinger
 // bands, a price move within a window, a volume spike.
 std::vector<msg::insight_data> candle_insights(const closed_candle& c, const cfg::analyzer_settings& s);
+
+// The news of a candle's window (settings news_window before its end): the
+// mean news score crossing news_mood_threshold (a change of `mood`, -1 / 0
+// / 1, kept per series), and a price/news divergence starting (`diverging`,
+// kept per series): the price up divergence_move_pct over
+// price_move_candles while the mood is negative, or down while positive.
+std::vector<msg::insight_data> news_insights(const closed_candle& c, const news_stats& n, std::int64_t& mood,
+                                             bool& diverging, const cfg::analyzer_settings& s);
 
 // Extreme fear or greed in a fear & greed reading (market-wide: no symbol).
 std::vector<msg::insight_data> fear_greed_insights(const msg::fear_greed_data& d, const std::string& source,

@@ -50,7 +50,9 @@ class crawler_actor final : public pipeline::actor {
       const pipeline::input& in;
       bool refused = false;
       sink_t(pipeline::emitter& o, const pipeline::input& i) : out(o), in(i) {}
-      void record(std::string_view key, std::string_view env) override { out.emit("raw", key, env); }
+      void record(std::string_view key, std::string_view env, std::string_view placement) override {
+        out.emit("raw", key, env, placement.empty() ? -1 : out.partition_for("raw", placement));
+      }
       void page_failed(const std::string& source, const std::string& reason, std::string_view body) override {
         refused |= !out.dead_letter(in.topic, in.partition, in.offset, source, body,
                                     pipeline::outcome::dead_letter("page", reason));

@@ -4,7 +4,11 @@
 #include <rapidjson/writer.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
+#include <limits>
+
+#include "actors/validator/normalize.h"
 
 namespace ctk::crawler {
 
@@ -24,6 +28,35 @@ namespace {
 // thousands of URLs costs a window of queued requests, not thousands.
 int window_for(const cfg::source_settings& s, const cfg::crawler_settings& c) {
   return 2 * std::max(1, s.max_connections > 0 ? s.max_connections : c.max_connections_per_host);
+}
+
+// News pages list the newest first; downstream, a source's news should come
+// oldest first (the analyzer counts an item far behind its source's newest
+// as late). Sorted by `published_at` as the validator will read it (any of
+// its formats; the item's own zone is not needed to order one page). Items
+// whose time does not parse keep their place relative to each other, after
+// the dated ones.
+void oldest_first(std::vector<item>& items) {
+  auto published = [](const item& it) -> std::int64_t {
+    static constexpr std::string_view tag = "\"published_at\":";
+    constexpr std::int64_t undated = std::numeric_limits<std::int64_t>::max();
+    const auto at = it.data.find(tag);
+    if (at == std::string::npos) return undated;
+    std::string_view v = std::string_view(it.data).substr(at + tag.size());
+    if (!v.empty() && v[0] == '"')
+      v = v.substr(1, v.find('"', 1) - 1);  // text (JSON escapes do not occur in the time formats)
+    else
+      v = v.substr(0, v.find_first_of(",}"));  // a number (epoch)
+    std::string why;
+    return validator::parse_time_ms(v, "UTC", why).value_or(undated);
+  };
+  std::vector<std::pair<std::int64_t, std::size_t>> order;
+  for (std::size_t i = 0; i < items.size(); ++i) order.emplace_back(published(items[i]), i);
+  std::stable_sort(order.begin(), order.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<item> sorted;
+  sorted.reserve(items.size());
+  for (const auto& [t, i] : order) sorted.push_back(std::move(items[i]));
+  items.swap(sorted);
 }
 }  // namespace
 
@@ -130,6 +163,8 @@ void crawl_engine::on_response(run& r, response&& res, crawl_sink& sink) {
   if (!pr.note.empty()) spdlog::info("crawl {} {}: {}", r.report.id, r.report.source, pr.note);
   env_.begin_page(r.report.source, r.src->kind, msg::utc_now_iso(), r.cmd->id, res.url);
   std::string key;
+  const bool market = r.src->kind == "market";
+  if (r.src->kind == "news") oldest_first(pr.items);
   for (auto& it : pr.items) {
     const std::string* json = env_.build(it.url, it.data);
     if (!json) {
@@ -137,7 +172,7 @@ void crawl_engine::on_response(run& r, response&& res, crawl_sink& sink) {
       continue;
     }
     key.assign(r.report.source).append("/").append(it.key);
-    sink.record(key, *json);
+    sink.record(key, *json, market ? std::string_view{} : std::string_view(r.report.source));
     ++r.report.records;
     ++records_;
   }

@@ -22,8 +22,10 @@ namespace ctk::crawler {
 class crawl_sink {
  public:
   virtual ~crawl_sink() = default;
-  // One raw envelope; key = "{source}/{item key}".
-  virtual void record(std::string_view key, std::string_view envelope) = 0;
+  // One raw envelope; key = "{source}/{item key}". `placement`: what places
+  // it on `raw` — empty: the key; else this (the source, for every kind but
+  // market: one source's news stays in one partition, in order).
+  virtual void record(std::string_view key, std::string_view envelope, std::string_view placement) = 0;
   // A page that could not be fetched or read: the reason names the URL; the
   // body is cut to crawler.deadletter_body_bytes.
   virtual void page_failed(const std::string& source, const std::string& reason, std::string_view body) = 0;

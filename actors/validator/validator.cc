@@ -232,6 +232,7 @@ const result& checker::check(std::string_view raw, std::int64_t now_ms) {
     if (!bad) r.partition_key = market_.symbol;
   } else if (env.kind == "news") {
     bad = check_news(f, obj, zone, now_ms, data_, key_);
+    if (!bad) r.partition_key = pipeline::news_placement_key;
   } else if (env.kind == "fear_greed") {
     bad = check_fear_greed(f, zone, now_ms, data_, key_);
   } else {

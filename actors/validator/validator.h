@@ -19,7 +19,8 @@ struct result {
   std::string json;  // the valid envelope
   // What places the record on `valid` (and so on `unique`): the symbol for
   // market records, so that one symbol's records stay in one partition, in
-  // order, for the analyzer; empty: the id (the message key) places it.
+  // order, for the analyzer; pipeline::news_placement_key for news (all
+  // news in one partition); empty: the id (the message key) places it.
   std::string partition_key;
   std::string rule;  // failed rule (invalid only)
   std::string reason;

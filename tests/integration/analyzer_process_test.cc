@@ -6,6 +6,7 @@
 // and restarted, and two analyzer instances, each leave every analysis
 // table equal, row for row, to the uninterrupted single-instance run.
 #include <gtest/gtest.h>
+#include <httplib.h>
 
 #include <cmath>
 #include <csignal>
@@ -59,8 +60,19 @@ std::vector<tick> generate() {
   return out;
 }
 
-std::vector<std::string> raw_lines(const std::vector<tick>& ticks) {
-  std::vector<std::string> lines;
+struct raw_input {
+  std::vector<std::string> market;  // placed by key (upbit/KRW-BTC), as the crawler places them
+  std::vector<std::string> other;   // news and fear & greed: one partition, in order, as the crawler places a source's
+};
+
+// News every hour from 33 h 15 min to 72 h 15 min: past the end of the last
+// closed candle by more than news_lateness, so every candle's insights are
+// judged (the news watermark passes every candle's end).
+constexpr std::int64_t news_from_ms = start_ms + 33 * 3'600'000LL + 15 * 60'000LL;
+
+raw_input raw_lines(const std::vector<tick>& ticks) {
+  raw_input in;
+  std::vector<std::string>& lines = in.market;
   // Interleaved by time, as crawls of all symbols would bring them.
   std::vector<const tick*> order;
   for (const auto& t : ticks) order.push_back(&t);
@@ -79,20 +91,20 @@ std::vector<std::string> raw_lines(const std::vector<tick>& ticks) {
                                         "Ether rallies after upgrade",
                                         "거래소 해킹 피해"};
   for (int i = 0; i < 40; ++i)
-    lines.push_back("coinness/" + std::to_string(i) + ":" +
-                    R"({"v":1,"source":"coinness","kind":"news","fetched_at":")" +
-                    ctk::validator::format_utc_ms(start_ms + i * 3'600'000LL) + R"(","data":{"title":")" +
-                    titles[static_cast<std::size_t>(i) % titles.size()] + " #" + std::to_string(i) +
-                    R"(","url":"https://coinness.com/news/)" + std::to_string(i) + R"(","published_at":")" +
-                    ctk::validator::format_utc_ms(start_ms + i * 3'600'000LL) + R"(","keywords":["BTC"]}})");
+    in.other.push_back("coinness/" + std::to_string(i) + ":" +
+                       R"({"v":1,"source":"coinness","kind":"news","fetched_at":")" +
+                       ctk::validator::format_utc_ms(news_from_ms + i * 3'600'000LL) + R"(","data":{"title":")" +
+                       titles[static_cast<std::size_t>(i) % titles.size()] + " #" + std::to_string(i) +
+                       R"(","url":"https://coinness.com/news/)" + std::to_string(i) + R"(","published_at":")" +
+                       ctk::validator::format_utc_ms(news_from_ms + i * 3'600'000LL) + R"(","keywords":["BTC"]}})");
   for (int i = 0; i < 3; ++i)
-    lines.push_back("alternative_me/" + std::to_string(i) + ":" +
-                    R"({"v":1,"source":"alternative_me","kind":"fear_greed","fetched_at":")" +
-                    ctk::validator::format_utc_ms(start_ms + i * 86'400'000LL) + R"(","data":{"value":)" +
-                    std::to_string(std::vector<int>{15, 50, 85}[static_cast<std::size_t>(i)]) +
-                    R"(,"classification":"x","timestamp":")" +
-                    ctk::validator::format_utc_ms(start_ms + i * 86'400'000LL) + "\"}}");
-  return lines;
+    in.other.push_back("alternative_me/" + std::to_string(i) + ":" +
+                       R"({"v":1,"source":"alternative_me","kind":"fear_greed","fetched_at":")" +
+                       ctk::validator::format_utc_ms(start_ms + i * 86'400'000LL) + R"(","data":{"value":)" +
+                       std::to_string(std::vector<int>{15, 50, 85}[static_cast<std::size_t>(i)]) +
+                       R"(,"classification":"x","timestamp":")" +
+                       ctk::validator::format_utc_ms(start_ms + i * 86'400'000LL) + "\"}}");
+  return in;
 }
 
 // Closed candles per symbol and interval: every bucket but the last (still open).
@@ -157,11 +169,47 @@ struct pipeline_run {
   }
 };
 
-void feed(pipeline_run& r, const std::vector<std::string>& lines) {
-  kcat_produce(r.b.bootstrap(), "ctk.raw", lines, r.dir);
+void feed(pipeline_run& r, const raw_input& in) {
+  kcat_produce(r.b.bootstrap(), "ctk.raw", in.market, r.dir);
+  kcat_produce(r.b.bootstrap(), "ctk.raw", in.other, r.dir, 0);
 }
 
-long unique_total(const std::vector<std::string>& lines) { return static_cast<long>(lines.size()); }
+long unique_total(const raw_input& in) { return static_cast<long>(in.market.size() + in.other.size()); }
+
+// A gauge of an actor process, from its metrics endpoint (the port is in its
+// log: "metrics on http://127.0.0.1:PORT/metrics"); -1 when not readable.
+double gauge(const child& c, const std::string& name) {
+  const std::string log = c.err(), tag = "metrics on http://127.0.0.1:";
+  const auto at = log.find(tag);
+  if (at == std::string::npos) return -1;
+  httplib::Client cli("127.0.0.1", std::stoi(log.substr(at + tag.size())));
+  auto res = cli.Get("/metrics");
+  if (!res || res->status != 200) return -1;
+  const auto line = res->body.find("\n" + name + "{");
+  if (line == std::string::npos) return -1;
+  const auto value = res->body.find("} ", line);
+  return value == std::string::npos ? -1 : std::stod(res->body.substr(value + 2));
+}
+
+// The analyzers judged every candle (none waits for news), stop (SIGTERM:
+// what they emitted is acknowledged before they exit), and db-sink stored
+// all of it.
+void finish(pipeline_run& r, const std::vector<child*>& analyzers) {
+  for (child* a : analyzers) {
+    ASSERT_TRUE(wait_until([&] { return gauge(*a, "ctk_analyzer_pending_candles") == 0; }, seconds(120)))
+        << "candles still wait for news: " << gauge(*a, "ctk_analyzer_pending_candles") << "\n"
+        << a->err();
+    a->signal(SIGTERM);
+  }
+  for (child* a : analyzers) ASSERT_EQ(a->wait(seconds(60)), 0) << a->err();
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return committed_sum(r.b.bootstrap(), "ctk.db-sink", "ctk.insights", 8) ==
+               topic_messages(r.b.bootstrap(), "ctk.insights");
+      },
+      seconds(60)))
+      << r.logs();
+}
 
 void expect_near_rel(std::optional<double> got, std::optional<double> want, const std::string& what) {
   ASSERT_EQ(got.has_value(), want.has_value()) << what;
@@ -251,11 +299,12 @@ TEST(analyzer_process, indicators_equal_an_offline_computation_and_a_kill_or_a_s
   {
     pipeline_run r;
     start_rest(r);
-    r.start("analyzer", "0");
+    child& a = r.start("analyzer", "0");
     feed(r, lines);
     ASSERT_TRUE(wait_until([&] { return r.done(total); }, seconds(240)))
         << r.count("technical_indicators") << " indicator rows\n"
         << r.logs();
+    finish(r, {&a});
     for (const auto& s : symbols) {
       check_offline(r.dsn, ticks, s, 300'000, "5m");
       check_offline(r.dsn, ticks, s, 3'600'000, "1h");
@@ -268,6 +317,20 @@ TEST(analyzer_process, indicators_equal_an_offline_computation_and_a_kill_or_a_s
                    "symbol IS NULL"),
               "extreme_fear,extreme_greed");
     EXPECT_GT(r.count("crypto_insights"), 20) << "band breaks, RSI extremes and moves in a series with jumps";
+    // Every news item names BTC (keyword): a BTC candle insight after the
+    // news began carries the window's newest items, the newest first.
+    EXPECT_GT(psql_long(r.dsn,
+                        "SELECT count(*) FROM crypto_insights WHERE symbol = 'KRW-BTC' AND "
+                        "jsonb_array_length(related_news) > 0"),
+              0);
+    EXPECT_EQ(
+        psql_long(r.dsn, "SELECT count(*) FROM crypto_insights WHERE symbol = 'KRW-BTC' AND \\\"timestamp\\\" < '" +
+                             ctk::validator::format_utc_ms(news_from_ms - 3'600'000) +
+                             "' AND jsonb_array_length(related_news) > 0"),
+        0)
+        << "no news before the first item";
+    EXPECT_GT(psql_long(r.dsn, "SELECT count(*) FROM crypto_insights WHERE insight_type LIKE 'news_mood_%'"), 0)
+        << psql(r.dsn, "SELECT insight_type, symbol, value FROM crypto_insights WHERE insight_type LIKE 'news%'");
     reference = dump(r.dsn);
   }
 
@@ -287,8 +350,9 @@ TEST(analyzer_process, indicators_equal_an_offline_computation_and_a_kill_or_a_s
     first.wait(seconds(10));
     const long at_kill = committed_sum(r.b.bootstrap(), "ctk.analyzer", "ctk.unique", 16);
     EXPECT_LT(at_kill, total) << "killed after it had finished: not mid-stream";
-    r.start("analyzer", "0-restarted");
+    child& again = r.start("analyzer", "0-restarted");
     ASSERT_TRUE(wait_until([&] { return r.done(total); }, seconds(240))) << r.logs();
+    finish(r, {&again});
     const tables t = dump(r.dsn);
     EXPECT_TRUE(t.indicators == reference.indicators) << "technical_indicators differ after a SIGKILL at " << at_kill;
     EXPECT_TRUE(t.sentiment == reference.sentiment) << "sentiment_analysis differs";
@@ -299,10 +363,11 @@ TEST(analyzer_process, indicators_equal_an_offline_computation_and_a_kill_or_a_s
   {
     pipeline_run r;
     start_rest(r);
-    r.start("analyzer", "0");
-    r.start("analyzer", "1");
+    child& a = r.start("analyzer", "0");
+    child& b = r.start("analyzer", "1");
     feed(r, lines);
     ASSERT_TRUE(wait_until([&] { return r.done(total); }, seconds(240))) << r.logs();
+    finish(r, {&a, &b});
     const tables t = dump(r.dsn);
     EXPECT_TRUE(t.indicators == reference.indicators) << "technical_indicators differ with two instances";
     EXPECT_TRUE(t.sentiment == reference.sentiment) << "sentiment_analysis differs";

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -292,6 +293,16 @@ TEST(fetcher, many_requests_in_flight_on_one_thread) {
   EXPECT_EQ(s->max_concurrent(), 8);
 }
 
+namespace {
+std::string rfc822(std::time_t t) {
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S +0000", &tm);
+  return buf;
+}
+}  // namespace
+
 // The crawl engine over the fetcher: one command, thousands of records; a
 // page that fails becomes a dead letter with its (capped) body.
 TEST(crawl_engine, one_command_yields_ten_thousand_records_and_failed_pages_are_reported) {
@@ -299,9 +310,11 @@ TEST(crawl_engine, one_command_yields_ten_thousand_records_and_failed_pages_are_
   {
     std::ofstream feed(dir + "/big.xml");
     feed << R"(<?xml version="1.0"?><rss version="2.0"><channel><title>big</title>)";
+    // Newest first, as feeds list them: item i is i minutes older than item 0
+    // (RFC 822 dates, whose text order is not their time order).
     for (int i = 0; i < 10'000; ++i)
-      feed << "<item><title>Item " << i << "</title><link>https://big.test/" << i
-           << "</link><pubDate>Sun, 29 Nov 2026 01:00:00 +0000</pubDate></item>";
+      feed << "<item><title>Item " << i << "</title><link>https://big.test/" << i << "</link><pubDate>"
+           << rfc822(1'796'000'000 - i * 60) << "</pubDate></item>";
     feed << "</channel></rss>";
     std::ofstream routes(dir + "/routes.yaml");
     routes << "routes:\n"
@@ -323,10 +336,14 @@ TEST(crawl_engine, one_command_yields_ten_thousand_records_and_failed_pages_are_
   crawl_engine engine(cluster, sources, "test/crawler/0");
   struct sink_t : crawl_sink {
     std::set<std::string> keys;
+    std::vector<std::string> order;
+    std::set<std::string> placements;
     std::vector<std::pair<std::string, std::string>> failures;
     std::string first;
-    void record(std::string_view key, std::string_view env) override {
+    void record(std::string_view key, std::string_view env, std::string_view placement) override {
       keys.emplace(key);
+      order.emplace_back(key);
+      placements.emplace(placement);
       if (first.empty()) first = env;
     }
     void page_failed(const std::string&, const std::string& reason, std::string_view body) override {
@@ -342,6 +359,10 @@ TEST(crawl_engine, one_command_yields_ten_thousand_records_and_failed_pages_are_
   EXPECT_EQ(rep.records, 10'000);
   EXPECT_EQ(sink.keys.size(), 10'000u);
   EXPECT_TRUE(sink.keys.count("big/https://big.test/9999"));
+  // Oldest first, and all of one news source on one raw partition.
+  EXPECT_EQ(sink.order.front(), "big/https://big.test/9999");
+  EXPECT_EQ(sink.order.back(), "big/https://big.test/0");
+  EXPECT_EQ(sink.placements, std::set<std::string>{"big"});
   EXPECT_NE(sink.first.find(R"("trace":"cmd-1")"), std::string::npos) << sink.first;
   EXPECT_EQ(rep.pages, 3);
   EXPECT_EQ(rep.status, "partial");

@@ -22,15 +22,17 @@ inline std::string cointicker() {
 }
 
 // Produces "key:value" lines with kcat (keyed, so they spread over partitions).
+// partition -1: placed by key; else every line goes to that partition.
 inline void kcat_produce(const std::string& bootstrap, const std::string& topic, const std::vector<std::string>& lines,
-                         const std::string& dir) {
+                         const std::string& dir, int partition = -1) {
   const std::string file = dir + "/produce-" + std::to_string(::getpid()) + ".txt";
   {
     std::ofstream out(file);
     for (const auto& l : lines) out << l << "\n";
   }
   std::string out;
-  int rc = run("kcat -b " + bootstrap + " -P -t " + topic + " -K: -l " + file + " 2>&1", &out);
+  const std::string p = partition < 0 ? "" : " -p " + std::to_string(partition);
+  int rc = run("kcat -b " + bootstrap + " -P -t " + topic + p + " -K: -l " + file + " 2>&1", &out);
   if (rc != 0) throw std::runtime_error("kcat produce failed: " + out);
 }
 

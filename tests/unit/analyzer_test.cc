@@ -8,6 +8,8 @@
 #include <random>
 
 #include "actors/analyzer/indicators.h"
+#include "actors/analyzer/insights.h"
+#include "actors/analyzer/news.h"
 #include "actors/analyzer/sentiment.h"
 #include "messages/json.h"
 #include "tests/support/process.h"
@@ -293,4 +295,112 @@ TEST(sentiment, a_lexicon_error_names_file_line_and_column) {
   EXPECT_EQ(got[3], dir + "/ko.tsv:6:1: expected word<TAB>value");
   EXPECT_NE(got[4].find(dir + "/missing.js: cannot be read"), std::string::npos) << got[4];
   EXPECT_EQ(got[5], dir + "/sym.tsv:1:9: symbol 'btc' is not 1-10 upper-case letters or digits");
+}
+
+// ---- news by symbol and the rules that join it with candles ----
+
+TEST(news, a_source_s_late_item_is_not_kept_and_the_watermark_is_the_slowest_source_minus_the_lateness) {
+  news_book b(15 * 60'000);
+  EXPECT_EQ(b.watermark(), news_book::none);
+  const std::int64_t h = 3'600'000;
+  EXPECT_TRUE(b.add("coinness", 10 * h, 0.5, "a", {"BTC"}));
+  EXPECT_EQ(b.watermark(), 10 * h - 15 * 60'000);
+  EXPECT_TRUE(b.add("saveticker", 8 * h, -0.5, "b", {"BTC"}));
+  EXPECT_EQ(b.watermark(), 8 * h - 15 * 60'000) << "the slowest source holds it back";
+  EXPECT_TRUE(b.add("coinness", 10 * h - 10 * 60'000, 0.1, "c", {"BTC"})) << "10 min behind: within the lateness";
+  EXPECT_FALSE(b.add("coinness", 9 * h, 0.9, "d", {"BTC"})) << "an hour behind its source's newest: late";
+  EXPECT_EQ(b.watermark(), 8 * h - 15 * 60'000);
+  const auto s = b.stats("BTC", 0, 11 * h);
+  EXPECT_EQ(s.count, 3);
+  EXPECT_EQ(s.newest, (std::vector<std::string>{"a", "c", "b"}));
+}
+
+TEST(news, a_window_s_stats_do_not_depend_on_how_two_sources_interleave) {
+  const std::int64_t m = 60'000;
+  std::vector<std::tuple<std::string, std::int64_t, double, std::string>> a, b;
+  for (int i = 0; i < 12; ++i) {
+    a.emplace_back("coinness", i * 10 * m, 0.1 * (i % 5) - 0.2, "c" + std::to_string(i));
+    b.emplace_back("saveticker", i * 10 * m, 0.3 - 0.07 * i, "s" + std::to_string(i));
+  }
+  news_book one(15 * m), two(15 * m);
+  for (auto& x : a) one.add(std::get<0>(x), std::get<1>(x), std::get<2>(x), std::get<3>(x), {"ETH"});
+  for (auto& x : b) one.add(std::get<0>(x), std::get<1>(x), std::get<2>(x), std::get<3>(x), {"ETH"});
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    two.add(std::get<0>(b[i]), std::get<1>(b[i]), std::get<2>(b[i]), std::get<3>(b[i]), {"ETH"});
+    two.add(std::get<0>(a[i]), std::get<1>(a[i]), std::get<2>(a[i]), std::get<3>(a[i]), {"ETH"});
+  }
+  for (std::int64_t end = 0; end <= 120 * m; end += 5 * m) {
+    const auto x = one.stats("ETH", end - 60 * m, end), y = two.stats("ETH", end - 60 * m, end);
+    EXPECT_EQ(x.count, y.count);
+    EXPECT_EQ(x.mean, y.mean) << "bit for bit";
+    EXPECT_EQ(x.newest, y.newest);
+  }
+  EXPECT_EQ(one.stats("ETH", -1, 0).count, 2) << "(from, to]: the items at 0 count, at from they do not";
+  EXPECT_EQ(one.stats("BTC", -1, 120 * m).count, 0);
+  EXPECT_EQ(base_symbol("KRW-BTC"), "BTC");
+  EXPECT_EQ(base_symbol("BTC-ETH"), "ETH");
+  EXPECT_EQ(base_symbol("XRP"), "XRP");
+}
+
+namespace {
+closed_candle candle_at(double close, std::optional<double> n_back) {
+  closed_candle c;
+  c.row.symbol = "KRW-BTC";
+  c.row.interval = "1h";
+  c.row.candle_time = "2024-09-02T10:00:00.000Z";
+  c.row.close = close;
+  c.close_n_back = n_back;
+  return c;
+}
+news_stats stats_of(std::int64_t count, double mean) {
+  news_stats n;
+  n.count = count;
+  n.mean = mean;
+  return n;
+}
+std::vector<std::string> types(const std::vector<ctk::msg::insight_data>& v) {
+  std::vector<std::string> out;
+  for (const auto& i : v) out.push_back(i.type);
+  return out;
+}
+}  // namespace
+
+TEST(news, the_news_mood_insight_comes_when_the_mean_crosses_the_threshold_and_not_again_while_it_stays) {
+  ctk::cfg::analyzer_settings s;  // threshold 0.25, at least 3 items
+  std::int64_t mood = 0;
+  bool div = false;
+  const auto flat = candle_at(100, 100);
+  EXPECT_TRUE(news_insights(flat, stats_of(2, 0.9), mood, div, s).empty()) << "two items are not enough";
+  auto up = news_insights(flat, stats_of(3, 0.3), mood, div, s);
+  ASSERT_EQ(types(up), std::vector<std::string>{"news_mood_positive"});
+  EXPECT_EQ(up[0].severity, "warning");
+  EXPECT_NE(up[0].text_ko.find("긍정"), std::string::npos);
+  EXPECT_NE(up[0].text_en.find("3 news items"), std::string::npos);
+  EXPECT_TRUE(news_insights(flat, stats_of(4, 0.6), mood, div, s).empty()) << "still positive: no second insight";
+  EXPECT_TRUE(news_insights(flat, stats_of(4, 0.1), mood, div, s).empty()) << "back to neutral";
+  auto down = news_insights(flat, stats_of(5, -0.6), mood, div, s);
+  ASSERT_EQ(types(down), std::vector<std::string>{"news_mood_negative"});
+  EXPECT_EQ(down[0].severity, "critical") << "twice the threshold";
+  EXPECT_EQ(mood, -1);
+}
+
+TEST(news, a_divergence_is_reported_when_it_starts_price_up_on_bad_news_or_down_on_good_news) {
+  ctk::cfg::analyzer_settings s;  // 3 % over price_move_candles
+  std::int64_t mood = -1;         // already negative: no mood insight here
+  bool div = false;
+  auto v = news_insights(candle_at(104, 100), stats_of(3, -0.4), mood, div, s);
+  ASSERT_EQ(types(v), std::vector<std::string>{"divergence_price_up_news_negative"});
+  EXPECT_NEAR(v[0].value, 4.0, 1e-9);
+  EXPECT_TRUE(div);
+  EXPECT_TRUE(news_insights(candle_at(105, 100), stats_of(3, -0.4), mood, div, s).empty()) << "still diverging";
+  EXPECT_TRUE(news_insights(candle_at(101, 100), stats_of(3, -0.4), mood, div, s).empty()) << "ended";
+  EXPECT_FALSE(div);
+  mood = 1;
+  EXPECT_EQ(types(news_insights(candle_at(96, 100), stats_of(3, 0.4), mood, div, s)),
+            std::vector<std::string>{"divergence_price_down_news_positive"});
+  div = false;
+  EXPECT_TRUE(news_insights(candle_at(96, 100), stats_of(2, 0.4), mood, div, s).empty()) << "too few items";
+  mood = 1;  // (two items set it back to neutral)
+  EXPECT_TRUE(news_insights(candle_at(96, std::nullopt), stats_of(3, 0.4), mood, div, s).empty())
+      << "no price history yet";
 }

@@ -124,11 +124,11 @@ TEST(validator, a_market_record_is_normalised_and_keyed_by_its_id) {
   EXPECT_NE(bad.reason.find("fetched_at"), std::string::npos);
 }
 
-TEST(validator, readers_votes_pass_as_whole_numbers_and_market_records_name_their_symbol_for_placement) {
+TEST(validator, readers_votes_pass_as_whole_numbers_and_market_and_news_records_name_their_placement) {
   auto r = check(raw("news", R"({"title":"t","published_at":"2026-11-18T00:00:00Z","votes_up":"12","votes_down":3})"));
   ASSERT_TRUE(r.ok) << r.rule << ": " << r.reason;
   EXPECT_NE(r.json.find(R"("votes_up":12,"votes_down":3)"), std::string::npos) << r.json;
-  EXPECT_EQ(r.partition_key, "") << "news is placed by its id";
+  EXPECT_EQ(r.partition_key, "news") << "all news on one partition, in order (the analyzer's news feed)";
   auto neg = check(raw("news", R"({"title":"t","published_at":"2026-11-18T00:00:00Z","votes_up":-1})"));
   EXPECT_EQ(neg.rule, "votes_range");
   auto m =

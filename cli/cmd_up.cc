@@ -6,18 +6,28 @@
 // ./var/pg; the file:// HDFS root is hdfs.url (./var/hdfs) unless --hdfs.
 // --replay DIR|URL points every crawler at a replay server (offline runs).
 // --scale ACTOR=N sets instance counts (default 1; 0 leaves an actor out).
+// The dashboard (`serve`: REST API and web UI) runs in this process too, on
+// api.listen (or --api-listen); without api.token_file, actions use a token
+// written to ./var/api-token (0600) on first start.
 // The children are supervised by pipeline/supervisor.h, as `node` does: a
 // crashed child is restarted with backoff, a drained one stays stopped.
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
 
+#include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <map>
+#include <random>
+#include <thread>
 
+#include "actors/db_sink/postgres.h"
 #include "actors/registry.h"
 #include "cli/commands.h"
 #include "cli/local_postgres.h"
 #include "pipeline/process.h"
 #include "pipeline/supervisor.h"
+#include "serve/api.h"
 
 namespace ctk::cli {
 
@@ -46,7 +56,8 @@ bool parse_scale(const std::vector<std::string>& specs, std::map<std::string, in
 
 // Where everything is, every child with its pid and metrics, and what to try.
 void print_banner(const cfg::loaded_config& c, const std::string& bootstrap, const std::string& replay,
-                  const std::string& db_note, const pipeline::supervisor& sup, const std::string& missing) {
+                  const std::string& db_note, const pipeline::supervisor& sup, const std::string& missing,
+                  const std::string& dashboard) {
   std::cout << "cointicker is up on this machine\n"
             << "  control    " << c.cluster.control.router << " (ROUTER), " << c.cluster.control.pub << " (PUB)\n"
             << "  broker     " << bootstrap << "  (embedded: in memory, one machine, not for production)\n"
@@ -59,7 +70,8 @@ void print_banner(const cfg::loaded_config& c, const std::string& bootstrap, con
             << "\n"
             << "  postgres   " << (c.cluster.postgres.dsn.empty() ? "(none)" : c.cluster.postgres.dsn) << db_note
             << "\n"
-            << "  hdfs       " << c.cluster.hdfs.url << "\n";
+            << "  hdfs       " << c.cluster.hdfs.url << "\n"
+            << "  dashboard  " << dashboard << "\n";
   print_children(sup, c.cluster.metrics.bind);
   if (!missing.empty()) std::cout << "  not built yet: " << missing << "\n";
   const std::string cli = "build/cointicker --bootstrap " + bootstrap;
@@ -75,6 +87,50 @@ void print_banner(const cfg::loaded_config& c, const std::string& bootstrap, con
             << "Ctrl-C stops everything." << std::endl;
 }
 
+// The actions' bearer token: api.token_file, else ./var/api-token, made once
+// with 32 random hex characters and mode 0600. The token itself is never
+// printed; the banner names the file.
+bool local_token(const cfg::loaded_config& c, std::string& file, std::string& token, std::string& err) {
+  file = c.cluster.api.token_file.empty() ? "var/api-token" : c.cluster.api.token_file;
+  if (c.cluster.api.token_file.empty() && !std::filesystem::exists(file)) {
+    std::filesystem::create_directories("var");
+    std::random_device rd;
+    std::string t;
+    for (int i = 0; i < 32; ++i) t += "0123456789abcdef"[rd() % 16];
+    const mode_t old = ::umask(077);
+    std::ofstream(file) << t << "\n";
+    ::umask(old);
+  }
+  std::ifstream in(file);
+  if (!in || !std::getline(in, token) || token.size() < 16) {
+    err = "the token file " + file + " cannot be read or holds fewer than 16 characters";
+    return false;
+  }
+  return true;
+}
+
+// The dashboard in this process; nullptr (and why, in `note`) when it cannot run.
+std::unique_ptr<serve::api> start_dashboard(const cfg::loaded_config& c, std::string& note) {
+  if (c.cluster.postgres.dsn.empty()) {
+    note = "not started (no PostgreSQL)";
+    return nullptr;
+  }
+  std::string err, file, token;
+  auto conninfo = db::connection_string(c.cluster.postgres, err);
+  if (!conninfo || !local_token(c, file, token, err)) {
+    note = "not started: " + err;
+    return nullptr;
+  }
+  auto server = std::make_unique<serve::api>(c, *conninfo, token);
+  if (!server->bind(err)) {
+    note = "not started: " + err + " (--api-listen HOST:PORT picks another)";
+    return nullptr;
+  }
+  const std::string host = c.cluster.api.listen.substr(0, c.cluster.api.listen.rfind(':'));
+  note = "http://" + host + ":" + std::to_string(server->port()) + "/  (actions: bearer token in " + file + ")";
+  return server;
+}
+
 }  // namespace
 
 void add_up_command(CLI::App& app, global_options& g, int& rc) {
@@ -83,6 +139,7 @@ void add_up_command(CLI::App& app, global_options& g, int& rc) {
   auto hdfs = std::make_shared<std::string>();
   auto replay = std::make_shared<std::string>();
   auto scale = std::make_shared<std::vector<std::string>>();
+  auto api_listen = std::make_shared<std::string>();
   auto* cmd = app.add_subcommand("up", "Run the whole system on this machine in the foreground (Ctrl-C stops it)");
   cmd->add_option("--listen", *listen, "broker bootstrap address (default broker.listen; port 0: the broker's own)");
   cmd->add_option("--db", *db,
@@ -92,7 +149,8 @@ void add_up_command(CLI::App& app, global_options& g, int& rc) {
                   "crawl a replay server instead of the live sources: a folder with routes.yaml (served by this "
                   "process, e.g. tests/fixtures/replay) or http://127.0.0.1:PORT");
   cmd->add_option("--scale", *scale, "ACTOR=N: run N instances of an actor (repeatable; 0 leaves it out)");
-  cmd->callback([&g, &rc, listen, db, hdfs, replay, scale] {
+  cmd->add_option("--api-listen", *api_listen, "the dashboard's HOST:PORT (default api.listen; port 0: a free one)");
+  cmd->callback([&g, &rc, listen, db, hdfs, replay, scale, api_listen] {
     std::map<std::string, int> counts;
     if (!parse_scale(*scale, counts)) {
       rc = exit_usage;
@@ -105,6 +163,7 @@ void add_up_command(CLI::App& app, global_options& g, int& rc) {
     }
     if (!db->empty()) c.cluster.postgres.dsn = *db;
     if (!hdfs->empty()) c.cluster.hdfs.url = *hdfs;
+    if (!api_listen->empty()) c.cluster.api.listen = *api_listen;
     pipeline::init_logging("up", g.log_level.empty() ? c.cluster.runtime.log_level : g.log_level);
     auto& stop = pipeline::install_stop_signals();
     std::unique_ptr<crawler::replay_server> replay_server;
@@ -144,8 +203,17 @@ void add_up_command(CLI::App& app, global_options& g, int& rc) {
       const int n = counts.count(e.name) ? counts[e.name] : 1;
       for (int i = 0; i < n; ++i) sup.add(e.name, i);
     }
-    print_banner(c, b->bootstrap(), *replay, db_note, sup, missing);
+    c.cluster.kafka.bootstrap = b->bootstrap();  // the dashboard's crawl action publishes here
+    std::string dashboard;
+    auto server = start_dashboard(c, dashboard);
+    std::thread http;
+    if (server) http = std::thread([&] { server->serve(); });
+    print_banner(c, b->bootstrap(), *replay, db_note, sup, missing, dashboard);
     sup.run(stop);
+    if (server) {
+      server->stop();
+      http.join();
+    }
     sup.drain(std::chrono::seconds(30));
     pg.stop();
     spdlog::info("stopped");

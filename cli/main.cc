@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
   add_crawl_command(app, g, rc);
   add_control_commands(app, g, rc);
   add_node_command(app, g, rc);
+  add_serve_command(app, g, rc);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -213,6 +213,16 @@ std::optional<std::string> analyzer_settings::check(const analyzer_settings& a) 
   return std::nullopt;
 }
 
+std::optional<std::string> api_settings::check(const api_settings& a) {
+  const auto colon = a.listen.rfind(':');
+  if (colon == std::string::npos || colon == 0) return "listen: '" + a.listen + "' is not HOST:PORT";
+  if (a.pool < 1 || a.pool > 64) return "pool must be 1..64";
+  if (a.threads < 1 || a.threads > 256) return "threads must be 1..256";
+  if (a.statement_timeout_ms < 1) return "statement_timeout_ms must be at least 1";
+  if (a.page_max < 1 || a.page_max > 10000) return "page_max must be 1..10000";
+  return std::nullopt;
+}
+
 std::optional<std::string> dedup_settings::check(const dedup_settings& d) {
   if (!parse_duration_ms(d.ttl)) return "ttl: '" + d.ttl + "' is not a duration (7d, 12h, ...)";
   if (d.max_ids_per_partition < 1000) return "max_ids_per_partition must be at least 1000";

@@ -176,6 +176,32 @@ struct metrics_settings {
   }
 };
 
+struct api_settings {
+  std::string listen = "127.0.0.1:8080";
+  std::string token_file;
+  int pool = 4;
+  int threads = 8;
+  int statement_timeout_ms = 5000;
+  int page_max = 200;
+  std::string web_root;
+
+  static constexpr auto settings() {
+    return std::tuple{
+        setting("listen", &api_settings::listen, "address of `cointicker serve` (REST API and web UI)"),
+        setting("token_file", &api_settings::token_file,
+                "file holding the bearer token that POST actions need (crawl, pause/resume/drain); empty: actions "
+                "are refused; the token is never logged"),
+        setting("pool", &api_settings::pool, "read-only PostgreSQL connections"),
+        setting("threads", &api_settings::threads, "HTTP worker threads"),
+        setting("statement_timeout_ms", &api_settings::statement_timeout_ms,
+                "a query running longer is cancelled (the request gets 503)"),
+        setting("page_max", &api_settings::page_max, "the largest page a list endpoint returns"),
+        setting("web_root", &api_settings::web_root,
+                "the built web UI; empty: `web` next to the binary (the build puts it there)")};
+  }
+  static std::optional<std::string> check(const api_settings& a);
+};
+
 struct runtime_settings {
   int batch_max_messages = 1000;
   int batch_max_ms = 100;
@@ -370,6 +396,7 @@ struct cluster_settings {
   crawler_settings crawler;
   scheduler_settings scheduler;
   analyzer_settings analyzer;
+  api_settings api;
 
   static constexpr auto settings() {
     return std::tuple{setting("nodes", &cluster_settings::nodes, "the machines and the actors each one runs"),
@@ -384,7 +411,8 @@ struct cluster_settings {
                       setting("crawler", &cluster_settings::crawler, "the crawler actor's HTTP fetcher"),
                       setting("scheduler", &cluster_settings::scheduler, "the scheduler actor"),
                       setting("analyzer", &cluster_settings::analyzer,
-                              "the analyzer actor: candles, indicators, sentiment, insights")};
+                              "the analyzer actor: candles, indicators, sentiment, insights"),
+                      setting("api", &cluster_settings::api, "`cointicker serve`: the REST API and the web UI")};
   }
 };
 

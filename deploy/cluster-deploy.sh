@@ -15,7 +15,10 @@
 #      sources.yaml and the analyzer's lexicons (config/lexicons/ and the
 #      npm AFINN list) to /etc/cointicker/, the units to /etc/systemd/system/;
 #   5. enables cointicker-node@NAME and restarts it if anything changed
-#      (otherwise only makes sure it runs).
+#      (otherwise only makes sure it runs);
+#   6. on the master also the dashboard: the built web UI (build/web) to
+#      /usr/local/share/cointicker/web, cointicker-serve enabled and
+#      restarted if anything changed.
 # Idempotent: rsync copies only what differs, and an unchanged node is not
 # restarted. One failing node does not stop the others; the exit code is 1
 # if any failed. --dry-run contacts no node: it prints the commands it would
@@ -30,7 +33,7 @@ binary="$here/build/cointicker"
 user=""
 only=()
 ssh_opts=(-o BatchMode=yes -o ConnectTimeout=10)
-usage() { sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'; }
 while (($#)); do
   case "$1" in
     --dry-run) dry_run=1 ;;
@@ -51,6 +54,8 @@ for f in cluster.yaml sources.yaml lexicons/ko.tsv; do
 done
 afinn=$here/deploy/npm/node_modules/afinn-165-financialmarketnews/index.js
 [ -f "$afinn" ] || { echo "cluster-deploy: $afinn is missing (deploy/setup.sh installs it)" >&2; exit 1; }
+web=$(dirname "$binary")/web
+[ -f "$web/index.html" ] || { echo "cluster-deploy: no web UI at $web (deploy/setup.sh builds it)" >&2; exit 1; }
 # The config is checked here, before any node is touched.
 if ! nodes=$("$binary" --config "$config" config nodes); then
   echo "cluster-deploy: $config does not load (see above); nothing was deployed" >&2
@@ -88,7 +93,7 @@ step() {
 
 # One node; sets $status (ok or what failed), $changed and $action.
 deploy_node() {
-  local name=$1 target=$2
+  local name=$1 target=$2 role=$3
   local ssh_cmd=(ssh "${ssh_opts[@]}" "$target")
   local rsync_cmd=(rsync -rlptc --itemize-changes -e "ssh ${ssh_opts[*]}" --rsync-path "sudo rsync")
   local unit="cointicker-node@$name.service"
@@ -124,6 +129,17 @@ deploy_node() {
     step "${ssh_cmd[@]}" sudo systemctl start "$unit" || { status="start failed: $out"; return 1; }
     action="unchanged, running"
   fi
+  [ "$role" = master ] || return 0
+  step "${ssh_cmd[@]}" sudo mkdir -p /usr/local/share/cointicker/web || { status="mkdir failed: $out"; return 1; }
+  step "${rsync_cmd[@]}" --delete "$web/" "$target:/usr/local/share/cointicker/web/" ||
+    { status="copying the web UI failed: $out"; return 1; }
+  [ -z "$out" ] || changed+=(web)
+  step "${ssh_cmd[@]}" sudo systemctl enable cointicker-serve.service || { status="enable serve failed: $out"; return 1; }
+  if ((${#changed[@]})) || ((dry_run)); then
+    step "${ssh_cmd[@]}" sudo systemctl restart cointicker-serve.service || { status="restart serve failed: $out"; return 1; }
+  else
+    step "${ssh_cmd[@]}" sudo systemctl start cointicker-serve.service || { status="start serve failed: $out"; return 1; }
+  fi
 }
 
 failed=0
@@ -135,9 +151,9 @@ while read -r name host role actors; do
   status=ok
   changed=()
   action=""
-  deploy_node "$name" "$target" </dev/null || true
+  deploy_node "$name" "$target" "$role" </dev/null || true
   if ((dry_run)); then
-    summary+=("$(printf '%-10s %-16s would install binary, config and units; enable and restart cointicker-node@%s (%s)' "$name" "$target" "$name" "$actors")")
+    summary+=("$(printf '%-10s %-16s would install binary, config and units; enable and restart cointicker-node@%s (%s)%s' "$name" "$target" "$name" "$actors" "$([ "$role" = master ] && echo '; and the dashboard (cointicker-serve)')")")
   elif [ "$status" = ok ]; then
     summary+=("$(printf '%-10s %-16s ok: %s%s' "$name" "$target" "$action" "${changed[*]:+ (changed: ${changed[*]})}")")
   else

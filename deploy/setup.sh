@@ -6,7 +6,9 @@
 #   CTK_SKIP_BUILD=1 deploy/setup.sh   packages only
 #   deploy/setup.sh --bench    also the benchmarks' baselines (python3-scrapy, time)
 # systemd (systemd-analyze verify of the units), rsync and openssh-client
-# are for deploy/cluster-deploy.sh and its tests.
+# are for deploy/cluster-deploy.sh and its tests; chromium and fonts-nanum
+# (Korean glyphs) for the dashboard's browser test (driven by npm's
+# playwright-core); wrk for the dashboard's load benchmark.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 
@@ -18,6 +20,7 @@ packages=(
   libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev
   kcat postgresql procps clang-format git
   systemd rsync openssh-client curl
+  chromium fonts-nanum wrk
 )
 
 if [ "${1:-}" = --bench ]; then
@@ -41,7 +44,8 @@ if ((${#missing[@]})); then
 fi
 
 # What comes from the npm registry (deploy/npm/package.json: the analyzer's
-# English lexicon), pinned by package-lock.json; nothing is vendored.
+# English lexicon, the dashboard's uPlot and esbuild, playwright-core),
+# pinned by package-lock.json; nothing is vendored.
 if [ ! -f "$here/deploy/npm/node_modules/.package-lock.json" ] ||
    [ "$here/deploy/npm/package-lock.json" -nt "$here/deploy/npm/node_modules/.package-lock.json" ]; then
   (cd "$here/deploy/npm" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)

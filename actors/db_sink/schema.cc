@@ -169,6 +169,13 @@ ALTER TABLE crypto_insights
   ADD COLUMN related_news   jsonb NOT NULL DEFAULT '[]';
 CREATE INDEX crypto_insights_time ON crypto_insights ("timestamp" DESC);
 )"},
+      // The dashboard's news search (PostgreSQL text search, 'simple'
+      // configuration: no stemming, works for Korean and English alike) and
+      // its insight filters.
+      {3, "dashboard: news text search, insight filters", R"(
+CREATE INDEX raw_news_fts ON raw_news USING gin (to_tsvector('simple', title || ' ' || content));
+CREATE INDEX crypto_insights_severity_time ON crypto_insights (severity, "timestamp" DESC);
+)"},
   };
   return list;
 }

@@ -201,10 +201,12 @@ TEST(topics, create_says_clearly_that_the_embedded_broker_has_no_create_topics) 
   EXPECT_NE(out.find("the embedded broker has no CreateTopics"), std::string::npos) << out;
 }
 
-// The control plane's ports for one `up` (its scheduler binds them).
+// The control plane's ports for one `up` (its scheduler binds them), and a
+// free port for its dashboard.
 std::map<std::string, std::string> free_control_ports() {
   return {{"CTK_CONTROL__ROUTER", "tcp://127.0.0.1:" + std::to_string(free_port())},
-          {"CTK_CONTROL__PUB", "tcp://127.0.0.1:" + std::to_string(free_port())}};
+          {"CTK_CONTROL__PUB", "tcp://127.0.0.1:" + std::to_string(free_port())},
+          {"CTK_API__LISTEN", "127.0.0.1:0"}};
 }
 
 TEST(up, runs_the_built_actors_end_to_end_and_sigterm_leaves_no_process_behind) {
@@ -228,6 +230,17 @@ TEST(up, runs_the_built_actors_end_to_end_and_sigterm_leaves_no_process_behind) 
     ASSERT_NE(p, std::string::npos) << banner;
     pids.push_back(std::stoi(banner.substr(banner.find("pid ", p) + 4)));
   }
+  // The dashboard runs in `up` itself, on the database up started.
+  const auto dash = banner.find("dashboard  http://");
+  ASSERT_NE(dash, std::string::npos) << banner;
+  const std::string dash_url = banner.substr(dash + 11, banner.find('/', dash + 18) - dash - 11);
+  std::string ready;
+  ASSERT_TRUE(wait_until([&] { return run("curl -sf " + dash_url + "/api/v1/ready 2>/dev/null", &ready) == 0; },
+                         std::chrono::seconds(20)))
+      << banner;
+  EXPECT_EQ(ready, R"({"ok":true})");
+  EXPECT_EQ(banner.find(read_file(dir + "/var/api-token").substr(0, 32)), std::string::npos)
+      << "the banner names the token's file, never the token";
   // --scale validator=2 runs a second validator; SIGKILLed, `up` restarts it.
   const auto v1 = banner.find("  validator/1");
   ASSERT_NE(v1, std::string::npos) << banner;

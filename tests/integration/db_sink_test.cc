@@ -61,7 +61,7 @@ TEST(db_sink, migration_2_keeps_the_rows_of_a_version_1_database) {
   psql(dsn,
        "INSERT INTO crypto_insights (record_id, kind, summary, \\\"timestamp\\\") VALUES (repeat('c', 32), 'x', 'y', "
        "now())");
-  ASSERT_EQ(run(cointicker() + " db --dsn '" + dsn + "' migrate 2>&1", &out), 0) << out;
+  ASSERT_EQ(run(cointicker() + " db --dsn '" + dsn + "' migrate --to 2 2>&1", &out), 0) << out;
   EXPECT_NE(out.find("applied migration 2"), std::string::npos) << out;
   EXPECT_EQ(out.find("applied migration 1"), std::string::npos) << out;
   EXPECT_EQ(psql(dsn,
@@ -80,9 +80,10 @@ TEST(db_sink, migrations_apply_from_empty_and_rerun_as_a_no_op) {
   ASSERT_EQ(run(cointicker() + " db --dsn '" + dsn + "' migrate 2>&1", &out), 0) << out;
   EXPECT_NE(out.find("applied migration 1"), std::string::npos) << out;
   EXPECT_NE(out.find("applied migration 2"), std::string::npos) << out;
+  EXPECT_NE(out.find("applied migration 3"), std::string::npos) << out;
   ASSERT_EQ(run(cointicker() + " db --dsn '" + dsn + "' migrate 2>&1", &out), 0) << out;
-  EXPECT_NE(out.find("up to date (version 2)"), std::string::npos) << out;
-  EXPECT_EQ(psql(dsn, "SELECT count(*) FROM schema_migrations"), "2");
+  EXPECT_NE(out.find("up to date (version 3)"), std::string::npos) << out;
+  EXPECT_EQ(psql(dsn, "SELECT count(*) FROM schema_migrations"), "3");
   // The original system's column names, and what the analyzer adds.
   for (const char* c :
        {"sentiment_analysis.news_id", "sentiment_analysis.sentiment_score", "sentiment_analysis.sentiment_label",

@@ -29,7 +29,7 @@ TEST(deploy, the_systemd_units_pass_systemd_analyze_verify) {
   const std::string dir = temp_dir();
   // The units name /usr/local/bin/cointicker, where the deploy puts it;
   // verify checks that the binary exists, so it is pointed at the build.
-  for (const char* unit : {"cointicker-node@.service", "cointicker-actor@.service"}) {
+  for (const char* unit : {"cointicker-node@.service", "cointicker-actor@.service", "cointicker-serve.service"}) {
     std::string text = read_file(source + "/deploy/systemd/" + unit);
     ASSERT_NE(text.find("ExecStart=/usr/local/bin/cointicker --config /etc/cointicker "), std::string::npos) << unit;
     text = std::regex_replace(text, std::regex("/usr/local/bin/cointicker"), binary_dir() + "/cointicker");
@@ -38,7 +38,7 @@ TEST(deploy, the_systemd_units_pass_systemd_analyze_verify) {
   std::string out;
   const int rc = run("cd " + dir +
                          " && systemd-analyze verify --man=no ./cointicker-node@worker1.service "
-                         "./cointicker-actor@validator.service 2>&1",
+                         "./cointicker-actor@validator.service ./cointicker-serve.service 2>&1",
                      &out);
   EXPECT_EQ(rc, 0) << out;
   EXPECT_EQ(out, "") << "systemd-analyze printed warnings";
@@ -72,7 +72,8 @@ TEST(deploy, a_dry_run_prints_every_action_for_each_of_four_nodes_and_contacts_n
         "/config/cluster.yaml " + source + "/config/sources.yaml " + t + ":/etc/cointicker/\n",
         "/config/lexicons " + t + ":/etc/cointicker/\n",
         "/index.js " + t + ":/etc/cointicker/lexicons/afinn-165-financialmarketnews.js\n",
-        "/deploy/systemd/cointicker-node@.service " + t + ":/etc/systemd/system/\n",
+        "/deploy/systemd/cointicker-node@.service " + source + "/deploy/systemd/cointicker-serve.service " + t +
+            ":/etc/systemd/system/\n",
         t + " sudo systemctl daemon-reload\n",
         t + " sudo systemctl enable cointicker-node@" + name + ".service\n",
         t + " sudo systemctl restart cointicker-node@" + name + ".service"};
@@ -81,6 +82,16 @@ TEST(deploy, a_dry_run_prints_every_action_for_each_of_four_nodes_and_contacts_n
       const auto p = s.find(step, at);
       EXPECT_NE(p, std::string::npos) << name << ": missing or out of order: " << step << "\n" << s;
       if (p != std::string::npos) at = p;
+    }
+    // The master also gets the dashboard: the web UI, then its unit.
+    const auto web = s.find("/build/web/ " + t + ":/usr/local/share/cointicker/web/\n", at);
+    const auto serve = s.find(t + " sudo systemctl restart cointicker-serve.service", at);
+    if (name == "master") {
+      EXPECT_NE(web, std::string::npos) << s;
+      EXPECT_NE(serve, std::string::npos) << s;
+      EXPECT_LT(web, serve) << s;
+    } else {
+      EXPECT_EQ(serve, std::string::npos) << "the dashboard runs on the master only\n" << s;
     }
     // The runtime libraries the binary links against are installed.
     for (const char* pkg : {"librdkafka1", "libzmq5", "libpqxx-6.4", "libcurl4", "rsync"})

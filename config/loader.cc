@@ -219,6 +219,7 @@ std::optional<std::string> api_settings::check(const api_settings& a) {
   if (a.pool < 1 || a.pool > 64) return "pool must be 1..64";
   if (a.threads < 1 || a.threads > 256) return "threads must be 1..256";
   if (a.statement_timeout_ms < 1) return "statement_timeout_ms must be at least 1";
+  if (a.cache_ms < 0 || a.cache_ms > 600'000) return "cache_ms must be 0..600000";
   if (a.page_max < 1 || a.page_max > 10000) return "page_max must be 1..10000";
   return std::nullopt;
 }

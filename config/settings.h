@@ -180,7 +180,8 @@ struct api_settings {
   std::string listen = "127.0.0.1:8080";
   std::string token_file;
   int pool = 4;
-  int threads = 8;
+  int threads = 64;
+  int cache_ms = 1000;
   int statement_timeout_ms = 5000;
   int page_max = 200;
   std::string web_root;
@@ -192,7 +193,11 @@ struct api_settings {
                 "file holding the bearer token that POST actions need (crawl, pause/resume/drain); empty: actions "
                 "are refused; the token is never logged"),
         setting("pool", &api_settings::pool, "read-only PostgreSQL connections"),
-        setting("threads", &api_settings::threads, "HTTP worker threads"),
+        setting("threads", &api_settings::threads,
+                "HTTP worker threads; a keep-alive connection holds one while it is open, so more than the "
+                "clients that stay connected (browser tabs, a load test)"),
+        setting("cache_ms", &api_settings::cache_ms,
+                "a GET's answer is reused this long for the same URL (0: never); the data changes at crawl pace"),
         setting("statement_timeout_ms", &api_settings::statement_timeout_ms,
                 "a query running longer is cancelled (the request gets 503)"),
         setting("page_max", &api_settings::page_max, "the largest page a list endpoint returns"),

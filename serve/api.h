@@ -30,6 +30,8 @@ class api {
   void stop();
 
  private:
+  static void widen_backlog(int port);
+
   struct impl;
   std::unique_ptr<impl> d_;
   int port_ = 0;

@@ -26,7 +26,7 @@ struct market_item {
   std::string symbol;
   double price = 0, change_24h = 0, volume_24h = 0;
   std::string timestamp;
-  msg::raw_json spark;  // up to 48 latest prices, oldest first
+  msg::raw_json spark;  // up to 32 latest prices, oldest first
   static constexpr auto fields() {
     return std::tuple{field("symbol", &market_item::symbol),         field("price", &market_item::price),
                       field("change_24h", &market_item::change_24h), field("volume_24h", &market_item::volume_24h),
@@ -35,7 +35,10 @@ struct market_item {
 };
 struct markets_reply {
   std::vector<market_item> items;
-  static constexpr auto fields() { return std::tuple{field("items", &markets_reply::items)}; }
+  std::vector<std::string> intervals;  // the analyzer's candle intervals (analyzer.intervals)
+  static constexpr auto fields() {
+    return std::tuple{field("items", &markets_reply::items), field("intervals", &markets_reply::intervals)};
+  }
 };
 
 struct candle_item {

@@ -81,7 +81,11 @@ function sparkline(values) {
 }
 
 async function loadMarkets() {
-  const { items } = await api("/markets");
+  const { items, intervals } = await api("/markets");
+  const sel = $("#interval");
+  if (!sel.options.length) {
+    for (const iv of [...intervals].reverse()) sel.append(el("option", { value: iv }, iv));  // the longest first
+  }
   const body = $("#markets tbody");
   body.replaceChildren(
     ...items.map((m) =>
@@ -315,7 +319,6 @@ document.addEventListener("DOMContentLoaded", async () => {
   $("#news-more").addEventListener("click", () => loadNews(true).catch(show));
   $("#insight-filter").addEventListener("submit", (e) => (e.preventDefault(), loadInsights().catch(show)));
   $("#interval").addEventListener("change", () => loadChart().catch(show));
-  for (const iv of ["1h", "5m"]) $("#interval").append(el("option", { value: iv }, iv));
   loadCluster().catch(show);  // fills the news source filter
   await refresh();
   setInterval(refresh, 10000);

@@ -2,6 +2,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "brokers/topic_report.h"
 #include "cli/commands.h"
 #include "pipeline/process.h"
 
@@ -29,46 +30,24 @@ int run_topics(const global_options& g, std::vector<std::string> groups, bool pe
     }
     std::cout << "created the pipeline's topics under prefix '" << p << "' (existing ones left as they are)\n";
   }
-  std::vector<kafka::topic_info> topics;
-  if (!kafka::list_topics(rk.get(), "", topics, err)) {
-    std::cerr << "topics: " << err << " (bootstrap " << c.cluster.kafka.bootstrap << ")\n";
-    return exit_failure;
-  }
   if (groups.empty())
     for (const char* a : {"crawler", "validator", "dedup", "hdfs-sink", "db-sink", "analyzer"})
       groups.push_back(c.cluster.kafka.prefix + a);
+  std::vector<kafka::topic_report> topics;
+  if (!kafka::report_topics(props, groups, topics, err)) {
+    std::cerr << "topics: " << err << " (bootstrap " << c.cluster.kafka.bootstrap << ")\n";
+    return exit_failure;
+  }
   std::printf("%-28s %5s %12s %12s  %s\n", "TOPIC", "PARTS", "MESSAGES", "END", "GROUP LAG (committed groups only)");
-  for (const auto& t : topics) {
-    std::int64_t msgs = 0, end = 0;
-    std::vector<kafka::topic_partition> parts;
-    for (const auto& p : t.partitions) {
-      if (p.high >= 0) end += p.high;
-      if (p.high >= 0 && p.low >= 0) msgs += p.high - p.low;
-      parts.push_back({t.name, p.partition, RD_KAFKA_OFFSET_INVALID});
-    }
+  for (const auto& r : topics) {
     std::string lags;
-    std::vector<std::pair<std::string, std::vector<kafka::topic_partition>>> committed;
-    for (const auto& grp : groups) {
-      auto q = parts;
-      if (!kafka::committed_offsets(props, grp, q, err)) continue;
-      std::int64_t lag = 0;
-      bool any = false;
-      for (std::size_t i = 0; i < q.size(); ++i) {
-        if (q[i].offset < 0) continue;
-        any = true;
-        lag += std::max<std::int64_t>(0, t.partitions[i].high - q[i].offset);
-      }
-      if (any) lags += grp + "=" + std::to_string(lag) + " ";
-      committed.emplace_back(grp, std::move(q));
-    }
-    std::printf("%-28s %5zu %12lld %12lld  %s\n", t.name.c_str(), t.partitions.size(), static_cast<long long>(msgs),
-                static_cast<long long>(end), lags.c_str());
+    for (const auto& l : r.lags) lags += l.group + "=" + std::to_string(l.lag) + " ";
+    std::printf("%-28s %5zu %12lld %12lld  %s\n", r.topic.name.c_str(), r.topic.partitions.size(),
+                static_cast<long long>(r.messages), static_cast<long long>(r.end), lags.c_str());
     if (per_partition)
-      for (std::size_t i = 0; i < t.partitions.size(); ++i) {
-        const auto& p = t.partitions[i];
+      for (const auto& p : r.topic.partitions)
         std::printf("  %-26d %5s %12lld %12lld  low=%lld\n", p.partition, "", static_cast<long long>(p.high - p.low),
                     static_cast<long long>(p.high), static_cast<long long>(p.low));
-      }
   }
   return exit_ok;
 }

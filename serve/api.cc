@@ -13,6 +13,7 @@
 #include "actors/crawler/requests.h"
 #include "actors/validator/normalize.h"
 #include "brokers/control.h"
+#include "brokers/topic_report.h"
 #include "serve/db_pool.h"
 #include "serve/openapi.h"
 #include "serve/replies.h"
@@ -470,6 +471,20 @@ struct api::impl {
     out.scheduler.text = reply;
     for (const auto& [name, s] : conf.sources.sources)
       out.sources.push_back({name, s.kind, s.enabled, s.enabled ? "" : s.disabled_reason});
+    kafka::properties props = conf.cluster.kafka.properties;
+    props["bootstrap.servers"] = conf.cluster.kafka.bootstrap;
+    props["client.id"] = "cointicker-serve";
+    std::vector<std::string> groups;
+    for (const char* a : {"crawler", "validator", "dedup", "hdfs-sink", "db-sink", "analyzer"})
+      groups.push_back(conf.cluster.kafka.prefix + a);
+    std::vector<kafka::topic_report> topics;
+    if (!kafka::report_topics(props, groups, topics, out.topics_error)) topics.clear();
+    for (const auto& t : topics) {
+      if (!t.topic.name.starts_with(conf.cluster.kafka.prefix)) continue;
+      topic_item ti{t.topic.name, static_cast<std::int64_t>(t.topic.partitions.size()), t.messages, t.end, {}};
+      for (const auto& l : t.lags) ti.lags.push_back({l.group, l.lag});
+      out.topics.push_back(std::move(ti));
+    }
     reply_json(res, out);
   }
 
@@ -540,7 +555,7 @@ struct api::impl {
     http.Get("/api/v1/fear-greed", cached([this](R q, W s) { fear_greed(q, s); }));
     http.Get("/api/v1/sentiment", cached([this](R q, W s) { sentiment(q, s); }));
     http.Get("/api/v1/insights", cached([this](R q, W s) { insights(q, s); }));
-    http.Get("/api/v1/cluster", guard([this](R q, W s) { cluster(q, s); }));
+    http.Get("/api/v1/cluster", cached([this](R q, W s) { cluster(q, s); }));
     http.Post("/api/v1/actions/crawl", guard([this](R q, W s) { crawl(q, s); }));
     http.Post("/api/v1/actions/ctl", guard([this](R q, W s) { ctl(q, s); }));
     http.set_error_handler([](R req, W res) {

@@ -183,11 +183,30 @@ struct source_item {
                       field("disabled_reason", &source_item::disabled_reason, false)};
   }
 };
+struct lag_item {
+  std::string group;
+  std::int64_t lag = 0;
+  static constexpr auto fields() { return std::tuple{field("group", &lag_item::group), field("lag", &lag_item::lag)}; }
+};
+struct topic_item {
+  std::string name;
+  std::int64_t partitions = 0, messages = 0, end = 0;
+  std::vector<lag_item> lags;  // the pipeline's groups that committed on it
+  static constexpr auto fields() {
+    return std::tuple{field("name", &topic_item::name), field("partitions", &topic_item::partitions),
+                      field("messages", &topic_item::messages), field("end", &topic_item::end),
+                      field("lags", &topic_item::lags)};
+  }
+};
 struct cluster_reply {
   msg::raw_json scheduler;  // the scheduler's status answer (`cointicker status --json`)
   std::vector<source_item> sources;
+  std::vector<topic_item> topics;  // the pipeline's topics (`cointicker topics`)
+  std::string topics_error;        // why topics is empty, when Kafka did not answer
   static constexpr auto fields() {
-    return std::tuple{field("scheduler", &cluster_reply::scheduler), field("sources", &cluster_reply::sources)};
+    return std::tuple{field("scheduler", &cluster_reply::scheduler), field("sources", &cluster_reply::sources),
+                      field("topics", &cluster_reply::topics),
+                      field("topics_error", &cluster_reply::topics_error, false)};
   }
 };
 

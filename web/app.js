@@ -16,6 +16,7 @@ const T = {
     sources: "Sources", source: "Source", kind: "Kind", report: "Last report", crawl: "Crawl now",
     pause: "Pause", resume: "Resume", drain: "Drain", updated: "updated", related: "related news",
     needtoken: "Enter the action token first", crawling: "crawling…", noscheduler: "The scheduler does not answer",
+    topics: "Topics", topic: "Topic", partitions: "Partitions", messages: "Messages", grouplag: "Group lag",
   },
   ko: {
     markets: "시세", news: "뉴스", insights: "인사이트", cluster: "클러스터", symbol: "종목", price: "가격",
@@ -29,6 +30,7 @@ const T = {
     sources: "출처", source: "출처", kind: "종류", report: "최근 보고", crawl: "지금 수집",
     pause: "일시정지", resume: "재개", drain: "비우기", updated: "갱신", related: "관련 뉴스",
     needtoken: "먼저 작업 토큰을 입력하세요", crawling: "수집 중…", noscheduler: "스케줄러가 응답하지 않습니다",
+    topics: "토픽", topic: "토픽", partitions: "파티션", messages: "메시지", grouplag: "그룹 지연",
   },
 };
 let lang = localStorage.getItem("ctk-lang") || (navigator.language.startsWith("ko") ? "ko" : "en");
@@ -273,6 +275,11 @@ async function loadCluster() {
       el("td", { class: "num" }, i.lag), el("td", { class: "num" }, i.restarts),
       el("td", {}, ...["pause", "resume", "drain"].map((cmd) =>
         el("button", { class: "small", onclick: () => ctl(cmd, i) }, t(cmd)))))));
+  $("#topics tbody").replaceChildren(...c.topics.map((tp) =>
+    el("tr", {}, el("td", {}, tp.name), el("td", { class: "num" }, tp.partitions), el("td", { class: "num" }, fmt(tp.messages, 0)),
+      el("td", {}, tp.lags.map((l) => `${l.group.replace(/^.*?\./, "")} ${l.lag}`).join(", ")))));
+  $("#topics-error").hidden = !c.topics_error;
+  $("#topics-error").textContent = c.topics_error || "";
   const body = $("#sources tbody");
   if (body.children.length !== c.sources.length) {
     body.replaceChildren(...c.sources.map((s) => {

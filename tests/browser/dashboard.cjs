@@ -77,6 +77,9 @@ async function nonEmptyCanvas(page, selector) {
       }
       return true;
     }, actors, { polling: 1000 });
+    // The pipeline's topics, with the groups' lag.
+    await page.waitForFunction(() => [...document.querySelectorAll("#topics tbody tr td:first-child")]
+      .some((td) => td.textContent.endsWith(".unique")));
   });
   await step("crawl-now on a replay source shows its report", async () => {
     await page.click("#sources tr[data-source=upbit] button");

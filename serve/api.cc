@@ -16,126 +16,18 @@
 #include "brokers/topic_report.h"
 #include "serve/db_pool.h"
 #include "serve/openapi.h"
+#include "serve/queries.h"
 #include "serve/replies.h"
+#include "serve/request.h"
 
 namespace ctk::serve {
 
 namespace {
 
-// A request that cannot be answered: the status and what the client reads.
-struct refusal {
-  int status;
-  std::string error, parameter;
-};
-
-// A timestamptz as UTC ISO-8601 with milliseconds, in SQL.
-#define ISO(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
-
-// Fixed queries, prepared on every pooled connection.
-const std::vector<std::pair<std::string, std::string>>& statements() {
-  static const std::vector<std::pair<std::string, std::string>> list{
-      // Latest tick per symbol by a skip scan over (symbol, timestamp DESC),
-      // with the last 32 prices as the sparkline, oldest first (as float4: 7
-      // digits are plenty for a line 120 pixels wide, and the reply is a third).
-      {"markets", R"(
-WITH RECURSIVE syms AS (
-  (SELECT symbol FROM market_trends ORDER BY symbol LIMIT 1)
-  UNION ALL
-  SELECT (SELECT m.symbol FROM market_trends m WHERE m.symbol > syms.symbol ORDER BY m.symbol LIMIT 1)
-  FROM syms WHERE syms.symbol IS NOT NULL
-)
-SELECT l.symbol, l.price, l.change_24h, l.volume_24h, )" ISO("l.\"timestamp\"") R"(,
-       (SELECT coalesce(json_agg(x.price::real ORDER BY x."timestamp"), '[]') FROM
-          (SELECT price, "timestamp" FROM market_trends m WHERE m.symbol = l.symbol
-           ORDER BY "timestamp" DESC LIMIT 32) x)::text
-FROM syms CROSS JOIN LATERAL (
-  SELECT symbol, price, change_24h, volume_24h, "timestamp" FROM market_trends m
-  WHERE m.symbol = syms.symbol ORDER BY "timestamp" DESC LIMIT 1) l
-WHERE syms.symbol IS NOT NULL
-ORDER BY l.symbol)"},
-      {"candles", R"(
-SELECT )" ISO("\"timestamp\"") R"(, open, high, low, close, volume, sma_short, sma_long, ema_short, ema_long, rsi,
-       macd, macd_signal, macd_hist, bb_upper, bb_middle, bb_lower, bb_percent_b, bb_bandwidth
-FROM technical_indicators
-WHERE symbol = $1 AND "interval" = $2 AND "timestamp" >= $3::timestamptz AND "timestamp" < $4::timestamptz
-ORDER BY "timestamp" DESC LIMIT $5)"},
-      {"ticks", R"(
-SELECT )" ISO("\"timestamp\"") R"(, price, volume_24h FROM market_trends
-WHERE symbol = $1 AND "timestamp" >= $2::timestamptz AND "timestamp" < $3::timestamptz
-ORDER BY "timestamp" DESC LIMIT $4)"},
-      {"fear_greed", R"(
-SELECT source, value, classification, )" ISO("\"timestamp\"") R"( FROM fear_greed_index
-ORDER BY "timestamp" DESC, source LIMIT $1)"},
-      {"sentiment", R"(
-SELECT s.symbol, to_char(date_trunc('day', a."timestamp" AT TIME ZONE 'UTC'), 'YYYY-MM-DD'), count(*),
-       avg(a.sentiment_score), count(*) FILTER (WHERE a.sentiment_label = 'positive'),
-       count(*) FILTER (WHERE a.sentiment_label = 'neutral'), count(*) FILTER (WHERE a.sentiment_label = 'negative')
-FROM sentiment_analysis a CROSS JOIN LATERAL jsonb_array_elements_text(a.symbols) AS s(symbol)
-WHERE a."timestamp" >= now() - make_interval(days => $1) AND ($2 = '' OR s.symbol = $2)
-GROUP BY 1, 2 ORDER BY 2 DESC, 1 LIMIT 1000)"},
-  };
-  return list;
-}
-
 int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
-
-// Query parameters, checked: each getter throws a refusal naming the parameter.
-class params {
- public:
-  params(const httplib::Request& r, int page_max) : r_(r), page_max_(page_max) {}
-
-  std::string text(const std::string& name, std::size_t max_len, const std::regex* pattern = nullptr) const {
-    if (!r_.has_param(name)) return {};
-    std::string v = r_.get_param_value(name);
-    if (v.size() > max_len) throw refusal{400, name + " is longer than " + std::to_string(max_len), name};
-    if (pattern && !v.empty() && !std::regex_match(v, *pattern))
-      throw refusal{400, name + " '" + v.substr(0, 40) + "' is not valid", name};
-    return v;
-  }
-  std::string one_of(const std::string& name, std::initializer_list<const char*> allowed) const {
-    std::string v = text(name, 32);
-    if (v.empty()) return v;
-    for (const char* a : allowed)
-      if (v == a) return v;
-    std::string list;
-    for (const char* a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
-    throw refusal{400, name + " must be one of " + list, name};
-  }
-  std::int64_t integer(const std::string& name, std::int64_t def, std::int64_t lo, std::int64_t hi) const {
-    if (!r_.has_param(name)) return def;
-    const std::string v = r_.get_param_value(name);
-    std::size_t used = 0;
-    std::int64_t x = 0;
-    try {
-      x = std::stoll(v, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (used == 0 || used != v.size() || x < lo || x > hi)
-      throw refusal{400, name + " must be a whole number from " + std::to_string(lo) + " to " + std::to_string(hi),
-                    name};
-    return x;
-  }
-  std::int64_t limit(std::int64_t def) const {
-    return integer("limit", std::min<std::int64_t>(def, page_max_), 1, page_max_);
-  }
-  // A time in any of the validator's formats (ISO-8601, epoch ms, ...); UTC ISO out.
-  std::string time(const std::string& name) const {
-    const std::string v = text(name, 64);
-    if (v.empty()) return v;
-    std::string why;
-    auto t = validator::parse_time_ms(v, "UTC", why);
-    if (!t) throw refusal{400, name + ": " + why, name};
-    return validator::format_utc_ms(*t);
-  }
-
- private:
-  const httplib::Request& r_;
-  int page_max_;
-};
 
 const std::regex symbol_re("[A-Za-z0-9][A-Za-z0-9._/-]{0,31}");
 const std::regex name_re("[A-Za-z0-9_.-]{1,64}");
@@ -166,53 +58,6 @@ void refuse(httplib::Response& res, const refusal& r) {
 }
 
 }  // namespace
-
-// Answers of GETs by URL for api.cache_ms: a dashboard polls the same few
-// URLs from every open browser, and the data changes at crawl pace. When an
-// answer expires, one request asks the database again while the others get
-// the expired answer meanwhile: without that, every request arriving during
-// the refresh asked too (measured: p99 1.3 s for the markets endpoint at 50
-// connections, each expiry a storm of 12 ms queries through 4 connections).
-class reply_cache {
- public:
-  explicit reply_cache(int ttl_ms) : ttl_(std::chrono::milliseconds(ttl_ms)) {}
-  // True: `res` is the answer. False: the caller asks the database and
-  // then calls put() (also when that fails, to end its refresh).
-  bool get(const std::string& key, httplib::Response& res) {
-    if (ttl_.count() == 0) return false;
-    std::lock_guard l(m_);
-    auto it = entries_.find(key);
-    if (it == entries_.end()) return false;
-    entry& e = it->second;
-    if (e.expires < std::chrono::steady_clock::now() && !e.refreshing) {
-      e.refreshing = true;  // this caller refreshes; the others keep the old answer meanwhile
-      return false;
-    }
-    res.status = 200;
-    res.set_content(e.body, "application/json");
-    return true;
-  }
-  void put(const std::string& key, const httplib::Response& res) {
-    if (ttl_.count() == 0) return;
-    std::lock_guard l(m_);
-    if (res.status != 200) {
-      if (auto it = entries_.find(key); it != entries_.end()) it->second.refreshing = false;
-      return;
-    }
-    if (entries_.size() >= 1000) entries_.clear();  // bounded; many distinct URLs are rare
-    entries_[key] = {std::chrono::steady_clock::now() + ttl_, res.body, false};
-  }
-
- private:
-  struct entry {
-    std::chrono::steady_clock::time_point expires;
-    std::string body;
-    bool refreshing = false;
-  };
-  std::chrono::milliseconds ttl_;
-  std::mutex m_;
-  std::unordered_map<std::string, entry> entries_;
-};
 
 struct api::impl {
   cfg::loaded_config conf;

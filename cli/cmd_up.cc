@@ -87,6 +87,24 @@ void print_banner(const cfg::loaded_config& c, const std::string& bootstrap, con
             << "Ctrl-C stops everything." << std::endl;
 }
 
+// Every built actor, `counts` instances each (default 1; db-sink only with
+// a database). Returns the actors not built yet, comma-separated.
+std::string add_children(pipeline::supervisor& sup, const std::map<std::string, int>& counts,
+                         const cfg::loaded_config& c) {
+  std::string missing;
+  for (const auto& e : actors::registry()) {
+    if (!e.make) {
+      missing += (missing.empty() ? "" : ", ") + e.name;
+      continue;
+    }
+    if (e.name == "db-sink" && c.cluster.postgres.dsn.empty()) continue;
+    const auto it = counts.find(e.name);
+    const int n = it == counts.end() ? 1 : it->second;
+    for (int i = 0; i < n; ++i) sup.add(e.name, i);
+  }
+  return missing;
+}
+
 // The actions' bearer token: api.token_file, else ./var/api-token, made once
 // with 32 random hex characters and mode 0600. The token itself is never
 // printed; the banner names the file.
@@ -193,16 +211,7 @@ void add_up_command(CLI::App& app, global_options& g, int& rc) {
     ::setenv("CTK_HDFS__URL", c.cluster.hdfs.url.c_str(), 1);
     if (!c.cluster.crawler.replay.empty()) ::setenv("CTK_CRAWLER__REPLAY", c.cluster.crawler.replay.c_str(), 1);
     pipeline::supervisor sup(child_argv(g, b->bootstrap(), "local"), c.cluster.metrics.base_port);
-    std::string missing;
-    for (const auto& e : actors::registry()) {
-      if (!e.make) {
-        missing += (missing.empty() ? "" : ", ") + e.name;
-        continue;
-      }
-      if (e.name == "db-sink" && c.cluster.postgres.dsn.empty()) continue;
-      const int n = counts.count(e.name) ? counts[e.name] : 1;
-      for (int i = 0; i < n; ++i) sup.add(e.name, i);
-    }
+    const std::string missing = add_children(sup, counts, c);
     c.cluster.kafka.bootstrap = b->bootstrap();  // the dashboard's crawl action publishes here
     std::string dashboard;
     auto server = start_dashboard(c, dashboard);

@@ -81,6 +81,24 @@ async function nonEmptyCanvas(page, selector) {
     await page.waitForFunction(() => [...document.querySelectorAll("#topics tbody tr td:first-child")]
       .some((td) => td.textContent.endsWith(".unique")));
   });
+  await step("pause and resume an actor from its row", async () => {
+    const row = "#instances tbody tr[data-identity='local/validator/0']";
+    const state = () => page.$eval(row + " .badge", (b) => b.textContent);
+    await page.click(row + " button:has-text('Pause')");
+    await page.waitForFunction((sel) => {
+      if (document.querySelector(sel + " .badge")?.textContent === "paused") return true;
+      document.querySelector("nav button[data-tab=cluster]").click();
+      return false;
+    }, row, { polling: 1000 });
+    assert.match(await page.textContent("#action-result"), /"ok":true/);
+    await page.click(row + " button:has-text('Resume')");
+    await page.waitForFunction((sel) => {
+      if (document.querySelector(sel + " .badge")?.textContent === "running") return true;
+      document.querySelector("nav button[data-tab=cluster]").click();
+      return false;
+    }, row, { polling: 1000 });
+    assert.strictEqual(await state(), "running");
+  });
   await step("crawl-now on a replay source shows its report", async () => {
     await page.click("#sources tr[data-source=upbit] button");
     await page.waitForFunction(() => /^(ok|partial): \d+ records/.test(

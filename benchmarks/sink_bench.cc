@@ -88,7 +88,8 @@ int main(int argc, char** argv) {
   cfg.cluster.hdfs.url = "file://" + root;
   cfg.cluster.postgres.dsn = dsn;
   const char* actor_name = *file ? "hdfs-sink" : "db-sink";
-  auto sink = ctk::actors::find(actor_name)->make({cfg, "bench/" + std::string(actor_name) + "/0"});
+  ctk::pipeline::metrics_registry metrics;
+  auto sink = ctk::actors::find(actor_name)->make({cfg, "bench/" + std::string(actor_name) + "/0", metrics});
   std::vector<std::string> values, keys;
   values.reserve(static_cast<std::size_t>(n));
   keys.reserve(static_cast<std::size_t>(n));

@@ -1,6 +1,7 @@
 // RAII wrappers over librdkafka's C API: producer, consumer and admin
-// helpers. These are the only places that talk to librdkafka; actors see
-// the runtime in pipeline/ instead.
+// helpers. These are the only places that talk to librdkafka; the actor
+// loop sees them through kafka_transport.h, actors through the accessors
+// below (and the runtime in pipeline/).
 //
 // Threading: a producer may be used from any thread (librdkafka is
 // thread-safe); a consumer belongs to the thread that polls it, and its
@@ -20,30 +21,9 @@
 #include <string_view>
 #include <vector>
 
+#include "brokers/transport.h"
+
 namespace ctk::kafka {
-
-using properties = std::map<std::string, std::string>;
-
-// Topic and group names under the deployment's prefix (DESIGN.md §2).
-struct names {
-  std::string prefix = "ctk.";
-  std::string topic(std::string_view base) const { return prefix + std::string(base); }
-  std::string group(std::string_view actor) const { return prefix + std::string(actor); }
-};
-
-// The pipeline's topics, base names without prefix.
-inline const std::vector<std::string>& pipeline_topics() {
-  static const std::vector<std::string> t{"control",  "raw",         "valid",   "deadletter",    "unique",
-                                          "insights", "dedup.state", "reports", "analyzer.state"};
-  return t;
-}
-
-struct topic_partition {
-  std::string topic;
-  std::int32_t partition = 0;
-  std::int64_t offset = RD_KAFKA_OFFSET_INVALID;
-  auto operator<=>(const topic_partition&) const = default;
-};
 
 struct handle_deleter {
   void operator()(rd_kafka_t* rk) const { rd_kafka_destroy(rk); }
@@ -158,17 +138,6 @@ class producer {
   std::map<std::string, std::int32_t, std::less<>> partition_counts_;
   std::function<void(std::uint64_t, rd_kafka_resp_err_t)> report_;
   broker_link link_;
-};
-
-// Told about partition assignment changes, inside consumer::poll().
-class rebalance_listener {
- public:
-  virtual ~rebalance_listener() = default;
-  // `parts` carry the start offsets (committed, else beginning); the
-  // listener may change them (e.g. to offsets kept in a database).
-  virtual void on_assign(std::vector<topic_partition>& parts) = 0;
-  // Called before the partitions go away: finish and commit work for them.
-  virtual void on_revoke(const std::vector<topic_partition>& parts, bool lost) = 0;
 };
 
 // Group consumer with manual commits. auto.offset.reset=error is forced so

@@ -68,12 +68,13 @@ void add_run_command(CLI::App& app, global_options& g, int& rc) {
       return;
     }
     auto& stop = pipeline::install_stop_signals();
-    auto a = entry->make({c, identity});
+    pipeline::metrics_registry metrics(pipeline::actor_labels(o->actor, identity));
+    auto a = entry->make({c, identity, metrics});
     auto rcfg = pipeline::make_runner_config(c.cluster, identity);
     rcfg.config_dir = c.dir;
     rcfg.restarts = o->restarts;
     if (o->metrics_port >= 0) rcfg.metrics_port = o->metrics_port;
-    pipeline::runner r(*a, std::move(rcfg));
+    pipeline::runner r(*a, std::move(rcfg), metrics);
     rc = r.run(stop);
   });
 }

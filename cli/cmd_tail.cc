@@ -72,9 +72,9 @@ std::vector<kafka::topic_partition> start_offsets(const kafka::topic_info& t, co
                                                   long n) {
   std::vector<kafka::topic_partition> start;
   for (const auto& p : t.partitions) {
-    std::int64_t off = RD_KAFKA_OFFSET_END;
+    std::int64_t off = kafka::offset_end;
     if (o.from_beginning || o.count)
-      off = RD_KAFKA_OFFSET_BEGINNING;
+      off = kafka::offset_beginning;
     else if (last_n)
       off = std::max(p.low, p.high - n);
     start.push_back({t.name, p.partition, off});

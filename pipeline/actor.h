@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-#include "brokers/kafka.h"
+#include "brokers/transport.h"
 #include "pipeline/metrics.h"
 
 namespace ctk::pipeline {
@@ -77,8 +77,6 @@ class actor {
   // false while the actor's own store is failing (read by the metrics
   // thread: keep it an atomic read); /healthz reports 503 then.
   virtual bool healthy() const { return true; }
-  // The actor's own counters and gauges, next to the runner's (called once).
-  virtual void register_metrics(metrics_registry&) {}
   virtual std::string name() const = 0;                 // "validator"; also the consumer group (with prefix)
   virtual std::vector<std::string> inputs() const = 0;  // base topic names consumed
   // Base topic names emit() writes to (besides `deadletter`): the producer

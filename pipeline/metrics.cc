@@ -44,6 +44,11 @@ void metrics_registry::gauge(const std::string& name, const std::string& help, s
   gauges_.push_back({name, help, std::move(read)});
 }
 
+void metrics_registry::counter_fn(const std::string& name, const std::string& help, std::function<double()> read) {
+  std::lock_guard lock(mu_);
+  gauges_.push_back({name, help, std::move(read), "counter"});
+}
+
 std::string metrics_registry::render() const {
   std::lock_guard lock(mu_);
   std::string out;
@@ -53,7 +58,7 @@ std::string metrics_registry::render() const {
     out += c.name + label_text_ + " " + std::to_string(c.value.load()) + "\n";
   }
   for (const auto& g : gauges_) {
-    out += "# HELP " + g.name + " " + g.help + "\n# TYPE " + g.name + " gauge\n";
+    out += "# HELP " + g.name + " " + g.help + "\n# TYPE " + g.name + " " + g.type + "\n";
     std::snprintf(num, sizeof num, "%.17g", g.read());
     out += g.name + label_text_ + " " + num + "\n";
   }

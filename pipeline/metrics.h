@@ -26,6 +26,9 @@ class metrics_registry {
   // Returns a counter that lives as long as the registry.
   std::atomic<std::uint64_t>& counter(const std::string& name, const std::string& help);
   void gauge(const std::string& name, const std::string& help, std::function<double()> read);
+  // A counter another component keeps (its own atomic), read at each
+  // scrape: exposed as a counter, so its `_total` name is right.
+  void counter_fn(const std::string& name, const std::string& help, std::function<double()> read);
   std::string render() const;
 
  private:
@@ -36,6 +39,7 @@ class metrics_registry {
   struct gauge_entry {
     std::string name, help;
     std::function<double()> read;
+    const char* type = "gauge";
   };
   std::string label_text_;
   mutable std::mutex mu_;

@@ -7,6 +7,7 @@
 #include <random>
 #include <thread>
 
+#include "brokers/kafka_transport.h"
 #include "config/loader.h"
 #include "messages/envelope.h"
 #include "pipeline/process.h"
@@ -51,10 +52,11 @@ runner_config make_runner_config(const cfg::cluster_settings& s, const std::stri
   return rc;
 }
 
-runner::runner(actor& a, runner_config rc)
+runner::runner(actor& a, runner_config rc, metrics_registry& metrics, std::unique_ptr<kafka::transport> over)
     : actor_(a),
       rc_(std::move(rc)),
-      metrics_({{"actor", a.name()}, {"instance", rc_.identity}}),
+      metrics_(metrics),
+      transport_(std::move(over)),
       consumed_(metrics_.counter("ctk_consumed_total", "messages consumed")),
       dead_lettered_(metrics_.counter("ctk_dead_lettered_total", "messages sent to the dead-letter topic")),
       retried_(metrics_.counter("ctk_retried_total", "retries after handle() or flush() said retry")),
@@ -70,9 +72,8 @@ runner::runner(actor& a, runner_config rc)
       us_flush_(metrics_.counter("ctk_phase_flush_microseconds_total", "time spent in the actor's flush()")),
       us_commit_(metrics_.counter("ctk_phase_commit_microseconds_total", "time spent committing offsets")),
       started_(clock::now()) {
-  actor_.register_metrics(metrics_);
-  metrics_.gauge("ctk_produced_total", "messages produced and acknowledged",
-                 [this] { return producer_ ? static_cast<double>(producer_->acked()) : 0.0; });
+  metrics_.counter_fn("ctk_produced_total", "messages produced and acknowledged",
+                      [this] { return transport_ ? static_cast<double>(transport_->acked()) : 0.0; });
   metrics_.gauge("ctk_lag_messages", "high watermark minus position, summed over assigned partitions",
                  [this] { return static_cast<double>(lag_.load()); });
   metrics_.gauge("ctk_healthy", "1 when the last flush succeeded and a broker is reachable, else 0",
@@ -105,7 +106,7 @@ runner::batch& runner::open_batch() {
 void runner::emit(std::string_view topic, std::string_view key, std::string_view value, std::int32_t partition) {
   batch& b = open_batch();
   std::string err;
-  if (producer_->produce(full_topic(topic), partition, key, value, &err, b.seq)) {
+  if (transport_->produce(full_topic(topic), partition, key, value, err, b.seq)) {
     ++b.outstanding;
   } else if (rejected_.empty()) {
     // Refused outright (too large, unknown partition, ...): refused again on
@@ -116,12 +117,12 @@ void runner::emit(std::string_view topic, std::string_view key, std::string_view
 
 std::int32_t runner::partition_for(std::string_view topic, std::string_view partition_key) {
   const std::string& full = full_topic(topic);
-  std::int32_t n = producer_->partition_count(full);
+  std::int32_t n = transport_->partition_count(full);
   if (n <= 0) {
     std::string err;  // not learned at start (broker slow): ask now, once per call until known
-    if (!producer_->prepare({full}, 5000, err))
+    if (!transport_->prepare({full}, 5000, err))
       spdlog::warn("partitions of {} unknown ({}); placing by key", full, err);
-    n = producer_->partition_count(full);
+    n = transport_->partition_count(full);
   }
   if (n <= 0) return -1;
   return static_cast<std::int32_t>(XXH3_64bits(partition_key.data(), partition_key.size()) %
@@ -129,12 +130,16 @@ std::int32_t runner::partition_for(std::string_view topic, std::string_view part
 }
 
 bool runner::start_clients(std::string& err) {
-  kafka::properties pprops = rc_.client;
-  for (const auto& [k, v] : rc_.producer) pprops[k] = v;
-  producer_ = kafka::producer::create(pprops, err);
-  if (!producer_) return false;
-  producer_->on_delivery_report([this](std::uint64_t seq, rd_kafka_resp_err_t e) {
-    if (e && delivery_error_.empty()) delivery_error_ = rd_kafka_err2str(e);
+  if (!transport_) {
+    kafka::properties pprops = rc_.client;
+    for (const auto& [k, v] : rc_.producer) pprops[k] = v;
+    kafka::properties cprops = rc_.client;
+    for (const auto& [k, v] : rc_.consumer) cprops[k] = v;
+    transport_ = kafka::kafka_transport::create(pprops, std::move(cprops), err);
+    if (!transport_) return false;
+  }
+  transport_->on_delivery([this](std::uint64_t seq, const std::string& e) {
+    if (!e.empty() && delivery_error_.empty()) delivery_error_ = e;
     for (auto& b : inflight_)
       if (b.seq == seq) {
         --b.outstanding;
@@ -143,14 +148,10 @@ bool runner::start_clients(std::string& err) {
   });
   std::vector<std::string> out{rc_.names.topic("deadletter")};
   for (const auto& t : actor_.outputs()) out.push_back(rc_.names.topic(t));
-  if (!producer_->prepare(out, 10000, err)) spdlog::warn("output topics not ready yet ({}); producing anyway", err);
-  kafka::properties cprops = rc_.client;
-  for (const auto& [k, v] : rc_.consumer) cprops[k] = v;
-  consumer_ = kafka::consumer::create(cprops, rc_.names.group(actor_.name()), this, err);
-  if (!consumer_) return false;
+  if (!transport_->prepare(out, 10000, err)) spdlog::warn("output topics not ready yet ({}); producing anyway", err);
   std::vector<std::string> topics;
   for (const auto& t : actor_.inputs()) topics.push_back(rc_.names.topic(t));
-  return consumer_->subscribe(topics, err);
+  return transport_->subscribe(rc_.names.group(actor_.name()), topics, this, err);
 }
 
 bool runner::start_metrics(std::string& err) {
@@ -172,7 +173,7 @@ void runner::start_control() {
                   : pause_requested_.load() ? "paused"
                                             : "running";
         s.consumed = consumed_.load();
-        s.produced = producer_->acked();
+        s.produced = transport_->acked();
         s.lag = lag_.load();
         s.dead_letters = dead_lettered_.load();
         s.rss_bytes = static_cast<std::int64_t>(rss_bytes());
@@ -209,10 +210,10 @@ int runner::run(const std::atomic<bool>& stop) {
       {
         phase_timer t(us_handle_);
         while (!pending_.empty()) {
-          kafka::message_ptr m = std::move(pending_.front());
+          kafka::polled m = std::move(pending_.front());
           pending_.pop_front();
-          if (!assigned_.count({kafka::topic_of(*m), m->partition})) continue;  // revoked meanwhile
-          if (!handle_one(*m, stop) && stop.load()) {
+          if (!assigned_.count({m.topic, m.partition})) continue;  // revoked meanwhile
+          if (!handle_one(m, stop) && stop.load()) {
             complete = false;
             break;
           }
@@ -228,7 +229,7 @@ int runner::run(const std::atomic<bool>& stop) {
       phase_timer t(us_delivery_);
       settle(false);
       while (inflight_.size() >= depth && delivery_error_.empty() && !stop.load()) {
-        producer_->poll(5);
+        transport_->serve_deliveries(5);
         settle(false);
       }
     }
@@ -238,38 +239,38 @@ int runner::run(const std::atomic<bool>& stop) {
   spdlog::info("stopping: committing finished work and leaving the group");
   if (flush_actor(nullptr, true) && !inflight_.empty()) inflight_.back().sealed = true;
   settle(true);
-  consumer_->close();  // revoke → on_revoke commits anything left
+  transport_->close();  // revoke → on_revoke commits anything left
   std::string ferr;
-  if (!producer_->flush(ferr)) spdlog::error("while stopping: {}", ferr);
+  if (!transport_->flush(ferr)) spdlog::error("while stopping: {}", ferr);
   if (agent_) agent_->stop();  // its last heartbeat says "stopped"
   spdlog::info(
       "stopped: consumed {}, produced {}, dead-lettered {}; seconds in poll {:.2f}, handle {:.2f}, "
       "delivery {:.2f}, flush {:.2f}, commit {:.2f}",
-      consumed_.load(), producer_->acked(), dead_lettered_.load(), secs(us_poll_), secs(us_handle_), secs(us_delivery_),
-      secs(us_flush_), secs(us_commit_));
+      consumed_.load(), transport_->acked(), dead_lettered_.load(), secs(us_poll_), secs(us_handle_),
+      secs(us_delivery_), secs(us_flush_), secs(us_commit_));
   return 0;
 }
 
 void runner::collect_batch(const std::atomic<bool>& stop) {
   const auto deadline = clock::now() + std::chrono::milliseconds(rc_.runtime.batch_max_ms);
   const std::size_t max = static_cast<std::size_t>(rc_.runtime.batch_max_messages);
-  std::vector<kafka::message_ptr> got;
+  std::vector<kafka::polled> got;
   while ((pending_.size() < max || holding_for_rebalance_) && !stop.load()) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now()).count();
     if (left <= 0) break;
     // An empty batch waits (in short slices, so a stop is prompt); a started
     // one takes what is already fetched and goes.
     got.clear();
-    consumer_->poll_batch(
+    transport_->poll_batch(
         static_cast<int>(std::min<long long>(left, pending_.empty() || holding_for_rebalance_ ? 100 : 1)),
         pending_.size() < max ? max - pending_.size() : max, got);
     if (got.empty() && !pending_.empty()) break;
     for (auto& m : got) {
-      if (m->err) {
-        on_consumer_error(*m);
+      if (m.what != kafka::polled::kind::message) {
+        on_consumer_error(m);
       } else if (holding_for_rebalance_ && pending_.size() >= 4 * max) {
         // Bounded while holding: drop, and remember where to re-read from.
-        dropped_from_.try_emplace({kafka::topic_of(*m), m->partition}, m->offset);
+        dropped_from_.try_emplace({m.topic, m.partition}, m.offset);
       } else {
         pending_.push_back(std::move(m));
       }
@@ -277,9 +278,9 @@ void runner::collect_batch(const std::atomic<bool>& stop) {
   }
 }
 
-bool runner::handle_one(const rd_kafka_message_t& m, const std::atomic<bool>& stop) {
-  const std::string topic = kafka::topic_of(m);
-  const input in{topic, m.partition, m.offset, kafka::key(m), kafka::payload(m)};
+bool runner::handle_one(const kafka::polled& m, const std::atomic<bool>& stop) {
+  const std::string& topic = m.topic;
+  const input in{topic, m.partition, m.offset, m.key, m.value};
   consumed_.fetch_add(1);
   const std::uint64_t rewinds_at_start = rewinds_;
   for (int attempt = 0;; ++attempt) {
@@ -352,17 +353,18 @@ void runner::backoff(int attempt, const std::atomic<bool>& stop) {
   const auto deadline = clock::now() + std::chrono::milliseconds(static_cast<long>(base * jitter(rng)));
   // Keep serving the consumer (group membership, rebalances) while paused;
   // messages already fetched are kept, in order, behind the current batch.
-  auto parts = consumer_->assignment();
-  consumer_->pause(parts);
+  transport_->pause(transport_->assignment());
+  std::vector<kafka::polled> got;
   while (clock::now() < deadline && !stop.load()) {
-    kafka::message_ptr m = consumer_->poll(50);
-    if (!m) continue;
-    if (m->err)
-      on_consumer_error(*m);
-    else
-      pending_.push_back(std::move(m));
+    got.clear();
+    transport_->poll_batch(50, 1, got);
+    for (auto& m : got)
+      if (m.what != kafka::polled::kind::message)
+        on_consumer_error(m);
+      else
+        pending_.push_back(std::move(m));
   }
-  consumer_->resume(consumer_->assignment());
+  transport_->resume(transport_->assignment());
 }
 
 bool runner::flush_actor(const std::atomic<bool>* stop, bool all) {
@@ -412,14 +414,14 @@ void runner::idle_actor() {
 void runner::settle(bool wait_all) {
   if (wait_all) {
     std::string err;
-    if (!producer_->flush(err) && delivery_error_.empty()) delivery_error_ = err;
+    if (!transport_->flush(err) && delivery_error_.empty()) delivery_error_ = err;
   } else {
-    producer_->poll(0);
+    transport_->serve_deliveries(0);
   }
   if (!delivery_error_.empty()) {
     // Every report must be in before the batches are dropped and re-read.
     std::string err;
-    producer_->flush(err);
+    transport_->flush(err);
     rewind(delivery_error_);
     return;
   }
@@ -444,7 +446,7 @@ void runner::settle(bool wait_all) {
   bool ok;
   {
     phase_timer t(us_commit_);
-    ok = consumer_->commit(commit, err);
+    ok = transport_->commit(commit, err);
   }
   if (!ok) {
     // Typically a rebalance in progress. The offsets stay in to_commit_ and
@@ -483,12 +485,12 @@ void runner::settle(bool wait_all) {
     for (const auto& [tp, off] : dropped_from_) back.push_back({tp.first, tp.second, off});
     dropped_from_.clear();
     if (!back.empty()) {
-      std::erase_if(pending_, [&](const kafka::message_ptr& m) {
+      std::erase_if(pending_, [&](const kafka::polled& m) {
         for (const auto& b : back)
-          if (b.topic == kafka::topic_of(*m) && b.partition == m->partition) return true;
+          if (b.topic == m.topic && b.partition == m.partition) return true;
         return false;
       });
-      if (!consumer_->seek(back, err)) spdlog::error("{}", err);
+      if (!transport_->seek(back, err)) spdlog::error("{}", err);
     }
   }
 }
@@ -501,50 +503,47 @@ void runner::rewind(const std::string& why) {
   std::vector<kafka::topic_partition> to;
   for (const auto& tp : assigned_) {
     auto it = committed_.find(tp);
-    to.push_back({tp.first, tp.second, it == committed_.end() ? RD_KAFKA_OFFSET_BEGINNING : it->second});
+    to.push_back({tp.first, tp.second, it == committed_.end() ? kafka::offset_beginning : it->second});
   }
   actor_.on_revoke(to);
   pending_.clear();
   inflight_.clear();
   to_commit_.clear();  // acknowledged, but the redo re-reads them anyway
   std::string err;
-  if (!consumer_->seek(to, err)) spdlog::error("{}", err);
+  if (!transport_->seek(to, err)) spdlog::error("{}", err);
 }
 
-void runner::on_consumer_error(const rd_kafka_message_t& m) {
-  if (m.err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET && m.rkt) {
-    // The position fell outside the log: the broker dropped data we had not
-    // consumed (the embedded broker keeps 5 MiB per partition), or the log
-    // was truncated. Never skip silently: report, dead-letter a notice, then
-    // continue from the oldest message still there.
-    const std::string topic = kafka::topic_of(m);
-    std::int64_t low = -1, high = -1;
-    rd_kafka_query_watermark_offsets(consumer_->raw(), topic.c_str(), m.partition, &low, &high, 5000);
-    std::int64_t lost = m.offset >= 0 && low > m.offset ? low - m.offset : 0;
-    const std::string reason =
-        "DATA LOSS on " + topic + "/" + std::to_string(m.partition) + ": position " + std::to_string(m.offset) +
-        " is outside the log [" + std::to_string(low) + ", " + std::to_string(high) + "); " +
-        (lost > 0 ? std::to_string(lost) + " messages were dropped by the broker before they were consumed"
-                  : "the log was truncated or recreated") +
-        "; resuming at " + std::to_string(low);
-    spdlog::critical("{}", reason);
-    data_loss_.fetch_add(static_cast<std::uint64_t>(lost));
-    outcome o = outcome::dead_letter("data_loss", reason);
-    dead_letter(topic, m.partition, m.offset, topic, "", o);
-    std::string err;
-    std::vector<kafka::topic_partition> starts;
-    for (const auto& [tp, off] : committed_) starts.push_back({tp.first, tp.second, off});
-    if (!consumer_->restart_at({topic, m.partition, low >= 0 ? low : RD_KAFKA_OFFSET_BEGINNING}, starts, err))
-      spdlog::error("{}", err);
+void runner::on_consumer_error(const kafka::polled& m) {
+  using kind = kafka::polled::kind;
+  if (m.what == kind::partition_end) return;
+  if (m.what != kind::out_of_range) {
+    if (m.topic.empty())
+      spdlog::warn("consumer: {}", m.error);
+    else
+      spdlog::warn("consumer: {}/{}: {}", m.topic, m.partition, m.error);
     return;
   }
-  const char* what = rd_kafka_err2str(m.err);
-  if (m.err == RD_KAFKA_RESP_ERR__PARTITION_EOF) return;
-  if (m.rkt)
-    spdlog::warn("consumer: {}/{}: {} ({})", kafka::topic_of(m), m.partition, what,
-                 std::string_view(static_cast<const char*>(m.payload), m.len));
-  else
-    spdlog::warn("consumer: {} ({})", what, std::string_view(static_cast<const char*>(m.payload), m.len));
+  // The position fell outside the log: the broker dropped data we had not
+  // consumed (the embedded broker keeps 5 MiB per partition), or the log
+  // was truncated. Never skip silently: report, dead-letter a notice, then
+  // continue from the oldest message still there.
+  std::int64_t low = -1, high = -1;
+  std::string err;
+  if (!transport_->watermarks(m.topic, m.partition, low, high, err)) spdlog::error("{}", err);
+  const std::int64_t lost = m.offset >= 0 && low > m.offset ? low - m.offset : 0;
+  const std::string reason =
+      "DATA LOSS on " + m.topic + "/" + std::to_string(m.partition) + ": position " + std::to_string(m.offset) +
+      " is outside the log [" + std::to_string(low) + ", " + std::to_string(high) + "); " +
+      (lost > 0 ? std::to_string(lost) + " messages were dropped by the broker before they were consumed"
+                : "the log was truncated or recreated") +
+      "; resuming at " + std::to_string(low);
+  spdlog::critical("{}", reason);
+  data_loss_.fetch_add(static_cast<std::uint64_t>(lost));
+  dead_letter(m.topic, m.partition, m.offset, m.topic, "", outcome::dead_letter("data_loss", reason));
+  std::vector<kafka::topic_partition> starts;
+  for (const auto& [tp, off] : committed_) starts.push_back({tp.first, tp.second, off});
+  if (!transport_->restart_at({m.topic, m.partition, low >= 0 ? low : kafka::offset_beginning}, starts, err))
+    spdlog::error("{}", err);
 }
 
 void runner::on_assign(std::vector<kafka::topic_partition>& parts) {
@@ -594,26 +593,23 @@ void runner::on_revoke(const std::vector<kafka::topic_partition>& parts, bool lo
     to_commit_.erase(tp);
     for (auto& b : inflight_) b.offsets.erase({p.topic, p.partition});
   }
-  std::erase_if(pending_, [&](const kafka::message_ptr& m) {
-    return !assigned_.count({kafka::topic_of(*m), m->partition});
-  });
+  std::erase_if(pending_, [&](const kafka::polled& m) { return !assigned_.count({m.topic, m.partition}); });
   actor_.on_revoke(parts);
   spdlog::info("{} {} partitions", lost ? "lost" : "revoked", parts.size());
 }
 
-void runner::update_lag() { lag_.store(consumer_->lag()); }
+void runner::update_lag() { lag_.store(transport_->lag()); }
 
 void runner::check_brokers() {
-  if (!producer_->brokers_down() && !consumer_->brokers_down()) {
+  if (!transport_->brokers_down()) {
     connected_.store(true);
     return;
   }
-  // librdkafka keeps reconnecting by itself; a probe only tells when it has.
+  // The client keeps reconnecting by itself; a probe only tells when it has.
   const auto now = clock::now();
   if (now < next_probe_) return;
   next_probe_ = now + std::chrono::seconds(1);
-  const bool up = (!producer_->brokers_down() || producer_->probe_brokers(200)) &&
-                  (!consumer_->brokers_down() || consumer_->probe_brokers(200));
+  const bool up = transport_->probe_brokers(200);
   if (connected_.exchange(up) != up) {
     if (up)
       spdlog::info("broker reachable again");
@@ -658,9 +654,9 @@ void runner::on_control(const control::command& c) {
 // assigned meanwhile are held as they are assigned (before any fetch).
 void runner::apply_control() {
   const bool want = pause_requested_.load();
-  if (want == consumer_->held()) return;
-  consumer_->hold(want);
-  const auto n = consumer_->assignment().size();
+  if (want == transport_->held()) return;
+  transport_->hold(want);
+  const auto n = transport_->assignment().size();
   if (want)
     spdlog::info("paused: consumption of {} partitions stopped (control)", n);
   else

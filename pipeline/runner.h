@@ -23,7 +23,7 @@
 #include <string>
 
 #include "brokers/control.h"
-#include "brokers/kafka.h"
+#include "brokers/transport.h"
 #include "config/settings.h"
 #include "pipeline/actor.h"
 #include "pipeline/metrics.h"
@@ -46,12 +46,22 @@ struct runner_config {
   int restarts = 0;        // restarts of this identity so far (from the supervisor), for heartbeats
 };
 
+// The labels of an actor's series: {actor, instance}.
+inline std::vector<std::pair<std::string, std::string>> actor_labels(const std::string& actor,
+                                                                     const std::string& identity) {
+  return {{"actor", actor}, {"instance", identity}};
+}
+
 // Builds a runner_config from loaded settings (kafka, runtime, metrics).
 runner_config make_runner_config(const cfg::cluster_settings& s, const std::string& identity);
 
 class runner final : kafka::rebalance_listener, public emitter {
  public:
-  runner(actor& a, runner_config rc);
+  // Over Kafka (the transport is made from rc at run()), or over the given
+  // transport (brokers/memory_transport.h in unit tests). The runner's own
+  // series join the actor's in `metrics` (labels: actor_labels()), which
+  // outlives the runner.
+  runner(actor& a, runner_config rc, metrics_registry& metrics, std::unique_ptr<kafka::transport> over = nullptr);
   ~runner() override;
 
   // Runs until `stop` is set. Returns the exit code: 0 after a clean drain,
@@ -81,14 +91,14 @@ class runner final : kafka::rebalance_listener, public emitter {
     bool sealed = false;                     // handled and flushed
   };
 
-  // run()'s start-up steps: producer and consumer (false: err), the
+  // run()'s start-up steps: the transport's producer and consumer (false: err), the
   // metrics endpoint (a taken port falls back to a free one), the control agent.
   bool start_clients(std::string& err);
   bool start_metrics(std::string& err);
   void start_control();
   void collect_batch(const std::atomic<bool>& stop);
   // false: abandoned (stop requested or partition revoked while retrying)
-  bool handle_one(const rd_kafka_message_t& m, const std::atomic<bool>& stop);
+  bool handle_one(const kafka::polled& m, const std::atomic<bool>& stop);
   // actor.flush() (or flush_all()); with a stop flag, retried with backoff
   // until it succeeds. false: not flushed (or redone: the batches are gone).
   bool flush_actor(const std::atomic<bool>* stop, bool all);
@@ -100,7 +110,7 @@ class runner final : kafka::rebalance_listener, public emitter {
   void rewind(const std::string& why);
   batch& open_batch();
   void backoff(int attempt, const std::atomic<bool>& stop);
-  void on_consumer_error(const rd_kafka_message_t& m);
+  void on_consumer_error(const kafka::polled& m);
   const std::string& full_topic(std::string_view base);
   void update_lag();
   // connected_ from the clients' broker links (a metadata probe at most once a second while down).
@@ -112,12 +122,11 @@ class runner final : kafka::rebalance_listener, public emitter {
 
   actor& actor_;
   runner_config rc_;
-  metrics_registry metrics_;
+  metrics_registry& metrics_;
   std::unique_ptr<metrics_server> server_;
-  std::unique_ptr<kafka::producer> producer_;
-  std::unique_ptr<kafka::consumer> consumer_;
+  std::unique_ptr<kafka::transport> transport_;
 
-  std::deque<kafka::message_ptr> pending_;
+  std::deque<kafka::polled> pending_;
   std::deque<batch> inflight_;  // oldest first; the back is the one being filled
   std::uint64_t next_seq_ = 1;
   std::uint64_t rewinds_ = 0;                        // a message in retry is abandoned when this changes

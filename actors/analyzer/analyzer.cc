@@ -14,6 +14,7 @@
 #include "actors/analyzer/sentiment.h"
 #include "actors/analyzer/state.h"
 #include "actors/validator/normalize.h"
+#include "brokers/kafka.h"
 #include "messages/analysis.h"
 #include "messages/envelope.h"
 
@@ -41,7 +42,27 @@ class analyzer_actor final : public pipeline::actor {
   explicit analyzer_actor(const pipeline::actor_context& ctx)
       : settings_(ctx.config.cluster.analyzer),
         names_{ctx.config.cluster.kafka.prefix},
+        candles_(ctx.metrics.counter("ctk_analyzer_candles_total", "candles closed (indicator records produced)")),
+        sentiments_(ctx.metrics.counter("ctk_analyzer_sentiments_total", "news records scored")),
+        insights_(ctx.metrics.counter("ctk_analyzer_insights_total", "insights produced")),
+        late_(ctx.metrics.counter("ctk_analyzer_late_total",
+                                  "market records older than their symbol's open candle (dead-lettered)")),
+        replayed_(ctx.metrics.counter("ctk_analyzer_replayed_total",
+                                      "market records skipped because the restored state already held them")),
+        news_read_(ctx.metrics.counter("ctk_analyzer_news_read_total",
+                                       "news items the news feed read (all news, every instance)")),
+        news_late_(ctx.metrics.counter(
+            "ctk_analyzer_news_late_total",
+            "news items more than news_lateness behind their source's newest (not in news insights)")),
         book_(*cfg::parse_duration_ms(settings_.news_lateness)) {
+    auto& m = ctx.metrics;
+    m.gauge("ctk_analyzer_symbols", "symbols tracked in the assigned partitions",
+            [this] { return static_cast<double>(symbol_count_.load()); });
+    m.gauge("ctk_analyzer_pending_candles", "closed candles whose insights wait for the news of their time",
+            [this] { return static_cast<double>(pending_count_.load()); });
+    m.gauge("ctk_analyzer_news_watermark_seconds",
+            "news is complete up to this time (unix seconds): candles ending before it are judged",
+            [this] { return static_cast<double>(watermark_ms_.load()) / 1000.0; });
     std::vector<lexicon_error> errors;
     scorer_ = sentiment_scorer::load(lexicon_files(settings_, ctx.config.dir), settings_.sentiment_threshold, errors);
     if (!errors.empty())
@@ -70,26 +91,6 @@ class analyzer_actor final : public pipeline::actor {
   std::string name() const override { return "analyzer"; }
   std::vector<std::string> inputs() const override { return {"unique"}; }
   std::vector<std::string> outputs() const override { return {"insights", "analyzer.state"}; }
-
-  void register_metrics(pipeline::metrics_registry& m) override {
-    candles_ = &m.counter("ctk_analyzer_candles_total", "candles closed (indicator records produced)");
-    sentiments_ = &m.counter("ctk_analyzer_sentiments_total", "news records scored");
-    insights_ = &m.counter("ctk_analyzer_insights_total", "insights produced");
-    late_ =
-        &m.counter("ctk_analyzer_late_total", "market records older than their symbol's open candle (dead-lettered)");
-    replayed_ = &m.counter("ctk_analyzer_replayed_total",
-                           "market records skipped because the restored state already held them");
-    m.gauge("ctk_analyzer_symbols", "symbols tracked in the assigned partitions",
-            [this] { return static_cast<double>(symbol_count_.load()); });
-    news_read_ = &m.counter("ctk_analyzer_news_read_total", "news items the news feed read (all news, every instance)");
-    news_late_ = &m.counter("ctk_analyzer_news_late_total",
-                            "news items more than news_lateness behind their source's newest (not in news insights)");
-    m.gauge("ctk_analyzer_pending_candles", "closed candles whose insights wait for the news of their time",
-            [this] { return static_cast<double>(pending_count_.load()); });
-    m.gauge("ctk_analyzer_news_watermark_seconds",
-            "news is complete up to this time (unix seconds): candles ending before it are judged",
-            [this] { return static_cast<double>(watermark_ms_.load()) / 1000.0; });
-  }
 
   // A snapshot no newer than the committed offset C is the state as of an
   // offset whose output is acknowledged; replay from there rewrites the
@@ -167,7 +168,7 @@ class analyzer_actor final : public pipeline::actor {
     std::size_t read = 0;
     std::map<std::string, std::int64_t> first_offsets;  // of symbols with no usable snapshot
     const std::int64_t end = reader_->read(
-        names_.topic("analyzer.state"), p, RD_KAFKA_OFFSET_BEGINNING,
+        names_.topic("analyzer.state"), p, kafka::offset_beginning,
         [&](const auto& m) {
           ++read;
           if (!decoder_.decode(kafka::payload(m), s, derr)) return;
@@ -265,7 +266,7 @@ class analyzer_actor final : public pipeline::actor {
       count_symbols();
     }
     if (in.offset < tr.resume_at) {
-      ++*replayed_;
+      ++replayed_;
       return pipeline::outcome::ok();
     }
     // Late for any interval: older than the open candle, or not newer than the last closed one.
@@ -274,7 +275,7 @@ class analyzer_actor final : public pipeline::actor {
       const series_state& s = tr.state.series[i];
       const bool late = s.open.bucket >= 0 ? b < s.open.bucket : s.closed_bucket >= 0 && b <= s.closed_bucket;
       if (!late) continue;
-      ++*late_;
+      ++late_;
       advance(tr, in.offset);
       ps.dirty.insert(m.symbol);
       return pipeline::outcome::dead_letter("late", m.symbol + " at " + m.timestamp + " is older than its open " +
@@ -307,7 +308,7 @@ class analyzer_actor final : public pipeline::actor {
     closed_candle c = close_candle(s, periods_, symbol, iv.name);
     c.end_ms = end;
     emit_record("indicator", symbol + '\x1f' + iv.name + '\x1f' + c.row.candle_time, c.row.candle_time, c.row, out);
-    ++*candles_;
+    ++candles_;
     s.pending.push_back(std::move(c));
     pending_count_.fetch_add(1);
   }
@@ -328,7 +329,7 @@ class analyzer_actor final : public pipeline::actor {
         for (auto& i : found) {
           i.related_news = n.newest;
           emit_record("insight", insight_key(i), i.at, i, out);
-          ++*insights_;
+          ++insights_;
         }
         s.pending.erase(s.pending.begin());
         pending_count_.fetch_sub(1);
@@ -353,7 +354,7 @@ class analyzer_actor final : public pipeline::actor {
       const std::int32_t p = out.partition_for("unique", pipeline::news_placement_key);
       if (p < 0) return;
       std::string err;
-      feed_ = kafka::follower::create(feed_props_, {{names_.topic("unique"), p, RD_KAFKA_OFFSET_BEGINNING}}, err);
+      feed_ = kafka::follower::create(feed_props_, {{names_.topic("unique"), p, kafka::offset_beginning}}, err);
       if (!feed_) {
         spdlog::error("analyzer: cannot follow the news on unique/{}: {}; retrying", p, err);
         return;
@@ -364,7 +365,7 @@ class analyzer_actor final : public pipeline::actor {
       kafka::message_ptr m = feed_->poll(0);
       if (!m) break;
       if (m->err) {
-        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
+        if (kafka::is_partition_eof(*m))
           caught_up_ = true;
         else
           spdlog::warn("analyzer: news feed: {}", kafka::error_text(m->err));
@@ -388,10 +389,10 @@ class analyzer_actor final : public pipeline::actor {
     std::string why;
     const auto at = validator::parse_time_ms(feed_news_.published_at, "UTC", why);
     if (!at) return;
-    ++*news_read_;
+    ++news_read_;
     last_news_wall_ = wall_ms();
     const sentiment_result r = score_news(feed_news_);
-    if (!book_.add(feed_env_.source, *at, r.score, feed_env_.id, r.symbols)) ++*news_late_;
+    if (!book_.add(feed_env_.source, *at, r.score, feed_env_.id, r.symbols)) ++news_late_;
   }
 
   sentiment_result score_news(const msg::news_data& n) const {
@@ -431,7 +432,7 @@ class analyzer_actor final : public pipeline::actor {
     d.symbols = r.symbols;
     d.hits = r.hits;
     emit_record("sentiment", env_.id, news_.published_at, d, out);
-    ++*sentiments_;
+    ++sentiments_;
     return pipeline::outcome::ok();
   }
 
@@ -442,7 +443,7 @@ class analyzer_actor final : public pipeline::actor {
       return pipeline::outcome::dead_letter("decode", "data: " + err.to_string());
     for (auto& i : fear_greed_insights(d, env_.source, settings_)) {
       emit_record("insight", insight_key(i, env_.source), i.at, i, out);
-      ++*insights_;
+      ++insights_;
     }
     return pipeline::outcome::ok();
   }
@@ -461,6 +462,13 @@ class analyzer_actor final : public pipeline::actor {
 
   cfg::analyzer_settings settings_;
   kafka::names names_;
+  std::atomic<std::uint64_t>& candles_;
+  std::atomic<std::uint64_t>& sentiments_;
+  std::atomic<std::uint64_t>& insights_;
+  std::atomic<std::uint64_t>& late_;
+  std::atomic<std::uint64_t>& replayed_;
+  std::atomic<std::uint64_t>& news_read_;
+  std::atomic<std::uint64_t>& news_late_;
   sentiment_scorer scorer_;
   periods periods_;
   std::vector<interval> intervals_;
@@ -487,13 +495,6 @@ class analyzer_actor final : public pipeline::actor {
   msg::news_data news_;
   std::string json_, encode_error_;
   std::atomic<std::size_t> symbol_count_{0};
-  std::atomic<std::uint64_t>* candles_ = nullptr;
-  std::atomic<std::uint64_t>* sentiments_ = nullptr;
-  std::atomic<std::uint64_t>* insights_ = nullptr;
-  std::atomic<std::uint64_t>* late_ = nullptr;
-  std::atomic<std::uint64_t>* replayed_ = nullptr;
-  std::atomic<std::uint64_t>* news_read_ = nullptr;
-  std::atomic<std::uint64_t>* news_late_ = nullptr;
 };
 
 }  // namespace

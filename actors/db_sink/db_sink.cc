@@ -1,22 +1,18 @@
 #include "actors/db_sink/db_sink.h"
 
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
 #include <spdlog/spdlog.h>
 
 #include <array>
-#include <charconv>
 #include <chrono>
-#include <condition_variable>
 #include <map>
-#include <mutex>
 #include <set>
-#include <thread>
 
 #include "actors/db_sink/postgres.h"
 #include "actors/db_sink/schema.h"
+#include "actors/db_sink/tables.h"
 #include "messages/analysis.h"
 #include "messages/envelope.h"
+#include "pipeline/job_thread.h"
 
 namespace ctk::db {
 
@@ -29,256 +25,6 @@ struct systematic_refusal : std::runtime_error {
 };
 
 using clock = std::chrono::steady_clock;
-using tp_key = std::pair<std::string, std::int32_t>;
-
-// Where a buffered row came from: for the offsets and for a dead letter.
-struct origin {
-  std::string topic;
-  std::int32_t partition;
-  std::int64_t offset;
-  std::string key;
-  std::string value;
-};
-
-// Rows waiting for one table, copied through a session-local staging table.
-class table_base {
- public:
-  table_base(std::string name, std::vector<std::string> cols) : name_(std::move(name)), cols_(std::move(cols)) {
-    for (std::size_t i = 0; i < cols_.size(); ++i) col_list_ += (i ? ", " : "") + cols_[i];
-  }
-  virtual ~table_base() = default;
-  const std::string& name() const { return name_; }
-  std::string stage() const { return "stage_" + name_; }
-  std::vector<std::size_t> refs;  // index into the sink's origins, per row
-
-  virtual std::size_t size() const = 0;
-  virtual void clear() = 0;
-  // Keeps the rows whose origin passes `keep`; `remap` gives new origin indexes.
-  virtual void retain(const std::vector<long>& remap) = 0;
-
-  // The copied columns with their types and no constraints: a refused value
-  // is refused by the INSERT, inside the transaction, with the table's message.
-  std::string create_stage_sql() const {
-    return "CREATE TEMP TABLE IF NOT EXISTS " + stage() + " ON COMMIT DELETE ROWS AS SELECT " + col_list_ + " FROM " +
-           name_ + " WITH NO DATA";
-  }
-  // COPY rows [lo, hi) straight into the table: the common case, where no
-  // row's id is stored yet (dedup runs upstream). A stored id (a batch
-  // redone after a crash) fails it with a unique violation.
-  std::size_t write_direct(pqxx::transaction_base& t, std::size_t lo, std::size_t hi) {
-    pqxx::stream_to s(t, name_, cols_);
-    copy(s, lo, hi);
-    s.complete();
-    return hi - lo;
-  }
-  // COPY rows [lo, hi) into the staging table, then one INSERT … SELECT.
-  // Returns the rows inserted (duplicates of stored ids are not).
-  // The staging table is emptied first: a savepoint may have filled it.
-  std::size_t write(pqxx::transaction_base& t, std::size_t lo, std::size_t hi) {
-    t.exec("DELETE FROM " + stage());
-    {
-      pqxx::stream_to s(t, stage(), cols_);
-      copy(s, lo, hi);
-      s.complete();
-    }
-    auto r = t.exec("INSERT INTO " + name_ + " (" + col_list_ + ") SELECT " + col_list_ + " FROM " + stage() +
-                    " ON CONFLICT (record_id) DO NOTHING");
-    return static_cast<std::size_t>(r.affected_rows());
-  }
-
- protected:
-  virtual void copy(pqxx::stream_to& s, std::size_t lo, std::size_t hi) = 0;
-
- private:
-  std::string name_;
-  std::vector<std::string> cols_;
-  std::string col_list_;
-};
-
-// Cell: std::string, or std::optional<std::string> for columns that may be NULL.
-template <std::size_t N, class Cell = std::string>
-class table final : public table_base {
- public:
-  using row = std::array<Cell, N>;
-  table(std::string name, std::vector<std::string> cols) : table_base(std::move(name), std::move(cols)) {}
-  void add(row r, std::size_t ref) {
-    rows_.push_back(std::move(r));
-    refs.push_back(ref);
-  }
-  std::size_t size() const override { return rows_.size(); }
-  void clear() override {
-    rows_.clear();
-    refs.clear();
-  }
-  void retain(const std::vector<long>& remap) override {
-    std::size_t w = 0;
-    for (std::size_t i = 0; i < rows_.size(); ++i) {
-      const long to = remap[refs[i]];
-      if (to < 0) continue;
-      rows_[w] = std::move(rows_[i]);
-      refs[w] = static_cast<std::size_t>(to);
-      ++w;
-    }
-    rows_.resize(w);
-    refs.resize(w);
-  }
-
- private:
-  void copy(pqxx::stream_to& s, std::size_t lo, std::size_t hi) override {
-    for (std::size_t i = lo; i < hi; ++i) s << rows_[i];
-  }
-  std::vector<row> rows_;
-};
-
-std::string number(double v) {
-  char buf[32];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
-  return ec == std::errc{} ? std::string(buf, end) : std::string("NaN");
-}
-
-using cell = std::optional<std::string>;
-
-cell number(const std::optional<double>& v) {
-  if (!v) return std::nullopt;
-  return number(*v);
-}
-
-std::string json_array(const std::vector<std::string>& items) {
-  rapidjson::StringBuffer buf;
-  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
-  w.StartArray();
-  for (const auto& s : items) w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
-  w.EndArray();
-  return {buf.GetString(), buf.GetSize()};
-}
-
-// The first line of a PostgreSQL message plus its SQLSTATE.
-std::string db_message(const std::exception& e) {
-  std::string what = e.what();
-  if (auto nl = what.find('\n'); nl != std::string::npos) {
-    // Keep the CONTEXT/DETAIL lines (they name the column), drop the query.
-    std::string rest = what.substr(nl + 1);
-    what = what.substr(0, nl);
-    for (std::size_t p = 0; p < rest.size();) {
-      auto q = rest.find('\n', p);
-      std::string line = rest.substr(p, q == std::string::npos ? std::string::npos : q - p);
-      if (line.starts_with("DETAIL") || line.starts_with("CONTEXT")) what += "; " + line;
-      if (q == std::string::npos) break;
-      p = q + 1;
-    }
-  }
-  if (const auto* s = dynamic_cast<const pqxx::sql_error*>(&e); s && !s->sqlstate().empty())
-    what = "SQLSTATE " + s->sqlstate() + ": " + what;
-  return what;
-}
-
-// Each kind's row, in the order of its table's columns (batch below).
-std::array<std::string, 9> row_of(const msg::envelope& e, const msg::market_data& d) {
-  return {e.id,        e.source,     d.symbol, number(d.price), number(d.volume_24h), number(d.change_24h),
-          d.timestamp, e.fetched_at, e.trace};
-}
-std::array<std::string, 9> row_of(const msg::envelope& e, const msg::news_data& d) {
-  return {e.id, e.source, d.title, d.url, d.content, d.published_at, json_array(d.keywords), e.fetched_at, e.trace};
-}
-std::array<std::string, 7> row_of(const msg::envelope& e, const msg::fear_greed_data& d) {
-  return {e.id, e.source, std::to_string(d.value), d.classification, d.timestamp, e.fetched_at, e.trace};
-}
-std::array<cell, 23> row_of(const msg::envelope& e, const msg::indicator_data& d) {
-  return {e.id,
-          d.symbol,
-          d.interval,
-          d.candle_time,
-          number(d.open),
-          number(d.high),
-          number(d.low),
-          number(d.close),
-          number(d.volume),
-          std::to_string(d.records),
-          number(d.sma_short),
-          number(d.sma_long),
-          number(d.ema_short),
-          number(d.ema_long),
-          number(d.rsi),
-          number(d.macd),
-          number(d.macd_signal),
-          number(d.macd_hist),
-          number(d.bb_upper),
-          number(d.bb_middle),
-          number(d.bb_lower),
-          number(d.bb_percent_b),
-          number(d.bb_bandwidth)};
-}
-std::array<std::string, 10> row_of(const msg::envelope& e, const msg::sentiment_data& d) {
-  return {e.id,
-          d.news_id,
-          d.news_source,
-          number(d.score),
-          d.label,
-          number(d.confidence),
-          d.language,
-          json_array(d.symbols),
-          std::to_string(d.hits),
-          d.published_at};
-}
-std::array<cell, 10> row_of(const msg::envelope& e, const msg::insight_data& d) {
-  return {e.id,
-          d.symbol.empty() ? cell{} : cell{d.symbol},
-          d.type,
-          d.text_ko,
-          d.text_en,
-          number(d.value),
-          d.severity,
-          d.interval,
-          json_array(d.related_news),
-          d.at};
-}
-
-// Rows gathered for one transaction, with where they came from.
-struct batch {
-  table<9> news{
-      "raw_news",
-      {"record_id", "source", "title", "url", "content", "published_at", "keywords", "collected_at", "trace"}};
-  table<9> market{
-      "market_trends",
-      {"record_id", "source", "symbol", "price", "volume_24h", "change_24h", "\"timestamp\"", "collected_at", "trace"}};
-  table<7> fear_greed{"fear_greed_index",
-                      {"record_id", "source", "value", "classification", "\"timestamp\"", "collected_at", "trace"}};
-  // The analyzer's records (insights topic).
-  table<23, cell> indicators{
-      "technical_indicators",
-      {"record_id",   "symbol",    "\"interval\"", "\"timestamp\"", "open",      "high",         "low",         "close",
-       "volume",      "records",   "sma_short",    "sma_long",      "ema_short", "ema_long",     "rsi",         "macd",
-       "macd_signal", "macd_hist", "bb_upper",     "bb_middle",     "bb_lower",  "bb_percent_b", "bb_bandwidth"}};
-  table<10> sentiment{"sentiment_analysis",
-                      {"record_id", "news_id", "source", "sentiment_score", "sentiment_label", "confidence", "language",
-                       "symbols", "hits", "\"timestamp\""}};
-  table<10, cell> insights{"crypto_insights",
-                           {"record_id", "symbol", "insight_type", "description", "description_en", "value", "severity",
-                            "\"interval\"", "related_news", "\"timestamp\""}};
-  std::vector<origin> origins;
-  std::map<tp_key, std::int64_t> first;  // per partition: the first offset in this batch
-  std::map<tp_key, std::int64_t> next;   // per partition: the offset after the last one
-  clock::time_point oldest;
-
-  std::array<table_base*, 6> tables() { return {&news, &market, &fear_greed, &indicators, &sentiment, &insights}; }
-  bool empty() const { return origins.empty(); }
-  // Drops the rows of partitions that left.
-  void drop(const std::set<tp_key>& gone) {
-    std::vector<long> remap(origins.size(), -1);
-    std::vector<origin> kept;
-    for (std::size_t i = 0; i < origins.size(); ++i)
-      if (!gone.count({origins[i].topic, origins[i].partition})) {
-        remap[i] = static_cast<long>(kept.size());
-        kept.push_back(std::move(origins[i]));
-      }
-    origins = std::move(kept);
-    for (auto* t : tables()) t->retain(remap);
-    for (const auto& tp : gone) {
-      first.erase(tp);
-      next.erase(tp);
-    }
-  }
-};
 
 struct rejection {
   std::size_t ref;
@@ -292,7 +38,23 @@ struct rejection {
 class db_sink final : public pipeline::actor {
  public:
   explicit db_sink(const pipeline::actor_context& ctx)
-      : settings_(ctx.config.cluster.postgres), group_(ctx.config.cluster.kafka.prefix + "db-sink") {
+      : settings_(ctx.config.cluster.postgres),
+        group_(ctx.config.cluster.kafka.prefix + "db-sink"),
+        rows_written_(
+            ctx.metrics.counter("ctk_sink_rows_written_total", "rows inserted (duplicates of stored ids excluded)")),
+        rows_seen_(ctx.metrics.counter("ctk_sink_rows_total", "rows sent to the database, duplicates included")),
+        writes_(ctx.metrics.counter("ctk_sink_writes_total", "transactions committed")),
+        write_us_(
+            ctx.metrics.counter("ctk_sink_write_microseconds_total", "time spent in committed write transactions")),
+        errors_(ctx.metrics.counter("ctk_sink_write_errors_total",
+                                    "write attempts that failed (database down, refused data)")),
+        rejected_(ctx.metrics.counter("ctk_sink_rows_rejected_total", "rows the database refused (dead-lettered)")),
+        upserted_(ctx.metrics.counter("ctk_sink_upserted_tables_total",
+                                      "table writes that met stored ids and went through staging + upsert")) {
+    ctx.metrics.gauge("ctk_sink_last_batch_rows", "rows in the last committed transaction",
+                      [this] { return static_cast<double>(last_batch_.load()); });
+    ctx.metrics.gauge("ctk_sink_buffered_rows", "rows waiting for a transaction or in one",
+                      [this] { return static_cast<double>(buffered_.load()); });
     std::string err;
     auto ci = connection_string(settings_, err);
     if (!ci) throw std::runtime_error(err);
@@ -304,36 +66,11 @@ class db_sink final : public pipeline::actor {
     spdlog::info("db-sink: PostgreSQL at {}; a transaction every {} rows or {} ms", redact(conninfo_),
                  settings_.batch_rows, settings_.batch_ms);
     buffer_ = std::make_unique<batch>();
-    writer_ = std::thread([this] { writer_loop(); });
-  }
-
-  ~db_sink() override {
-    {
-      std::lock_guard lock(mu_);
-      quit_ = true;
-    }
-    cv_.notify_all();
-    writer_.join();
   }
 
   std::string name() const override { return "db-sink"; }
   std::vector<std::string> inputs() const override { return {"unique", "insights"}; }
   bool healthy() const override { return !sick_.load(); }
-
-  void register_metrics(pipeline::metrics_registry& m) override {
-    rows_written_ = &m.counter("ctk_sink_rows_written_total", "rows inserted (duplicates of stored ids excluded)");
-    rows_seen_ = &m.counter("ctk_sink_rows_total", "rows sent to the database, duplicates included");
-    writes_ = &m.counter("ctk_sink_writes_total", "transactions committed");
-    write_us_ = &m.counter("ctk_sink_write_microseconds_total", "time spent in committed write transactions");
-    errors_ = &m.counter("ctk_sink_write_errors_total", "write attempts that failed (database down, refused data)");
-    rejected_ = &m.counter("ctk_sink_rows_rejected_total", "rows the database refused (dead-lettered)");
-    m.gauge("ctk_sink_last_batch_rows", "rows in the last committed transaction",
-            [this] { return static_cast<double>(last_batch_.load()); });
-    upserted_ = &m.counter("ctk_sink_upserted_tables_total",
-                           "table writes that met stored ids and went through staging + upsert");
-    m.gauge("ctk_sink_buffered_rows", "rows waiting for a transaction or in one",
-            [this] { return static_cast<double>(buffered_.load()); });
-  }
 
   void on_assign(std::vector<kafka::topic_partition>& parts) override {
     // The offsets stored with the rows decide where to resume. When the
@@ -370,7 +107,7 @@ class db_sink final : public pipeline::actor {
     std::set<tp_key> gone;
     for (const auto& p : parts) gone.insert({p.topic, p.partition});
     buffer_->drop(gone);
-    if (job_ && state_ == job_state::failed) job_->drop(gone);  // a failed job is retried without them
+    if (job_ && (resubmit_ || !writer_.failure().empty())) job_->drop(gone);  // a failed job is retried without them
     count_buffered();
   }
 
@@ -408,7 +145,7 @@ class db_sink final : public pipeline::actor {
     return pipeline::outcome::ok();
   }
 
-  // Decodes `data` as Data and adds its row (row_of) to the table.
+  // Decodes `data` as Data and adds its row to the table.
   template <class Data, class Table>
   bool add_row(const msg::envelope& env, Table& table, std::size_t ref, std::string& why) {
     Data d;
@@ -417,7 +154,7 @@ class db_sink final : public pipeline::actor {
       why = "data: " + err.to_string();
       return false;
     }
-    table.add(row_of(env, d), ref);
+    table.add(env, d, ref);
     return true;
   }
 
@@ -448,58 +185,60 @@ class db_sink final : public pipeline::actor {
     const tp_key tp{std::string(topic), partition};
     std::int64_t d = next;
     if (auto it = buffer_->first.find(tp); it != buffer_->first.end()) d = std::min(d, it->second);
-    std::lock_guard lock(mu_);
     if (job_)
       if (auto it = job_->first.find(tp); it != job_->first.end()) d = std::min(d, it->second);
     return d;
   }
 
  private:
-  enum class job_state { none, running, done, failed };
-
   void count_buffered() {
     std::size_t n = buffer_->origins.size();
-    std::lock_guard lock(mu_);
     if (job_) n += job_->origins.size();
     buffered_.store(n);
   }
 
   void submit(std::unique_ptr<batch> b) {
-    {
-      std::lock_guard lock(mu_);
-      job_ = std::move(b);
-      state_ = job_state::running;
-    }
-    cv_.notify_all();
+    job_ = std::move(b);
+    start_job();
   }
 
-  void wait_idle() {
-    std::unique_lock lock(mu_);
-    cv_.wait(lock, [this] { return state_ != job_state::running; });
+  // job_ on the writer thread: job_ and job_rejected_ are the writer's
+  // until it is idle again (busy() false, or after barrier()).
+  void start_job() {
+    writer_.submit(
+        [this] {
+          std::vector<rejection> rejected;
+          std::string error;
+          const bool ok = write(*job_, rejected, error);
+          job_rejected_ = std::move(rejected);
+          sick_.store(!ok);
+          return ok ? std::string() : error.empty() ? std::string("write failed") : error;
+        },
+        1);
   }
+
+  void wait_idle() { writer_.barrier(); }
 
   // The writer's result: dead letters for refused rows (done), or a retry
   // for the runner's backoff, after which the same job is resubmitted.
   pipeline::outcome collect(pipeline::emitter& out, bool wait) {
-    std::unique_lock lock(mu_);
-    if (wait) cv_.wait(lock, [this] { return state_ != job_state::running; });
-    if (state_ == job_state::failed) {
-      state_ = job_state::none;
+    if (!job_) return pipeline::outcome::ok();
+    if (wait)
+      writer_.barrier();
+    else if (writer_.busy())
+      return pipeline::outcome::ok();
+    if (std::string failure = writer_.failure(); !failure.empty()) {
+      writer_.reset();
       resubmit_ = true;
-      return pipeline::outcome::retry(job_error_);
+      return pipeline::outcome::retry(failure);
     }
-    if (resubmit_ && job_) {
+    if (resubmit_) {
       resubmit_ = false;
-      state_ = job_state::running;
-      lock.unlock();
-      cv_.notify_all();
+      start_job();
       return pipeline::outcome::ok();
     }
-    if (state_ != job_state::done) return pipeline::outcome::ok();
     std::unique_ptr<batch> b = std::move(job_);
     std::vector<rejection> rejected = std::move(job_rejected_);
-    state_ = job_state::none;
-    lock.unlock();
     for (const auto& r : rejected) {
       const origin& o = b->origins[r.ref];
       spdlog::warn("db-sink: {}/{}@{} refused by PostgreSQL: {}", o.topic, o.partition, o.offset, r.reason);
@@ -510,25 +249,6 @@ class db_sink final : public pipeline::actor {
     }
     count_buffered();
     return pipeline::outcome::ok();
-  }
-
-  void writer_loop() {
-    std::unique_lock lock(mu_);
-    for (;;) {
-      cv_.wait(lock, [this] { return quit_ || state_ == job_state::running; });
-      if (quit_) return;
-      batch& b = *job_;
-      lock.unlock();
-      std::vector<rejection> rejected;
-      std::string error;
-      const bool ok = write(b, rejected, error);
-      lock.lock();
-      job_rejected_ = std::move(rejected);
-      job_error_ = std::move(error);
-      state_ = ok ? job_state::done : job_state::failed;
-      sick_.store(!ok);
-      cv_.notify_all();
-    }
   }
 
   bool ready(std::string& err) {
@@ -558,7 +278,7 @@ class db_sink final : public pipeline::actor {
   // splitting), and the batch's next offsets. Runs on the writer thread.
   bool write(batch& b, std::vector<rejection>& rejected, std::string& error) {
     if (!ready(error)) {
-      errors_->fetch_add(1);
+      errors_.fetch_add(1);
       return false;
     }
     const auto t0 = clock::now();
@@ -568,14 +288,14 @@ class db_sink final : public pipeline::actor {
         inserted = transact(b, false, rejected);
       } catch (const std::exception& e) {
         if (classify(e) != failure_kind::bad_data) throw;
-        errors_->fetch_add(1);
+        errors_.fetch_add(1);
         spdlog::warn("db-sink: the database refused part of a batch of {} rows ({}); isolating the refused rows",
                      b.origins.size(), db_message(e));
         rejected.clear();
         inserted = transact(b, true, rejected);
       }
     } catch (const std::exception& e) {
-      errors_->fetch_add(1);
+      errors_.fetch_add(1);
       drop_connection_if_broken(e);
       const auto kind = dynamic_cast<const systematic_refusal*>(&e) ? failure_kind::other : classify(e);
       const std::string why = db_message(e);
@@ -584,12 +304,12 @@ class db_sink final : public pipeline::actor {
       return false;
     }
     const auto us = std::chrono::duration_cast<std::chrono::microseconds>(clock::now() - t0).count();
-    write_us_->fetch_add(static_cast<std::uint64_t>(us));
-    writes_->fetch_add(1);
-    rows_seen_->fetch_add(b.origins.size());
-    rows_written_->fetch_add(inserted);
+    write_us_.fetch_add(static_cast<std::uint64_t>(us));
+    writes_.fetch_add(1);
+    rows_seen_.fetch_add(b.origins.size());
+    rows_written_.fetch_add(inserted);
     last_batch_.store(b.origins.size());
-    rejected_->fetch_add(rejected.size());
+    rejected_.fetch_add(rejected.size());
     return true;
   }
 
@@ -612,7 +332,7 @@ class db_sink final : public pipeline::actor {
         continue;
       } catch (const pqxx::sql_error& e) {
         if (e.sqlstate() != "23505") throw;  // anything but "id already stored"
-        upserted_->fetch_add(1);
+        upserted_.fetch_add(1);
       }
       inserted += t->write(w, 0, t->size());
     }
@@ -670,33 +390,25 @@ class db_sink final : public pipeline::actor {
 
   cfg::postgres_settings settings_;
   std::string group_;
+  std::atomic<std::uint64_t>& rows_written_;
+  std::atomic<std::uint64_t>& rows_seen_;
+  std::atomic<std::uint64_t>& writes_;
+  std::atomic<std::uint64_t>& write_us_;
+  std::atomic<std::uint64_t>& errors_;
+  std::atomic<std::uint64_t>& rejected_;
+  std::atomic<std::uint64_t>& upserted_;
   std::string conninfo_;
   std::unique_ptr<pqxx::connection> conn_;  // the writer's (the runner's thread uses it only while the writer is idle)
   msg::json_decoder decoder_;
   std::unique_ptr<batch> buffer_;  // being filled by handle()
 
-  // Shared with the writer thread, under mu_.
-  std::mutex mu_;
-  std::condition_variable cv_;
   std::unique_ptr<batch> job_;  // handed to the writer (kept after a failure, for the retry)
-  job_state state_ = job_state::none;
-  bool resubmit_ = false;
+  bool resubmit_ = false;       // the job failed; the runner backed off; write it again
   std::vector<rejection> job_rejected_;
-  std::string job_error_;
-  bool quit_ = false;
   std::atomic<bool> sick_{false};  // the last write failed
-  std::thread writer_;
-
-  std::atomic<std::uint64_t> unregistered_{0};  // counters before register_metrics()
-  std::atomic<std::uint64_t>* rows_written_ = &unregistered_;
-  std::atomic<std::uint64_t>* rows_seen_ = &unregistered_;
-  std::atomic<std::uint64_t>* writes_ = &unregistered_;
-  std::atomic<std::uint64_t>* write_us_ = &unregistered_;
-  std::atomic<std::uint64_t>* errors_ = &unregistered_;
-  std::atomic<std::uint64_t>* rejected_ = &unregistered_;
-  std::atomic<std::uint64_t>* upserted_ = &unregistered_;
   std::atomic<std::uint64_t> last_batch_{0};
   std::atomic<std::uint64_t> buffered_{0};
+  pipeline::job_thread writer_{1};  // one transaction at a time; last: stopped first
 };
 
 }  // namespace

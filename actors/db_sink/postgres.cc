@@ -80,4 +80,23 @@ failure_kind classify(const std::exception& e) {
   return failure_kind::sick;
 }
 
+std::string db_message(const std::exception& e) {
+  std::string what = e.what();
+  if (auto nl = what.find('\n'); nl != std::string::npos) {
+    // Keep the CONTEXT/DETAIL lines (they name the column), drop the query.
+    std::string rest = what.substr(nl + 1);
+    what = what.substr(0, nl);
+    for (std::size_t p = 0; p < rest.size();) {
+      auto q = rest.find('\n', p);
+      std::string line = rest.substr(p, q == std::string::npos ? std::string::npos : q - p);
+      if (line.starts_with("DETAIL") || line.starts_with("CONTEXT")) what += "; " + line;
+      if (q == std::string::npos) break;
+      p = q + 1;
+    }
+  }
+  if (const auto* s = dynamic_cast<const pqxx::sql_error*>(&e); s && !s->sqlstate().empty())
+    what = "SQLSTATE " + s->sqlstate() + ": " + what;
+  return what;
+}
+
 }  // namespace ctk::db

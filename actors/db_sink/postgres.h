@@ -31,4 +31,8 @@ enum class failure_kind {
 };
 failure_kind classify(const std::exception& e);
 
+// The first line of a PostgreSQL message (with its DETAIL and CONTEXT
+// lines, which name the column; never the query) plus its SQLSTATE.
+std::string db_message(const std::exception& e);
+
 }  // namespace ctk::db

@@ -6,6 +6,7 @@
 #include <map>
 
 #include "actors/dedup/seen_set.h"
+#include "brokers/kafka.h"
 #include "messages/json.h"
 
 namespace ctk::dedup {
@@ -133,14 +134,14 @@ class dedup_actor final : public pipeline::actor {
     const auto t0 = std::chrono::steady_clock::now();
     partition_state st{seen_set(max_ids_, ttl_s_ * 1000), {}, 0};
     const std::int64_t now = now_s();
-    std::int64_t marker = RD_KAFKA_OFFSET_BEGINNING;
+    std::int64_t marker = kafka::offset_beginning;
     std::size_t from_state = 0, from_tail = 0;
     std::string err;
     const std::string mkey = marker_key(p);
     msg::decode_error derr;
     state_value v;
     auto end = reader_->read(
-        names_.topic("dedup.state"), p, RD_KAFKA_OFFSET_BEGINNING,
+        names_.topic("dedup.state"), p, kafka::offset_beginning,
         [&](const kafka::message& m) {
           const auto key = kafka::key(m);
           v = {};

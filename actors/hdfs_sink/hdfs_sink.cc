@@ -14,6 +14,7 @@
 #include "actors/hdfs_sink/open_files.h"
 #include "actors/hdfs_sink/store.h"
 #include "actors/hdfs_sink/writer.h"
+#include "brokers/kafka.h"
 #include "messages/envelope.h"
 #include "messages/json.h"
 
@@ -25,7 +26,18 @@ using tp_key = std::pair<std::string, std::int32_t>;
 
 class hdfs_sink final : public pipeline::actor {
  public:
-  explicit hdfs_sink(const pipeline::actor_context& ctx) : settings_(ctx.config.cluster.hdfs) {
+  explicit hdfs_sink(const pipeline::actor_context& ctx)
+      : settings_(ctx.config.cluster.hdfs),
+        files_(ctx.metrics.counter("ctk_sink_files_committed_total", "files committed (renamed to their final name)")),
+        records_(ctx.metrics.counter("ctk_sink_rows_written_total", "records in committed files")),
+        bytes_(ctx.metrics.counter("ctk_sink_bytes_written_total", "bytes written to temporary files")),
+        writes_(ctx.metrics.counter("ctk_sink_writes_total", "CREATE/APPEND calls")),
+        write_us_(ctx.metrics.counter("ctk_sink_write_microseconds_total", "time spent writing and committing")),
+        errors_(ctx.metrics.counter("ctk_sink_write_errors_total", "store calls that failed")) {
+    ctx.metrics.gauge("ctk_sink_open_files", "temporary files open",
+                      [this] { return static_cast<double>(open_count_.load()); });
+    ctx.metrics.gauge("ctk_sink_last_batch_rows", "records in the last commit of a partition",
+                      [this] { return static_cast<double>(last_batch_.load()); });
     std::string err;
     store_ = make_store(settings_.url, {settings_.user, settings_.timeout_ms, settings_.retries}, err);
     if (!store_) throw std::runtime_error(err);
@@ -57,18 +69,6 @@ class hdfs_sink final : public pipeline::actor {
   std::string name() const override { return "hdfs-sink"; }
   std::vector<std::string> inputs() const override { return {"unique"}; }
 
-  void register_metrics(pipeline::metrics_registry& m) override {
-    files_ = &m.counter("ctk_sink_files_committed_total", "files committed (renamed to their final name)");
-    records_ = &m.counter("ctk_sink_rows_written_total", "records in committed files");
-    bytes_ = &m.counter("ctk_sink_bytes_written_total", "bytes written to temporary files");
-    writes_ = &m.counter("ctk_sink_writes_total", "CREATE/APPEND calls");
-    write_us_ = &m.counter("ctk_sink_write_microseconds_total", "time spent writing and committing");
-    errors_ = &m.counter("ctk_sink_write_errors_total", "store calls that failed");
-    m.gauge("ctk_sink_open_files", "temporary files open", [this] { return static_cast<double>(open_count_.load()); });
-    m.gauge("ctk_sink_last_batch_rows", "records in the last commit of a partition",
-            [this] { return static_cast<double>(last_batch_.load()); });
-  }
-
   void on_assign(std::vector<kafka::topic_partition>& parts) override {
     // Finish any commit a crash interrupted, drop stale temporary files,
     // then resume after the last offset in a final file name: the names are
@@ -93,7 +93,7 @@ class hdfs_sink final : public pipeline::actor {
       pf = {};
       if (!ok) continue;  // handled records wait (retry) until the store answers
       auto it = resume.find(tp);
-      const std::int64_t from = it == resume.end() ? RD_KAFKA_OFFSET_BEGINNING : it->second;
+      const std::int64_t from = it == resume.end() ? kafka::offset_beginning : it->second;
       if (p.offset != from)
         spdlog::info("hdfs-sink: {}/{} resumes at {} (from the committed file names; Kafka said {})", p.topic,
                      p.partition, it == resume.end() ? std::string("the beginning") : std::to_string(from), p.offset);
@@ -275,7 +275,7 @@ class hdfs_sink final : public pipeline::actor {
     }
     if (!due.empty())
       if (auto o = commit(due); o.v != pipeline::verdict::ok) return o;
-    write_us_->fetch_add(
+    write_us_.fetch_add(
         static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(clock::now() - t0).count()));
     count_open();
     return pipeline::outcome::ok();
@@ -303,7 +303,7 @@ class hdfs_sink final : public pipeline::actor {
       std::string wal = "{\"renames\":[";
       for (auto& [k, f] : pf->files) {
         if (!store_->sync(f.tmp, e) || (!dirs_made_.count(f.dir) && !store_->mkdirs(f.dir, e))) {
-          errors_->fetch_add(1);
+          errors_.fetch_add(1);
           return pipeline::outcome::retry("hdfs-sink: " + e.message);
         }
         dirs_made_.insert(f.dir);
@@ -315,7 +315,7 @@ class hdfs_sink final : public pipeline::actor {
       }
       wal += "]}";
       if ((!dirs_made_.count("/_wal") && !store_->mkdirs("/_wal", e)) || !store_->create(wal_path(tp), wal, true, e)) {
-        errors_->fetch_add(1);
+        errors_.fetch_add(1);
         return pipeline::outcome::retry("hdfs-sink: writing the commit log: " + e.message);
       }
       dirs_made_.insert("/_wal");
@@ -324,7 +324,7 @@ class hdfs_sink final : public pipeline::actor {
     for (const auto& p : plans)
       for (const auto& [from, to] : p.renames)
         if (!store_->rename(from, to, e)) {
-          errors_->fetch_add(1);
+          errors_.fetch_add(1);
           dirs_made_.clear();
           // The logs stay: the next assignment (after this redo) completes them.
           return pipeline::outcome::redo("hdfs-sink: rename " + from + " -> " + to + " failed" +
@@ -336,8 +336,8 @@ class hdfs_sink final : public pipeline::actor {
     for (const auto& p : plans) {
       if (!store_->remove(wal_path(*p.tp), false, e))
         spdlog::warn("hdfs-sink: {} (the commit is complete; the log is replayed harmlessly)", e.message);
-      files_->fetch_add(p.renames.size());
-      records_->fetch_add(static_cast<std::uint64_t>(p.records));
+      files_.fetch_add(p.renames.size());
+      records_.fetch_add(static_cast<std::uint64_t>(p.records));
       last_batch_.store(static_cast<std::uint64_t>(p.records));
     }
     for (const auto& [tp, pf] : due) {
@@ -446,6 +446,12 @@ class hdfs_sink final : public pipeline::actor {
   }
 
   cfg::hdfs_settings settings_;
+  std::atomic<std::uint64_t>& files_;
+  std::atomic<std::uint64_t>& records_;
+  std::atomic<std::uint64_t>& bytes_;
+  std::atomic<std::uint64_t>& writes_;
+  std::atomic<std::uint64_t>& write_us_;
+  std::atomic<std::uint64_t>& errors_;
   std::unique_ptr<store> store_;
   std::shared_ptr<avro_schema> avro_schema_;  // format avro
   std::unique_ptr<kafka::watermarks> watermarks_;
@@ -460,13 +466,6 @@ class hdfs_sink final : public pipeline::actor {
   std::set<std::string> dirs_made_;  // folders known to exist (MKDIRS once)
   std::atomic<bool> stopping_{false};
 
-  std::atomic<std::uint64_t> unregistered_{0};  // counters before register_metrics()
-  std::atomic<std::uint64_t>* files_ = &unregistered_;
-  std::atomic<std::uint64_t>* records_ = &unregistered_;
-  std::atomic<std::uint64_t>* bytes_ = &unregistered_;
-  std::atomic<std::uint64_t>* writes_ = &unregistered_;
-  std::atomic<std::uint64_t>* write_us_ = &unregistered_;
-  std::atomic<std::uint64_t>* errors_ = &unregistered_;
   std::atomic<std::uint64_t> open_count_{0};
   std::atomic<std::uint64_t> last_batch_{0};
   std::unique_ptr<writer_thread> writer_;  // last: stopped first (the destructor also stops it before store_)

@@ -9,6 +9,7 @@
 #include "actors/scheduler/schedule.h"
 #include "actors/validator/normalize.h"
 #include "brokers/control.h"
+#include "brokers/kafka.h"
 #include "messages/envelope.h"
 
 namespace ctk::scheduler {
@@ -89,7 +90,7 @@ class scheduler_actor final : public pipeline::actor {
       }
       for (const auto& p : topics[0].partitions) {
         const std::int64_t end = kafka::read_partition(
-            props, topic, p.partition, RD_KAFKA_OFFSET_BEGINNING,
+            props, topic, p.partition, kafka::offset_beginning,
             [&](const kafka::message& m) {
               if (base == "control") {
                 msg::crawl_command cmd;

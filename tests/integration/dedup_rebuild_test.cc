@@ -56,7 +56,8 @@ TEST(dedup_rebuild, a_dead_owners_unchecked_output_survives_two_changes_of_owner
   // Owner B: rebuilds (finds record 1 in the tail), handles record 2,
   // checkpoints (its marker now points past record 1).
   {
-    auto owner_b = dedup::make_dedup({cfg, "test/dedup/b"});
+    pipeline::metrics_registry metrics;
+    auto owner_b = dedup::make_dedup({cfg, "test/dedup/b", metrics});
     std::vector<kafka::topic_partition> parts{{"ctk.valid", 0, 0}};
     owner_b->on_assign(parts);
     ASSERT_EQ(owner_b->handle({"ctk.valid", 0, 0, id2, r2}, out).v, pipeline::verdict::ok);
@@ -68,7 +69,8 @@ TEST(dedup_rebuild, a_dead_owners_unchecked_output_survives_two_changes_of_owner
 
   // Owner C: record 1 is redelivered (A never committed it) and must be
   // recognised, though it sits before B's marker and A never checkpointed it.
-  auto owner_c = dedup::make_dedup({cfg, "test/dedup/c"});
+  pipeline::metrics_registry metrics;
+  auto owner_c = dedup::make_dedup({cfg, "test/dedup/c", metrics});
   std::vector<kafka::topic_partition> parts{{"ctk.valid", 0, 0}};
   owner_c->on_assign(parts);
   ASSERT_EQ(owner_c->handle({"ctk.valid", 0, 0, id1, r1}, out).v, pipeline::verdict::ok);

@@ -68,6 +68,7 @@ int main(int argc, char** argv) {
   rc.runtime.batch_max_ms = batch_ms;
   rc.runtime.max_inflight_batches = depth;
   relay a(in, out, delay_us, stop_after, stop);
-  ctk::pipeline::runner r(a, rc);
+  ctk::pipeline::metrics_registry metrics(ctk::pipeline::actor_labels(a.name(), identity));
+  ctk::pipeline::runner r(a, rc, metrics);
   return r.run(stop);
 }

@@ -19,7 +19,7 @@ struct actor_entry {
   std::function<std::unique_ptr<pipeline::actor>(const pipeline::actor_context&)> make;
 };
 
-// The actor kinds of DESIGN.md §5, with `make` empty for those not built yet.
+// Every actor kind, with `make` empty for one not built yet.
 const std::vector<actor_entry>& registry();
 const actor_entry* find(const std::string& name);
 

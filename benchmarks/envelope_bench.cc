@@ -7,7 +7,7 @@
 using namespace ctk::msg;
 
 namespace {
-// A ~350-byte market envelope, the size DESIGN.md's transport figures use.
+// A ~350-byte market envelope, the size of a real one (and of the transport benchmarks').
 std::string market_envelope() {
   market_data d{"KRW-BTC", 80123456.5, 1234.5678912, -0.0108, "2026-11-23T11:00:00.000Z"};
   envelope e;

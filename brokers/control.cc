@@ -271,15 +271,7 @@ void server::loop() {
     } catch (const zmq::error_t&) {
       continue;
     }
-    const auto now = clock_type::now();
-    {
-      std::lock_guard lock(mu_);
-      for (auto& [id, e] : registry_)
-        if (!e.dead && e.hb.state != "stopped" && now - e.last > std::chrono::milliseconds(s_.dead_after_ms)) {
-          e.dead = true;
-          spdlog::warn("control: {} (pid {}) is dead: no heartbeat for {} ms", id, e.hb.pid, s_.dead_after_ms);
-        }
-    }
+    mark_dead(clock_type::now());
     if (!(items[0].revents & ZMQ_POLLIN)) continue;
     std::vector<zmq::message_t> frames;
     for (;;) {
@@ -292,10 +284,6 @@ void server::loop() {
     if (frames.size() < 2) continue;
     const std::string from = frames.front().to_string();
     const auto& body = frames.back();
-    auto reply = [&](const std::string& json) {
-      router.send(zmq::buffer(from), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
-      router.send(zmq::buffer(json), zmq::send_flags::dontwait);
-    };
     if (frames.size() != 2 || body.size() > max_control_bytes) {
       spdlog::warn("control: ignored a message from '{}' ({} frames, {} bytes)", from.substr(0, 80), frames.size(),
                    body.size());
@@ -303,72 +291,89 @@ void server::loop() {
     }
     const std::string type = type_of(body.to_string_view());
     if (type == "heartbeat") {
-      heartbeat hb;
-      msg::decode_error derr;
-      if (!dec.decode(body.to_string_view(), hb, derr)) {
-        spdlog::warn("control: ignored a heartbeat from '{}': {}", from.substr(0, 80), derr.to_string());
-      } else if (!valid_identity(from) || hb.identity != from) {
-        spdlog::warn(
-            "control: ignored a heartbeat from an unknown identity '{}' (says '{}'; expected node/actor/instance)",
-            from.substr(0, 80), hb.identity.substr(0, 80));
-      } else {
-        std::lock_guard lock(mu_);
-        auto [it, fresh] = registry_.try_emplace(from);
-        auto& e = it->second;
-        if (!fresh && e.hb.pid != hb.pid) ++e.restarts;
-        if (fresh)
-          spdlog::info("control: {} joined (pid {})", from, hb.pid);
-        else if (e.dead)
-          spdlog::info("control: {} is back (pid {})", from, hb.pid);
-        e.hb = std::move(hb);
-        e.last = now;
-        e.dead = false;
-      }
+      on_heartbeat(dec, from, body.to_string_view(), clock_type::now());
     } else if (type == "status") {
       status_reply r;
       r.instances = instances();
       std::string json;
       msg::encode(r, json);
-      reply(json);
+      reply(from, json);
     } else if (type == "ctl") {
-      command c;
-      msg::decode_error derr;
-      std::string problem;
-      if (!dec.decode(body.to_string_view(), c, derr))
-        problem = derr.to_string();
-      else
-        problem = c.check();
-      if (!problem.empty()) {
-        spdlog::warn("control: refused a ctl request from '{}': {}", from.substr(0, 80), problem);
-        ctl_reply r;
-        r.error = problem;
-        std::string out;
-        if (!msg::encode(r, out)) out = R"({"v":1,"type":"ctl","ok":false,"error":"not valid UTF-8"})";
-        reply(out);
-        continue;
-      }
-      int matched = 0;
-      {
-        std::lock_guard lock(mu_);
-        for (const auto& [id, e] : registry_) matched += !e.dead && c.matches(id);
-      }
-      c.type = "command";
-      std::string json;
-      msg::encode(c, json);
-      sock_->pub.send(zmq::buffer(json), zmq::send_flags::dontwait);
-      spdlog::info("control: {} {} → {} live instance(s) (node '{}', actor '{}', instance '{}')", c.cmd, c.arg, matched,
-                   c.node, c.actor, c.instance);
-      ctl_reply r;
-      r.ok = true;
-      r.matched = matched;
-      std::string out;
-      msg::encode(r, out);
-      reply(out);
+      reply(from, on_ctl(dec, from, body.to_string_view()));
     } else {
       spdlog::warn("control: ignored a message from '{}' that is not a heartbeat, status or ctl request",
                    from.substr(0, 80));
     }
   }
+}
+
+void server::reply(const std::string& to, const std::string& json) {
+  sock_->router.send(zmq::buffer(to), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+  sock_->router.send(zmq::buffer(json), zmq::send_flags::dontwait);
+}
+
+void server::mark_dead(std::chrono::steady_clock::time_point now) {
+  std::lock_guard lock(mu_);
+  for (auto& [id, e] : registry_)
+    if (!e.dead && e.hb.state != "stopped" && now - e.last > std::chrono::milliseconds(s_.dead_after_ms)) {
+      e.dead = true;
+      spdlog::warn("control: {} (pid {}) is dead: no heartbeat for {} ms", id, e.hb.pid, s_.dead_after_ms);
+    }
+}
+
+void server::on_heartbeat(msg::json_decoder& dec, const std::string& from, std::string_view body,
+                          std::chrono::steady_clock::time_point now) {
+  heartbeat hb;
+  msg::decode_error derr;
+  if (!dec.decode(body, hb, derr)) {
+    spdlog::warn("control: ignored a heartbeat from '{}': {}", from.substr(0, 80), derr.to_string());
+    return;
+  }
+  if (!valid_identity(from) || hb.identity != from) {
+    spdlog::warn("control: ignored a heartbeat from an unknown identity '{}' (says '{}'; expected node/actor/instance)",
+                 from.substr(0, 80), hb.identity.substr(0, 80));
+    return;
+  }
+  std::lock_guard lock(mu_);
+  auto [it, fresh] = registry_.try_emplace(from);
+  auto& e = it->second;
+  if (!fresh && e.hb.pid != hb.pid) ++e.restarts;
+  if (fresh)
+    spdlog::info("control: {} joined (pid {})", from, hb.pid);
+  else if (e.dead)
+    spdlog::info("control: {} is back (pid {})", from, hb.pid);
+  e.hb = std::move(hb);
+  e.last = now;
+  e.dead = false;
+}
+
+std::string server::on_ctl(msg::json_decoder& dec, const std::string& from, std::string_view body) {
+  command c;
+  msg::decode_error derr;
+  const std::string problem = dec.decode(body, c, derr) ? c.check() : derr.to_string();
+  ctl_reply r;
+  std::string out;
+  if (!problem.empty()) {
+    spdlog::warn("control: refused a ctl request from '{}': {}", from.substr(0, 80), problem);
+    r.error = problem;
+    if (!msg::encode(r, out)) out = R"({"v":1,"type":"ctl","ok":false,"error":"not valid UTF-8"})";
+    return out;
+  }
+  int matched = 0;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [id, e] : registry_) matched += !e.dead && c.matches(id);
+  }
+  c.type = "command";
+  std::string json;
+  msg::encode(c, json);
+  sock_->pub.send(zmq::buffer(json), zmq::send_flags::dontwait);
+  spdlog::info("control: {} {} → {} live instance(s) (node '{}', actor '{}', instance '{}')", c.cmd, c.arg, matched,
+               c.node, c.actor, c.instance);
+  r.ok = true;
+  r.matched = matched;
+  msg::encode(r, out);
+  return out;
 }
 
 // ---- CLI ------------------------------------------------------------------

@@ -1,4 +1,4 @@
-// The ZeroMQ control plane (DESIGN.md §4): the scheduler binds a ROUTER
+// The ZeroMQ control plane (brokers/README.md): the scheduler binds a ROUTER
 // (heartbeats in; status and ctl requests from the CLI) and a PUB
 // (commands out); every actor process connects a DEALER with identity
 // node/actor/instance and a SUB. Messages are one JSON frame each (the
@@ -188,6 +188,13 @@ class server {
 
  private:
   void loop();
+  // loop()'s steps: instances silent too long are dead; a heartbeat; a ctl
+  // request (returns the reply); a reply to a request's sender.
+  void mark_dead(std::chrono::steady_clock::time_point now);
+  void on_heartbeat(msg::json_decoder& dec, const std::string& from, std::string_view body,
+                    std::chrono::steady_clock::time_point now);
+  std::string on_ctl(msg::json_decoder& dec, const std::string& from, std::string_view body);
+  void reply(const std::string& to, const std::string& json);
   cfg::control_settings s_;
   std::atomic<bool> stopping_{false};
   std::thread thread_;

@@ -5,6 +5,8 @@
 
 #include <thread>
 
+#include "brokers/kafka_lists.h"
+
 namespace ctk::kafka {
 
 namespace {
@@ -20,26 +22,6 @@ void log_cb(const rd_kafka_t* rk, int level, const char* fac, const char* buf) {
              : level <= 6 ? spdlog::level::info
                           : spdlog::level::debug;
   kafka_log()->log(lvl, "{} {}: {}", rk ? rd_kafka_name(rk) : "", fac, buf);
-}
-
-struct list_deleter {
-  void operator()(rd_kafka_topic_partition_list_t* l) const { rd_kafka_topic_partition_list_destroy(l); }
-};
-using list_ptr = std::unique_ptr<rd_kafka_topic_partition_list_t, list_deleter>;
-
-list_ptr to_list(const std::vector<topic_partition>& parts) {
-  list_ptr l(rd_kafka_topic_partition_list_new(static_cast<int>(parts.size())));
-  for (const auto& p : parts)
-    rd_kafka_topic_partition_list_add(l.get(), p.topic.c_str(), p.partition)->offset = p.offset;
-  return l;
-}
-
-std::vector<topic_partition> from_list(const rd_kafka_topic_partition_list_t* l) {
-  std::vector<topic_partition> v;
-  if (!l) return v;
-  v.reserve(l->cnt);
-  for (int i = 0; i < l->cnt; ++i) v.push_back({l->elems[i].topic, l->elems[i].partition, l->elems[i].offset});
-  return v;
 }
 
 }  // namespace
@@ -105,7 +87,7 @@ std::unique_ptr<producer> producer::create(const properties& props, std::string&
       {"acks", "all"},
       {"linger.ms", "5"},
       // Every pipeline message is keyed; this also keeps an unkeyed burst from
-      // piling onto one partition of the embedded broker (DESIGN.md §4).
+      // piling onto one partition of the embedded broker.
       {"sticky.partitioning.linger.ms", "0"},
       {"message.timeout.ms", "30000"},
       {"queue.buffering.max.messages", "500000"},
@@ -229,7 +211,7 @@ std::unique_ptr<consumer> consumer::create(const properties& props, const std::s
   static const properties defaults{
       {"enable.auto.commit", "false"},
       {"enable.auto.offset.store", "false"},
-      // The embedded broker rebalances slowly at the default 45 s (DESIGN.md §4).
+      // At the default 45 s a dead member holds its partitions for 45 s.
       {"session.timeout.ms", "6000"},
       {"heartbeat.interval.ms", "1000"},
       {"max.poll.interval.ms", "300000"},
@@ -448,195 +430,6 @@ std::int64_t consumer::lag() const {
     if (pos >= 0 && high > pos) lag += high - pos;
   }
   return lag;
-}
-
-// ---------------------------------------------------------------- admin
-
-bool list_topics(rd_kafka_t* rk, const std::string& only, std::vector<topic_info>& out, std::string& err,
-                 int timeout_ms) {
-  const rd_kafka_metadata_t* md = nullptr;
-  if (auto e = rd_kafka_metadata(rk, 1, nullptr, &md, timeout_ms)) {
-    err = std::string("metadata: ") + rd_kafka_err2str(e);
-    return false;
-  }
-  std::unique_ptr<const rd_kafka_metadata_t, void (*)(const rd_kafka_metadata_t*)> owned(md, rd_kafka_metadata_destroy);
-  out.clear();
-  for (int i = 0; i < md->topic_cnt; ++i) {
-    const auto& t = md->topics[i];
-    if (!only.empty() && only != t.topic) continue;
-    if (t.err) continue;
-    topic_info ti{t.topic, {}};
-    for (int j = 0; j < t.partition_cnt; ++j) {
-      partition_info pi{t.partitions[j].id};
-      rd_kafka_query_watermark_offsets(rk, t.topic, pi.partition, &pi.low, &pi.high, timeout_ms);
-      ti.partitions.push_back(pi);
-    }
-    std::sort(ti.partitions.begin(), ti.partitions.end(),
-              [](const auto& a, const auto& b) { return a.partition < b.partition; });
-    out.push_back(std::move(ti));
-  }
-  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
-  return true;
-}
-
-bool committed_offsets(const properties& props, const std::string& group, std::vector<topic_partition>& parts,
-                       std::string& err, int timeout_ms) {
-  properties p = props;
-  p["group.id"] = group;
-  p["enable.auto.commit"] = "false";
-  handle_ptr rk = make_handle(RD_KAFKA_CONSUMER, p, err);
-  if (!rk) return false;
-  list_ptr l = to_list(parts);
-  if (auto e = rd_kafka_committed(rk.get(), l.get(), timeout_ms)) {
-    err = std::string("committed offsets of ") + group + ": " + rd_kafka_err2str(e);
-    return false;
-  }
-  parts = from_list(l.get());
-  return true;
-}
-
-std::int64_t partition_reader::read(const std::string& topic, std::int32_t partition, std::int64_t from,
-                                    const std::function<void(const rd_kafka_message_t&)>& fn, std::string& err) {
-  if (!rk_) {
-    properties p = props_;
-    p["group.id"] = "cointicker-reader";  // assign() only: never joins or commits
-    p["enable.auto.commit"] = "false";
-    p["enable.partition.eof"] = "true";
-    p["auto.offset.reset"] = "earliest";  // older than the log start: begin at the start
-    // A read stops at the end it saw: the broker must not hold a fetch
-    // open waiting for new data (the default 500 ms, per read).
-    p["fetch.wait.max.ms"] = "10";
-    rk_ = make_handle(RD_KAFKA_CONSUMER, p, err);
-    if (!rk_) return -1;
-  }
-  std::int64_t low = 0, high = 0;
-  if (auto e = rd_kafka_query_watermark_offsets(rk_.get(), topic.c_str(), partition, &low, &high, 10000)) {
-    err = topic + "/" + std::to_string(partition) + ": " + rd_kafka_err2str(e);
-    return -1;
-  }
-  if (from >= 0 && from >= high) return high;
-  if (high <= low) return high;
-  list_ptr l = to_list({{topic, partition, from}});
-  if (auto e = rd_kafka_assign(rk_.get(), l.get())) {
-    err = std::string("assign: ") + rd_kafka_err2str(e);
-    return -1;
-  }
-  std::int64_t end = from >= 0 ? from : low;
-  bool failed = false;
-  for (;;) {
-    message_ptr m(rd_kafka_consumer_poll(rk_.get(), 1000));
-    if (!m) continue;
-    // Anything left from an earlier read of another partition is skipped.
-    if (m->rkt && (m->partition != partition || topic_of(*m) != topic)) continue;
-    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) break;
-    if (m->err) {
-      err = topic + "/" + std::to_string(partition) + ": " + rd_kafka_message_errstr(m.get());
-      failed = true;
-      break;
-    }
-    fn(*m);
-    end = m->offset + 1;
-    if (end >= high) break;
-  }
-  rd_kafka_assign(rk_.get(), nullptr);
-  return failed ? -1 : std::max(end, high);
-}
-
-std::int64_t read_partition(const properties& props, const std::string& topic, std::int32_t partition,
-                            std::int64_t from, const std::function<void(const rd_kafka_message_t&)>& fn,
-                            std::string& err) {
-  partition_reader r(props);
-  return r.read(topic, partition, from, fn, err);
-}
-
-std::unique_ptr<watermarks> watermarks::create(const properties& props, std::string& err) {
-  std::unique_ptr<watermarks> w(new watermarks());
-  w->rk_ = make_handle(RD_KAFKA_PRODUCER, props, err);
-  if (!w->rk_) return nullptr;
-  return w;
-}
-
-bool watermarks::query(const std::string& topic, std::int32_t partition, std::int64_t& low, std::int64_t& high,
-                       std::string& err, int timeout_ms) {
-  if (auto e = rd_kafka_query_watermark_offsets(rk_.get(), topic.c_str(), partition, &low, &high, timeout_ms)) {
-    err = "watermarks of " + topic + "/" + std::to_string(partition) + ": " + rd_kafka_err2str(e);
-    return false;
-  }
-  return true;
-}
-
-std::unique_ptr<follower> follower::create(const properties& props, const std::vector<topic_partition>& offsets,
-                                           std::string& err) {
-  properties p = props;
-  if (!p.count("group.id")) p["group.id"] = "cointicker-follower-" + std::to_string(::getpid());  // assign() only
-  std::unique_ptr<follower> f(new follower());
-  f->rk_ = make_handle(RD_KAFKA_CONSUMER, p, err);
-  if (!f->rk_) return nullptr;
-  list_ptr l = to_list(offsets);
-  if (auto e = rd_kafka_assign(f->rk_.get(), l.get())) {
-    err = std::string("assign: ") + rd_kafka_err2str(e);
-    return nullptr;
-  }
-  return f;
-}
-
-follower::~follower() {
-  if (rk_) rd_kafka_consumer_close(rk_.get());
-}
-
-bool create_topics(rd_kafka_t* rk, const std::vector<std::pair<std::string, int>>& topics, int replication,
-                   std::string& err) {
-  std::vector<rd_kafka_NewTopic_t*> nts;
-  char buf[512];
-  for (const auto& [name, parts] : topics) {
-    auto* nt = rd_kafka_NewTopic_new(name.c_str(), parts, replication, buf, sizeof buf);
-    if (!nt) {
-      err = name + ": " + buf;
-      for (auto* t : nts) rd_kafka_NewTopic_destroy(t);
-      return false;
-    }
-    // dedup.state and analyzer.state are changelogs: only the latest
-    // checkpoint per key matters. The analyzer restores the newest snapshot
-    // not ahead of its committed offset, so recent versions must survive
-    // compaction for a while (actors/analyzer/README.md).
-    const auto ends_with = [&](std::string_view tail) {
-      return name.size() >= tail.size() && name.compare(name.size() - tail.size(), tail.size(), tail) == 0;
-    };
-    if (ends_with("dedup.state") || ends_with("analyzer.state"))
-      rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "compact");
-    if (ends_with("analyzer.state")) rd_kafka_NewTopic_set_config(nt, "min.compaction.lag.ms", "3600000");
-    nts.push_back(nt);
-  }
-  rd_kafka_queue_t* q = rd_kafka_queue_new(rk);
-  rd_kafka_AdminOptions_t* opts = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
-  rd_kafka_AdminOptions_set_request_timeout(opts, 5000, buf, sizeof buf);
-  rd_kafka_AdminOptions_set_operation_timeout(opts, 5000, buf, sizeof buf);
-  rd_kafka_CreateTopics(rk, nts.data(), nts.size(), opts, q);
-  rd_kafka_AdminOptions_destroy(opts);
-  rd_kafka_event_t* ev = rd_kafka_queue_poll(q, 15000);
-  bool ok = true;
-  if (!ev) {
-    err = "CreateTopics: no answer within 15 s";
-    ok = false;
-  } else if (rd_kafka_event_error(ev)) {
-    err = std::string("CreateTopics: ") + rd_kafka_event_error_string(ev);
-    ok = false;
-  } else {
-    std::size_t n = 0;
-    const rd_kafka_topic_result_t** res =
-        rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n);
-    for (std::size_t i = 0; i < n; ++i) {
-      auto e = rd_kafka_topic_result_error(res[i]);
-      if (e && e != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
-        err += std::string(rd_kafka_topic_result_name(res[i])) + ": " + rd_kafka_err2str(e) + "; ";
-        ok = false;
-      }
-    }
-  }
-  if (ev) rd_kafka_event_destroy(ev);
-  rd_kafka_queue_destroy(q);
-  for (auto* t : nts) rd_kafka_NewTopic_destroy(t);
-  return ok;
 }
 
 }  // namespace ctk::kafka

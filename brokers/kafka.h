@@ -210,11 +210,15 @@ struct topic_info {
 // Lists topics (all, or just `only`) with their watermarks.
 bool list_topics(rd_kafka_t* rk, const std::string& only, std::vector<topic_info>& out, std::string& err,
                  int timeout_ms = 5000);
+// The same with a client of its own, made from `props` (code outside
+// brokers/ never holds a librdkafka handle).
+bool list_topics(const properties& props, const std::string& only, std::vector<topic_info>& out, std::string& err,
+                 int timeout_ms = 5000);
 // Committed offsets of `group` for the given partitions (offset -1001 = none).
 bool committed_offsets(const properties& props, const std::string& group, std::vector<topic_partition>& parts,
                        std::string& err, int timeout_ms = 5000);
 // CreateTopics through the admin API (real Kafka; the embedded broker has no CreateTopics).
-bool create_topics(rd_kafka_t* rk, const std::vector<std::pair<std::string, int>>& topics, int replication,
+bool create_topics(const properties& props, const std::vector<std::pair<std::string, int>>& topics, int replication,
                    std::string& err);
 
 // Reads partitions from an offset to their end as of now, with one

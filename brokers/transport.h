@@ -25,7 +25,7 @@ inline constexpr std::int64_t offset_beginning = -2;
 inline constexpr std::int64_t offset_end = -1;
 inline constexpr std::int64_t offset_invalid = -1001;  // "none": no committed offset
 
-// Topic and group names under the deployment's prefix (DESIGN.md §2).
+// Topic and group names under the deployment's prefix (kafka.prefix).
 struct names {
   std::string prefix = "ctk.";
   std::string topic(std::string_view base) const { return prefix + std::string(base); }

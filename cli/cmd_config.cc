@@ -9,7 +9,7 @@ namespace ctk::cli {
 
 namespace {
 std::string schedule_text(const cfg::schedule_settings& s) {
-  if (!s.every.empty()) return "every " + s.every;
+  if (!s.every.empty()) return "every " + s.every.text;
   if (!s.daily.empty()) return "daily " + s.daily + " " + s.timezone;
   if (!s.cron.empty()) return "cron '" + s.cron + "' " + s.timezone;
   return "manual only";

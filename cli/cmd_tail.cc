@@ -90,6 +90,42 @@ void print_last(std::vector<kafka::message_ptr>& kept, long n, bool keys) {
   for (std::size_t i = from; i < kept.size(); ++i) print(*kept[i], keys);
 }
 
+// The topic's partitions and watermarks, asked first: a missing topic is
+// an error, not a wait.
+bool describe_topic(const kafka::properties& props, const std::string& topic, kafka::topic_info& out,
+                    std::string& err) {
+  std::vector<kafka::topic_info> topics;
+  if (!kafka::list_topics(props, topic, topics, err) || topics.empty()) {
+    if (err.empty()) err = "no topic named '" + topic + "'";
+    return false;
+  }
+  out = std::move(topics[0]);
+  return true;
+}
+
+// Where tail reads from: a member of --group (its offsets committed at the
+// end), or a follower of every partition from its start offset.
+struct tail_reader {
+  std::unique_ptr<kafka::consumer> grouped;
+  std::unique_ptr<kafka::follower> follower;
+
+  bool open(const kafka::properties& props, const tail_options& o, const std::string& topic,
+            const std::vector<kafka::topic_partition>& start, std::string& err) {
+    if (o.group.empty()) return (follower = kafka::follower::create(props, start, err)) != nullptr;
+    grouped = kafka::consumer::create(props, o.group, nullptr, err);
+    return grouped && grouped->subscribe({topic}, err);
+  }
+  kafka::message_ptr poll(int ms) { return grouped ? grouped->poll(ms) : follower->poll(ms); }
+  void finish(const std::string& topic, const std::map<std::int32_t, std::int64_t>& to_commit) {
+    if (!grouped) return;
+    std::vector<kafka::topic_partition> offs;
+    for (const auto& [p, off] : to_commit) offs.push_back({topic, p, off});
+    std::string err;
+    if (!grouped->commit(offs, err)) std::cerr << "tail: " << err << "\n";
+    grouped->close();
+  }
+};
+
 int run_tail(const global_options& g, const tail_options& o) {
   cfg::loaded_config c;
   if (!load(g, c)) return exit_failure;
@@ -104,51 +140,27 @@ int run_tail(const global_options& g, const tail_options& o) {
   // assign() needs a group.id in librdkafka 2.0; this one never joins or commits.
   props["group.id"] = "cointicker-tail-" + std::to_string(::getpid());
   std::string err;
-
-  // Partitions and watermarks first: a missing topic is an error, not a wait.
-  std::unique_ptr<kafka::consumer> grouped;
-  std::unique_ptr<kafka::follower> follower;
-  kafka::handle_ptr rk = kafka::make_handle(RD_KAFKA_CONSUMER, props, err);
-  if (!rk) {
-    std::cerr << "tail: " << err << "\n";
-    return exit_failure;
-  }
-  std::vector<kafka::topic_info> topics;
-  if (!kafka::list_topics(rk.get(), topic, topics, err) || topics.empty()) {
-    std::cerr << "tail: " << (err.empty() ? "no topic named '" + topic + "'" : err) << " (bootstrap "
-              << c.cluster.kafka.bootstrap << ")\n";
+  kafka::topic_info info;
+  if (!describe_topic(props, topic, info, err)) {
+    std::cerr << "tail: " << err << " (bootstrap " << c.cluster.kafka.bootstrap << ")\n";
     return exit_failure;
   }
   const bool last_n = !o.from_beginning && !o.follow && o.group.empty() && !o.count;
   const long n = o.n >= 0 ? o.n : (last_n ? 10 : -1);
-
-  const auto start = start_offsets(topics[0], o, last_n, n);
-  std::function<kafka::message_ptr(int)> poll;
-  std::size_t partitions = start.size();
-  if (!o.group.empty()) {
-    rk.reset();
-    grouped = kafka::consumer::create(props, o.group, nullptr, err);
-    if (!grouped || !grouped->subscribe({topic}, err)) {
-      std::cerr << "tail: " << err << "\n";
-      return exit_failure;
-    }
-    poll = [&](int ms) { return grouped->poll(ms); };
-  } else {
-    rk.reset();
-    follower = kafka::follower::create(props, start, err);
-    if (!follower) {
-      std::cerr << "tail: " << err << "\n";
-      return exit_failure;
-    }
-    poll = [&](int ms) { return follower->poll(ms); };
+  const auto start = start_offsets(info, o, last_n, n);
+  tail_reader reader;
+  if (!reader.open(props, o, topic, start, err)) {
+    std::cerr << "tail: " << err << "\n";
+    return exit_failure;
   }
 
+  std::size_t partitions = start.size();
   std::set<std::int32_t> at_eof;
   std::vector<kafka::message_ptr> kept;  // last-N mode
   long printed = 0, matched = 0;
   std::map<std::int32_t, std::int64_t> to_commit;
   while (!stop.load()) {
-    kafka::message_ptr m = poll(200);
+    kafka::message_ptr m = reader.poll(200);
     if (!m) continue;
     if (kafka::is_partition_eof(*m)) {
       at_eof.insert(m->partition);
@@ -161,9 +173,9 @@ int run_tail(const global_options& g, const tail_options& o) {
       continue;
     }
     at_eof.erase(m->partition);
-    if (grouped) {
+    if (reader.grouped) {
       to_commit[m->partition] = m->offset + 1;
-      partitions = std::max<std::size_t>(1, grouped->assignment().size());
+      partitions = std::max<std::size_t>(1, reader.grouped->assignment().size());
     }
     if (!filter.match(kafka::payload(*m))) continue;
     ++matched;
@@ -178,12 +190,7 @@ int run_tail(const global_options& g, const tail_options& o) {
   if (last_n) print_last(kept, n, o.keys);
   if (o.count) std::cout << matched << "\n";
   std::cout.flush();
-  if (grouped) {
-    std::vector<kafka::topic_partition> offs;
-    for (const auto& [p, off] : to_commit) offs.push_back({topic, p, off});
-    if (!grouped->commit(offs, err)) std::cerr << "tail: " << err << "\n";
-    grouped->close();
-  }
+  reader.finish(topic, to_commit);
   return exit_ok;
 }
 

@@ -16,14 +16,9 @@ int run_topics(const global_options& g, std::vector<std::string> groups, bool pe
   pipeline::init_logging("topics", g.log_level.empty() ? "warn" : g.log_level);
   kafka::properties props = client_props(c, "cointicker-topics");
   std::string err;
-  kafka::handle_ptr rk = kafka::make_handle(RD_KAFKA_PRODUCER, props, err);
-  if (!rk) {
-    std::cerr << "topics: " << err << "\n";
-    return exit_failure;
-  }
   if (create) {
     const auto& p = c.cluster.kafka.prefix;
-    if (!kafka::create_topics(rk.get(), pipeline_topic_partitions(c), replication, err)) {
+    if (!kafka::create_topics(props, pipeline_topic_partitions(c), replication, err)) {
       std::cerr << "topics --create: " << err
                 << " (the embedded broker has no CreateTopics: it creates the pipeline's topics itself)\n";
       return exit_failure;

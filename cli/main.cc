@@ -1,4 +1,4 @@
-// cointicker: one binary, one subcommand per task (DESIGN.md §5).
+// cointicker: one binary, one subcommand per task (`cointicker --help`).
 // Exit codes: 0 success, 1 failure, 2 usage error.
 #include <iostream>
 

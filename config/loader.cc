@@ -88,6 +88,22 @@ bool scalar(const YAML::Node& n, bool& out, ctx& c) {
   return true;
 }
 
+bool scalar(const YAML::Node& n, duration& out, ctx& c) {
+  const std::string& s = n.Scalar();
+  if (s.empty()) {
+    out = {};
+    return true;
+  }
+  auto ms = parse_duration_ms(s);
+  if (!ms) {
+    c.fail(n, prefixed(c, "'" + s + "' is not a duration (500ms, 30s, 5m, 1h, 7d)"));
+    return false;
+  }
+  out.text = s;
+  out.ms = *ms;
+  return true;
+}
+
 std::string suggest(std::string_view key, const std::vector<std::string_view>& known) {
   // Levenshtein distance; suggest the closest name within 2 edits.
   std::string_view best;
@@ -129,6 +145,8 @@ std::string yaml_scalar(double v) {
 }
 
 }  // namespace detail
+
+duration::duration(const char* t) : text(t), ms(parse_duration_ms(t).value_or(0)) {}
 
 std::optional<std::int64_t> parse_duration_ms(std::string_view s) {
   std::int64_t n = 0;
@@ -172,8 +190,7 @@ std::optional<std::string> hdfs_settings::check(const hdfs_settings& h) {
   if (h.avro_block_bytes < 4096 || h.avro_block_bytes > (64LL << 20)) return "avro_block_bytes must be 4096..67108864";
   if (h.rotate_records < 1) return "rotate_records must be at least 1";
   if (h.rotate_bytes < 1024) return "rotate_bytes must be at least 1024";
-  if (!parse_duration_ms(h.rotate_after))
-    return "rotate_after: '" + h.rotate_after + "' is not a duration (60s, 5m, ...)";
+  if (h.rotate_after.empty()) return "rotate_after: a duration (60s, 5m, ...)";
   if (h.timeout_ms < 100) return "timeout_ms must be at least 100";
   if (h.retries < 0 || h.retries > 100) return "retries must be 0..100";
   return std::nullopt;
@@ -188,14 +205,12 @@ std::optional<std::string> postgres_settings::check(const postgres_settings& p) 
 
 std::optional<std::string> analyzer_settings::check(const analyzer_settings& a) {
   if (a.intervals.empty()) return "intervals: at least one (5m, 1h, ...)";
-  for (const auto& i : a.intervals) {
-    auto ms = parse_duration_ms(i);
-    if (!ms || *ms < 60'000 || 86'400'000 % *ms != 0)
-      return "intervals: '" + i + "' is not a whole fraction of a day of at least one minute (1m, 5m, 15m, 1h, 4h, 1d)";
-  }
-  if (!parse_duration_ms(a.grace)) return "grace: '" + a.grace + "' is not a duration (30s, 2m, ...)";
-  if (!parse_duration_ms(a.snapshot_interval))
-    return "snapshot_interval: '" + a.snapshot_interval + "' is not a duration (500ms, 1s, ...)";
+  for (const auto& i : a.intervals)
+    if (i.ms < 60'000 || 86'400'000 % i.ms != 0)
+      return "intervals: '" + i.text +
+             "' is not a whole fraction of a day of at least one minute (1m, 5m, 15m, 1h, 4h, 1d)";
+  if (a.grace.empty() || a.snapshot_interval.empty() || a.news_window.empty() || a.news_lateness.empty())
+    return "grace, snapshot_interval, news_window and news_lateness each take a duration (30s, 2m, 6h, ...)";
   for (int p : {a.sma_short, a.sma_long, a.ema_short, a.ema_long, a.rsi_period, a.macd_fast, a.macd_slow, a.macd_signal,
                 a.bollinger_period, a.price_move_candles, a.volume_average})
     if (p < 1 || p > 500) return "indicator periods must be between 1 and 500 candles";
@@ -204,8 +219,6 @@ std::optional<std::string> analyzer_settings::check(const analyzer_settings& a) 
   if (!(a.rsi_oversold < a.rsi_overbought)) return "rsi_oversold must be below rsi_overbought";
   if (!(a.sentiment_threshold >= 0 && a.sentiment_threshold < 1)) return "sentiment_threshold: 0 <= t < 1";
   if (a.max_text_bytes < 0) return "max_text_bytes must be 0 or more";
-  for (const auto* d : {&a.news_window, &a.news_lateness})
-    if (!parse_duration_ms(*d)) return "news_window / news_lateness: '" + *d + "' is not a duration (15m, 6h, ...)";
   if (a.news_min_mentions < 1) return "news_min_mentions must be at least 1";
   if (!(a.news_mood_threshold > 0 && a.news_mood_threshold < 1)) return "news_mood_threshold: 0 < t < 1";
   if (!(a.divergence_move_pct > 0)) return "divergence_move_pct must be above 0";
@@ -225,7 +238,7 @@ std::optional<std::string> api_settings::check(const api_settings& a) {
 }
 
 std::optional<std::string> dedup_settings::check(const dedup_settings& d) {
-  if (!parse_duration_ms(d.ttl)) return "ttl: '" + d.ttl + "' is not a duration (7d, 12h, ...)";
+  if (d.ttl.ms < 1000) return "ttl: a duration of at least 1s (7d, 12h, ...)";
   if (d.max_ids_per_partition < 1000) return "max_ids_per_partition must be at least 1000";
   return std::nullopt;
 }
@@ -258,8 +271,6 @@ std::optional<std::string> runtime_settings::check(const runtime_settings& r) {
 std::optional<std::string> schedule_settings::check(const schedule_settings& s) {
   int set = !s.every.empty() + !s.daily.empty() + !s.cron.empty();
   if (set > 1) return "a schedule takes only one of every, daily, cron";
-  if (!s.every.empty() && !parse_duration_ms(s.every))
-    return "every: '" + s.every + "' is not a duration (30s, 2m, 1h, 1d)";
   if (!s.daily.empty()) {
     int h = -1, m = -1;
     char tail = 0;

@@ -51,6 +51,7 @@ bool scalar(const YAML::Node& n, int& out, ctx& c);
 bool scalar(const YAML::Node& n, std::int64_t& out, ctx& c);
 bool scalar(const YAML::Node& n, double& out, ctx& c);
 bool scalar(const YAML::Node& n, bool& out, ctx& c);
+bool scalar(const YAML::Node& n, duration& out, ctx& c);
 std::string suggest(std::string_view key, const std::vector<std::string_view>& known);
 
 template <class M>
@@ -170,6 +171,7 @@ inline std::string yaml_scalar(int v) { return std::to_string(v); }
 inline std::string yaml_scalar(std::int64_t v) { return std::to_string(v); }
 std::string yaml_scalar(double v);
 inline std::string yaml_scalar(bool v) { return v ? "true" : "false"; }
+inline std::string yaml_scalar(const duration& d) { return yaml_scalar(d.text); }
 
 template <settings_struct T>
 void reference_struct(std::ostringstream& os, const T& v, int indent) {

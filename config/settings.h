@@ -3,6 +3,7 @@
 // generated from these declarations (`cointicker config reference`).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -12,6 +13,23 @@
 #include "config/schema.h"
 
 namespace ctk::cfg {
+
+// Parses "500ms", "30s", "2m", "1h", "1d" into milliseconds.
+std::optional<std::int64_t> parse_duration_ms(std::string_view s);
+
+// A length of time as written in the config (500ms, 30s, 2m, 1h, 7d): the
+// text (for logs and reference.yaml) and its milliseconds, parsed once by
+// the loader, which refuses what does not parse, so that no actor parses
+// it again. Empty: not set (ms 0).
+struct duration {
+  std::string text;
+  std::int64_t ms = 0;
+  duration() = default;
+  duration(const char* t);  // a default written in the code (the config test loads every default)
+  std::chrono::milliseconds value() const { return std::chrono::milliseconds(ms); }
+  bool empty() const { return text.empty(); }
+  bool operator==(const duration&) const = default;
+};
 
 struct topics_settings {
   int control = 4;
@@ -96,7 +114,7 @@ struct hdfs_settings {
   std::int64_t avro_block_bytes = 1LL << 20;
   std::int64_t rotate_records = 100'000;
   std::int64_t rotate_bytes = 128LL << 20;
-  std::string rotate_after = "60s";
+  duration rotate_after = "60s";
   int timeout_ms = 30'000;
   int retries = 4;
 
@@ -232,7 +250,7 @@ struct runtime_settings {
 };
 
 struct dedup_settings {
-  std::string ttl = "7d";
+  duration ttl = "7d";
   std::int64_t max_ids_per_partition = 2'000'000;
 
   static constexpr auto settings() {
@@ -282,7 +300,7 @@ struct crawler_settings {
 };
 
 struct scheduler_settings {
-  std::string overlap_timeout = "15m";
+  duration overlap_timeout = "15m";
 
   static constexpr auto settings() {
     return std::tuple{setting("overlap_timeout", &scheduler_settings::overlap_timeout,
@@ -291,9 +309,9 @@ struct scheduler_settings {
 };
 
 struct analyzer_settings {
-  std::vector<std::string> intervals{"5m", "1h"};
-  std::string grace = "2m";
-  std::string snapshot_interval = "1s";
+  std::vector<duration> intervals{"5m", "1h"};
+  duration grace = "2m";
+  duration snapshot_interval = "1s";
   int sma_short = 20;
   int sma_long = 50;
   int ema_short = 20;
@@ -313,8 +331,8 @@ struct analyzer_settings {
   std::int64_t extreme_fear = 20;
   std::int64_t extreme_greed = 80;
   double sentiment_threshold = 0.1;
-  std::string news_window = "6h";
-  std::string news_lateness = "15m";
+  duration news_window = "6h";
+  duration news_lateness = "15m";
   std::int64_t news_min_mentions = 3;
   double news_mood_threshold = 0.25;
   double divergence_move_pct = 3;
@@ -422,7 +440,7 @@ struct cluster_settings {
 };
 
 struct schedule_settings {
-  std::string every;
+  duration every;
   std::string daily;
   std::string cron;
   std::string timezone = "UTC";
@@ -483,8 +501,5 @@ struct sources_settings {
     return std::tuple{setting("sources", &sources_settings::sources, "source name -> definition")};
   }
 };
-
-// Parses "500ms", "30s", "2m", "1h", "1d" into milliseconds.
-std::optional<std::int64_t> parse_duration_ms(std::string_view s);
 
 }  // namespace ctk::cfg

@@ -1,5 +1,5 @@
 // The envelope every data message travels in, the record kinds carried in
-// its `data`, and the control-topic and dead-letter messages (DESIGN.md §2).
+// its `data`, and the control-topic and dead-letter messages (messages/README.md).
 // Each struct lists its fields once; see json.h for the codec.
 #pragma once
 
@@ -184,7 +184,8 @@ struct dead_letter {
 // 128-bit xxHash (XXH3) of source + natural key, as 32 lower-case hex.
 std::string record_id(std::string_view source, std::string_view natural_key);
 
-// Natural keys (DESIGN.md §2); the validator computes them from normalised records.
+// Natural keys: what makes two records the same record (a source's id,
+// or its fields); the validator computes them from normalised records.
 std::string natural_key(const news_data& d);
 std::string natural_key(const market_data& d);
 std::string natural_key(const fear_greed_data& d);

@@ -1,4 +1,4 @@
-// The one actor contract (STYLE.md "What that means here" §3). An actor is
+// The one actor contract (pipeline/README.md). An actor is
 // a small class; the loop around it — polling, batching, offsets, retries,
 // dead letters, metrics, shutdown — lives once in runner.cc.
 #pragma once

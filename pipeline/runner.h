@@ -107,6 +107,13 @@ class runner final : kafka::rebalance_listener, public emitter {
   // Serves delivery reports and commits every completed batch at the front.
   // `wait_all`: first wait until every produced message is reported.
   void settle(bool wait_all);
+  // settle()'s steps: sealed, acknowledged batches at the front → to_commit_
+  // (returns how many); to_commit_ capped by the actor's durable(), minus
+  // what the broker holds already; a refused commit; the end of a hold.
+  std::size_t take_completed_batches();
+  std::vector<kafka::topic_partition> durable_offsets();
+  void on_commit_refused(const std::string& err);
+  void release_hold();
   void rewind(const std::string& why);
   batch& open_batch();
   void backoff(int attempt, const std::atomic<bool>& stop);

@@ -124,7 +124,7 @@ struct api::impl {
 
   void markets(const httplib::Request&, httplib::Response& res) {
     markets_reply out;
-    out.intervals = conf.cluster.analyzer.intervals;
+    for (const auto& i : conf.cluster.analyzer.intervals) out.intervals.push_back(i.text);
     pool.with([&](pqxx::connection& c) {
       pqxx::read_transaction t(c);
       for (const auto& row : t.exec_prepared("markets")) {
@@ -146,7 +146,7 @@ struct api::impl {
     const std::string symbol = req.matches[1];
     if (!std::regex_match(symbol, symbol_re)) throw refusal{400, "symbol is not valid", "symbol"};
     std::string interval = p.text("interval", 8, &interval_re);
-    if (interval.empty()) interval = conf.cluster.analyzer.intervals.back();
+    if (interval.empty()) interval = conf.cluster.analyzer.intervals.back().text;
     std::string to = p.time("to"), from = p.time("from");
     if (to.empty()) to = validator::format_utc_ms(now_ms() + 60'000);
     if (from.empty()) from = "1970-01-01T00:00:00.000Z";

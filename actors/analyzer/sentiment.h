@@ -20,6 +20,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "config/settings.h"
+
 namespace ctk::analyzer {
 
 // A problem in a lexicon file, with its position (config check prints these).
@@ -71,6 +73,8 @@ class sentiment_scorer {
   std::optional<word_hit> english_at(const std::vector<std::string>& tokens, std::size_t i) const;
   std::optional<double> korean_weight(std::string_view token) const;
   void add_symbols(const std::vector<std::string>& tokens, std::vector<std::string>& out) const;
+  // Symbols named by the record's keywords (a name, or a ticker tag).
+  void add_keyword_symbols(const std::vector<std::string>& keywords, std::vector<std::string>& out) const;
 
   std::unordered_map<std::string, double> ko_, en_;
   std::unordered_map<std::string, std::string> symbols_;  // lower-case name -> SYMBOL
@@ -91,5 +95,9 @@ std::vector<std::string> tokenize(std::string_view text);
 
 // "ko" when at least 30 % of the letters are Hangul, else "en".
 std::string detect_language(std::string_view text);
+
+// The lexicon files the analyzer's settings name, paths relative to
+// config_dir (lexicons.cc).
+sentiment_scorer::files lexicon_files(const cfg::analyzer_settings& s, const std::string& config_dir);
 
 }  // namespace ctk::analyzer

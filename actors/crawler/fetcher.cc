@@ -297,6 +297,65 @@ struct fetcher::impl {
     return ms(static_cast<long>(cap * jitter(rng)));
   }
 
+  // finish()'s verdict on a transfer that failed (no HTTP answer): the
+  // error said, and whether to retry.
+  bool judge_failure(job& j, CURLcode code) {
+    if (j.too_big || code == CURLE_FILESIZE_EXCEEDED) {
+      j.res.error = "body larger than crawler.max_body_bytes (" + std::to_string(f.opt_.max_body_bytes) + " bytes)";
+      return false;
+    }
+    if (code == CURLE_OPERATION_TIMEDOUT) {
+      j.res.error = "timeout after " + std::to_string(j.req.timeout_ms) + " ms";
+      return true;
+    }
+    j.res.error = std::string(curl_easy_strerror(code));
+    return retryable_curl(code);
+  }
+
+  // finish()'s verdict on an HTTP answer: the host's rate budget
+  // (Remaining-Req, Retry-After) noted, validators cached, and whether to
+  // retry (after `wait` at least).
+  bool judge_answer(job& j, host_state& h, clock_type::time_point now, ms& wait) {
+    const long status = j.res.status;
+    if (auto it = j.res.headers.find("remaining-req"); it != j.res.headers.end()) {
+      if (remaining_req_sec(it->second) == 0) {  // this second's budget is spent
+        h.blocked_until = std::max(h.blocked_until, now + ms(1000));
+        ++f.stats_.throttled;
+      }
+    }
+    if (status == 304 && j.req.conditional) {
+      j.res.not_modified = true;
+      ++f.stats_.not_modified;
+      return false;
+    }
+    if (status >= 200 && status < 300) {
+      auto et = j.res.headers.find("etag");
+      auto lm = j.res.headers.find("last-modified");
+      if (et != j.res.headers.end() || lm != j.res.headers.end()) {
+        if (cache.size() > 10'000) cache.clear();
+        auto& v = cache[j.req.url];
+        v.etag = et != j.res.headers.end() ? et->second : "";
+        v.last_modified = lm != j.res.headers.end() ? lm->second : "";
+      }
+      return false;
+    }
+    if (!retryable_status(status) && status != 418) return false;
+    long ra = -1;
+    if (auto it = j.res.headers.find("retry-after"); it != j.res.headers.end())
+      ra = parse_retry_after(it->second, static_cast<long>(std::time(nullptr)));
+    if (ra > f.opt_.retry_after_max_s) {
+      j.res.error = "HTTP " + std::to_string(status) + " with Retry-After " + std::to_string(ra) +
+                    " s, longer than crawler.retry_after_max_s";
+      return false;
+    }
+    if (ra >= 0) {  // the host asked everyone to wait, not just this request
+      wait = ms(ra * 1000);
+      h.blocked_until = std::max(h.blocked_until, now + wait);
+      ++f.stats_.throttled;
+    }
+    return status != 418;  // 418: Upbit's "blocked"; waiting out Retry-After is all we may do
+  }
+
   void finish(CURL* e, CURLcode code) {
     auto node = running.extract(e);
     std::unique_ptr<job> j = std::move(node.mapped());
@@ -312,56 +371,9 @@ struct fetcher::impl {
     j->res.attempts = j->attempt;
     f.stats_.bytes += j->res.body.size();
 
-    bool retry = false;
     ms wait{0};
-    if (code != CURLE_OK) {
-      if (j->too_big || code == CURLE_FILESIZE_EXCEEDED) {
-        j->res.error = "body larger than crawler.max_body_bytes (" + std::to_string(f.opt_.max_body_bytes) + " bytes)";
-      } else if (code == CURLE_OPERATION_TIMEDOUT) {
-        j->res.error = "timeout after " + std::to_string(j->req.timeout_ms) + " ms";
-        retry = true;
-      } else {
-        j->res.error = std::string(curl_easy_strerror(code));
-        retry = retryable_curl(code);
-      }
-      j->res.status = status;
-    } else {
-      j->res.status = status;
-      if (auto it = j->res.headers.find("remaining-req"); it != j->res.headers.end()) {
-        if (remaining_req_sec(it->second) == 0) {  // this second's budget is spent
-          h.blocked_until = std::max(h.blocked_until, now + ms(1000));
-          ++f.stats_.throttled;
-        }
-      }
-      if (status == 304 && j->req.conditional) {
-        j->res.not_modified = true;
-        ++f.stats_.not_modified;
-      } else if (status >= 200 && status < 300) {
-        auto et = j->res.headers.find("etag");
-        auto lm = j->res.headers.find("last-modified");
-        if (et != j->res.headers.end() || lm != j->res.headers.end()) {
-          if (cache.size() > 10'000) cache.clear();
-          auto& v = cache[j->req.url];
-          v.etag = et != j->res.headers.end() ? et->second : "";
-          v.last_modified = lm != j->res.headers.end() ? lm->second : "";
-        }
-      } else if (retryable_status(status) || status == 418) {
-        long ra = -1;
-        if (auto it = j->res.headers.find("retry-after"); it != j->res.headers.end())
-          ra = parse_retry_after(it->second, static_cast<long>(std::time(nullptr)));
-        if (ra > f.opt_.retry_after_max_s) {
-          j->res.error = "HTTP " + std::to_string(status) + " with Retry-After " + std::to_string(ra) +
-                         " s, longer than crawler.retry_after_max_s";
-        } else {
-          if (ra >= 0) {  // the host asked everyone to wait, not just this request
-            wait = ms(ra * 1000);
-            h.blocked_until = std::max(h.blocked_until, now + wait);
-            ++f.stats_.throttled;
-          }
-          retry = status != 418;  // 418: Upbit's "blocked"; waiting out Retry-After is all we may do
-        }
-      }
-    }
+    j->res.status = status;
+    const bool retry = code != CURLE_OK ? judge_failure(*j, code) : judge_answer(*j, h, now, wait);
     if (retry && j->attempt <= j->req.retries) {
       ++f.stats_.retries;
       const ms delay = std::max(wait, backoff(j->attempt));

@@ -41,7 +41,8 @@ bool parse_json(const parser_context& c, const page& p, element& root, parse_res
 }
 
 // The item array of an unofficial endpoint: the top level, or a wrapper
-// field (SOURCES.md §9: accept both shapes).
+// field: unofficial endpoints change shape without notice, so both are
+// accepted.
 bool item_array(element root, std::initializer_list<std::string_view> wrappers, simdjson::dom::array& out,
                 std::string& why) {
   if (!root.get_array().get(out)) return true;

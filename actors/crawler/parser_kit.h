@@ -87,7 +87,8 @@ std::string text_field(element obj, std::string_view k);
 // Parses the page as JSON; false (and r.error set) if it is not JSON.
 bool parse_json(const parser_context& c, const page& p, element& root, parse_result& r);
 // The item array of an unofficial endpoint: the top level, or a wrapper
-// field (SOURCES.md §9: accept both shapes).
+// field: unofficial endpoints change shape without notice, so both are
+// accepted.
 bool item_array(element root, std::initializer_list<std::string_view> wrappers, simdjson::dom::array& out,
                 std::string& why);
 std::string query_param(const std::string& url, std::string_view name);

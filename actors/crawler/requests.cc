@@ -19,9 +19,8 @@ std::unique_ptr<kafka::follower> open_report_reader(const cfg::loaded_config& c,
                                                     std::string& err) {
   const std::string reports = c.cluster.kafka.prefix + "reports";
   const kafka::properties props = props_of(c, client_id);
-  auto meta = kafka::make_handle(RD_KAFKA_PRODUCER, props, err);
   std::vector<kafka::topic_info> topics;
-  if (!meta || !kafka::list_topics(meta.get(), reports, topics, err) || topics.empty()) {
+  if (!kafka::list_topics(props, reports, topics, err) || topics.empty()) {
     if (err.empty()) err = "no topic " + reports;
     err += " (bootstrap " + c.cluster.kafka.bootstrap + ")";
     return nullptr;

@@ -78,7 +78,8 @@ const std::vector<parser_entry>& parsers();
 const parser_entry* find_parser(std::string_view name);
 
 // SaveTicker's detail walk gives up after this many 404s in a row, or after
-// this many detail requests in one crawl (SOURCES.md §5.2).
+// this many detail requests in one crawl: its ids have gaps, and a walk
+// with no end would crawl for ever.
 inline constexpr int saveticker_miss_limit = 40;
 inline constexpr int saveticker_walk_cap = 800;
 

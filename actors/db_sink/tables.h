@@ -1,7 +1,7 @@
 // The rows db-sink writes. Each table's columns are listed once, here and
 // in tables.cc: every column's SQL name next to the field of the record
 // that fills it. The COPY column list, the staging table and each row are
-// derived from that list. (schema.cc holds the CREATE TABLE statements as
+// derived from that list. (migrations/*.sql hold the CREATE TABLE statements as
 // the migration history they are; a test compares the two.)
 #pragma once
 

@@ -35,7 +35,7 @@ class dedup_actor final : public pipeline::actor {
     props_ = ctx.config.cluster.kafka.properties;
     props_["bootstrap.servers"] = ctx.config.cluster.kafka.bootstrap;
     props_["client.id"] = ctx.identity + "/state";
-    ttl_s_ = *cfg::parse_duration_ms(ctx.config.cluster.dedup.ttl) / 1000;
+    ttl_s_ = ctx.config.cluster.dedup.ttl.ms / 1000;
     max_ids_ = static_cast<std::size_t>(ctx.config.cluster.dedup.max_ids_per_partition);
     std::string err;
     watermarks_ = kafka::watermarks::create(props_, err);

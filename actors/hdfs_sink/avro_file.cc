@@ -10,7 +10,7 @@ namespace ctk::hdfs {
 
 const char* const avro_envelope_schema = R"({
   "type": "record", "name": "envelope", "namespace": "cointicker",
-  "doc": "One record of the unique topic (DESIGN.md section 2).",
+  "doc": "One record of the unique topic: the envelope, its data as JSON text.",
   "fields": [
     {"name": "v", "type": "long"},
     {"name": "id", "type": "string"},

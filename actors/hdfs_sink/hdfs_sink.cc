@@ -42,7 +42,7 @@ class hdfs_sink final : public pipeline::actor {
     store_ = make_store(settings_.url, {settings_.user, settings_.timeout_ms, settings_.retries}, err);
     if (!store_) throw std::runtime_error(err);
     writer_ = std::make_unique<writer_thread>(*store_, writer_thread::counters{bytes_, writes_, errors_}, stopping_);
-    rotate_after_ = std::chrono::milliseconds(*cfg::parse_duration_ms(settings_.rotate_after));
+    rotate_after_ = settings_.rotate_after.value();
     if (settings_.format == "avro") {
       avro_schema_ = make_avro_schema(err);
       if (!avro_schema_) throw std::runtime_error(err);
@@ -58,7 +58,7 @@ class hdfs_sink final : public pipeline::actor {
     if (!watermarks_) throw std::runtime_error(err);
     spdlog::info("hdfs-sink: writing {} to {}; a partition's files are committed at {} records, {} bytes or {} old",
                  settings_.format == "avro" ? "Avro (codec " + settings_.avro_codec + ")" : std::string("JSON Lines"),
-                 store_->describe(), settings_.rotate_records, settings_.rotate_bytes, settings_.rotate_after);
+                 store_->describe(), settings_.rotate_records, settings_.rotate_bytes, settings_.rotate_after.text);
   }
 
   ~hdfs_sink() override {
@@ -124,7 +124,42 @@ class hdfs_sink final : public pipeline::actor {
   }
 
   pipeline::outcome handle(const pipeline::input& in, pipeline::emitter&) override {
-    // Consecutive records mostly come from one partition: one lookup per run.
+    partition_files& pf = partition_of(in);
+    if (!pf.recovered)
+      if (auto o = recover_partition(pf); o.v != pipeline::verdict::ok) return o;
+    if (in.offset < pf.skip_below) return pipeline::outcome::ok();  // already in a committed file
+    std::string_view source;
+    char day[8];
+    if (auto o = route(in.value, decoder_, source, day); o.v != pipeline::verdict::ok) return o;
+    open_file* f = nullptr;
+    if (auto o = file_for(pf, source, day, f); o.v != pipeline::verdict::ok) return o;
+    if (auto o = f->avro ? append_avro(*f, in.value) : append_line(*f, in.value); o.v != pipeline::verdict::ok) {
+      if (f->records == 0) {  // a file with no record is not kept open
+        pf.files.erase(key_);
+        count_open();
+      }
+      return o;
+    }
+    if (pf.first_open < 0) pf.first_open = in.offset;
+    if (f->first < 0) f->first = in.offset;
+    f->last = in.offset;
+    ++f->records;
+    return pipeline::outcome::ok();
+  }
+
+  pipeline::outcome flush(pipeline::emitter&) override { return write_and_rotate(false); }
+  pipeline::outcome flush_all(pipeline::emitter&) override { return write_and_rotate(true); }
+  pipeline::outcome idle(pipeline::emitter&) override { return write_and_rotate(false); }
+
+  std::int64_t durable(std::string_view topic, std::int32_t partition, std::int64_t next) override {
+    auto it = open_.find({std::string(topic), partition});
+    if (it == open_.end() || it->second.first_open < 0) return next;
+    return std::min(next, it->second.first_open);
+  }
+
+ private:
+  // handle()'s steps. The input's partition (the last one is cached).
+  partition_files& partition_of(const pipeline::input& in) {
     if (!cached_ || cached_partition_ != in.partition || cached_topic_ != in.topic) {
       const tp_key tp{std::string(in.topic), in.partition};
       cached_ = &open_[tp];
@@ -132,44 +167,32 @@ class hdfs_sink final : public pipeline::actor {
       cached_topic_ = in.topic;
       cached_tp_ = tp;
     }
-    partition_files& pf = *cached_;
-    if (!pf.recovered) {
-      quiesce();
-      std::map<tp_key, std::int64_t> resume;
-      std::string why;
-      if (!recover({cached_tp_}, resume, why))
-        return pipeline::outcome::retry("hdfs-sink: recovery of the store failed: " + why);
-      auto it = resume.find(cached_tp_);
-      pf.skip_below = it == resume.end() ? 0 : it->second;
-      pf.recovered = true;
-    }
-    if (in.offset < pf.skip_below) return pipeline::outcome::ok();  // already in a committed file
-    std::string_view source, kind, fetched, when;
-    char day[8];
-    if (!route_fast(in.value, source, kind, fetched, when) || !day_of(when, day)) {
-      simdjson::dom::element root;
-      msg::decode_error derr;
-      if (!decoder_.parse(in.value, root, derr))
-        return pipeline::outcome::dead_letter("decode", "envelope: " + derr.to_string());
-      if (root["source"].get(source)) source = {};
-      if (root["kind"].get(kind)) kind = {};
-      const char* field = kind == "news" ? "published_at" : "timestamp";
-      if (root["data"][field].get(when) || !day_of(when, day)) {
-        if (root["fetched_at"].get(when) || !day_of(when, day))
-          return pipeline::outcome::dead_letter(
-              "timestamp", "neither data." + std::string(field) + " nor fetched_at is an ISO-8601 UTC time");
-      }
-    }
-    if (!safe_component(source))
-      return pipeline::outcome::dead_letter("source", "source must be 1..64 of A-Z a-z 0-9 _ - . (it names a folder)");
+    return *cached_;
+  }
+
+  // A partition's first record: finish what a crash interrupted and skip
+  // what is in committed files already.
+  pipeline::outcome recover_partition(partition_files& pf) {
+    quiesce();
+    std::map<tp_key, std::int64_t> resume;
+    std::string why;
+    if (!recover({cached_tp_}, resume, why))
+      return pipeline::outcome::retry("hdfs-sink: recovery of the store failed: " + why);
+    auto it = resume.find(cached_tp_);
+    pf.skip_below = it == resume.end() ? 0 : it->second;
+    pf.recovered = true;
+    return pipeline::outcome::ok();
+  }
+
+  // The open file of source/day in this partition (key_), opened if new.
+  pipeline::outcome file_for(partition_files& pf, std::string_view source, const char (&day)[8], open_file*& out) {
     key_.assign(source);
     key_ += '/';
     key_.append(day, 8);
     auto found = pf.files.find(key_);
-    const bool added = found == pf.files.end();
-    if (added) found = pf.files.try_emplace(key_).first;
-    open_file& f = found->second;
-    if (added) {
+    if (found == pf.files.end()) {
+      found = pf.files.try_emplace(key_).first;
+      open_file& f = found->second;
       const std::string d(day, 8);
       f.dir = "/raw/" + std::string(source) + "/" + d;
       f.tmp = tmp_dir(cached_tp_) + "/" + std::string(source) + "+" + d + "+" + nonce() + "." + ext();
@@ -185,46 +208,31 @@ class hdfs_sink final : public pipeline::actor {
       if (pf.files.size() == 1) pf.opened = clock::now();
       count_open();
     }
-    if (f.avro) {
-      std::string err;
-      if (!f.avro->append(in.value, err)) {
-        if (f.records == 0) {  // a file with no record is not kept open
-          pf.files.erase(found);
-          count_open();
-        }
-        return pipeline::outcome::dead_letter("avro", err);
-      }
-    }
-    if (pf.first_open < 0) pf.first_open = in.offset;
-    if (f.first < 0) f.first = in.offset;
-    f.last = in.offset;
-    ++f.records;
-    if (f.avro) return pipeline::outcome::ok();
-    if (in.value.find('\n') != std::string_view::npos) {
-      // One record per line: a pretty-printed value is minified.
-      std::string min(in.value.size(), '\0');
+    out = &found->second;
+    return pipeline::outcome::ok();
+  }
+
+  static pipeline::outcome append_avro(open_file& f, std::string_view value) {
+    std::string err;
+    if (!f.avro->append(value, err)) return pipeline::outcome::dead_letter("avro", err);
+    return pipeline::outcome::ok();
+  }
+
+  // JSON Lines: one record per line; a pretty-printed value is minified.
+  static pipeline::outcome append_line(open_file& f, std::string_view value) {
+    if (value.find('\n') != std::string_view::npos) {
+      std::string min(value.size(), '\0');
       std::size_t len = 0;
-      if (simdjson::minify(in.value.data(), in.value.size(), min.data(), len))
+      if (simdjson::minify(value.data(), value.size(), min.data(), len))
         return pipeline::outcome::dead_letter("format", "value cannot be put on one line");
       f.buffer.append(min.data(), len);
     } else {
-      f.buffer.append(in.value);
+      f.buffer.append(value);
     }
     f.buffer += '\n';
     return pipeline::outcome::ok();
   }
 
-  pipeline::outcome flush(pipeline::emitter&) override { return write_and_rotate(false); }
-  pipeline::outcome flush_all(pipeline::emitter&) override { return write_and_rotate(true); }
-  pipeline::outcome idle(pipeline::emitter&) override { return write_and_rotate(false); }
-
-  std::int64_t durable(std::string_view topic, std::int32_t partition, std::int64_t next) override {
-    auto it = open_.find({std::string(topic), partition});
-    if (it == open_.end() || it->second.first_open < 0) return next;
-    return std::min(next, it->second.first_open);
-  }
-
- private:
   std::string ext() const { return avro_schema_ ? "avro" : "jsonl"; }
   std::string tmp_dir(const tp_key& tp) const { return "/_tmp/" + tp.first + "+" + std::to_string(tp.second); }
   std::string wal_path(const tp_key& tp) const {

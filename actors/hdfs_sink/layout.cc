@@ -135,4 +135,24 @@ bool route_fast(std::string_view v, std::string_view& source, std::string_view& 
   return true;
 }
 
+pipeline::outcome route(std::string_view value, msg::json_decoder& dec, std::string_view& source, char (&day)[8]) {
+  std::string_view kind, fetched, when;
+  if (!route_fast(value, source, kind, fetched, when) || !day_of(when, day)) {
+    simdjson::dom::element root;
+    msg::decode_error derr;
+    if (!dec.parse(value, root, derr)) return pipeline::outcome::dead_letter("decode", "envelope: " + derr.to_string());
+    if (root["source"].get(source)) source = {};
+    if (root["kind"].get(kind)) kind = {};
+    const char* field = kind == "news" ? "published_at" : "timestamp";
+    if (root["data"][field].get(when) || !day_of(when, day)) {
+      if (root["fetched_at"].get(when) || !day_of(when, day))
+        return pipeline::outcome::dead_letter(
+            "timestamp", "neither data." + std::string(field) + " nor fetched_at is an ISO-8601 UTC time");
+    }
+  }
+  if (!safe_component(source))
+    return pipeline::outcome::dead_letter("source", "source must be 1..64 of A-Z a-z 0-9 _ - . (it names a folder)");
+  return pipeline::outcome::ok();
+}
+
 }  // namespace ctk::hdfs

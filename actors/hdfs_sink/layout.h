@@ -7,6 +7,8 @@
 #include <string_view>
 
 #include "actors/hdfs_sink/hdfs_sink.h"
+#include "messages/json.h"
+#include "pipeline/actor.h"
 
 namespace ctk::hdfs {
 
@@ -24,5 +26,10 @@ std::size_t find(std::string_view hay, std::string_view needle, std::size_t from
 // false: not in that form; the caller parses it in full.
 bool route_fast(std::string_view v, std::string_view& source, std::string_view& kind, std::string_view& fetched,
                 std::string_view& when);
+// A record's folder: its source and its day (the data's time, else when
+// it was fetched), read by route_fast() when the form allows, else parsed
+// with `dec` (source then views into the decoder's document). A dead
+// letter when the record has no usable source or time.
+pipeline::outcome route(std::string_view value, msg::json_decoder& dec, std::string_view& source, char (&day)[8]);
 
 }  // namespace ctk::hdfs

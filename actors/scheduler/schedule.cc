@@ -70,14 +70,13 @@ std::optional<schedule> schedule::parse(const cfg::schedule_settings& s, std::st
     return std::nullopt;
   }
   if (!s.every.empty()) {
-    auto ms = cfg::parse_duration_ms(s.every);
-    if (!ms || *ms < 1000) {
-      why = "every: '" + s.every + "' must be a duration of at least 1s";
+    if (s.every.ms < 1000) {
+      why = "every: '" + s.every.text + "' must be a duration of at least 1s";
       return std::nullopt;
     }
     out.kind_ = kind::every;
-    out.every_ms_ = *ms;
-    out.text_ = "every " + s.every;
+    out.every_ms_ = s.every.ms;
+    out.text_ = "every " + s.every.text;
     return out;
   }
   if (!s.daily.empty()) {

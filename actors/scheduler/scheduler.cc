@@ -25,7 +25,8 @@ class scheduler_actor final : public pipeline::actor {
  public:
   explicit scheduler_actor(const pipeline::actor_context& c)
       : prefix_(c.config.cluster.kafka.prefix), server_(c.config.cluster.control) {
-    overlap_ms_ = cfg::parse_duration_ms(c.config.cluster.scheduler.overlap_timeout).value_or(15 * 60'000);
+    overlap_ms_ = c.config.cluster.scheduler.overlap_timeout.empty() ? 15 * 60'000
+                                                                     : c.config.cluster.scheduler.overlap_timeout.ms;
     for (const auto& [name, src] : c.config.sources.sources) {
       if (!src.enabled) continue;
       std::string why;
@@ -77,14 +78,13 @@ class scheduler_actor final : public pipeline::actor {
     props["bootstrap.servers"] = c.config.cluster.kafka.bootstrap;
     props["group.id"] = "cointicker-scheduler-rebuild";
     std::string err;
-    auto rk = kafka::make_handle(RD_KAFKA_CONSUMER, props, err);
     std::vector<kafka::topic_partition> follow;
     std::map<std::string, std::pair<std::int64_t, std::string>> last;  // source -> (time, id)
     std::set<std::string> reported;
     for (const std::string base : {"control", "reports"}) {
       const std::string topic = prefix_ + base;
       std::vector<kafka::topic_info> topics;
-      if (!rk || !kafka::list_topics(rk.get(), topic, topics, err) || topics.empty()) {
+      if (!kafka::list_topics(props, topic, topics, err) || topics.empty()) {
         spdlog::warn("scheduler: cannot read {} to rebuild ({}); every source starts as never fired", topic, err);
         continue;
       }
@@ -113,7 +113,7 @@ class scheduler_actor final : public pipeline::actor {
     // a restarted scheduler sees new reports at once, not after the group
     // has evicted its dead predecessor (session.timeout.ms), which would
     // make it skip slots for a crawl that did report.
-    if (rk && !follow.empty()) {
+    if (!follow.empty()) {
       reports_ = kafka::follower::create(props, follow, err);
       if (!reports_) spdlog::warn("scheduler: cannot follow reports ({}); overlap is judged by time alone", err);
     }

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# A private PostgreSQL server for tests and benchmarks (DESIGN.md §9).
+# A private PostgreSQL server for tests and benchmarks: one per run, on
+# 127.0.0.1, so that nothing depends on a server the machine may not have.
 #
 #   pg.sh start DIR [PORT]   initdb DIR (first time), start on 127.0.0.1:PORT
 #                            (a free port when omitted), print the DSN and

@@ -3,7 +3,7 @@
 // a "NameNode" port answering MKDIRS, CREATE/APPEND/OPEN (307 to the
 // "DataNode" port), RENAME, LISTSTATUS, GETFILESTATUS and DELETE, with
 // errors as JSON RemoteException; files live in --root. No internet and no
-// Hadoop package here (DESIGN.md §9), so this stands in for a cluster.
+// Hadoop package here (Debian has none), so this stands in for a cluster.
 //
 //   ctk_webhdfs_double --root DIR [--fail-datanode N] [--require-user]
 // prints "namenode 127.0.0.1:PORT" as its first line, then serves until

@@ -143,6 +143,25 @@ TEST(config, source_rules_are_checked) {
   EXPECT_NE(errors[6].message.find("time of day"), std::string::npos);
 }
 
+TEST(config, durations_are_parsed_once_at_load_and_a_bad_one_names_its_line) {
+  cluster_settings c;
+  auto errors = decode_yaml(YAML::Load("hdfs:\n  rotate_after: 90s\nanalyzer:\n  intervals: [5m, 4h]\n"
+                                       "  grace: soon\n"),
+                            "cluster.yaml", c);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].line, 5);
+  EXPECT_NE(errors[0].message.find("'soon' is not a duration"), std::string::npos) << errors[0].message;
+  EXPECT_EQ(c.hdfs.rotate_after.ms, 90'000);
+  EXPECT_EQ(c.hdfs.rotate_after.text, "90s");
+  EXPECT_EQ(c.analyzer.intervals[1].ms, 4 * 3'600'000);
+  // The defaults written in the code parse too.
+  const cluster_settings d;
+  EXPECT_EQ(d.dedup.ttl.ms, 7 * 86'400'000LL);
+  EXPECT_EQ(d.analyzer.snapshot_interval.ms, 1000);
+  EXPECT_EQ(d.analyzer.news_lateness.ms, 15 * 60'000);
+  EXPECT_EQ(d.scheduler.overlap_timeout.ms, 15 * 60'000);
+}
+
 TEST(config, durations_parse) {
   EXPECT_EQ(parse_duration_ms("500ms"), 500);
   EXPECT_EQ(parse_duration_ms("30s"), 30000);

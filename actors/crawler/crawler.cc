@@ -9,6 +9,7 @@
 #include <limits>
 
 #include "actors/validator/normalize.h"
+#include "messages/envelope.h"
 
 namespace ctk::crawler {
 
@@ -72,16 +73,27 @@ bool envelope_builder::quote(std::string_view s, std::string& out) {
 
 void envelope_builder::begin_page(std::string_view source, std::string_view kind, std::string_view fetched_at,
                                   std::string_view trace, std::string_view page_url) {
-  head_ = R"({"v":1,"id":"","source":)";
-  ok_ = quote(source, head_);
-  head_ += R"(,"kind":)";
-  ok_ = ok_ && quote(kind, head_);
-  head_ += R"(,"fetched_at":)";
-  ok_ = ok_ && quote(fetched_at, head_);
-  head_ += R"(,"url":)";
-  mid_ = R"(,"trace":)";
-  ok_ = ok_ && quote(trace, mid_);
-  mid_ += R"(,"data":)";
+  // The page's envelope as the codec writes it (msg::envelope's field list:
+  // names, order, escaping), with markers where each item's url and data
+  // go; what lies around the markers is reused for every item.
+  static constexpr std::string_view url_marker = "\x01", url_marker_json = R"("\u0001")";
+  static constexpr std::string_view data_marker = R"("\u0002")";
+  msg::envelope e;
+  e.source = source;
+  e.kind = kind;
+  e.fetched_at = fetched_at;
+  e.trace = trace;
+  e.url = url_marker;
+  e.data.text = data_marker;
+  std::string json;
+  ok_ = msg::encode(e, json);  // false: a string is not valid UTF-8
+  const auto u = ok_ ? json.find(url_marker_json) : std::string::npos;
+  const auto d = u == std::string::npos ? u : json.rfind(data_marker);  // data is the last field
+  ok_ = d != std::string::npos && json.compare(d + data_marker.size(), std::string::npos, "}") == 0;
+  if (ok_) {
+    head_ = json.substr(0, u);
+    mid_ = json.substr(u + url_marker_json.size(), d - u - url_marker_json.size());
+  }
   page_url_.assign(page_url);
   page_url_quoted_.clear();
   page_url_ok_ = quote(page_url, page_url_quoted_);

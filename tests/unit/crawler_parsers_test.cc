@@ -5,6 +5,7 @@
 
 #include <chrono>
 
+#include "actors/crawler/crawler.h"
 #include "actors/crawler/sources.h"
 #include "actors/validator/validator.h"
 #include "messages/envelope.h"
@@ -371,4 +372,29 @@ TEST(parsers, hostile_bodies_never_crash_any_parser) {
       }
     }
   }
+}
+
+// The crawler writes each item's envelope from a head and middle made once
+// per page; they come from the codec, so the bytes are the codec's.
+TEST(envelope_builder, writes_exactly_what_the_codec_writes) {
+  envelope_builder b;
+  b.begin_page("coinness", "news", "2026-12-06T10:00:00.000Z", "cmd \"7\"\t\x01", "https://example.test/list");
+  msg::envelope e;
+  e.source = "coinness";
+  e.kind = "news";
+  e.fetched_at = "2026-12-06T10:00:00.000Z";
+  e.trace = "cmd \"7\"\t\x01";
+  for (const auto& [url, data] : {std::pair<std::string, std::string>{"https://example.test/list", "{}"},
+                                  {"https://example.test/뉴스?id=1&q=\"x\"", R"({"title":"비트코인","n":1})"}}) {
+    e.url = url;
+    e.data.text = data;
+    std::string want;
+    ASSERT_TRUE(msg::encode(e, want));
+    const std::string* got = b.build(url, data);
+    ASSERT_NE(got, nullptr);
+    EXPECT_EQ(*got, want);
+  }
+  EXPECT_EQ(b.build("https://example.test/\xff", "{}"), nullptr) << "a URL that is not UTF-8";
+  b.begin_page("coin\xffness", "news", "2026-12-06T10:00:00.000Z", "t", "https://example.test/");
+  EXPECT_EQ(b.build("https://example.test/", "{}"), nullptr) << "a source that is not UTF-8";
 }

@@ -184,7 +184,7 @@ void agent::loop() {
         hb.dead_letters = static_cast<std::int64_t>(cur.dead_letters);
         hb.rss_bytes = cur.rss_bytes;
         hb.restarts = cur.restarts;
-        hb.version = "0.1.0";
+        hb.version = CTK_VERSION;
         prev = cur;
         prev_at = now;
         std::string json;

@@ -28,6 +28,8 @@ void log_cb(const rd_kafka_t* rk, int level, const char* fac, const char* buf) {
 
 void route_logs(rd_kafka_conf_t* conf) { rd_kafka_conf_set_log_cb(conf, log_cb); }
 
+std::string client_version() { return rd_kafka_version_str(); }
+
 rd_kafka_conf_t* make_conf(std::initializer_list<const properties*> layers, std::string& err) {
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   char buf[512];

@@ -276,6 +276,9 @@ std::int64_t read_partition(const properties& props, const std::string& topic, s
                             std::int64_t from, const std::function<void(const rd_kafka_message_t&)>& fn,
                             std::string& err);
 
+// librdkafka's version ("2.0.2"), for --version.
+std::string client_version();
+
 // Routes librdkafka's own log lines to spdlog's "kafka" logger.
 void route_logs(rd_kafka_conf_t* conf);
 

@@ -10,6 +10,8 @@ namespace ctk::cli {
 
 namespace {
 
+void print_status(const control::status_reply& r);
+
 int run_status(const global_options& g, bool json, int timeout_ms) {
   cfg::loaded_config c;
   if (!load(g, c)) return exit_failure;
@@ -19,10 +21,6 @@ int run_status(const global_options& g, bool json, int timeout_ms) {
     std::cerr << "status: " << err << "\n";
     return exit_failure;
   }
-  if (json) {
-    std::cout << reply << "\n";
-    return exit_ok;
-  }
   control::status_reply r;
   msg::json_decoder dec;
   msg::decode_error derr;
@@ -30,13 +28,28 @@ int run_status(const global_options& g, bool json, int timeout_ms) {
     std::cerr << "status: the scheduler answered something unreadable: " << derr.to_string() << "\n";
     return exit_failure;
   }
+  // Exit 1 when an instance is dead or cannot reach its broker, so that a
+  // script (or a health check) can rely on the code alone.
+  std::string unwell;
+  for (const auto& i : r.instances)
+    if (i.state == "dead" || i.state == "disconnected") unwell += " " + i.identity + " (" + i.state + ")";
+  const int rc = unwell.empty() ? exit_ok : exit_failure;
+  if (json) {
+    std::cout << reply << "\n";
+  } else {
+    print_status(r);
+  }
+  if (!unwell.empty()) std::cerr << "status: not every instance is well:" << unwell << "\n";
+  return rc;
+}
+
+void print_status(const control::status_reply& r) {
   std::printf("%-10s %-10s %-8s %8s %-9s %9s %9s %8s %10s %9s\n", "NODE", "ACTOR", "INSTANCE", "PID", "STATE", "IN/s",
               "OUT/s", "LAG", "HEARTBEAT", "RESTARTS");
   for (const auto& i : r.instances)
     std::printf("%-10s %-10s %-8s %8lld %-9s %9.1f %9.1f %8lld %8.1fs %9lld\n", i.node.c_str(), i.actor.c_str(),
                 i.instance.c_str(), static_cast<long long>(i.pid), i.state.c_str(), i.consumed_per_s, i.produced_per_s,
                 static_cast<long long>(i.lag), i.last_heartbeat_s, static_cast<long long>(i.restarts));
-  return exit_ok;
 }
 
 }  // namespace
@@ -46,7 +59,8 @@ void add_control_commands(CLI::App& app, global_options& g, int& rc) {
   auto timeout = std::make_shared<int>(3000);
   auto* status = app.add_subcommand("status",
                                     "The cluster as the scheduler sees it: every actor instance, its state, "
-                                    "rates, lag, last heartbeat and restarts");
+                                    "rates, lag, last heartbeat and restarts. Exit 1 when an instance is dead or "
+                                    "disconnected");
   status->add_flag("--json", *json, "print the scheduler's JSON answer");
   status->add_option("--timeout-ms", *timeout, "how long to wait for the scheduler")->capture_default_str();
   status->callback([&g, &rc, json, timeout] { rc = run_status(g, *json, *timeout); });

@@ -1,6 +1,7 @@
 #include "cli/common.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <iostream>
 
 #include "cli/commands.h"
@@ -12,6 +13,9 @@ namespace ctk::cli {
 bool load(const global_options& g, cfg::loaded_config& out) {
   auto errors = cfg::load_config(g.config_dir, out, environ);
   for (const auto& e : errors) std::cerr << "config error: " << e.to_string() << "\n";
+  if (!std::filesystem::is_directory(g.config_dir))
+    std::cerr << "(no config folder at '" << g.config_dir
+              << "': give it with --config DIR or CTK_CONFIG_DIR; the repository's is config/)\n";
   if (!g.bootstrap.empty()) out.cluster.kafka.bootstrap = g.bootstrap;
   return errors.empty();
 }

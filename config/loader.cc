@@ -7,6 +7,8 @@
 #include <fstream>
 #include <set>
 
+#include "messages/text.h"
+
 namespace ctk::cfg {
 
 std::string config_error::to_string() const {
@@ -105,23 +107,7 @@ bool scalar(const YAML::Node& n, duration& out, ctx& c) {
 }
 
 std::string suggest(std::string_view key, const std::vector<std::string_view>& known) {
-  // Levenshtein distance; suggest the closest name within 2 edits.
-  std::string_view best;
-  std::size_t best_d = 3;
-  for (auto k : known) {
-    std::vector<std::size_t> prev(k.size() + 1), cur(k.size() + 1);
-    for (std::size_t j = 0; j <= k.size(); ++j) prev[j] = j;
-    for (std::size_t i = 1; i <= key.size(); ++i) {
-      cur[0] = i;
-      for (std::size_t j = 1; j <= k.size(); ++j)
-        cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (key[i - 1] == k[j - 1] ? 0 : 1)});
-      std::swap(prev, cur);
-    }
-    if (prev[k.size()] < best_d) {
-      best_d = prev[k.size()];
-      best = k;
-    }
-  }
+  const std::string_view best = text::closest(key, known);
   std::string s;
   if (!best.empty()) s = " (did you mean '" + std::string(best) + "'?)";
   s += " — known keys:";

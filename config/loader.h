@@ -225,10 +225,34 @@ std::vector<config_error> decode_yaml(const YAML::Node& root, const std::string&
   return errors;
 }
 
+namespace detail {
+// Runs the checks of every settings struct on `path`, innermost first (an
+// override is checked as the file's value would be).
+template <class M>
+void check_path(const M& v, const std::vector<std::string>& path, std::size_t i, ctx& c) {
+  if constexpr (settings_struct<M>) {
+    if (i < path.size())
+      std::apply(
+          [&](const auto&... s) {
+            (void)((s.name == path[i] ? (check_path(v.*(s.member), path, i + 1, c), true) : false) || ...);
+          },
+          M::settings());
+    if constexpr (checked<M>) {
+      if (auto problem = M::check(v)) c.errors->push_back({c.file, 0, 0, *problem});
+    }
+  } else if constexpr (is_map<M>::value) {
+    if (i < path.size())
+      if (auto it = v.find(path[i]); it != v.end()) check_path(it->second, path, i + 1, c);
+  }
+}
+
+}  // namespace detail
+
 // Applies CTK_* environment overrides whose first segment is a key of T.
 template <settings_struct T>
 std::vector<config_error> apply_env(T& out, char** envp) {
   std::vector<config_error> errors;
+  std::vector<std::pair<std::string, std::vector<std::string>>> applied;  // variable, key path
   const auto top = detail::key_names<T>();
   for (char** e = envp; e && *e; ++e) {
     std::string_view kv(*e);
@@ -251,14 +275,26 @@ std::vector<config_error> apply_env(T& out, char** envp) {
     if (!ours) continue;
     if (name == "CTK_POSTGRES__PASSWORD") continue;  // a secret, read where it is used, never stored here
     detail::ctx c{"environment " + name, {}, &errors};
-    YAML::Node value;
-    try {
-      value = YAML::Load(std::string(kv.substr(eq + 1)));
-    } catch (const YAML::Exception& ex) {
-      errors.push_back({c.file, 0, 0, "not a YAML value: " + ex.msg});
-      continue;
+    // A value is plain text (a DSN's `#` is not a comment), unless it is a
+    // YAML list or mapping ([5m, 1h], {key: value}).
+    const std::string text(kv.substr(eq + 1));
+    YAML::Node value(text);
+    if (text.starts_with('[') || text.starts_with('{')) {
+      try {
+        value = YAML::Load(text);
+      } catch (const YAML::Exception& ex) {
+        errors.push_back({c.file, 0, 0, "not a YAML list or mapping: " + ex.msg});
+        continue;
+      }
     }
+    const std::size_t before = errors.size();
     detail::apply_path(out, path, 0, value, c);
+    if (errors.size() == before) applied.emplace_back(name, std::move(path));
+  }
+  // Checked once every override is in (two of them may move a bound together).
+  for (const auto& [name, path] : applied) {
+    detail::ctx c{"environment " + name, {}, &errors};
+    detail::check_path(out, path, 0, c);
   }
   return errors;
 }

@@ -5,6 +5,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace ctk::text {
 
@@ -12,5 +13,8 @@ namespace ctk::text {
 std::string lower(std::string_view s);
 // Without leading and trailing ASCII whitespace (space, \t, \r, \n, \v, \f).
 std::string_view trim(std::string_view s);
+// The candidate closest to `word` within two edits (Levenshtein), or "" —
+// for "did you mean" on a typo.
+std::string_view closest(std::string_view word, const std::vector<std::string_view>& candidates);
 
 }  // namespace ctk::text

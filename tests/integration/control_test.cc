@@ -160,6 +160,9 @@ TEST(control, status_dead_instances_pause_resume_drain_and_garbage) {
   const auto killed = steady_clock::now();
   ASSERT_TRUE(wait_until([&] { return p.state_of("w1/crawler/0") == "dead"; }, seconds(10))) << p.cli("status");
   EXPECT_LE(duration_cast<milliseconds>(steady_clock::now() - killed).count(), 2000 + 500 + 1500);
+  // A dead instance makes `status` exit 1 and say which.
+  EXPECT_EQ(p.cli_rc("status"), 1);
+  EXPECT_NE(p.cli("status").find("not every instance is well: w1/crawler/0 (dead)"), std::string::npos);
 
   // pause: input waits (nothing valid, nothing committed); resume: it drains.
   EXPECT_NE(p.cli("ctl pause --actor validator").find("\"matched\":1"), std::string::npos);

@@ -98,8 +98,9 @@ TEST(config, environment_variables_override_single_keys) {
   loaded_config c;
   auto d = write_dir("kafka: {bootstrap: a:1}\n", "sources:\n  s1: {kind: news, parser: rss, urls: [http://x]}\n");
   std::string e1 = "CTK_KAFKA__BOOTSTRAP=b:2", e2 = "CTK_SOURCES__S1__ENABLED=false", e3 = "CTK_CONFIG_DIR=/x",
-              e4 = "CTK_KAFKA__PROPERTIES__SECURITY.PROTOCOL=SSL", e5 = "OTHER=1";
-  char* env[] = {e1.data(), e2.data(), e3.data(), e4.data(), e5.data(), nullptr};
+              e4 = "CTK_KAFKA__PROPERTIES__SECURITY.PROTOCOL=SSL", e5 = "OTHER=1",
+              e6 = "CTK_SOURCES__S1__DISABLED_REASON=the site is down";  // as the file would need
+  char* env[] = {e1.data(), e2.data(), e3.data(), e4.data(), e5.data(), e6.data(), nullptr};
   auto errors = load_config(d, c, env);
   for (const auto& e : errors) ADD_FAILURE() << e.to_string();
   EXPECT_EQ(c.cluster.kafka.bootstrap, "b:2");
@@ -117,6 +118,29 @@ TEST(config, a_bad_environment_override_names_the_variable) {
   EXPECT_EQ(errors[0].file, "environment CTK_RUNTIME__BATCH_MAX_MS");
   EXPECT_NE(errors[0].message.find("expected an integer"), std::string::npos);
   EXPECT_NE(errors[1].message.find("did you mean 'bootstrap'"), std::string::npos);
+}
+
+// An override is checked like the file's value, and read as plain text.
+TEST(config, environment_overrides_are_checked_like_the_file_and_read_as_plain_text) {
+  loaded_config c;
+  auto d = write_dir("{}\n", "");
+  std::string e1 = "CTK_HDFS__FORMAT=parquet", e2 = "CTK_POSTGRES__DSN=dbname=a #b",
+              e3 = "CTK_ANALYZER__INTERVALS=[5m, 1h]", e4 = "CTK_RUNTIME__RETRY_INITIAL_MS=50000",
+              e5 = "CTK_RUNTIME__RETRY_MAX_MS=60000";
+  char* env[] = {e1.data(), e2.data(), e3.data(), e4.data(), e5.data(), nullptr};
+  auto errors = load_config(d, c, env);
+  ASSERT_EQ(errors.size(), 1u) << "two overrides that move a bound together are checked together";
+  EXPECT_EQ(errors[0].file, "environment CTK_HDFS__FORMAT");
+  EXPECT_NE(errors[0].message.find("format: 'parquet' is not supported"), std::string::npos) << errors[0].message;
+  EXPECT_EQ(c.cluster.postgres.dsn, "dbname=a #b");
+  ASSERT_EQ(c.cluster.analyzer.intervals.size(), 2u);
+  EXPECT_EQ(c.cluster.analyzer.intervals[1].ms, 3'600'000);
+
+  std::string u = "CTK_HDFS__URL=s3://x";
+  char* env2[] = {u.data(), nullptr};
+  errors = load_config(d, c, env2);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_NE(errors[0].message.find("must start with file:// or webhdfs://"), std::string::npos) << errors[0].message;
 }
 
 TEST(config, source_rules_are_checked) {

@@ -11,9 +11,13 @@
 namespace {
 
 // The command word of the line: the first argument that is neither a
-// global option nor its value. "" when there is none.
-std::string command_word(int argc, char** argv) {
-  static const std::set<std::string_view> with_value{"--config", "--log-level", "--bootstrap"};
+// global option nor its value (the options are the app's own). "" when
+// there is none.
+std::string command_word(CLI::App& app, int argc, char** argv) {
+  std::set<std::string, std::less<>> with_value;
+  for (const auto* o : app.get_options())
+    if (o->get_items_expected_min() > 0)
+      for (const auto& n : o->get_lnames()) with_value.insert("--" + n);
   for (int i = 1; i < argc; ++i) {
     const std::string_view a = argv[i];
     if (with_value.count(a)) {
@@ -78,7 +82,7 @@ int main(int argc, char** argv) {
   add_control_commands(app, g, rc);
   add_node_command(app, g, rc);
   add_serve_command(app, g, rc);
-  if (const int rc_word = check_command(app, command_word(argc, argv)); rc_word >= 0) return rc_word;
+  if (const int rc_word = check_command(app, command_word(app, argc, argv)); rc_word >= 0) return rc_word;
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -87,19 +87,17 @@ async function nonEmptyCanvas(page, selector) {
   await step("pause and resume an actor from its row", async () => {
     const row = "#instances tbody tr[data-identity='local/validator/0']";
     const state = () => page.$eval(row + " .badge", (b) => b.textContent);
-    await page.click(row + " button:has-text('Pause')");
-    await page.waitForFunction((sel) => {
-      if (document.querySelector(sel + " .badge")?.textContent === "paused") return true;
+    // Waits until the row's badge says `want`, refreshing the cluster view each second.
+    const badge = (want) => page.waitForFunction(([sel, w]) => {
+      if (document.querySelector(sel + " .badge")?.textContent === w) return true;
       document.querySelector("nav button[data-tab=cluster]").click();
       return false;
-    }, row, { polling: 1000 });
+    }, [row, want], { polling: 1000 });
+    await page.click(row + " button:has-text('Pause')");
+    await badge("paused");
     assert.match(await page.textContent("#action-result"), /"ok":true/);
     await page.click(row + " button:has-text('Resume')");
-    await page.waitForFunction((sel) => {
-      if (document.querySelector(sel + " .badge")?.textContent === "running") return true;
-      document.querySelector("nav button[data-tab=cluster]").click();
-      return false;
-    }, row, { polling: 1000 });
+    await badge("running");
     assert.strictEqual(await state(), "running");
   });
   await step("crawl-now on a replay source shows its report", async () => {

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <set>
 
+#include "config/zone.h"
 #include "messages/text.h"
 
 namespace ctk::cfg {
@@ -272,6 +273,8 @@ std::optional<std::string> schedule_settings::check(const schedule_settings& s) 
     }
     if (fields != 5) return "cron: '" + s.cron + "' needs 5 fields (minute hour day month weekday)";
   }
+  std::string why;
+  if (!load_zone(s.timezone, why)) return "timezone: " + why;
   return std::nullopt;
 }
 

@@ -18,7 +18,7 @@ packages=(
   libsimdjson-dev rapidjson-dev libpqxx-dev libyaml-cpp-dev libspdlog-dev
   libcli11-dev libxxhash-dev libcpp-httplib-dev libxml2-dev libavro-dev
   libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev
-  kcat postgresql procps clang-format git
+  kcat postgresql procps clang-format git tzdata help2man bash-completion
   systemd rsync openssh-client curl
   chromium fonts-nanum wrk
 )

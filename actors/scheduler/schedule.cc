@@ -1,16 +1,14 @@
 #include "actors/scheduler/schedule.h"
 
-#include <ctime>
 #include <sstream>
 #include <vector>
 
-#include "actors/validator/normalize.h"
+#include "config/zone.h"
 
 namespace ctk::scheduler {
 
 namespace {
 
-constexpr std::int64_t minute_ms = 60'000;
 constexpr std::int64_t day_ms = 86'400'000;
 
 // One cron field ("*", "*/5", "1-5", "1,15,30", "10-50/10") into bits lo..hi.
@@ -63,10 +61,9 @@ bool cron_field(const std::string& f, int lo, int hi, std::bitset<N>& out, bool&
 
 std::optional<schedule> schedule::parse(const cfg::schedule_settings& s, std::string& why) {
   schedule out;
-  if (auto off = validator::zone_offset_minutes(s.timezone)) {
-    out.offset_min_ = *off;
+  if (auto zone = cfg::load_zone(s.timezone, why)) {
+    out.zone_ = *zone;
   } else {
-    why = "timezone '" + s.timezone + "' is not a fixed-offset zone (UTC, +09:00, Asia/Seoul, KST)";
     return std::nullopt;
   }
   if (!s.every.empty()) {
@@ -112,29 +109,33 @@ std::optional<schedule> schedule::parse(const cfg::schedule_settings& s, std::st
 }
 
 std::int64_t schedule::next_after(std::int64_t t_ms) const {
-  const std::int64_t off = static_cast<std::int64_t>(offset_min_) * minute_ms;
+  const absl::Time t = absl::FromUnixMillis(t_ms);
+  // A local time that the clocks skip (spring forward) fires at the moment
+  // they jump (absl::FromCivil); one that repeats (fall back) fires at its
+  // first pass.
+  const auto fire = [&](absl::CivilMinute local) { return absl::FromCivil(local, zone_); };
   switch (kind_) {
     case kind::every:
       return t_ms + every_ms_;
     case kind::daily: {
-      const std::int64_t local = t_ms + off;
-      std::int64_t day = local - ((local % day_ms) + day_ms) % day_ms;
-      std::int64_t at = day + daily_minute_ * minute_ms;
-      if (at <= local) at += day_ms;
-      return at - off;
+      absl::CivilDay day(absl::ToCivilDay(t, zone_));
+      for (int i = 0; i < 3; ++i, ++day) {
+        const absl::Time at =
+            fire(absl::CivilMinute(day.year(), day.month(), day.day(), daily_minute_ / 60, daily_minute_ % 60));
+        if (at > t) return absl::ToUnixMillis(at);
+      }
+      break;
     }
     case kind::cron: {
-      std::int64_t local = t_ms + off;
-      local = local - ((local % minute_ms) + minute_ms) % minute_ms + minute_ms;  // the next whole minute
-      for (int i = 0; i < 366 * 24 * 60; ++i, local += minute_ms) {
-        const std::time_t secs = static_cast<std::time_t>(local / 1000);
-        std::tm tm{};
-        gmtime_r(&secs, &tm);
-        if (!minute_[tm.tm_min] || !hour_[tm.tm_hour] || !month_[tm.tm_mon + 1]) continue;
-        const bool dom = dom_[tm.tm_mday], dow = dow_[tm.tm_wday];
+      absl::CivilMinute local = absl::ToCivilMinute(t, zone_) + 1;
+      for (int i = 0; i < 366 * 24 * 60; ++i, ++local) {
+        if (!minute_[local.minute()] || !hour_[local.hour()] || !month_[local.month()]) continue;
+        const int weekday = (static_cast<int>(absl::GetWeekday(absl::CivilDay(local))) + 1) % 7;  // 0 = Sunday
+        const bool dom = dom_[local.day()], dow = dow_[weekday];
         // cron: with both day fields restricted, either may match.
         const bool day = dom_any_ ? dow : dow_any_ ? dom : (dom || dow);
-        if (day) return local - off;
+        if (!day) continue;
+        if (const absl::Time at = fire(local); at > t) return absl::ToUnixMillis(at);
       }
       return t_ms + 366 * day_ms;  // e.g. "0 0 30 2 *": never
     }

@@ -1,7 +1,7 @@
 // When a source fires (sources.yaml `schedule:`): `every: 2m`, `daily:
 // "00:10"` in a time zone, or a 5-field cron expression in a time zone.
-// Time zones are fixed offsets ("UTC", "+09:00", "Asia/Seoul", "KST");
-// zones with daylight saving time are refused (validator/normalize.h).
+// Time zones are any IANA zone, UTC or an offset (config/zone.h), daylight
+// saving time included.
 #pragma once
 
 #include <bitset>
@@ -10,6 +10,7 @@
 #include <string>
 
 #include "config/settings.h"
+#include "config/zone.h"
 
 namespace ctk::scheduler {
 
@@ -31,7 +32,7 @@ class schedule {
   std::string text_;
   std::int64_t every_ms_ = 0;
   int daily_minute_ = 0;  // minutes after local midnight
-  int offset_min_ = 0;    // the zone's UTC offset
+  absl::TimeZone zone_;   // UTC unless set
   std::bitset<60> minute_;
   std::bitset<24> hour_;
   std::bitset<32> dom_;

@@ -12,6 +12,7 @@
 #include <ctime>
 #include <memory>
 
+#include "config/zone.h"
 #include "messages/text.h"
 
 namespace ctk::validator {
@@ -53,18 +54,7 @@ std::int64_t to_ms(int y, int mo, int d, int h, int mi, int s, int ms, int offse
   return (secs - offset_min * 60) * 1000 + ms;
 }
 
-// "+09:00", "+0900", "-05", "Z"
-std::optional<int> numeric_offset(std::string_view z) {
-  if (z == "Z" || z == "z") return 0;
-  if (z.size() < 3 || (z[0] != '+' && z[0] != '-')) return std::nullopt;
-  std::size_t i = 1;
-  int h = 0, m = 0;
-  if (!digits(z, i, 2, h)) return std::nullopt;
-  if (i < z.size() && z[i] == ':') ++i;
-  if (i < z.size() && !digits(z, i, 2, m)) return std::nullopt;
-  if (i != z.size() || h > 23 || m > 59) return std::nullopt;
-  return (z[0] == '-' ? -1 : 1) * (h * 60 + m);
-}
+using cfg::parse_utc_offset;
 
 std::optional<std::int64_t> parse_iso(std::string_view s, std::string_view zone, std::string& why) {
   std::size_t i = 0;
@@ -99,21 +89,18 @@ std::optional<std::int64_t> parse_iso(std::string_view s, std::string_view zone,
     return std::nullopt;
   }
   std::string_view rest = s.substr(i);
-  std::optional<int> off;
   if (rest.empty()) {
     if (zone.empty()) {
       why = "a time without a zone, and no `timezone` given for it";
       return std::nullopt;
     }
-    off = zone_offset_minutes(zone);
-    if (!off) {
-      why = "unknown or daylight-saving zone '" + std::string(zone) + "' (give a fixed offset such as +09:00)";
-      return std::nullopt;
-    }
-  } else {
-    off = numeric_offset(rest);
-    if (!off) return std::nullopt;
+    const auto tz = cfg::load_zone(zone, why);
+    if (!tz) return std::nullopt;
+    const absl::Time t = absl::FromCivil(absl::CivilSecond(y, mo, d, h, mi, std::min(sec, 59)), *tz);
+    return absl::ToUnixMillis(t) + ms;
   }
+  const auto off = parse_utc_offset(rest);
+  if (!off) return std::nullopt;
   return to_ms(y, mo, d, h, mi, sec, ms, *off);
 }
 
@@ -153,7 +140,7 @@ std::optional<std::int64_t> parse_rfc822(std::string_view s, std::string& why) {
     if (!digits(s, i, 2, sec)) return std::nullopt;
   }
   std::string_view zone = text::trim(s.substr(i));
-  std::optional<int> off = numeric_offset(zone);
+  std::optional<int> off = parse_utc_offset(zone);
   if (!off) {
     const std::string z = text::lower(zone);
     static const std::pair<const char*, int> named[] = {
@@ -171,16 +158,6 @@ std::optional<std::int64_t> parse_rfc822(std::string_view s, std::string& why) {
 }
 
 }  // namespace
-
-std::optional<int> zone_offset_minutes(std::string_view zone) {
-  if (auto n = numeric_offset(zone)) return n;
-  const std::string z = text::lower(zone);
-  if (z == "utc" || z == "gmt" || z == "etc/utc") return 0;
-  if (z == "asia/seoul" || z == "kst") return 9 * 60;  // no daylight saving since 1988
-  if (z == "asia/tokyo" || z == "jst") return 9 * 60;
-  if (z == "asia/shanghai" || z == "asia/singapore" || z == "asia/hong_kong") return 8 * 60;
-  return std::nullopt;
-}
 
 std::optional<std::int64_t> parse_time_ms(std::string_view text, std::string_view zone, std::string& why) {
   std::string_view s = text::trim(text);

@@ -19,17 +19,12 @@ using msg::format_utc_ms;
 
 // Parses the five time formats the sources use:
 //   ISO-8601 with Z or an offset        2025-01-01T03:04:05.000Z, 2022-04-25T16:04:09.254000+00:00
-//   zoneless ISO-8601 + a known zone    2024-08-31T22:25:00 with zone "Asia/Seoul" (or "UTC", "+09:00")
-//   epoch milliseconds                  1725543306000
-//   epoch seconds (often as a string)   "1777248000"
+//   zoneless ISO-8601 + a zone          2024-08-31T22:25:00 with zone "Asia/Seoul" (any IANA zone, "UTC", "+09:00":
+//   config/zone.h) epoch milliseconds                  1725543306000 epoch seconds (often as a string)   "1777248000"
 //   RFC 822 / 1123                      Mon, 01 Jan 2025 03:04:05 +0000 (GMT, UT, EST... too)
 // Epoch values above 10^11 are milliseconds, below are seconds.
 // Returns milliseconds since the epoch.
 std::optional<std::int64_t> parse_time_ms(std::string_view text, std::string_view zone, std::string& why);
-
-// A fixed UTC offset in minutes for "UTC", "Z", "+09:00", "-0500", "Asia/Seoul", "KST".
-// Zones with daylight saving time are refused (name an offset instead).
-std::optional<int> zone_offset_minutes(std::string_view zone);
 
 // A finite decimal number from text ("12.5", " 1e3 "); no NaN, no infinity.
 std::optional<double> parse_number(std::string_view text);

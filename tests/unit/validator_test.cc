@@ -40,7 +40,10 @@ TEST(time_formats, zoneless_iso_takes_the_given_zone_and_refuses_to_guess) {
   EXPECT_EQ(iso("2024-08-31T22:25:00", "UTC"), "2024-08-31T22:25:00.000Z");
   EXPECT_EQ(iso("2024-08-31T22:25:00", "+09:00"), "2024-08-31T13:25:00.000Z");
   EXPECT_NE(iso("2024-08-31T22:25:00").find("without a zone"), std::string::npos);
-  EXPECT_NE(iso("2024-08-31T22:25:00", "America/New_York").find("daylight"), std::string::npos);
+  // Any IANA zone, at the offset it had on that date (EDT in August, EST in January).
+  EXPECT_EQ(iso("2024-08-31T22:25:00", "America/New_York"), "2024-09-01T02:25:00.000Z");
+  EXPECT_EQ(iso("2024-01-31T22:25:00.5", "America/New_York"), "2024-02-01T03:25:00.500Z");
+  EXPECT_NE(iso("2024-08-31T22:25:00", "Mars/Olympus").find("unknown time zone 'Mars/Olympus'"), std::string::npos);
 }
 
 TEST(time_formats, eight_digits_are_a_date_not_epoch_seconds) {

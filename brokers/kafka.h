@@ -210,6 +210,8 @@ struct topic_info {
 // Lists topics (all, or just `only`) with their watermarks.
 bool list_topics(rd_kafka_t* rk, const std::string& only, std::vector<topic_info>& out, std::string& err,
                  int timeout_ms = 5000);
+// The names of the broker's topics (metadata only, no watermarks).
+bool topic_names(const properties& props, std::vector<std::string>& out, std::string& err, int timeout_ms = 5000);
 // The same with a client of its own, made from `props` (code outside
 // brokers/ never holds a librdkafka handle).
 bool list_topics(const properties& props, const std::string& only, std::vector<topic_info>& out, std::string& err,
@@ -217,6 +219,15 @@ bool list_topics(const properties& props, const std::string& only, std::vector<t
 // Committed offsets of `group` for the given partitions (offset -1001 = none).
 bool committed_offsets(const properties& props, const std::string& group, std::vector<topic_partition>& parts,
                        std::string& err, int timeout_ms = 5000);
+// The first offset of each partition of `t` whose message is at or after
+// `since_ms` (a message timestamp), the partition's end when none is; asked
+// of the broker (ListOffsets by time). A broker that cannot look times up
+// (librdkafka's mock cluster, the embedded broker, answers "the end") is
+// caught by reading the partition's last message: when that one is not
+// older than `since_ms`, the partition is read from its start instead, and
+// the caller must skip older messages itself.
+bool offsets_for_time(const properties& props, const topic_info& t, std::int64_t since_ms,
+                      std::vector<topic_partition>& out, std::string& err);
 // CreateTopics through the admin API (real Kafka; the embedded broker has no CreateTopics).
 bool create_topics(const properties& props, const std::vector<std::pair<std::string, int>>& topics, int replication,
                    std::string& err);

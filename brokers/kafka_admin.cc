@@ -37,6 +37,54 @@ bool list_topics(rd_kafka_t* rk, const std::string& only, std::vector<topic_info
   return true;
 }
 
+bool topic_names(const properties& props, std::vector<std::string>& out, std::string& err, int timeout_ms) {
+  handle_ptr rk = make_handle(RD_KAFKA_PRODUCER, props, err);
+  if (!rk) return false;
+  const rd_kafka_metadata_t* md = nullptr;
+  if (auto e = rd_kafka_metadata(rk.get(), 1, nullptr, &md, timeout_ms)) {
+    err = std::string("metadata: ") + rd_kafka_err2str(e);
+    return false;
+  }
+  out.clear();
+  for (int i = 0; i < md->topic_cnt; ++i)
+    if (!md->topics[i].err) out.emplace_back(md->topics[i].topic);
+  rd_kafka_metadata_destroy(md);
+  std::sort(out.begin(), out.end());
+  return true;
+}
+
+bool offsets_for_time(const properties& props, const topic_info& t, std::int64_t since_ms,
+                      std::vector<topic_partition>& out, std::string& err) {
+  out.clear();
+  auto parts = t.partitions;  // sorted as the answer will be
+  std::sort(parts.begin(), parts.end(), [](const auto& a, const auto& b) { return a.partition < b.partition; });
+  for (const auto& p : parts) out.push_back({t.name, p.partition, since_ms});
+  {
+    handle_ptr rk = make_handle(RD_KAFKA_PRODUCER, props, err);
+    if (!rk) return false;
+    list_ptr l = to_list(out);
+    if (auto e = rd_kafka_offsets_for_times(rk.get(), l.get(), 10000)) {
+      err = "offsets for a time in " + t.name + ": " + rd_kafka_err2str(e);
+      return false;
+    }
+    out = from_list(l.get());
+    std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.partition < b.partition; });
+  }
+  partition_reader last(props);
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    const auto& p = parts[i];
+    if (out[i].offset >= 0 && out[i].offset < p.high) continue;
+    out[i].offset = p.high;  // -1: no message that late
+    if (p.high <= p.low) continue;
+    std::int64_t newest = -1;
+    if (last.read(
+            t.name, p.partition, p.high - 1, [&](const rd_kafka_message_t& m) { newest = timestamp_of(m); }, err) < 0)
+      return false;
+    if (newest >= since_ms) out[i].offset = p.low;  // the broker did not look the time up
+  }
+  return true;
+}
+
 bool committed_offsets(const properties& props, const std::string& group, std::vector<topic_partition>& parts,
                        std::string& err, int timeout_ms) {
   properties p = props;

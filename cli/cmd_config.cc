@@ -1,9 +1,14 @@
-// `cointicker config check|sources|reference`.
+// `cointicker config check|sources|nodes|reference`.
+
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 
 #include "actors/analyzer/analyzer.h"
 #include "cli/commands.h"
+#include "cli/json_out.h"
+
+extern char** environ;
 
 namespace ctk::cli {
 
@@ -14,62 +19,98 @@ std::string schedule_text(const cfg::schedule_settings& s) {
   if (!s.cron.empty()) return "cron '" + s.cron + "' " + s.timezone;
   return "manual only";
 }
+
+// `config check`: the config, then the analyzer's lexicon files. With
+// --json, every problem goes to stdout as data, none to stderr.
+int run_check(const global_options& g, bool json) {
+  cfg::loaded_config c;
+  check_json out;
+  out.dir = g.config_dir;
+  std::vector<cfg::config_error> errors = cfg::load_config(g.config_dir, c, environ);
+  if (errors.empty())
+    for (auto& e : analyzer::check_lexicons(c.cluster.analyzer, c.dir)) errors.push_back({"", 0, 0, e});
+  const auto as_problems = [](const std::vector<cfg::config_error>& v) {
+    std::vector<problem_json> p;
+    for (const auto& e : v) p.push_back({e.file, e.line, e.column, e.message});
+    return p;
+  };
+  out.errors = as_problems(errors);
+  out.warnings = as_problems(c.warnings);
+  out.ok = errors.empty();
+  out.nodes = static_cast<std::int64_t>(c.cluster.nodes.size());
+  out.sources = static_cast<std::int64_t>(c.sources.sources.size());
+  for (const auto& [n, s] : c.sources.sources) out.enabled_sources += s.enabled;
+  if (json) {
+    print_json(out);
+  } else {
+    for (const auto& w : c.warnings) std::cerr << "config warning: " << w.to_string() << "\n";
+    for (const auto& e : errors) std::cerr << (e.file.empty() ? e.message : "config error: " + e.to_string()) << "\n";
+    if (!std::filesystem::is_directory(g.config_dir)) say_no_config_dir(g.config_dir);
+    if (out.ok)
+      std::cout << "config OK (" << g.config_dir << "): " << out.nodes << " nodes, " << out.sources << " sources ("
+                << out.enabled_sources << " enabled)\n";
+  }
+  return out.ok ? exit_ok : exit_failure;
+}
+
+int run_sources(const global_options& g, bool json) {
+  cfg::loaded_config c;
+  if (!load(g, c)) return exit_failure;
+  if (json) {
+    sources_json out;
+    for (const auto& [name, s] : c.sources.sources)
+      out.sources.push_back({name, s.kind, s.enabled, schedule_text(s.schedule), s.disabled_reason});
+    print_json(out);
+    return exit_ok;
+  }
+  std::printf("%-18s %-11s %-8s %s\n", "NAME", "KIND", "ENABLED", "SCHEDULE");
+  for (const auto& [name, s] : c.sources.sources)
+    std::printf("%-18s %-11s %-8s %s%s\n", name.c_str(), s.kind.c_str(), s.enabled ? "yes" : "no",
+                schedule_text(s.schedule).c_str(), s.enabled ? "" : ("  (" + s.disabled_reason + ")").c_str());
+  return exit_ok;
+}
+
+int run_nodes(const global_options& g, bool json) {
+  cfg::loaded_config c;
+  if (!load(g, c)) return exit_failure;
+  nodes_json out;
+  for (const auto& n : c.cluster.nodes) {
+    node_json j{n.name, n.host, n.role, {}};
+    for (const auto& [a, k] : n.actors) j.actors.push_back({a, k});
+    out.nodes.push_back(std::move(j));
+  }
+  if (json) {
+    print_json(out);
+    return exit_ok;
+  }
+  for (const auto& n : out.nodes) {
+    std::string actors;
+    for (const auto& a : n.actors) actors += (actors.empty() ? "" : ",") + a.actor + "=" + std::to_string(a.instances);
+    std::printf("%s %s %s %s\n", n.name.c_str(), n.host.c_str(), n.role.c_str(), actors.empty() ? "-" : actors.c_str());
+  }
+  return exit_ok;
+}
+
 }  // namespace
 
 void add_config_command(CLI::App& app, global_options& g, int& rc) {
   auto* cmd = app.add_subcommand("config", "Check and inspect the configuration");
   cmd->require_subcommand(1);
+  auto json = std::make_shared<bool>(false);
 
-  cmd->add_subcommand(
-         "check", "Validate cluster.yaml, sources.yaml and the analyzer's lexicon files (errors name file:line:column)")
-      ->callback([&g, &rc] {
-        cfg::loaded_config c;
-        if (!load(g, c)) {
-          rc = exit_failure;
-          return;
-        }
-        const auto lexicon_errors = analyzer::check_lexicons(c.cluster.analyzer, c.dir);
-        for (const auto& e : lexicon_errors) std::cerr << e << "\n";
-        if (!lexicon_errors.empty()) {
-          rc = exit_failure;
-          return;
-        }
-        std::size_t enabled = 0;
-        for (const auto& [n, s] : c.sources.sources) enabled += s.enabled;
-        std::cout << "config OK (" << g.config_dir << "): " << c.cluster.nodes.size() << " nodes, "
-                  << c.sources.sources.size() << " sources (" << enabled << " enabled)\n";
-        rc = exit_ok;
-      });
+  auto* check = cmd->add_subcommand(
+      "check", "Validate cluster.yaml, sources.yaml and the analyzer's lexicon files (errors name file:line:column)");
+  check->add_flag("--json", *json, "print {ok, dir, nodes, sources, enabled_sources, errors:[…], warnings:[…]}");
+  check->callback([&g, &rc, json] { rc = run_check(g, *json); });
 
-  cmd->add_subcommand("sources", "One line per source: name, kind, enabled, schedule")->callback([&g, &rc] {
-    cfg::loaded_config c;
-    if (!load(g, c)) {
-      rc = exit_failure;
-      return;
-    }
-    std::printf("%-18s %-11s %-8s %s\n", "NAME", "KIND", "ENABLED", "SCHEDULE");
-    for (const auto& [name, s] : c.sources.sources)
-      std::printf("%-18s %-11s %-8s %s%s\n", name.c_str(), s.kind.c_str(), s.enabled ? "yes" : "no",
-                  schedule_text(s.schedule).c_str(), s.enabled ? "" : ("  (" + s.disabled_reason + ")").c_str());
-    rc = exit_ok;
-  });
+  auto* sources = cmd->add_subcommand("sources", "One line per source: name, kind, enabled, schedule");
+  sources->add_flag("--json", *json, "print {sources:[{name, kind, enabled, schedule, disabled_reason}]}");
+  sources->callback([&g, &rc, json] { rc = run_sources(g, *json); });
 
-  cmd->add_subcommand("nodes",
-                      "One line per node: name, host, role, actors (ACTOR=N,…); deploy/cluster-deploy.sh reads it")
-      ->callback([&g, &rc] {
-        cfg::loaded_config c;
-        if (!load(g, c)) {
-          rc = exit_failure;
-          return;
-        }
-        for (const auto& n : c.cluster.nodes) {
-          std::string actors;
-          for (const auto& [a, k] : n.actors) actors += (actors.empty() ? "" : ",") + a + "=" + std::to_string(k);
-          std::printf("%s %s %s %s\n", n.name.c_str(), n.host.c_str(), n.role.c_str(),
-                      actors.empty() ? "-" : actors.c_str());
-        }
-        rc = exit_ok;
-      });
+  auto* nodes = cmd->add_subcommand(
+      "nodes", "One line per node: name, host, role, actors (ACTOR=N,…); deploy/cluster-deploy.sh reads it");
+  nodes->add_flag("--json", *json, "print {nodes:[{name, host, role, actors:[{actor, instances}]}]}");
+  nodes->callback([&g, &rc, json] { rc = run_nodes(g, *json); });
 
   cmd->add_subcommand("reference", "Print every key with its default and one line of help")->callback([&rc] {
     std::cout << "# cointicker configuration reference: every key, its default and what it does.\n"

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "actors/registry.h"
 #include "brokers/control.h"
 #include "cli/commands.h"
 
@@ -52,6 +53,76 @@ void print_status(const control::status_reply& r) {
                 static_cast<long long>(i.lag), i.last_heartbeat_s, static_cast<long long>(i.restarts));
 }
 
+struct ctl_opts {
+  std::string cmd, arg, node, actor, instance;
+  bool json = false;
+};
+
+int run_keygen(const std::string& dir) {
+  if (dir.empty()) {
+    std::cerr << "ctl keygen: give the folder for the keys\n";
+    return exit_usage;
+  }
+  std::string err;
+  if (!control::keygen(dir, err)) {
+    std::cerr << "ctl keygen: " << err << "\n";
+    return exit_failure;
+  }
+  std::cout << "wrote server.key/.pub and client.key/.pub to " << dir << "; set control.curve_dir to it\n";
+  return exit_ok;
+}
+
+// Sends one ctl command. Exit 2 for a command or actor kind that does not
+// exist, 1 when the scheduler refuses it or no running instance matches.
+int run_ctl(const global_options& g, const ctl_opts& o) {
+  control::command c;
+  c.type = "ctl";
+  c.cmd = o.cmd;
+  c.arg = o.arg;
+  c.node = o.node;
+  c.actor = o.actor;
+  c.instance = o.instance;
+  if (auto problem = c.check(); !problem.empty()) {
+    std::cerr << "ctl: " << problem << "\n";
+    return exit_usage;
+  }
+  if (!o.actor.empty() && !actors::find(o.actor)) {
+    std::vector<std::string> known;
+    for (const auto& e : actors::registry()) known.push_back(e.name);
+    say_unknown("ctl", "actor", o.actor, known);
+    return exit_usage;
+  }
+  cfg::loaded_config conf;
+  if (!load(g, conf)) return exit_failure;
+  std::string json, err;
+  msg::encode(c, json);
+  const std::string reply = control::request(conf.cluster.control, json, 3000, err);
+  if (reply.empty()) {
+    std::cerr << "ctl: " << err << "\n";
+    return exit_failure;
+  }
+  control::ctl_reply r;
+  msg::json_decoder dec;
+  msg::decode_error derr;
+  if (!dec.decode(reply, r, derr)) {
+    std::cerr << "ctl: the scheduler answered something unreadable: " << derr.to_string() << "\n";
+    return exit_failure;
+  }
+  if (o.json) std::cout << reply << "\n";
+  if (!r.ok) {
+    std::cerr << "ctl " << o.cmd << ": refused by the scheduler: " << r.error << "\n";
+    return exit_failure;
+  }
+  if (r.matched == 0) {
+    std::cerr << "ctl " << o.cmd << ": no running instance matches" << (o.node.empty() ? "" : " --node " + o.node)
+              << (o.actor.empty() ? "" : " --actor " + o.actor)
+              << (o.instance.empty() ? "" : " --instance " + o.instance) << " (`cointicker status` lists them)\n";
+    return exit_failure;
+  }
+  if (!o.json) std::cout << "ctl " << o.cmd << ": sent to " << r.matched << " instance(s)\n";
+  return exit_ok;
+}
+
 }  // namespace
 
 void add_control_commands(CLI::App& app, global_options& g, int& rc) {
@@ -65,61 +136,18 @@ void add_control_commands(CLI::App& app, global_options& g, int& rc) {
   status->add_option("--timeout-ms", *timeout, "how long to wait for the scheduler")->capture_default_str();
   status->callback([&g, &rc, json, timeout] { rc = run_status(g, *json, *timeout); });
 
-  struct ctl_opts {
-    std::string cmd, arg, node, actor, instance, dir;
-  };
   auto o = std::make_shared<ctl_opts>();
   auto* ctl = app.add_subcommand("ctl",
                                  "Send a command to running actors through the scheduler: pause | resume | "
-                                 "drain | stop | reload | log-level LEVEL; or keygen DIR (CURVE keys)");
+                                 "drain | stop | reload | log-level LEVEL; or keygen DIR (CURVE keys). Exit 1 when "
+                                 "no running instance matches");
   ctl->add_option("command", o->cmd, "pause | resume | drain | stop | reload | log-level | keygen")->required();
   ctl->add_option("arg", o->arg, "log-level: trace|debug|info|warn|error|critical|off; keygen: folder");
   ctl->add_option("--node", o->node, "only instances on this node");
   ctl->add_option("--actor", o->actor, "only instances of this actor kind");
   ctl->add_option("--instance", o->instance, "only this instance id");
-  ctl->callback([&g, &rc, o] {
-    std::string err;
-    if (o->cmd == "keygen") {
-      if (o->arg.empty()) {
-        std::cerr << "ctl keygen: give the folder for the keys\n";
-        rc = exit_usage;
-        return;
-      }
-      rc = control::keygen(o->arg, err) ? exit_ok : exit_failure;
-      if (rc)
-        std::cerr << "ctl keygen: " << err << "\n";
-      else
-        std::cout << "wrote server.key/.pub and client.key/.pub to " << o->arg << "; set control.curve_dir to it\n";
-      return;
-    }
-    control::command c;
-    c.type = "ctl";
-    c.cmd = o->cmd;
-    c.arg = o->arg;
-    c.node = o->node;
-    c.actor = o->actor;
-    c.instance = o->instance;
-    if (auto problem = c.check(); !problem.empty()) {
-      std::cerr << "ctl: " << problem << "\n";
-      rc = exit_usage;
-      return;
-    }
-    cfg::loaded_config conf;
-    if (!load(g, conf)) {
-      rc = exit_failure;
-      return;
-    }
-    std::string json;
-    msg::encode(c, json);
-    const std::string reply = control::request(conf.cluster.control, json, 3000, err);
-    if (reply.empty()) {
-      std::cerr << "ctl: " << err << "\n";
-      rc = exit_failure;
-      return;
-    }
-    std::cout << reply << "\n";
-    rc = reply.find("\"ok\":true") != std::string::npos ? exit_ok : exit_failure;
-  });
+  ctl->add_flag("--json", o->json, "print the scheduler's JSON answer");
+  ctl->callback([&g, &rc, o] { rc = o->cmd == "keygen" ? run_keygen(o->arg) : run_ctl(g, *o); });
 }
 
 }  // namespace ctk::cli

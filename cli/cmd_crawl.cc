@@ -53,6 +53,7 @@ int run_crawl(const global_options& g, const crawl_opts& o) {
       return exit_usage;
     }
   }
+  if (!broker_answers(client_props(c, "cointicker-crawl"), "crawl")) return exit_failure;
   std::string err;
   // Reports are read from the current end, fixed before the commands go out.
   std::unique_ptr<kafka::follower> reader;

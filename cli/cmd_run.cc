@@ -36,7 +36,9 @@ void add_run_command(CLI::App& app, global_options& g, int& rc) {
   cmd->callback([&g, &rc, o] {
     const actors::actor_entry* entry = actors::find(o->actor);
     if (!entry) {
-      std::cerr << "run: no actor named '" << o->actor << "'\n";
+      std::vector<std::string> known;
+      for (const auto& e : actors::registry()) known.push_back(e.name);
+      say_unknown("run", "actor", o->actor, known);
       rc = exit_usage;
       return;
     }

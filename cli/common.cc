@@ -5,17 +5,22 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "messages/text.h"
 
 extern char** environ;
 
 namespace ctk::cli {
 
+void say_no_config_dir(const std::string& dir) {
+  std::cerr << "(no config folder at '" << dir
+            << "': give it with --config DIR or CTK_CONFIG_DIR; the repository's is config/)\n";
+}
+
 bool load(const global_options& g, cfg::loaded_config& out) {
   auto errors = cfg::load_config(g.config_dir, out, environ);
+  for (const auto& w : out.warnings) std::cerr << "config warning: " << w.to_string() << "\n";
   for (const auto& e : errors) std::cerr << "config error: " << e.to_string() << "\n";
-  if (!std::filesystem::is_directory(g.config_dir))
-    std::cerr << "(no config folder at '" << g.config_dir
-              << "': give it with --config DIR or CTK_CONFIG_DIR; the repository's is config/)\n";
+  if (!std::filesystem::is_directory(g.config_dir)) say_no_config_dir(g.config_dir);
   if (!g.bootstrap.empty()) out.cluster.kafka.bootstrap = g.bootstrap;
   return errors.empty();
 }
@@ -33,6 +38,30 @@ std::vector<std::pair<std::string, int>> pipeline_topic_partitions(const cfg::lo
   return {{p + "control", t.control},         {p + "raw", t.raw},         {p + "valid", t.valid},
           {p + "deadletter", t.deadletter},   {p + "unique", t.unique},   {p + "insights", t.insights},
           {p + "dedup.state", t.dedup_state}, {p + "reports", t.reports}, {p + "analyzer.state", t.analyzer_state}};
+}
+
+bool broker_answers(const kafka::properties& props, const std::string& cmd, std::vector<std::string>* topics) {
+  kafka::properties quiet = props;
+  quiet["log_level"] = "0";
+  std::vector<std::string> names;
+  std::string err;
+  if (kafka::topic_names(quiet, topics ? *topics : names, err, broker_probe_ms)) return true;
+  const auto it = props.find("bootstrap.servers");
+  std::cerr << cmd << ": no Kafka broker answers at " << (it == props.end() ? "?" : it->second) << " (waited "
+            << broker_probe_ms / 1000 << " s: " << err
+            << "). Start one with `cointicker broker`, or the whole system with `cointicker up`; "
+               "another broker: --bootstrap HOST:PORT\n";
+  return false;
+}
+
+void say_unknown(const std::string& cmd, const std::string& what, const std::string& word,
+                 const std::vector<std::string>& known) {
+  std::vector<std::string_view> names(known.begin(), known.end());
+  std::cerr << cmd << ": no " << what << " named '" << word << "'";
+  if (const auto best = text::closest(word, names); !best.empty()) std::cerr << " (did you mean '" << best << "'?)";
+  std::cerr << "; " << what << "s:";
+  for (std::size_t i = 0; i < known.size(); ++i) std::cerr << (i ? ", " : " ") << known[i];
+  std::cerr << "\n";
 }
 
 std::string resolve_topic(const cfg::loaded_config& c, const std::string& name) {

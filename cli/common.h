@@ -19,8 +19,10 @@ struct global_options {
   std::string bootstrap;  // overrides kafka.bootstrap
 };
 
-// Loads the config (printing every error to stderr); false on error.
+// Loads the config (printing every error and warning to stderr); false on error.
 bool load(const global_options& g, cfg::loaded_config& out);
+// The hint when the config folder does not exist.
+void say_no_config_dir(const std::string& dir);
 
 // librdkafka properties for a CLI client (bootstrap + passthrough).
 kafka::properties client_props(const cfg::loaded_config& c, const std::string& client_id);
@@ -30,5 +32,21 @@ std::vector<std::pair<std::string, int>> pipeline_topic_partitions(const cfg::lo
 
 // A pipeline base name ("raw") gets the prefix; any other name is used as is.
 std::string resolve_topic(const cfg::loaded_config& c, const std::string& name);
+
+// How long a one-shot command waits for a broker to answer before saying
+// that none does.
+inline constexpr int broker_probe_ms = 3000;
+
+// True when a broker at `props`' bootstrap answers a metadata request
+// within broker_probe_ms. Otherwise prints one line on stderr, prefixed
+// with `cmd`, that says where it looked and how to start one, and returns
+// false. The probe's own client logs nothing: the line says it all.
+// `topics` (if given) receives the names of the broker's topics.
+bool broker_answers(const kafka::properties& props, const std::string& cmd, std::vector<std::string>* topics = nullptr);
+
+// Prints "CMD: no WHAT named 'WORD' (did you mean 'X'?); WHATs: A, B, C"
+// on stderr: a typo gets the closest name and the list of what exists.
+void say_unknown(const std::string& cmd, const std::string& what, const std::string& word,
+                 const std::vector<std::string>& known);
 
 }  // namespace ctk::cli

@@ -311,6 +311,7 @@ struct loaded_config {
   cluster_settings cluster;
   sources_settings sources;
   std::string dir;
+  std::vector<config_error> warnings;  // e.g. a deprecated key, read under its new name
 };
 
 // Loads DIR/cluster.yaml and DIR/sources.yaml (a missing sources.yaml means

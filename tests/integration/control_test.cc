@@ -165,7 +165,14 @@ TEST(control, status_dead_instances_pause_resume_drain_and_garbage) {
   EXPECT_NE(p.cli("status").find("not every instance is well: w1/crawler/0 (dead)"), std::string::npos);
 
   // pause: input waits (nothing valid, nothing committed); resume: it drains.
-  EXPECT_NE(p.cli("ctl pause --actor validator").find("\"matched\":1"), std::string::npos);
+  EXPECT_NE(p.cli("ctl pause --actor validator --json").find("\"matched\":1"), std::string::npos);
+  // A command that reaches no running instance, or names no actor kind, says so and fails.
+  EXPECT_EQ(p.cli_rc("ctl pause --actor validator --node nowhere"), 1);
+  EXPECT_NE(p.cli("ctl pause --actor validator --node nowhere").find("no running instance matches --node nowhere"),
+            std::string::npos);
+  EXPECT_EQ(p.cli_rc("ctl pause --actor validatr"), 2);
+  EXPECT_NE(p.cli("ctl pause --actor validatr").find("no actor named 'validatr' (did you mean 'validator'?)"),
+            std::string::npos);
   ASSERT_TRUE(wait_until([&] { return p.state_of("w2/validator/0") == "paused"; }, seconds(10)));
   ASSERT_TRUE(
       wait_until([&] { return validator->err().find("paused: consumption") != std::string::npos; }, seconds(10)));

@@ -1,0 +1,101 @@
+// What the CLI prints with --json, as described structs for the project's
+// JSON codec (messages/json.h). `topics --json` prints the REST API's topic
+// items (serve/replies.h), so a script reads one shape from either.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "brokers/topic_report.h"
+#include "config/loader.h"
+#include "messages/json.h"
+#include "serve/replies.h"
+
+namespace ctk::cli {
+
+using msg::field;
+
+struct topics_json {
+  std::vector<serve::topic_item> topics;
+  static constexpr auto fields() { return std::tuple{field("topics", &topics_json::topics)}; }
+};
+
+inline serve::topic_item topic_item_of(const kafka::topic_report& t) {
+  serve::topic_item ti{t.topic.name, static_cast<std::int64_t>(t.topic.partitions.size()), t.messages, t.end, {}};
+  for (const auto& l : t.lags) ti.lags.push_back({l.group, l.lag});
+  return ti;
+}
+
+struct source_json {
+  std::string name, kind;
+  bool enabled = true;
+  std::string schedule;  // "every 5m", "daily 09:00 Asia/Seoul", "cron '…' UTC", "manual only"
+  std::string disabled_reason;
+  static constexpr auto fields() {
+    return std::tuple{field("name", &source_json::name), field("kind", &source_json::kind),
+                      field("enabled", &source_json::enabled), field("schedule", &source_json::schedule),
+                      field("disabled_reason", &source_json::disabled_reason, false)};
+  }
+};
+struct sources_json {
+  std::vector<source_json> sources;
+  static constexpr auto fields() { return std::tuple{field("sources", &sources_json::sources)}; }
+};
+
+struct actor_count_json {
+  std::string actor;
+  std::int64_t instances = 0;
+  static constexpr auto fields() {
+    return std::tuple{field("actor", &actor_count_json::actor), field("instances", &actor_count_json::instances)};
+  }
+};
+struct node_json {
+  std::string name, host, role;
+  std::vector<actor_count_json> actors;
+  static constexpr auto fields() {
+    return std::tuple{field("name", &node_json::name), field("host", &node_json::host), field("role", &node_json::role),
+                      field("actors", &node_json::actors)};
+  }
+};
+struct nodes_json {
+  std::vector<node_json> nodes;
+  static constexpr auto fields() { return std::tuple{field("nodes", &nodes_json::nodes)}; }
+};
+
+// `config check --json`: ok, or every problem with its place.
+struct problem_json {
+  std::string file;
+  std::int64_t line = 0, column = 0;  // 0: no position
+  std::string message;
+  static constexpr auto fields() {
+    return std::tuple{field("file", &problem_json::file), field("line", &problem_json::line),
+                      field("column", &problem_json::column), field("message", &problem_json::message)};
+  }
+};
+struct check_json {
+  bool ok = false;
+  std::string dir;
+  std::int64_t nodes = 0, sources = 0, enabled_sources = 0;
+  std::vector<problem_json> errors;
+  std::vector<problem_json> warnings;
+  static constexpr auto fields() {
+    return std::tuple{field("ok", &check_json::ok),
+                      field("dir", &check_json::dir),
+                      field("nodes", &check_json::nodes),
+                      field("sources", &check_json::sources),
+                      field("enabled_sources", &check_json::enabled_sources),
+                      field("errors", &check_json::errors),
+                      field("warnings", &check_json::warnings)};
+  }
+};
+
+// Prints `v` as one line of JSON on stdout.
+template <class T>
+void print_json(const T& v) {
+  std::string out;
+  msg::encode(v, out);
+  std::fwrite(out.data(), 1, out.size(), stdout);
+  std::fputc('\n', stdout);
+}
+
+}  // namespace ctk::cli

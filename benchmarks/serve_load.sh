@@ -5,7 +5,7 @@
 #     market_trends rows (200 symbols x 5,000 ticks) and 200,000 news rows
 #     with their sentiment, schema as `cointicker db migrate` makes it;
 #   - `cointicker serve` on it (api.pool 4, api.threads 64), twice: with
-#     its reply cache (api.cache_ms 1000, the default) and without (0);
+#     its reply cache (api.cache_ttl 1s, the default) and without (0);
 #   - wrk, 50 connections, 2 threads, DURATION seconds per endpoint:
 #     p50 / p99 latency and requests/s;
 #   - psql: each endpoint's SQL run 20 times on one connection, median.
@@ -56,10 +56,10 @@ FROM generate_series(1, 200) s, generate_series(1, 500) i;
 VACUUM ANALYZE;
 SQL
 
-# start_serve CACHE_MS: sets $url and $serve_pid
+# start_serve CACHE_TTL (a duration: 1s, 0): sets $url and $serve_pid
 start_serve() {
   rm -f "$work/serve.out"
-  CTK_API__CACHE_MS=$1 "$bin" --config "$here/config" serve --listen 127.0.0.1:0 --dsn "$dsn" \
+  CTK_API__CACHE_TTL=$1 "$bin" --config "$here/config" serve --listen 127.0.0.1:0 --dsn "$dsn" \
     >"$work/serve.out" 2>"$work/serve.err" &
   serve_pid=$!
   pids+=($serve_pid)
@@ -86,7 +86,7 @@ end
 LUA
 
 printf '\n%-15s %-6s %10s %10s %10s %8s %12s\n' "endpoint" "cache" "req/s" "p50 ms" "p99 ms" "errors" "psql med ms"
-for cache in 1000 0; do
+for cache in 1s 0; do
   start_serve "$cache"
   for e in "${endpoints[@]}"; do
     IFS='|' read -r name path sql <<<"$e"
@@ -96,7 +96,7 @@ for cache in 1000 0; do
     # The same SQL, 20 times on one connection; psql's \timing in ms.
     med=$( (echo '\timing on'; for _ in $(seq 20); do echo "$sql;"; done) | psql "$dsn" -qX -o /dev/null 2>&1 |
       awk '/^Time:/ {print $2}' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
-    printf '%-15s %-6s %10s %10s %10s %8s %12s\n' "$name" "${cache}ms" "$rps" "$p50" "$p99" "$errs" "$med"
+    printf '%-15s %-6s %10s %10s %10s %8s %12s\n' "$name" "$cache" "$rps" "$p50" "$p99" "$errs" "$med"
   done
   kill "$serve_pid"
   wait "$serve_pid" || true

@@ -169,7 +169,7 @@ void agent::loop() {
       }
       const auto now = clock_type::now();
       if (now >= next || last) {
-        next = now + std::chrono::milliseconds(s_.heartbeat_ms);
+        next = now + s_.heartbeat.value();
         snapshot cur = snap_();
         if (last) cur.state = "stopped";
         const double dt = std::max(1e-3, std::chrono::duration<double>(now - prev_at).count());
@@ -315,9 +315,9 @@ void server::reply(const std::string& to, const std::string& json) {
 void server::mark_dead(std::chrono::steady_clock::time_point now) {
   std::lock_guard lock(mu_);
   for (auto& [id, e] : registry_)
-    if (!e.dead && e.hb.state != "stopped" && now - e.last > std::chrono::milliseconds(s_.dead_after_ms)) {
+    if (!e.dead && e.hb.state != "stopped" && now - e.last > s_.dead_after.value()) {
       e.dead = true;
-      spdlog::warn("control: {} (pid {}) is dead: no heartbeat for {} ms", id, e.hb.pid, s_.dead_after_ms);
+      spdlog::warn("control: {} (pid {}) is dead: no heartbeat for {}", id, e.hb.pid, s_.dead_after.text);
     }
 }
 
@@ -391,7 +391,7 @@ std::string request(const cfg::control_settings& s, const std::string& json, int
     zmq::message_t m;
     if (!(items[0].revents & ZMQ_POLLIN) || !dealer.recv(m, zmq::recv_flags::dontwait)) {
       err = "no answer from the scheduler at " + s.router + " within " + std::to_string(timeout_ms) +
-            " ms (is `cointicker run scheduler` running?)";
+            " ms: start the system with `cointicker up`, or a scheduler with `cointicker run scheduler`";
       return {};
     }
     return m.to_string();

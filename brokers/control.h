@@ -32,7 +32,7 @@ namespace ctk::control {
 
 inline constexpr std::size_t max_control_bytes = 64 * 1024;
 
-// Actor → scheduler, every control.heartbeat_ms.
+// Actor → scheduler, every control.heartbeat.
 struct heartbeat {
   std::int64_t v = 1;
   std::string type = "heartbeat";

@@ -9,8 +9,13 @@
 
 namespace ctk::cfg {
 
-// Parses "500ms", "30s", "2m", "1h", "1d" into milliseconds.
+// Parses "500ms", "30s", "2m", "1h", "1d" (and "0", "0s": none) into
+// milliseconds.
 std::optional<std::int64_t> parse_duration_ms(std::string_view s);
+
+// Milliseconds in the largest unit that holds them exactly: 90000 → "90s",
+// 120000 → "2m", 250 → "250ms", 0 → "0s".
+std::string format_duration(std::int64_t ms);
 
 // A length of time as written in the config (500ms, 30s, 2m, 1h, 7d): the
 // text (for logs and reference.yaml) and its milliseconds, parsed once by

@@ -99,11 +99,37 @@ bool scalar(const YAML::Node& n, duration& out, ctx& c) {
   }
   auto ms = parse_duration_ms(s);
   if (!ms) {
-    c.fail(n, prefixed(c, "'" + s + "' is not a duration (500ms, 30s, 5m, 1h, 7d)"));
+    c.fail(n, prefixed(c, "'" + s + "' is not a duration (250ms, 30s, 5m, 1h, 7d; 0 for none)"));
     return false;
   }
   out.text = s;
   out.ms = *ms;
+  return true;
+}
+
+bool renamed_value(const YAML::Node& n, const std::string& old_name, std::string_view new_name, std::int64_t unit_ms,
+                   duration& out, ctx& c) {
+  std::int64_t v = 0;
+  c.path.push_back(old_name);
+  const bool ok = n.IsScalar() && parse_int(n, v, c);
+  c.path.pop_back();
+  if (!n.IsScalar()) c.fail(n, prefixed(c, old_name + ": expected an integer"));
+  if (!ok) return false;
+  if (v < 0) {
+    c.fail(n, prefixed(c, old_name + ": must not be negative"));
+    return false;
+  }
+  out.ms = v * unit_ms;
+  out.text = format_duration(out.ms);
+  config_error w{c.file, 0, 0,
+                 "'" + old_name + "' is deprecated: write '" + std::string(new_name) + ": " + out.text + "'" +
+                     (c.path.empty() ? "" : " in " + c.where())};
+  const auto m = n.Mark();
+  if (!m.is_null() && !c.file.starts_with("environment ")) {
+    w.line = m.line + 1;
+    w.column = m.column + 1;
+  }
+  if (c.warnings) c.warnings->push_back(std::move(w));
   return true;
 }
 
@@ -138,8 +164,9 @@ duration::duration(const char* t) : text(t), ms(parse_duration_ms(t).value_or(0)
 std::optional<std::int64_t> parse_duration_ms(std::string_view s) {
   std::int64_t n = 0;
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
-  if (ec != std::errc() || p == s.data() || n <= 0) return std::nullopt;
+  if (ec != std::errc() || p == s.data() || n < 0) return std::nullopt;
   std::string_view unit(p, s.data() + s.size() - p);
+  if (n == 0 && unit.empty()) return 0;
   std::int64_t mult = 0;
   if (unit == "ms")
     mult = 1;
@@ -154,6 +181,15 @@ std::optional<std::int64_t> parse_duration_ms(std::string_view s) {
   else
     return std::nullopt;
   return n * mult;
+}
+
+std::string format_duration(std::int64_t ms) {
+  static const std::pair<std::int64_t, const char*> units[] = {
+      {86'400'000, "d"}, {3'600'000, "h"}, {60'000, "m"}, {1000, "s"}};
+  if (ms == 0) return "0s";
+  for (const auto& [size, name] : units)
+    if (ms % size == 0) return std::to_string(ms / size) + name;
+  return std::to_string(ms) + "ms";
 }
 
 std::optional<std::string> topics_settings::check(const topics_settings& t) {
@@ -177,16 +213,16 @@ std::optional<std::string> hdfs_settings::check(const hdfs_settings& h) {
   if (h.avro_block_bytes < 4096 || h.avro_block_bytes > (64LL << 20)) return "avro_block_bytes must be 4096..67108864";
   if (h.rotate_records < 1) return "rotate_records must be at least 1";
   if (h.rotate_bytes < 1024) return "rotate_bytes must be at least 1024";
-  if (h.rotate_after.empty()) return "rotate_after: a duration (60s, 5m, ...)";
-  if (h.timeout_ms < 100) return "timeout_ms must be at least 100";
+  if (h.rotate_after.ms < 1000) return "rotate_after: a duration of at least 1s (60s, 5m, ...)";
+  if (h.timeout.ms < 100) return "timeout must be at least 100ms";
   if (h.retries < 0 || h.retries > 100) return "retries must be 0..100";
   return std::nullopt;
 }
 
 std::optional<std::string> postgres_settings::check(const postgres_settings& p) {
   if (p.batch_rows < 1) return "batch_rows must be at least 1";
-  if (p.batch_ms < 0) return "batch_ms must not be negative";
-  if (p.connect_timeout_s < 1) return "connect_timeout_s must be at least 1";
+  if (p.connect_timeout.ms < 1000 || p.connect_timeout.ms % 1000)
+    return "connect_timeout must be whole seconds, at least 1s (libpq's unit)";
   return std::nullopt;
 }
 
@@ -196,8 +232,9 @@ std::optional<std::string> analyzer_settings::check(const analyzer_settings& a) 
     if (i.ms < 60'000 || 86'400'000 % i.ms != 0)
       return "intervals: '" + i.text +
              "' is not a whole fraction of a day of at least one minute (1m, 5m, 15m, 1h, 4h, 1d)";
-  if (a.grace.empty() || a.snapshot_interval.empty() || a.news_window.empty() || a.news_lateness.empty())
-    return "grace, snapshot_interval, news_window and news_lateness each take a duration (30s, 2m, 6h, ...)";
+  if (a.grace.empty() || a.snapshot_interval.ms < 1 || a.news_window.ms < 1 || a.news_lateness.empty())
+    return "grace, snapshot_interval, news_window and news_lateness each take a duration (30s, 2m, 6h, ...); "
+           "snapshot_interval and news_window above 0";
   for (int p : {a.sma_short, a.sma_long, a.ema_short, a.ema_long, a.rsi_period, a.macd_fast, a.macd_slow, a.macd_signal,
                 a.bollinger_period, a.price_move_candles, a.volume_average})
     if (p < 1 || p > 500) return "indicator periods must be between 1 and 500 candles";
@@ -218,9 +255,20 @@ std::optional<std::string> api_settings::check(const api_settings& a) {
   if (colon == std::string::npos || colon == 0) return "listen: '" + a.listen + "' is not HOST:PORT";
   if (a.pool < 1 || a.pool > 64) return "pool must be 1..64";
   if (a.threads < 1 || a.threads > 256) return "threads must be 1..256";
-  if (a.statement_timeout_ms < 1) return "statement_timeout_ms must be at least 1";
-  if (a.cache_ms < 0 || a.cache_ms > 600'000) return "cache_ms must be 0..600000";
+  if (a.statement_timeout.ms < 1) return "statement_timeout must be above 0";
+  if (a.cache_ttl.ms > 600'000) return "cache_ttl must be 0..10m";
   if (a.page_max < 1 || a.page_max > 10000) return "page_max must be 1..10000";
+  return std::nullopt;
+}
+
+std::optional<std::string> control_settings::check(const control_settings& c) {
+  if (c.heartbeat.ms < 10) return "heartbeat must be at least 10ms";
+  if (c.dead_after.ms <= c.heartbeat.ms) return "dead_after must be longer than heartbeat";
+  return std::nullopt;
+}
+
+std::optional<std::string> scheduler_settings::check(const scheduler_settings& s) {
+  if (s.overlap_timeout.ms < 1000) return "overlap_timeout must be at least 1s";
   return std::nullopt;
 }
 
@@ -246,10 +294,10 @@ std::optional<std::string> node_settings::check(const node_settings& n) {
 
 std::optional<std::string> runtime_settings::check(const runtime_settings& r) {
   if (r.batch_max_messages < 1) return "batch_max_messages must be at least 1";
-  if (r.batch_max_ms < 1) return "batch_max_ms must be at least 1";
+  if (r.batch_max_wait.ms < 1) return "batch_max_wait must be at least 1ms";
+  if (r.delivery_timeout.ms < 1000) return "delivery_timeout must be at least 1s";
   if (r.max_inflight_batches < 1 || r.max_inflight_batches > 64) return "max_inflight_batches must be 1..64";
-  if (r.retry_initial_ms < 1 || r.retry_max_ms < r.retry_initial_ms)
-    return "need 1 <= retry_initial_ms <= retry_max_ms";
+  if (r.retry_initial.ms < 1 || r.retry_max.ms < r.retry_initial.ms) return "need 1ms <= retry_initial <= retry_max";
   static const std::set<std::string> levels{"trace", "debug", "info", "warn", "error", "critical", "off"};
   if (!levels.count(r.log_level)) return "log_level must be one of trace, debug, info, warn, error, critical, off";
   return std::nullopt;
@@ -273,6 +321,7 @@ std::optional<std::string> schedule_settings::check(const schedule_settings& s) 
     }
     if (fields != 5) return "cron: '" + s.cron + "' needs 5 fields (minute hour day month weekday)";
   }
+  if (!s.every.empty() && s.every.ms < 1000) return "every: '" + s.every.text + "' must be at least 1s";
   std::string why;
   if (!load_zone(s.timezone, why)) return "timezone: " + why;
   return std::nullopt;
@@ -288,7 +337,7 @@ std::optional<std::string> source_settings::check(const source_settings& s) {
            s.parser + "')";
   if (s.urls.empty()) return "a source needs at least one URL in urls";
   if (!(s.rate_limit_per_s > 0)) return "rate_limit_per_s must be above 0";
-  if (s.timeout_ms < 1) return "timeout_ms must be at least 1";
+  if (s.timeout.ms < 1) return "timeout must be above 0";
   if (s.retries < 0 || s.retries > 20) return "retries must be 0..20";
   if ((s.parser == "json" || s.parser == "html") && (s.items.empty() || s.fields.empty()))
     return "json and html sources need `items` and `fields` selectors";
@@ -300,12 +349,11 @@ std::optional<std::string> source_settings::check(const source_settings& s) {
 
 std::optional<std::string> crawler_settings::check(const crawler_settings& c) {
   if (c.max_body_bytes < 1024) return "max_body_bytes must be at least 1024";
-  if (c.connect_timeout_ms < 1) return "connect_timeout_ms must be at least 1";
+  if (c.connect_timeout.ms < 1) return "connect_timeout must be above 0";
   if (c.max_redirects < 0 || c.max_redirects > 50) return "max_redirects must be 0..50";
   if (c.max_connections_per_host < 1 || c.max_connections < 1) return "connection limits must be at least 1";
-  if (c.backoff_initial_ms < 1 || c.backoff_max_ms < c.backoff_initial_ms)
-    return "backoff_initial_ms must be at least 1 and at most backoff_max_ms";
-  if (c.retry_after_max_s < 0) return "retry_after_max_s must be 0 or more";
+  if (c.backoff_initial.ms < 1 || c.backoff_max.ms < c.backoff_initial.ms)
+    return "backoff_initial must be above 0 and at most backoff_max";
   if (c.deadletter_body_bytes < 0) return "deadletter_body_bytes must be 0 or more";
   if (!c.replay.empty() && !c.replay.starts_with("http://"))
     return "replay must be an http:// URL of a replay server (got '" + c.replay + "')";
@@ -340,15 +388,15 @@ std::vector<config_error> load_config(const std::string& dir, loaded_config& out
   const std::string sources = dir + "/sources.yaml";
   YAML::Node root;
   if (load_file(cluster, root, errors)) {
-    auto e = decode_yaml(root, cluster, out.cluster);
+    auto e = decode_yaml(root, cluster, out.cluster, &out.warnings);
     errors.insert(errors.end(), e.begin(), e.end());
   }
   if (std::filesystem::exists(sources) && load_file(sources, root, errors)) {
-    auto e = decode_yaml(root, sources, out.sources);
+    auto e = decode_yaml(root, sources, out.sources, &out.warnings);
     errors.insert(errors.end(), e.begin(), e.end());
   }
-  auto e1 = apply_env(out.cluster, envp);
-  auto e2 = apply_env(out.sources, envp);
+  auto e1 = apply_env(out.cluster, envp, &out.warnings);
+  auto e2 = apply_env(out.sources, envp, &out.warnings);
   errors.insert(errors.end(), e1.begin(), e1.end());
   errors.insert(errors.end(), e2.begin(), e2.end());
   std::set<std::string> names;

@@ -42,6 +42,7 @@ struct ctx {
   std::string file;
   std::vector<std::string> path;
   std::vector<config_error>* errors;
+  std::vector<config_error>* warnings = nullptr;
   void fail(const YAML::Node& at, std::string msg);
   std::string where() const;
 };
@@ -53,6 +54,29 @@ bool scalar(const YAML::Node& n, double& out, ctx& c);
 bool scalar(const YAML::Node& n, bool& out, ctx& c);
 bool scalar(const YAML::Node& n, duration& out, ctx& c);
 std::string suggest(std::string_view key, const std::vector<std::string_view>& known);
+// Reads the integer value `n` of a renamed key into `out` and records the
+// deprecation warning. False (error recorded) when it is not an integer.
+bool renamed_value(const YAML::Node& n, const std::string& old_name, std::string_view new_name, std::int64_t unit_ms,
+                   duration& out, ctx& c);
+
+// True when `key` is a renamed key of T (read into its new member).
+template <settings_struct T>
+bool apply_renamed(const std::string& key, const YAML::Node& n, T& out, ctx& c) {
+  if constexpr (has_renamed<T>) {
+    bool found = false;
+    std::apply(
+        [&](const auto&... r) {
+          (void)((r.old_name == key
+                      ? (found = true, renamed_value(n, key, r.new_name, r.unit_ms, out.*(r.member), c), true)
+                      : false) ||
+                 ...);
+        },
+        T::renamed());
+    return found;
+  } else {
+    return false;
+  }
+}
 
 template <class M>
 void decode(const YAML::Node& n, M& out, ctx& c);
@@ -84,6 +108,7 @@ void decode_struct(const YAML::Node& n, T& out, ctx& c) {
                  ...);
         },
         T::settings());
+    if (!found && apply_renamed(key, it->second, out, c)) found = true;
     if (!found) {
       std::string msg = "unknown key '" + key + "'";
       if (!c.path.empty()) msg += " in " + c.where();
@@ -152,6 +177,7 @@ bool apply_path(M& out, const std::vector<std::string>& path, std::size_t i, con
                  ...);
         },
         M::settings());
+    if (!found && i + 1 == path.size() && apply_renamed(path[i], value, out, c)) found = true;
     if (!found) c.fail(value, "unknown key '" + path[i] + "'" + suggest(path[i], key_names<M>()));
     return found;
   } else if constexpr (is_map<M>::value) {
@@ -218,9 +244,10 @@ void reference_struct(std::ostringstream& os, const T& v, int indent) {
 
 // Decodes `root` (the parsed YAML of `file`) into `out`. Returns every problem found.
 template <settings_struct T>
-std::vector<config_error> decode_yaml(const YAML::Node& root, const std::string& file, T& out) {
+std::vector<config_error> decode_yaml(const YAML::Node& root, const std::string& file, T& out,
+                                      std::vector<config_error>* warnings = nullptr) {
   std::vector<config_error> errors;
-  detail::ctx c{file, {}, &errors};
+  detail::ctx c{file, {}, &errors, warnings};
   detail::decode_struct(root, out, c);
   return errors;
 }
@@ -250,7 +277,7 @@ void check_path(const M& v, const std::vector<std::string>& path, std::size_t i,
 
 // Applies CTK_* environment overrides whose first segment is a key of T.
 template <settings_struct T>
-std::vector<config_error> apply_env(T& out, char** envp) {
+std::vector<config_error> apply_env(T& out, char** envp, std::vector<config_error>* warnings = nullptr) {
   std::vector<config_error> errors;
   std::vector<std::pair<std::string, std::vector<std::string>>> applied;  // variable, key path
   const auto top = detail::key_names<T>();
@@ -274,7 +301,7 @@ std::vector<config_error> apply_env(T& out, char** envp) {
     for (auto k : top) ours = ours || k == path[0];
     if (!ours) continue;
     if (name == "CTK_POSTGRES__PASSWORD") continue;  // a secret, read where it is used, never stored here
-    detail::ctx c{"environment " + name, {}, &errors};
+    detail::ctx c{"environment " + name, {}, &errors, warnings};
     // A value is plain text (a DSN's `#` is not a comment), unless it is a
     // YAML list or mapping ([5m, 1h], {key: value}).
     const std::string text(kv.substr(eq + 1));

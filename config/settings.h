@@ -98,7 +98,7 @@ struct hdfs_settings {
   std::int64_t rotate_records = 100'000;
   std::int64_t rotate_bytes = 128LL << 20;
   duration rotate_after = "60s";
-  int timeout_ms = 30'000;
+  duration timeout = "30s";
   int retries = 4;
 
   static constexpr auto settings() {
@@ -117,9 +117,12 @@ struct hdfs_settings {
         setting("rotate_bytes", &hdfs_settings::rotate_bytes, "... or this many bytes"),
         setting("rotate_after", &hdfs_settings::rotate_after,
                 "... or when its oldest open file is this old (timer-driven: idle topics get committed too)"),
-        setting("timeout_ms", &hdfs_settings::timeout_ms, "WebHDFS: total time allowed for one HTTP request"),
+        setting("timeout", &hdfs_settings::timeout, "WebHDFS: total time allowed for one HTTP request"),
         setting("retries", &hdfs_settings::retries,
                 "WebHDFS: retries of a failed request (connection errors, 5xx) before the sink backs off")};
+  }
+  static constexpr auto renamed() {
+    return std::tuple{cfg::renamed("timeout_ms", "timeout", &hdfs_settings::timeout, 1)};
   }
   static std::optional<std::string> check(const hdfs_settings& h);
 };
@@ -128,8 +131,8 @@ struct postgres_settings {
   std::string dsn;
   std::string password_file;
   std::int64_t batch_rows = 20'000;
-  int batch_ms = 500;
-  int connect_timeout_s = 5;
+  duration batch_after = "500ms";
+  duration connect_timeout = "5s";
 
   static constexpr auto settings() {
     return std::tuple{
@@ -138,9 +141,13 @@ struct postgres_settings {
                 "file holding the password (else CTK_POSTGRES__PASSWORD); never logged"),
         setting("batch_rows", &postgres_settings::batch_rows,
                 "db-sink writes one transaction when this many rows are waiting ..."),
-        setting("batch_ms", &postgres_settings::batch_ms, "... or when the oldest waiting row is this old"),
-        setting("connect_timeout_s", &postgres_settings::connect_timeout_s,
-                "libpq connect_timeout, unless the DSN sets one")};
+        setting("batch_after", &postgres_settings::batch_after, "... or when the oldest waiting row is this old"),
+        setting("connect_timeout", &postgres_settings::connect_timeout,
+                "libpq connect_timeout (whole seconds), unless the DSN sets one")};
+  }
+  static constexpr auto renamed() {
+    return std::tuple{cfg::renamed("batch_ms", "batch_after", &postgres_settings::batch_after, 1),
+                      cfg::renamed("connect_timeout_s", "connect_timeout", &postgres_settings::connect_timeout, 1000)};
   }
   static std::optional<std::string> check(const postgres_settings& p);
 };
@@ -148,20 +155,25 @@ struct postgres_settings {
 struct control_settings {
   std::string router = "tcp://127.0.0.1:5555";
   std::string pub = "tcp://127.0.0.1:5556";
-  int heartbeat_ms = 1000;
-  int dead_after_ms = 5000;
+  duration heartbeat = "1s";
+  duration dead_after = "5s";
   std::string curve_dir;
 
   static constexpr auto settings() {
     return std::tuple{setting("router", &control_settings::router, "scheduler ROUTER endpoint (requests, heartbeats)"),
                       setting("pub", &control_settings::pub, "scheduler PUB endpoint (broadcast commands)"),
-                      setting("heartbeat_ms", &control_settings::heartbeat_ms, "actor heartbeat period"),
-                      setting("dead_after_ms", &control_settings::dead_after_ms,
+                      setting("heartbeat", &control_settings::heartbeat, "actor heartbeat period"),
+                      setting("dead_after", &control_settings::dead_after,
                               "the scheduler marks an actor dead after this long without a heartbeat"),
                       setting("curve_dir", &control_settings::curve_dir,
                               "folder with CURVE keys (server.key/.pub, client.key/.pub; `cointicker ctl keygen DIR`); "
                               "empty: no authentication")};
   }
+  static constexpr auto renamed() {
+    return std::tuple{cfg::renamed("heartbeat_ms", "heartbeat", &control_settings::heartbeat, 1),
+                      cfg::renamed("dead_after_ms", "dead_after", &control_settings::dead_after, 1)};
+  }
+  static std::optional<std::string> check(const control_settings& c);
 };
 
 struct metrics_settings {
@@ -182,8 +194,8 @@ struct api_settings {
   std::string token_file;
   int pool = 4;
   int threads = 64;
-  int cache_ms = 1000;
-  int statement_timeout_ms = 5000;
+  duration cache_ttl = "1s";
+  duration statement_timeout = "5s";
   int page_max = 200;
   std::string web_root;
 
@@ -197,37 +209,47 @@ struct api_settings {
         setting("threads", &api_settings::threads,
                 "HTTP worker threads; a keep-alive connection holds one while it is open, so more than the "
                 "clients that stay connected (browser tabs, a load test)"),
-        setting("cache_ms", &api_settings::cache_ms,
+        setting("cache_ttl", &api_settings::cache_ttl,
                 "a GET's answer is reused this long for the same URL (0: never); the data changes at crawl pace"),
-        setting("statement_timeout_ms", &api_settings::statement_timeout_ms,
+        setting("statement_timeout", &api_settings::statement_timeout,
                 "a query running longer is cancelled (the request gets 503)"),
         setting("page_max", &api_settings::page_max, "the largest page a list endpoint returns"),
         setting("web_root", &api_settings::web_root,
                 "the built web UI; empty: `web` next to the binary (the build puts it there)")};
+  }
+  static constexpr auto renamed() {
+    return std::tuple{cfg::renamed("cache_ms", "cache_ttl", &api_settings::cache_ttl, 1),
+                      cfg::renamed("statement_timeout_ms", "statement_timeout", &api_settings::statement_timeout, 1)};
   }
   static std::optional<std::string> check(const api_settings& a);
 };
 
 struct runtime_settings {
   int batch_max_messages = 1000;
-  int batch_max_ms = 100;
-  int retry_initial_ms = 100;
-  int retry_max_ms = 30000;
-  int delivery_timeout_ms = 30000;
+  duration batch_max_wait = "100ms";
+  duration retry_initial = "100ms";
+  duration retry_max = "30s";
+  duration delivery_timeout = "30s";
   int max_inflight_batches = 16;
   std::string log_level = "info";
 
   static constexpr auto settings() {
     return std::tuple{
         setting("batch_max_messages", &runtime_settings::batch_max_messages, "most messages in one batch"),
-        setting("batch_max_ms", &runtime_settings::batch_max_ms, "longest time spent filling one batch"),
-        setting("retry_initial_ms", &runtime_settings::retry_initial_ms, "first backoff when a handler says retry"),
-        setting("retry_max_ms", &runtime_settings::retry_max_ms, "backoff cap (retries go on until success)"),
-        setting("delivery_timeout_ms", &runtime_settings::delivery_timeout_ms,
+        setting("batch_max_wait", &runtime_settings::batch_max_wait, "longest time spent filling one batch"),
+        setting("retry_initial", &runtime_settings::retry_initial, "first backoff when a handler says retry"),
+        setting("retry_max", &runtime_settings::retry_max, "backoff cap (retries go on until success)"),
+        setting("delivery_timeout", &runtime_settings::delivery_timeout,
                 "how long produced output may take to be acknowledged before the batch is redone"),
         setting("max_inflight_batches", &runtime_settings::max_inflight_batches,
                 "batches handled ahead while earlier output awaits acknowledgement (1 = strictly sequential)"),
         setting("log_level", &runtime_settings::log_level, "trace | debug | info | warn | error")};
+  }
+  static constexpr auto renamed() {
+    return std::tuple{cfg::renamed("batch_max_ms", "batch_max_wait", &runtime_settings::batch_max_wait, 1),
+                      cfg::renamed("retry_initial_ms", "retry_initial", &runtime_settings::retry_initial, 1),
+                      cfg::renamed("retry_max_ms", "retry_max", &runtime_settings::retry_max, 1),
+                      cfg::renamed("delivery_timeout_ms", "delivery_timeout", &runtime_settings::delivery_timeout, 1)};
   }
   static std::optional<std::string> check(const runtime_settings& r);
 };
@@ -248,13 +270,13 @@ struct dedup_settings {
 struct crawler_settings {
   std::string user_agent = "cointicker/0.1 (+https://github.com/cointicker; crawler)";
   std::int64_t max_body_bytes = 8LL << 20;
-  int connect_timeout_ms = 5000;
+  duration connect_timeout = "5s";
   int max_redirects = 5;
   int max_connections_per_host = 4;
   int max_connections = 64;
-  int backoff_initial_ms = 500;
-  int backoff_max_ms = 60'000;
-  int retry_after_max_s = 600;
+  duration backoff_initial = "500ms";
+  duration backoff_max = "1m";
+  duration retry_after_max = "10m";
   int deadletter_body_bytes = 64 << 10;
   std::string replay;
 
@@ -264,20 +286,26 @@ struct crawler_settings {
                 "User-Agent of every request (a source's headers may override it)"),
         setting("max_body_bytes", &crawler_settings::max_body_bytes,
                 "a response body larger than this is refused (the page is dead-lettered, not parsed)"),
-        setting("connect_timeout_ms", &crawler_settings::connect_timeout_ms, "TCP + TLS connect timeout"),
+        setting("connect_timeout", &crawler_settings::connect_timeout, "TCP + TLS connect timeout"),
         setting("max_redirects", &crawler_settings::max_redirects, "redirects followed per request"),
         setting("max_connections_per_host", &crawler_settings::max_connections_per_host,
                 "requests in flight per host (a source's max_connections overrides it for its hosts)"),
         setting("max_connections", &crawler_settings::max_connections, "requests in flight in one crawler process"),
-        setting("backoff_initial_ms", &crawler_settings::backoff_initial_ms,
+        setting("backoff_initial", &crawler_settings::backoff_initial,
                 "first retry delay after a retryable failure (doubles per attempt, with jitter)"),
-        setting("backoff_max_ms", &crawler_settings::backoff_max_ms, "retry delay cap"),
-        setting("retry_after_max_s", &crawler_settings::retry_after_max_s,
+        setting("backoff_max", &crawler_settings::backoff_max, "retry delay cap"),
+        setting("retry_after_max", &crawler_settings::retry_after_max,
                 "a Retry-After longer than this fails the request instead of waiting"),
         setting("deadletter_body_bytes", &crawler_settings::deadletter_body_bytes,
                 "how much of a page that failed to parse goes into its dead letter"),
         setting("replay", &crawler_settings::replay,
                 "http://127.0.0.1:PORT of a replay server: every request goes there (offline runs and tests)")};
+  }
+  static constexpr auto renamed() {
+    return std::tuple{cfg::renamed("connect_timeout_ms", "connect_timeout", &crawler_settings::connect_timeout, 1),
+                      cfg::renamed("backoff_initial_ms", "backoff_initial", &crawler_settings::backoff_initial, 1),
+                      cfg::renamed("backoff_max_ms", "backoff_max", &crawler_settings::backoff_max, 1),
+                      cfg::renamed("retry_after_max_s", "retry_after_max", &crawler_settings::retry_after_max, 1000)};
   }
   static std::optional<std::string> check(const crawler_settings& c);
 };
@@ -289,6 +317,7 @@ struct scheduler_settings {
     return std::tuple{setting("overlap_timeout", &scheduler_settings::overlap_timeout,
                               "a source whose last crawl has not reported for this long is fired anyway")};
   }
+  static std::optional<std::string> check(const scheduler_settings& s);
 };
 
 struct analyzer_settings {
@@ -445,7 +474,7 @@ struct source_settings {
   std::vector<std::string> urls;
   schedule_settings schedule;
   double rate_limit_per_s = 1.0;
-  int timeout_ms = 10000;
+  duration timeout = "10s";
   int retries = 3;
   std::map<std::string, std::string> headers;
   std::string items;
@@ -463,7 +492,7 @@ struct source_settings {
         setting("urls", &source_settings::urls, "URLs fetched per crawl"),
         setting("schedule", &source_settings::schedule, "when the scheduler fires a crawl"),
         setting("rate_limit_per_s", &source_settings::rate_limit_per_s, "requests per second per host"),
-        setting("timeout_ms", &source_settings::timeout_ms, "total timeout of one request"),
+        setting("timeout", &source_settings::timeout, "total timeout of one request"),
         setting("retries", &source_settings::retries, "retries of a failed request (with backoff)"),
         setting("headers", &source_settings::headers, "extra request headers"),
         setting("items", &source_settings::items, "json/html parsers: JSON pointer or XPath of the item list"),
@@ -473,6 +502,9 @@ struct source_settings {
                 "pages followed per crawl (coinness cursor, saveticker list pages / detail walk)"),
         setting("max_connections", &source_settings::max_connections,
                 "requests in flight to this source's hosts (0: crawler.max_connections_per_host)")};
+  }
+  static constexpr auto renamed() {
+    return std::tuple{cfg::renamed("timeout_ms", "timeout", &source_settings::timeout, 1)};
   }
   static std::optional<std::string> check(const source_settings& s);
 };

@@ -30,7 +30,7 @@ runner_config make_runner_config(const cfg::cluster_settings& s, const std::stri
   rc.client["client.id"] = identity;
   rc.producer = s.kafka.producer;
   rc.consumer = s.kafka.consumer;
-  rc.producer["message.timeout.ms"] = std::to_string(s.runtime.delivery_timeout_ms);
+  rc.producer["message.timeout.ms"] = std::to_string(s.runtime.delivery_timeout.ms);
   rc.runtime = s.runtime;
   rc.metrics_bind = s.metrics.bind;
   rc.metrics_port = s.metrics.base_port;
@@ -216,7 +216,7 @@ int runner::run(const std::atomic<bool>& stop) {
 }
 
 void runner::collect_batch(const std::atomic<bool>& stop) {
-  const auto deadline = clock::now() + std::chrono::milliseconds(rc_.runtime.batch_max_ms);
+  const auto deadline = clock::now() + rc_.runtime.batch_max_wait.value();
   const std::size_t max = static_cast<std::size_t>(rc_.runtime.batch_max_messages);
   std::vector<kafka::polled> got;
   while ((pending_.size() < max || holding_for_rebalance_) && !stop.load()) {
@@ -311,8 +311,8 @@ bool runner::dead_letter(std::string_view topic, std::int32_t partition, std::in
 void runner::backoff(int attempt, const std::atomic<bool>& stop) {
   healthy_.store(false);
   static thread_local std::mt19937 rng{std::random_device{}()};
-  double base = rc_.runtime.retry_initial_ms * std::pow(2.0, std::min(attempt, 20));
-  base = std::min<double>(base, rc_.runtime.retry_max_ms);
+  double base = static_cast<double>(rc_.runtime.retry_initial.ms) * std::pow(2.0, std::min(attempt, 20));
+  base = std::min<double>(base, static_cast<double>(rc_.runtime.retry_max.ms));
   std::uniform_real_distribution<double> jitter(0.5, 1.0);
   const auto deadline = clock::now() + std::chrono::milliseconds(static_cast<long>(base * jitter(rng)));
   // Keep serving the consumer (group membership, rebalances) while paused;

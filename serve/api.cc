@@ -70,8 +70,9 @@ struct api::impl {
   impl(const cfg::loaded_config& c, std::string conninfo, std::string tok)
       : conf(c),
         token(std::move(tok)),
-        pool(std::move(conninfo), c.cluster.api.pool, c.cluster.api.statement_timeout_ms, statements()),
-        cache(c.cluster.api.cache_ms) {}
+        pool(std::move(conninfo), c.cluster.api.pool, static_cast<int>(c.cluster.api.statement_timeout.ms),
+             statements()),
+        cache(static_cast<int>(c.cluster.api.cache_ttl.ms)) {}
 
   // A GET whose answer may be reused for the same URL (reply_cache).
   httplib::Server::Handler cached(std::function<void(const httplib::Request&, httplib::Response&)> fn) {

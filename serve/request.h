@@ -77,7 +77,7 @@ class params {
   int page_max_;
 };
 
-// Answers of GETs by URL for api.cache_ms: a dashboard polls the same few
+// Answers of GETs by URL for api.cache_ttl: a dashboard polls the same few
 // URLs from every open browser, and the data changes at crawl pace. When an
 // answer expires, one request asks the database again while the others get
 // the expired answer meanwhile: without that, every request arriving during

@@ -126,7 +126,7 @@ void crawl_engine::submit(run& r, const std::string& url, crawl_sink& sink) {
   request q;
   q.url = url;
   q.headers.assign(r.src->headers.begin(), r.src->headers.end());
-  q.timeout_ms = r.src->timeout_ms;
+  q.timeout_ms = static_cast<int>(r.src->timeout.ms);
   q.retries = r.src->retries;
   q.rate_per_s = r.src->rate_limit_per_s;
   q.max_connections = r.src->max_connections;

@@ -223,7 +223,7 @@ struct fetcher::impl {
     curl_easy_setopt(e, CURLOPT_HEADERDATA, j.get());
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, static_cast<long>(j->req.timeout_ms));
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(f.opt_.connect_timeout_ms));
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(f.opt_.connect_timeout.ms));
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, f.opt_.max_redirects > 0 ? 1L : 0L);
     curl_easy_setopt(e, CURLOPT_MAXREDIRS, static_cast<long>(f.opt_.max_redirects));
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -292,7 +292,7 @@ struct fetcher::impl {
 
   ms backoff(int attempt) {
     const double cap =
-        std::min<double>(f.opt_.backoff_max_ms, f.opt_.backoff_initial_ms * std::pow(2.0, std::min(attempt - 1, 30)));
+        std::min<double>(f.opt_.backoff_max.ms, f.opt_.backoff_initial.ms * std::pow(2.0, std::min(attempt - 1, 30)));
     std::uniform_real_distribution<double> jitter(0.5, 1.0);
     return ms(static_cast<long>(cap * jitter(rng)));
   }
@@ -343,9 +343,9 @@ struct fetcher::impl {
     long ra = -1;
     if (auto it = j.res.headers.find("retry-after"); it != j.res.headers.end())
       ra = parse_retry_after(it->second, static_cast<long>(std::time(nullptr)));
-    if (ra > f.opt_.retry_after_max_s) {
+    if (ra * 1000 > f.opt_.retry_after_max.ms) {
       j.res.error = "HTTP " + std::to_string(status) + " with Retry-After " + std::to_string(ra) +
-                    " s, longer than crawler.retry_after_max_s";
+                    " s, longer than crawler.retry_after_max (" + f.opt_.retry_after_max.text + ")";
       return false;
     }
     if (ra >= 0) {  // the host asked everyone to wait, not just this request

@@ -39,9 +39,9 @@ namespace ctk::crawler {
 using header_map = std::map<std::string, std::string>;  // names in lower case
 
 // The fetcher's settings are cfg::crawler_settings (config/settings.h):
-// user_agent, max_body_bytes, connect_timeout_ms, max_redirects,
-// max_connections_per_host, max_connections, backoff_initial_ms,
-// backoff_max_ms, retry_after_max_s, replay.
+// user_agent, max_body_bytes, connect_timeout, max_redirects,
+// max_connections_per_host, max_connections, backoff_initial,
+// backoff_max, retry_after_max, replay.
 using fetch_options = cfg::crawler_settings;
 
 struct request {

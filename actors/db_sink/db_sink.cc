@@ -64,7 +64,7 @@ class db_sink final : public pipeline::actor {
           "postgres.dsn is empty: give a DSN (host=... dbname=...) in cluster.yaml or "
           "CTK_POSTGRES__DSN; `cointicker up` starts a private server and sets it");
     spdlog::info("db-sink: PostgreSQL at {}; a transaction every {} rows or {} ms", redact(conninfo_),
-                 settings_.batch_rows, settings_.batch_ms);
+                 settings_.batch_rows, settings_.batch_after.text);
     buffer_ = std::make_unique<batch>();
   }
 
@@ -165,7 +165,7 @@ class db_sink final : public pipeline::actor {
     if (auto o = collect(out, full); o.v != pipeline::verdict::ok) return o;
     count_buffered();
     if (job_) return pipeline::outcome::ok();  // still writing (or a failed one was resubmitted)
-    if (!buffer_->empty() && (full || clock::now() - buffer_->oldest >= std::chrono::milliseconds(settings_.batch_ms)))
+    if (!buffer_->empty() && (full || clock::now() - buffer_->oldest >= settings_.batch_after.value()))
       submit(std::exchange(buffer_, std::make_unique<batch>()));
     return pipeline::outcome::ok();
   }

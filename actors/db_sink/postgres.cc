@@ -44,7 +44,7 @@ std::optional<std::string> connection_string(const cfg::postgres_settings& s, st
   }
   if (!password.empty()) conninfo += " password=" + quote_value(password);
   if (conninfo.find("connect_timeout") == std::string::npos)
-    conninfo += " connect_timeout=" + std::to_string(s.connect_timeout_s);
+    conninfo += " connect_timeout=" + std::to_string(s.connect_timeout.ms / 1000);
   return conninfo;
 }
 

@@ -39,7 +39,8 @@ class hdfs_sink final : public pipeline::actor {
     ctx.metrics.gauge("ctk_sink_last_batch_rows", "records in the last commit of a partition",
                       [this] { return static_cast<double>(last_batch_.load()); });
     std::string err;
-    store_ = make_store(settings_.url, {settings_.user, settings_.timeout_ms, settings_.retries}, err);
+    store_ =
+        make_store(settings_.url, {settings_.user, static_cast<int>(settings_.timeout.ms), settings_.retries}, err);
     if (!store_) throw std::runtime_error(err);
     writer_ = std::make_unique<writer_thread>(*store_, writer_thread::counters{bytes_, writes_, errors_}, stopping_);
     rotate_after_ = settings_.rotate_after.value();

@@ -142,7 +142,7 @@ TEST(tail, a_missing_topic_or_unreachable_broker_fails_with_a_message) {
   EXPECT_EQ(run(cointicker() + " --bootstrap " + b.bootstrap() + " tail no.such.topic 2>&1", &out), 1);
   EXPECT_NE(out.find("no topic named 'no.such.topic'"), std::string::npos) << out;
   EXPECT_EQ(run(cointicker() + " --bootstrap 127.0.0.1:1 tail raw 2>&1", &out), 1);
-  EXPECT_NE(out.find("bootstrap 127.0.0.1:1"), std::string::npos) << out;
+  EXPECT_NE(out.find("no Kafka broker answers at 127.0.0.1:1"), std::string::npos) << out;
 }
 
 TEST(topics, lists_partitions_end_offsets_and_counts) {
@@ -166,64 +166,6 @@ TEST(topics, lists_partitions_end_offsets_and_counts) {
       seen = true;
     }
   EXPECT_TRUE(seen) << out;
-}
-
-TEST(cli, every_command_has_help_and_usage_errors_exit_2) {
-  for (const char* c : {"", " broker", " up", " run", " tail", " topics", " config", " config check", " config sources",
-                        " config reference", " crawl", " replay-server", " db", " db migrate", " status", " ctl",
-                        " node", " config nodes"}) {
-    std::string out;
-    EXPECT_EQ(run(cointicker() + c + " --help", &out), 0) << c;
-    EXPECT_NE(out.find("Usage"), std::string::npos) << c;
-  }
-  EXPECT_EQ(run(cointicker() + " --no-such-flag 2>/dev/null"), 2);
-  EXPECT_EQ(run(cointicker() + " tail 2>/dev/null"), 2);
-  EXPECT_EQ(run(cointicker() + " frobnicate 2>/dev/null"), 2);
-  EXPECT_EQ(run(cointicker() + " run nosuchactor 2>/dev/null"), 2);
-  EXPECT_EQ(run(cointicker() + " node 2>/dev/null"), 2);
-}
-
-// The rough edges a new user hits first: each misuse, its message, its exit code.
-TEST(cli, misuse_is_named_with_the_closest_match_and_exits_2) {
-  std::string out;
-  EXPECT_EQ(run(cointicker() + " frobnicate 2>&1", &out), 2);
-  EXPECT_NE(out.find("unknown command 'frobnicate'"), std::string::npos) << out;
-  EXPECT_NE(out.find("commands: broker up run tail"), std::string::npos) << out;
-  EXPECT_EQ(run(cointicker() + " --log-level warn tial 2>&1", &out), 2);
-  EXPECT_NE(out.find("unknown command 'tial' (did you mean 'tail'?)"), std::string::npos) << out;
-  EXPECT_EQ(run(cointicker() + " --log-level loud config check 2>&1", &out), 2);
-  EXPECT_NE(out.find("loud"), std::string::npos) << out;
-  EXPECT_EQ(run(cointicker() + " help 2>&1", &out), 0);
-  EXPECT_NE(out.find("Subcommands:"), std::string::npos) << out;
-  EXPECT_EQ(run(binary_dir() + "/cointicker --config /nonexistent/ctk config check 2>&1", &out), 1);
-  EXPECT_NE(out.find("give it with --config DIR or CTK_CONFIG_DIR"), std::string::npos) << out;
-  EXPECT_EQ(run(cointicker() + " -V 2>&1", &out), 0);
-  EXPECT_NE(out.find("cointicker 0."), std::string::npos) << out;
-  EXPECT_NE(out.find("(librdkafka 2."), std::string::npos) << out;
-}
-
-TEST(cli, global_options_are_taken_after_the_subcommand_too) {
-  std::string out;
-  // cointicker() puts --config first; here it comes last, as users type it.
-  EXPECT_EQ(
-      run(binary_dir() + "/cointicker config check --config " + std::string(CTK_SOURCE_DIR) + "/config 2>&1", &out), 0)
-      << out;
-  EXPECT_NE(out.find("config OK"), std::string::npos) << out;
-  // An option of `db` after `db status` (the README's own spelling): no usage
-  // error; the unreachable server is the failure, exit 1.
-  EXPECT_EQ(run(cointicker() + " db status --dsn 'host=127.0.0.1 port=1 dbname=x connect_timeout=2' 2>&1", &out), 1)
-      << out;
-  EXPECT_EQ(out.find("was not expected"), std::string::npos) << out;
-}
-
-TEST(cli, config_check_reports_file_line_column_and_exits_1) {
-  auto dir = temp_dir();
-  std::ofstream(dir + "/cluster.yaml") << "kafka:\n  prefix: x.\n  partitions: 3\n";
-  std::string out;
-  EXPECT_EQ(run(binary_dir() + "/cointicker --config " + dir + " config check 2>&1", &out), 1);
-  EXPECT_NE(out.find(dir + "/cluster.yaml:3:3: unknown key 'partitions' in kafka"), std::string::npos) << out;
-  EXPECT_EQ(run(cointicker() + " config check", &out), 0);
-  EXPECT_NE(out.find("config OK"), std::string::npos);
 }
 
 TEST(topics, create_says_clearly_that_the_embedded_broker_has_no_create_topics) {

@@ -32,8 +32,8 @@ struct plane {
     router = "tcp://127.0.0.1:" + std::to_string(free_port());
     env = {{"CTK_CONTROL__ROUTER", router},
            {"CTK_CONTROL__PUB", "tcp://127.0.0.1:" + std::to_string(free_port())},
-           {"CTK_CONTROL__HEARTBEAT_MS", "500"},
-           {"CTK_CONTROL__DEAD_AFTER_MS", "2000"}};
+           {"CTK_CONTROL__HEARTBEAT", "500ms"},
+           {"CTK_CONTROL__DEAD_AFTER", "2s"}};
   }
   std::unique_ptr<child> run(const broker& b, const std::string& actor, const std::string& node, const std::string& tag,
                              std::vector<std::string> extra = {}) {
@@ -154,7 +154,7 @@ TEST(control, status_dead_instances_pause_resume_drain_and_garbage) {
   ASSERT_TRUE(wait_until([&] { return p.state_of("w1/crawler/0") == "running"; }, seconds(15))) << p.cli("status");
   EXPECT_NE(p.cli("status").find("w2         validator"), std::string::npos);
 
-  // SIGKILL: dead after control.dead_after_ms (2 s) without a heartbeat.
+  // SIGKILL: dead after control.dead_after (2s) without a heartbeat.
   crawler->signal(SIGKILL);
   crawler->wait(seconds(10));
   const auto killed = steady_clock::now();

@@ -35,8 +35,8 @@ std::unique_ptr<replay_server> serve_faults() { return serve(std::string(CTK_SOU
 fetch_options fast(const replay_server& s) {
   fetch_options o;
   o.replay = s.url();
-  o.backoff_initial_ms = 20;
-  o.backoff_max_ms = 100;
+  o.backoff_initial = "20ms";
+  o.backoff_max = "100ms";
   return o;
 }
 

@@ -78,7 +78,7 @@ TEST(node, a_master_and_a_worker_run_their_actors_and_a_killed_actor_is_restarte
       << "kafka: {bootstrap: \"" << b.bootstrap() << "\"}\n"
       << "hdfs: {url: \"file://" << dir << "/hdfs\", rotate_after: 1s}\n"
       << "postgres: {dsn: \"" << dsn << "\"}\n"
-      << "control: {router: \"" << router << "\", pub: \"" << pub << "\", heartbeat_ms: 200}\n";
+      << "control: {router: \"" << router << "\", pub: \"" << pub << "\", heartbeat: 200ms}\n";
   }
   const auto node = [&](const std::string& name) {
     return std::make_unique<child>(

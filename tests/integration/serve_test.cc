@@ -179,14 +179,14 @@ TEST(serve, markets_give_the_latest_tick_per_symbol_with_a_sparkline_of_the_last
 }
 
 TEST(serve, a_get_is_answered_from_the_cache_for_cache_ms_and_then_from_the_database_again) {
-  // The shared server caches for 1 s (api.cache_ms); this one for 10 minutes,
+  // The shared server caches for 1 s (api.cache_ttl); this one for 10 minutes,
   // so the change below cannot show until the cache is bypassed.
   const std::string dsn = fresh_database(pg_fixture_dsn());
   const std::string dir = temp_dir();
   seed(dsn, dir);
   child p({binary_dir() + "/cointicker", "--config", std::string(CTK_SOURCE_DIR) + "/config", "serve", "--listen",
            "127.0.0.1:0", "--dsn", dsn},
-          dir + "/out", dir + "/err", {{"CTK_API__CACHE_MS", "600000"}});
+          dir + "/out", dir + "/err", {{"CTK_API__CACHE_TTL", "10m"}});
   ASSERT_TRUE(wait_until([&] { return p.out().find('\n') != std::string::npos; }, seconds(20))) << p.err();
   httplib::Client c("127.0.0.1", std::atoi(p.out().c_str() + p.out().rfind(':') + 1));
   auto first = c.Get("/api/v1/fear-greed?limit=2");
@@ -194,7 +194,7 @@ TEST(serve, a_get_is_answered_from_the_cache_for_cache_ms_and_then_from_the_data
   psql(dsn, "UPDATE fear_greed_index SET value = 1");
   auto again = c.Get("/api/v1/fear-greed?limit=2");
   ASSERT_TRUE(again);
-  EXPECT_EQ(again->body, first->body) << "the same URL within cache_ms";
+  EXPECT_EQ(again->body, first->body) << "the same URL within cache_ttl";
   auto other = c.Get("/api/v1/fear-greed?limit=3");
   ASSERT_TRUE(other);
   EXPECT_NE(other->body.find("\"value\":1,"), std::string::npos) << "another URL asks the database" << other->body;
@@ -337,7 +337,7 @@ TEST(serve, a_database_that_goes_away_is_a_503_and_the_server_keeps_answering) {
   const std::string dir = temp_dir();
   child p({binary_dir() + "/cointicker", "--config", std::string(CTK_SOURCE_DIR) + "/config", "serve", "--listen",
            "127.0.0.1:0", "--dsn", dsn + " connect_timeout=2"},
-          dir + "/out", dir + "/err", {{"CTK_API__CACHE_MS", "0"}});  // every request asks the database
+          dir + "/out", dir + "/err", {{"CTK_API__CACHE_TTL", "0"}});  // every request asks the database
   ASSERT_TRUE(wait_until([&] { return p.out().find('\n') != std::string::npos; }, seconds(20))) << p.err();
   const int port = std::atoi(p.out().c_str() + p.out().rfind(':') + 1);
   httplib::Client c("127.0.0.1", port);

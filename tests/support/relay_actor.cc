@@ -65,7 +65,7 @@ int main(int argc, char** argv) {
       if (eq != std::string::npos) (*into)[kv.substr(0, eq)] = kv.substr(eq + 1);
     }
   rc.runtime.batch_max_messages = batch;
-  rc.runtime.batch_max_ms = batch_ms;
+  rc.runtime.batch_max_wait = ctk::cfg::duration((std::to_string(batch_ms) + "ms").c_str());
   rc.runtime.max_inflight_batches = depth;
   relay a(in, out, delay_us, stop_after, stop);
   ctk::pipeline::metrics_registry metrics(ctk::pipeline::actor_labels(a.name(), identity));

@@ -111,12 +111,12 @@ TEST(config, environment_variables_override_single_keys) {
 TEST(config, a_bad_environment_override_names_the_variable) {
   loaded_config c;
   auto d = write_dir("{}\n", "");
-  std::string e1 = "CTK_RUNTIME__BATCH_MAX_MS=soon", e2 = "CTK_KAFKA__BOOTSTRP=x";
+  std::string e1 = "CTK_RUNTIME__BATCH_MAX_WAIT=soon", e2 = "CTK_KAFKA__BOOTSTRP=x";
   char* env[] = {e1.data(), e2.data(), nullptr};
   auto errors = load_config(d, c, env);
   ASSERT_EQ(errors.size(), 2u);
-  EXPECT_EQ(errors[0].file, "environment CTK_RUNTIME__BATCH_MAX_MS");
-  EXPECT_NE(errors[0].message.find("expected an integer"), std::string::npos);
+  EXPECT_EQ(errors[0].file, "environment CTK_RUNTIME__BATCH_MAX_WAIT");
+  EXPECT_NE(errors[0].message.find("'soon' is not a duration"), std::string::npos) << errors[0].message;
   EXPECT_NE(errors[1].message.find("did you mean 'bootstrap'"), std::string::npos);
 }
 
@@ -125,8 +125,8 @@ TEST(config, environment_overrides_are_checked_like_the_file_and_read_as_plain_t
   loaded_config c;
   auto d = write_dir("{}\n", "");
   std::string e1 = "CTK_HDFS__FORMAT=parquet", e2 = "CTK_POSTGRES__DSN=dbname=a #b",
-              e3 = "CTK_ANALYZER__INTERVALS=[5m, 1h]", e4 = "CTK_RUNTIME__RETRY_INITIAL_MS=50000",
-              e5 = "CTK_RUNTIME__RETRY_MAX_MS=60000";
+              e3 = "CTK_ANALYZER__INTERVALS=[5m, 1h]", e4 = "CTK_RUNTIME__RETRY_INITIAL=50s",
+              e5 = "CTK_RUNTIME__RETRY_MAX=1m";
   char* env[] = {e1.data(), e2.data(), e3.data(), e4.data(), e5.data(), nullptr};
   auto errors = load_config(d, c, env);
   ASSERT_EQ(errors.size(), 1u) << "two overrides that move a bound together are checked together";
@@ -141,6 +141,33 @@ TEST(config, environment_overrides_are_checked_like_the_file_and_read_as_plain_t
   errors = load_config(d, c, env2);
   ASSERT_EQ(errors.size(), 1u);
   EXPECT_NE(errors[0].message.find("must start with file:// or webhdfs://"), std::string::npos) << errors[0].message;
+}
+
+// One duration syntax; the old integer keys are read with a warning that
+// names the new spelling, in the file and in the environment.
+TEST(config, old_duration_keys_are_read_with_a_deprecation_warning) {
+  loaded_config c;
+  auto d = write_dir("postgres:\n  batch_ms: 250\n  connect_timeout_s: 7\ncrawler:\n  backoff_max_ms: 120000\n", "");
+  std::string e1 = "CTK_CONTROL__HEARTBEAT_MS=500";
+  char* env[] = {e1.data(), nullptr};
+  auto errors = load_config(d, c, env);
+  for (const auto& e : errors) ADD_FAILURE() << e.to_string();
+  EXPECT_EQ(c.cluster.postgres.batch_after.ms, 250);
+  EXPECT_EQ(c.cluster.postgres.connect_timeout.text, "7s");
+  EXPECT_EQ(c.cluster.crawler.backoff_max.text, "2m");
+  EXPECT_EQ(c.cluster.control.heartbeat.ms, 500);
+  ASSERT_EQ(c.warnings.size(), 4u);
+  EXPECT_EQ(c.warnings[0].to_string(),
+            d + "/cluster.yaml:2:13: 'batch_ms' is deprecated: write 'batch_after: 250ms' in postgres");
+  EXPECT_EQ(c.warnings[1].message, "'connect_timeout_s' is deprecated: write 'connect_timeout: 7s' in postgres");
+  EXPECT_EQ(c.warnings[3].to_string(),
+            "environment CTK_CONTROL__HEARTBEAT_MS: 'heartbeat_ms' is deprecated: write 'heartbeat: 500ms' in control");
+  // The old key still takes an integer only, and its new value is checked.
+  auto bad = write_dir("postgres:\n  batch_ms: 1s\ncontrol:\n  dead_after_ms: 100\n", "");
+  errors = load_config(bad, c, nullptr);
+  ASSERT_EQ(errors.size(), 2u);
+  EXPECT_NE(errors[0].message.find("expected an integer, got '1s'"), std::string::npos) << errors[0].message;
+  EXPECT_NE(errors[1].message.find("dead_after must be longer than heartbeat"), std::string::npos) << errors[1].message;
 }
 
 TEST(config, source_rules_are_checked) {

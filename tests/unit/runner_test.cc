@@ -82,9 +82,9 @@ struct loop {
     rc.identity = "test/relay/0";
     rc.names.prefix = "t.";
     rc.runtime.batch_max_messages = 4;
-    rc.runtime.batch_max_ms = 2;
-    rc.runtime.retry_initial_ms = 1;
-    rc.runtime.retry_max_ms = 2;
+    rc.runtime.batch_max_wait = "2ms";
+    rc.runtime.retry_initial = "1ms";
+    rc.runtime.retry_max = "2ms";
     rc.runtime.max_inflight_batches = 4;
     rc.metrics_port = 0;
     r = std::make_unique<ctk::pipeline::runner>(a, rc, metrics, std::move(owned));

@@ -8,6 +8,7 @@
 #include "brokers/kafka.h"
 #include "messages/envelope.h"
 #include "tests/integration/helpers.h"
+#include "tests/integration/readme.h"
 
 using namespace ctk::test;
 
@@ -345,6 +346,24 @@ TEST(up, replay_crawls_every_source_into_postgres_and_hdfs_and_a_second_up_finds
       return out;
     };
     ASSERT_TRUE(wait_until([&] { return written() == "82\n"; }, std::chrono::seconds(60))) << written() << up.err();
+    // The README's dashboard examples, as written, against this `up` (its
+    // address for 127.0.0.1:8080; run in its folder, where var/api-token is).
+    const auto u = banner.find("dashboard  http://") + 11;
+    const std::string api = banner.substr(u, banner.find('/', u + 7) - u);
+    const auto examples = readme_commands("## The dashboard");
+    ASSERT_EQ(examples.size(), 3u);
+    for (std::string cmd : examples) {
+      for (std::size_t at = 0; (at = cmd.find("http://127.0.0.1:8080", at)) != std::string::npos; at += api.size())
+        cmd.replace(at, 21, api);
+      std::string out;
+      ASSERT_EQ(run("cd " + dir + " && " + cmd + " --fail-with-body", &out), 0) << cmd << "\n" << out;
+      if (cmd.find("/markets") != std::string::npos) {
+        EXPECT_NE(out.find("\"symbol\":\"KRW-BTC\""), std::string::npos) << out;
+      }
+      if (cmd.find("actions/crawl") != std::string::npos) {
+        EXPECT_NE(out.find("\"status\":\"ok\""), std::string::npos) << out;
+      }
+    }
     up.signal(SIGINT);
     EXPECT_EQ(up.wait(std::chrono::seconds(60)), 0) << up.err();
     EXPECT_EQ(hdfs_lines(dir), expected_files) << "the drain committed every open file";

@@ -13,22 +13,32 @@ namespace {
 
 void print_status(const control::status_reply& r);
 
-int run_status(const global_options& g, bool json, int timeout_ms) {
+// Sends `request` to the scheduler and decodes its answer into `out`
+// (the text in `reply`); false, said on stderr after `what`, when it does
+// not answer or answers something unreadable.
+template <class Reply>
+bool ask_scheduler(const global_options& g, const std::string& what, const std::string& request, int timeout_ms,
+                   std::string& reply, Reply& out) {
   cfg::loaded_config c;
-  if (!load(g, c)) return exit_failure;
+  if (!load(g, c)) return false;
   std::string err;
-  const std::string reply = control::request(c.cluster.control, R"({"v":1,"type":"status"})", timeout_ms, err);
-  if (reply.empty()) {
-    std::cerr << "status: " << err << "\n";
-    return exit_failure;
-  }
-  control::status_reply r;
+  reply = control::request(c.cluster.control, request, timeout_ms, err);
   msg::json_decoder dec;
   msg::decode_error derr;
-  if (!dec.decode(reply, r, derr)) {
-    std::cerr << "status: the scheduler answered something unreadable: " << derr.to_string() << "\n";
-    return exit_failure;
+  if (reply.empty()) {
+    std::cerr << what << ": " << err << "\n";
+  } else if (!dec.decode(reply, out, derr)) {
+    std::cerr << what << ": the scheduler answered something unreadable: " << derr.to_string() << "\n";
+  } else {
+    return true;
   }
+  return false;
+}
+
+int run_status(const global_options& g, bool json, int timeout_ms) {
+  std::string reply;
+  control::status_reply r;
+  if (!ask_scheduler(g, "status", R"({"v":1,"type":"status"})", timeout_ms, reply, r)) return exit_failure;
   // Exit 1 when an instance is dead or cannot reach its broker, so that a
   // script (or a health check) can rely on the code alone.
   std::string unwell;
@@ -75,13 +85,8 @@ int run_keygen(const std::string& dir) {
 // Sends one ctl command. Exit 2 for a command or actor kind that does not
 // exist, 1 when the scheduler refuses it or no running instance matches.
 int run_ctl(const global_options& g, const ctl_opts& o) {
-  control::command c;
-  c.type = "ctl";
-  c.cmd = o.cmd;
-  c.arg = o.arg;
-  c.node = o.node;
-  c.actor = o.actor;
-  c.instance = o.instance;
+  const control::command c{
+      .type = "ctl", .cmd = o.cmd, .node = o.node, .actor = o.actor, .instance = o.instance, .arg = o.arg};
   if (auto problem = c.check(); !problem.empty()) {
     std::cerr << "ctl: " << problem << "\n";
     return exit_usage;
@@ -92,22 +97,10 @@ int run_ctl(const global_options& g, const ctl_opts& o) {
     say_unknown("ctl", "actor", o.actor, known);
     return exit_usage;
   }
-  cfg::loaded_config conf;
-  if (!load(g, conf)) return exit_failure;
-  std::string json, err;
+  std::string json, reply;
   msg::encode(c, json);
-  const std::string reply = control::request(conf.cluster.control, json, 3000, err);
-  if (reply.empty()) {
-    std::cerr << "ctl: " << err << "\n";
-    return exit_failure;
-  }
   control::ctl_reply r;
-  msg::json_decoder dec;
-  msg::decode_error derr;
-  if (!dec.decode(reply, r, derr)) {
-    std::cerr << "ctl: the scheduler answered something unreadable: " << derr.to_string() << "\n";
-    return exit_failure;
-  }
+  if (!ask_scheduler(g, "ctl", json, 3000, reply, r)) return exit_failure;
   if (o.json) std::cout << reply << "\n";
   if (!r.ok) {
     std::cerr << "ctl " << o.cmd << ": refused by the scheduler: " << r.error << "\n";

@@ -369,12 +369,8 @@ struct api::impl {
     if (!dec.decode(req.body, body, derr)) throw refusal{400, "body: " + derr.to_string(), "body"};
     if (body.cmd != "pause" && body.cmd != "resume" && body.cmd != "drain")
       throw refusal{400, "cmd must be pause, resume or drain", "cmd"};
-    control::command c;
-    c.type = "ctl";
-    c.cmd = body.cmd;
-    c.node = body.node;
-    c.actor = body.actor;
-    c.instance = body.instance;
+    const control::command c{
+        .type = "ctl", .cmd = body.cmd, .node = body.node, .actor = body.actor, .instance = body.instance};
     if (auto problem = c.check(); !problem.empty()) throw refusal{400, problem, "body"};
     std::string json, err;
     msg::encode(c, json);

@@ -89,6 +89,53 @@ struct check_json {
   }
 };
 
+// `db status --json`: the schema, what the tables hold, and PostgreSQL
+// against HDFS per source and day.
+struct table_json {
+  std::string table, source;
+  std::int64_t rows = 0;
+  std::string newest;
+  static constexpr auto fields() {
+    return std::tuple{field("table", &table_json::table), field("source", &table_json::source),
+                      field("rows", &table_json::rows), field("newest", &table_json::newest)};
+  }
+};
+struct duplicates_json {
+  std::string table;
+  std::int64_t rows = 0;  // rows beyond the first per natural key
+  static constexpr auto fields() {
+    return std::tuple{field("table", &duplicates_json::table), field("rows", &duplicates_json::rows)};
+  }
+};
+struct day_json {
+  std::string source, day;
+  std::int64_t postgres = 0, hdfs = 0;
+  static constexpr auto fields() {
+    return std::tuple{field("source", &day_json::source), field("day", &day_json::day),
+                      field("postgres", &day_json::postgres), field("hdfs", &day_json::hdfs)};
+  }
+};
+struct db_status_json {
+  bool ok = true;  // no duplicates, PostgreSQL = HDFS on every day compared, nothing unreadable
+  std::int64_t schema_version = 0;
+  std::vector<std::string> pending;  // migrations not applied yet
+  std::vector<table_json> tables;
+  std::vector<duplicates_json> duplicates;
+  std::string hdfs;                   // the store compared with ("" when not compared)
+  std::vector<day_json> days;         // (source, day) pairs either side holds
+  std::vector<std::string> problems;  // unreadable files or lines, an unreachable store
+  static constexpr auto fields() {
+    return std::tuple{field("ok", &db_status_json::ok),
+                      field("schema_version", &db_status_json::schema_version),
+                      field("pending", &db_status_json::pending),
+                      field("tables", &db_status_json::tables),
+                      field("duplicates", &db_status_json::duplicates),
+                      field("hdfs", &db_status_json::hdfs),
+                      field("days", &db_status_json::days),
+                      field("problems", &db_status_json::problems)};
+  }
+};
+
 // Prints `v` as one line of JSON on stdout.
 template <class T>
 void print_json(const T& v) {

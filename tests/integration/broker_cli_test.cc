@@ -1,9 +1,11 @@
 // The embedded broker, kcat and the debugging CLI, as real processes.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <simdjson.h>
 #include <sys/stat.h>
 
 #include <csignal>
+#include <regex>
 
 #include "brokers/kafka.h"
 #include "messages/envelope.h"
@@ -379,6 +381,29 @@ TEST(up, replay_crawls_every_source_into_postgres_and_hdfs_and_a_second_up_finds
         << up.err();
     EXPECT_EQ(table_counts(dsn), expected_db) << "the private PostgreSQL kept its data";
     EXPECT_EQ(hdfs_lines(dir), expected_files);
+    // db status: the tables as counted, no duplicates, PostgreSQL = HDFS on every day.
+    const std::string db_status =
+        cointicker() + " db status --dsn '" + dsn + "' --hdfs file://" + dir + "/var/hdfs --day all";
+    std::string st;
+    EXPECT_EQ(run(db_status + " --json", &st), 0) << st;
+    simdjson::dom::parser parser;
+    simdjson::dom::element doc;
+    ASSERT_FALSE(parser.parse(st).get(doc)) << st;
+    std::int64_t pg = 0, files = 0;
+    for (auto d : doc["days"].get_array()) {
+      EXPECT_EQ(int64_t(d["postgres"]), int64_t(d["hdfs"])) << st;
+      pg += int64_t(d["postgres"]);
+      files += int64_t(d["hdfs"]);
+    }
+    EXPECT_EQ(pg, 82);
+    EXPECT_EQ(files, 82);
+    for (auto d : doc["duplicates"].get_array()) EXPECT_EQ(int64_t(d["rows"]), 0) << st;
+    EXPECT_NE(st.find(R"({"table":"market_trends","source":"upbit","rows":8,)"), std::string::npos) << st;
+    // A row lost from PostgreSQL is a difference: exit 1, the day named.
+    ASSERT_EQ(
+        run("psql '" + dsn + "' -qXc \"DELETE FROM market_trends WHERE id = (SELECT min(id) FROM market_trends)\""), 0);
+    EXPECT_EQ(run(db_status + " 2>&1", &st), 1) << st;
+    EXPECT_TRUE(std::regex_search(st, std::regex("upbit +[0-9]{8} +[0-9]+ +[0-9]+  DIFFERENT"))) << st;
     up.signal(SIGTERM);
     EXPECT_EQ(up.wait(std::chrono::seconds(60)), 0) << up.err();
   }

@@ -289,7 +289,8 @@ TEST(control, an_actor_that_cannot_reach_its_broker_is_reported_disconnected_unt
   plane p;
   p.env["CTK_SOURCES__UPBIT__ENABLED"] = "false";
   p.env["CTK_SOURCES__UPBIT__DISABLED_REASON"] = "test";
-  const std::string fixed = "127.0.0.1:" + std::to_string(free_port());
+  // The broker is restarted on this port while the actors keep reconnecting.
+  const std::string fixed = "127.0.0.1:" + std::to_string(free_port_below_ephemeral());
   const auto start_broker = [&](const std::string& tag) {
     auto b = std::make_unique<child>(
         std::vector<std::string>{binary_dir() + "/cointicker", "--config", p.config, "broker", "--listen", fixed},
@@ -323,6 +324,7 @@ TEST(control, an_actor_that_cannot_reach_its_broker_is_reported_disconnected_unt
   EXPECT_TRUE(validator->running()) << "losing the broker is not a crash";
 
   auto b2 = start_broker("broker2");
+  ASSERT_TRUE(b2->running()) << b2->err();
   ASSERT_TRUE(wait_until([&] { return p.state_of("w2/validator/0") == "running"; }, seconds(30)))
       << p.cli("status") << validator->err();
   EXPECT_EQ(healthz(), "200");

@@ -70,6 +70,32 @@ inline long topic_messages(const std::string& bootstrap, const std::string& topi
 
 inline int free_port() { return ctk::pipeline::free_loopback_port(); }
 
+// A free loopback port below the kernel's ephemeral range, for a listener
+// that is stopped and started again on the same port while clients keep
+// reconnecting: a client's connect to a port in the ephemeral range with no
+// listener can be given that very port as its own and connect to itself
+// (TCP simultaneous open), holding the port so the restarted listener
+// cannot bind it.
+inline int free_port_below_ephemeral() {
+  int low = 32768;
+  std::ifstream("/proc/sys/net/ipv4/ip_local_port_range") >> low;
+  static int next = 0;
+  if (next == 0) next = 10000 + static_cast<int>(::getpid() % 5000) * 2;
+  for (int tries = 0; tries < 2000; ++tries) {
+    const int port = next++;
+    if (next >= low) next = 10000;
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(static_cast<uint16_t>(port));
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    const bool free = ::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0;
+    ::close(fd);
+    if (free) return port;
+  }
+  return free_port();
+}
+
 // A plain TCP connection to 127.0.0.1:port (a client that does what the
 // test says, byte by byte); -1 when refused.
 inline int connect_loopback(int port) {

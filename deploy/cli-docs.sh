@@ -9,9 +9,10 @@ bin=$1 out=$2
 mkdir -p "$out/completion" "$out/man"
 "$bin" completion bash >"$out/completion/cointicker"
 
-# Help text as roff: backslashes, hyphens (\-: options stay searchable
-# and copyable) and lines starting with a control character escaped.
-roff_text() { sed -e 's/\\/\\\\/g' -e 's/-/\\-/g' -e 's/^\./\\\&./' -e "s/^'/\\\\\&'/"; }
+# Help text as roff: the binary's path shown as `cointicker`; backslashes,
+# hyphens (\-: options stay searchable and copyable) and lines starting
+# with a control character escaped.
+roff_text() { sed -e "s|$bin|cointicker|g" -e 's/\\/\\\\/g' -e 's/-/\\-/g' -e 's/^\./\\\&./' -e "s/^'/\\\\\&'/"; }
 
 # The commands and their subcommands, as `--help` lists them.
 commands() { "$@" --help | sed -n '/^Subcommands:/,/^$/p' | awk 'NR > 1 && NF {print $1}'; }

@@ -59,6 +59,7 @@ void compare_with_hdfs(pqxx::connection& conn, const cfg::loaded_config& c, cons
     return;
   }
   out.problems.insert(out.problems.end(), files.problems.begin(), files.problems.end());
+  out.hdfs_open_files = files.open_files;
   std::map<std::pair<std::string, std::string>, day_json> both;
   for (const auto& [key, n] : db::rows_per_source_day(conn, day)) both[key] = {key.first, key.second, n, 0};
   for (const auto& [key, n] : files.ids) {
@@ -83,6 +84,9 @@ void print_db_status(const db_status_json& s) {
   if (!s.hdfs.empty()) {
     std::printf("\n%-16s %-9s %10s %10s  (PostgreSQL rows, HDFS distinct ids in %s)\n", "SOURCE", "DAY", "POSTGRES",
                 "HDFS", s.hdfs.c_str());
+    if (s.hdfs_open_files > 0)
+      std::printf("(HDFS counts include %lld open files under /_tmp, not committed yet)\n",
+                  static_cast<long long>(s.hdfs_open_files));
     for (const auto& d : s.days)
       std::printf("%-16s %-9s %10lld %10lld%s\n", d.source.c_str(), d.day.c_str(), static_cast<long long>(d.postgres),
                   static_cast<long long>(d.hdfs), d.postgres == d.hdfs ? "" : "  DIFFERENT");

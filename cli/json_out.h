@@ -122,6 +122,7 @@ struct db_status_json {
   std::vector<table_json> tables;
   std::vector<duplicates_json> duplicates;
   std::string hdfs;                   // the store compared with ("" when not compared)
+  std::int64_t hdfs_open_files = 0;   // open files whose records were counted (not committed yet)
   std::vector<day_json> days;         // (source, day) pairs either side holds
   std::vector<std::string> problems;  // unreadable files or lines, an unreachable store
   static constexpr auto fields() {
@@ -131,6 +132,7 @@ struct db_status_json {
                       field("tables", &db_status_json::tables),
                       field("duplicates", &db_status_json::duplicates),
                       field("hdfs", &db_status_json::hdfs),
+                      field("hdfs_open_files", &db_status_json::hdfs_open_files),
                       field("days", &db_status_json::days),
                       field("problems", &db_status_json::problems)};
   }

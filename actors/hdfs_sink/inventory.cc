@@ -62,36 +62,70 @@ void ids_of_avro(const std::string& path, const std::string& bytes, std::set<std
 
 }  // namespace
 
+namespace {
+
+using id_sets = std::map<std::pair<std::string, std::string>, std::set<std::string>>;
+
+void read_ids(store& s, const std::string& path, std::set<std::string>& ids, day_counts& out) {
+  error e;
+  auto bytes = s.read(path, e);
+  if (!bytes) {
+    out.problems.push_back(e.message);
+    return;
+  }
+  (path.find(".jsonl") != std::string::npos ? ids_of_jsonl : ids_of_avro)(path, *bytes, ids, out);
+}
+
+bool record_file(const file_status& f) {
+  return !f.directory && (f.name.find(".jsonl") != std::string::npos || f.name.find(".avro") != std::string::npos);
+}
+
+// Committed files: /raw/{source}/{yyyymmdd}/….
+void committed(store& s, const std::vector<file_status>& sources, const std::string& day, id_sets& ids,
+               day_counts& out) {
+  error e;
+  for (const auto& src : sources) {
+    if (!src.directory) continue;
+    for (const auto& d : s.list("/raw/" + src.name, e).value_or(std::vector<file_status>{})) {
+      if (!d.directory || (!day.empty() && d.name != day)) continue;
+      const std::string dir = "/raw/" + src.name + "/" + d.name;
+      auto& set = ids[{src.name, d.name}];
+      for (const auto& f : s.list(dir, e).value_or(std::vector<file_status>{}))
+        if (record_file(f)) ++out.files, read_ids(s, dir + "/" + f.name, set, out);
+    }
+  }
+}
+
+// Open files: /_tmp/{topic}+{partition}/{source}+{yyyymmdd}+{nonce}.….
+void open_files(store& s, const std::string& day, id_sets& ids, day_counts& out) {
+  error e;
+  for (const auto& part : s.list("/_tmp", e).value_or(std::vector<file_status>{})) {
+    if (!part.directory) continue;
+    const std::string dir = "/_tmp/" + part.name;
+    for (const auto& f : s.list(dir, e).value_or(std::vector<file_status>{})) {
+      const auto a = f.name.find('+'), b = a == std::string::npos ? a : f.name.find('+', a + 1);
+      if (!record_file(f) || b == std::string::npos) continue;
+      const std::string source = f.name.substr(0, a), d = f.name.substr(a + 1, b - a - 1);
+      if (!day.empty() && d != day) continue;
+      ++out.open_files;
+      read_ids(s, dir + "/" + f.name, ids[{source, d}], out);
+    }
+  }
+}
+
+}  // namespace
+
 bool count_ids(store& s, const std::string& day, day_counts& out, std::string& err) {
   error e;
   auto sources = s.list("/raw", e);
-  if (!sources) {
-    if (e.missing) return true;  // nothing written yet
+  if (!sources && !e.missing) {
     err = e.message;
     return false;
   }
-  for (const auto& src : *sources) {
-    if (!src.directory) continue;
-    auto days = s.list("/raw/" + src.name, e);
-    for (const auto& d : days.value_or(std::vector<file_status>{})) {
-      if (!d.directory || (!day.empty() && d.name != day)) continue;
-      const std::string dir = "/raw/" + src.name + "/" + d.name;
-      std::set<std::string> ids;
-      auto files = s.list(dir, e);
-      for (const auto& f : files.value_or(std::vector<file_status>{})) {
-        const bool jsonl = f.name.find(".jsonl") != std::string::npos;
-        if (f.directory || (!jsonl && f.name.find(".avro") == std::string::npos)) continue;
-        auto bytes = s.read(dir + "/" + f.name, e);
-        if (!bytes) {
-          out.problems.push_back(e.message);
-          continue;
-        }
-        ++out.files;
-        (jsonl ? ids_of_jsonl : ids_of_avro)(dir + "/" + f.name, *bytes, ids, out);
-      }
-      out.ids[{src.name, d.name}] = static_cast<std::int64_t>(ids.size());
-    }
-  }
+  id_sets ids;
+  committed(s, sources.value_or(std::vector<file_status>{}), day, ids, out);
+  open_files(s, day, ids, out);
+  for (const auto& [key, set] : ids) out.ids[key] = static_cast<std::int64_t>(set.size());
   return true;
 }
 

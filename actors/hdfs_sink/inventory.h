@@ -2,7 +2,8 @@
 // per (source, UTC day) in the files under /raw/{source}/{yyyymmdd}/,
 // JSON Lines and Avro alike. Distinct, because a partition rewritten after
 // a broker restart keeps its old files beside the new ones (….before-…).
-// Open files (/_tmp) are not counted: they are not committed yet.
+// Open files (/_tmp/{topic}+{partition}/{source}+{yyyymmdd}+…) count too:
+// their records are in HDFS, not yet committed (renamed into /raw).
 #pragma once
 
 #include <cstdint>
@@ -16,8 +17,9 @@ namespace ctk::hdfs {
 
 struct day_counts {
   std::map<std::pair<std::string, std::string>, std::int64_t> ids;  // (source, yyyymmdd) → distinct ids
-  std::int64_t files = 0;
-  std::vector<std::string> problems;  // unreadable files and lines, with their path
+  std::int64_t files = 0;                                           // committed files read
+  std::int64_t open_files = 0;                                      // open files read (under /_tmp)
+  std::vector<std::string> problems;                                // unreadable files and lines, with their path
 };
 
 // Walks /raw of `s`, only `day` (yyyymmdd) when it is not empty. False and

@@ -348,6 +348,13 @@ TEST(up, replay_crawls_every_source_into_postgres_and_hdfs_and_a_second_up_finds
       return out;
     };
     ASSERT_TRUE(wait_until([&] { return written() == "82\n"; }, std::chrono::seconds(60))) << written() << up.err();
+    // While up runs, records are in files still open under /_tmp (committed
+    // after rotate_after, 60 s): db status counts them too, so PostgreSQL =
+    // HDFS already.
+    std::string st;
+    EXPECT_EQ(run(cointicker() + " db status --dsn '" + dsn + "' --hdfs file://" + dir + "/var/hdfs --day all", &st), 0)
+        << st;
+    EXPECT_EQ(st.find("DIFFERENT"), std::string::npos) << st;
     // The README's dashboard examples, as written, against this `up` (its
     // address for 127.0.0.1:8080; run in its folder, where var/api-token is).
     const auto u = banner.find("dashboard  http://") + 11;
@@ -386,6 +393,7 @@ TEST(up, replay_crawls_every_source_into_postgres_and_hdfs_and_a_second_up_finds
         cointicker() + " db status --dsn '" + dsn + "' --hdfs file://" + dir + "/var/hdfs --day all";
     std::string st;
     EXPECT_EQ(run(db_status + " --json", &st), 0) << st;
+    EXPECT_NE(st.find(R"("hdfs_open_files":0,)"), std::string::npos) << "the drain committed every file: " << st;
     simdjson::dom::parser parser;
     simdjson::dom::element doc;
     ASSERT_FALSE(parser.parse(st).get(doc)) << st;

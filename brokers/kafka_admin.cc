@@ -10,14 +10,24 @@ namespace ctk::kafka {
 
 // ---------------------------------------------------------------- admin
 
-bool list_topics(rd_kafka_t* rk, const std::string& only, std::vector<topic_info>& out, std::string& err,
-                 int timeout_ms) {
+namespace {
+using metadata_ptr = std::unique_ptr<const rd_kafka_metadata_t, void (*)(const rd_kafka_metadata_t*)>;
+
+// Every topic's metadata; nullptr and `err` when no broker answers in time.
+metadata_ptr all_topics(rd_kafka_t* rk, std::string& err, int timeout_ms) {
   const rd_kafka_metadata_t* md = nullptr;
   if (auto e = rd_kafka_metadata(rk, 1, nullptr, &md, timeout_ms)) {
     err = std::string("metadata: ") + rd_kafka_err2str(e);
-    return false;
+    return {nullptr, rd_kafka_metadata_destroy};
   }
-  std::unique_ptr<const rd_kafka_metadata_t, void (*)(const rd_kafka_metadata_t*)> owned(md, rd_kafka_metadata_destroy);
+  return {md, rd_kafka_metadata_destroy};
+}
+}  // namespace
+
+bool list_topics(rd_kafka_t* rk, const std::string& only, std::vector<topic_info>& out, std::string& err,
+                 int timeout_ms) {
+  const auto md = all_topics(rk, err, timeout_ms);
+  if (!md) return false;
   out.clear();
   for (int i = 0; i < md->topic_cnt; ++i) {
     const auto& t = md->topics[i];
@@ -39,16 +49,11 @@ bool list_topics(rd_kafka_t* rk, const std::string& only, std::vector<topic_info
 
 bool topic_names(const properties& props, std::vector<std::string>& out, std::string& err, int timeout_ms) {
   handle_ptr rk = make_handle(RD_KAFKA_PRODUCER, props, err);
-  if (!rk) return false;
-  const rd_kafka_metadata_t* md = nullptr;
-  if (auto e = rd_kafka_metadata(rk.get(), 1, nullptr, &md, timeout_ms)) {
-    err = std::string("metadata: ") + rd_kafka_err2str(e);
-    return false;
-  }
+  const auto md = rk ? all_topics(rk.get(), err, timeout_ms) : metadata_ptr(nullptr, rd_kafka_metadata_destroy);
+  if (!md) return false;
   out.clear();
   for (int i = 0; i < md->topic_cnt; ++i)
     if (!md->topics[i].err) out.emplace_back(md->topics[i].topic);
-  rd_kafka_metadata_destroy(md);
   std::sort(out.begin(), out.end());
   return true;
 }

@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <charconv>
-#include <chrono>
 #include <iostream>
 #include <map>
 #include <set>
@@ -12,6 +11,7 @@
 #include "actors/validator/normalize.h"
 #include "cli/commands.h"
 #include "config/duration.h"
+#include "messages/envelope.h"
 #include "messages/json.h"
 #include "pipeline/process.h"
 
@@ -134,10 +134,7 @@ bool check_start_options(tail_options& o) {
   if (!o.since.empty()) {
     std::string why;
     if (auto ago = cfg::parse_duration_ms(o.since)) {
-      o.since_ms =
-          std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-              .count() -
-          *ago;
+      o.since_ms = msg::utc_now_ms() - *ago;
     } else if (auto t = validator::parse_time_ms(o.since, "UTC", why)) {
       o.since_ms = *t;
     } else {

@@ -27,7 +27,8 @@ std::optional<int> parse_utc_offset(std::string_view z) {
   return (z[0] == '-' ? -1 : 1) * (h * 60 + m);
 }
 
-std::optional<absl::TimeZone> load_zone(std::string_view name, std::string& why) {
+namespace {
+std::optional<absl::TimeZone> load_uncached(std::string_view name, std::string& why) {
   if (auto off = parse_utc_offset(name)) return absl::FixedTimeZone(*off * 60);
   std::string n(name);
   if (n == "KST" || n == "kst") n = "Asia/Seoul";
@@ -39,6 +40,21 @@ std::optional<absl::TimeZone> load_zone(std::string_view name, std::string& why)
         "': give an IANA name from the zone database (Europe/Berlin, Asia/Seoul; is Debian's tzdata "
         "installed?), UTC or an offset such as +09:00";
   return std::nullopt;
+}
+}  // namespace
+
+std::optional<absl::TimeZone> load_zone(std::string_view name, std::string& why) {
+  // The validator asks once per zoneless record, nearly always for the same
+  // zone: the last one is kept per thread (cctz's cache takes a lock).
+  static thread_local std::string last_name;
+  static thread_local absl::TimeZone last_zone;
+  if (!last_name.empty() && name == last_name) return last_zone;
+  auto zone = load_uncached(name, why);
+  if (zone) {
+    last_name = name;
+    last_zone = *zone;
+  }
+  return zone;
 }
 
 }  // namespace ctk::cfg

@@ -101,9 +101,11 @@ std::string format_utc_ms(std::int64_t ms) {
   return out;
 }
 
-std::string utc_now_iso() {
+std::int64_t utc_now_ms() {
   using namespace std::chrono;
-  return format_utc_ms(duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count());
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
 }
+
+std::string utc_now_iso() { return format_utc_ms(utc_now_ms()); }
 
 }  // namespace ctk::msg

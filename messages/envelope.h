@@ -195,6 +195,8 @@ std::string base64_encode(std::string_view bytes);
 
 // Current UTC time as ISO-8601 with milliseconds: 2026-11-23T11:00:00.123Z
 std::string utc_now_iso();
+// Current wall-clock time in ms since the Unix epoch.
+std::int64_t utc_now_ms();
 // ms since the epoch as the same form.
 std::string format_utc_ms(std::int64_t ms);
 

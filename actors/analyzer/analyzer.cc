@@ -22,11 +22,6 @@ namespace ctk::analyzer {
 
 namespace {
 
-std::int64_t wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 class analyzer_actor final : public pipeline::actor {
  public:
   explicit analyzer_actor(const pipeline::actor_context& ctx)
@@ -77,7 +72,7 @@ class analyzer_actor final : public pipeline::actor {
     feed_props_ = props;
     feed_props_["client.id"] = ctx.identity + "/news";
     feed_props_["enable.partition.eof"] = "true";  // tells when the feed has read all news there is
-    last_news_wall_ = wall_ms();
+    last_news_wall_ = msg::utc_now_ms();
     spdlog::info("analyzer: intervals {}; lexicons: {} Korean, {} English entries", fmt::join(names, ","),
                  scorer_.korean_entries(), scorer_.english_entries());
   }
@@ -131,7 +126,7 @@ class analyzer_actor final : public pipeline::actor {
   pipeline::outcome idle(pipeline::emitter& out) override {
     follow_news(out);
     judge_all(out);
-    const std::int64_t now = wall_ms();
+    const std::int64_t now = msg::utc_now_ms();
     if (now < next_idle_check_) return pipeline::outcome::ok();
     next_idle_check_ = now + 1000;
     for (auto& [p, ps] : parts_)
@@ -183,7 +178,7 @@ class analyzer_actor final : public pipeline::actor {
       return committed;
     }
     std::int64_t start = committed;
-    const std::int64_t now = wall_ms();
+    const std::int64_t now = msg::utc_now_ms();
     for (auto& [sym, t] : ps.symbols) {
       t.resume_at = t.state.next_offset;
       t.last_seen_ms = now;
@@ -209,7 +204,7 @@ class analyzer_actor final : public pipeline::actor {
   }
 
   pipeline::outcome snapshot(pipeline::emitter& out, bool all) {
-    const std::int64_t now = wall_ms();
+    const std::int64_t now = msg::utc_now_ms();
     for (auto& [p, ps] : parts_) {
       for (auto d = ps.dirty.begin(); d != ps.dirty.end();) {
         auto it = ps.symbols.find(*d);
@@ -284,7 +279,7 @@ class analyzer_actor final : public pipeline::actor {
       s.open.add(*t, m.price, m.volume_24h);
     }
     advance(tr, in.offset);
-    tr.last_seen_ms = wall_ms();
+    tr.last_seen_ms = msg::utc_now_ms();
     ps.dirty.insert(m.symbol);
     judge(ps, tr, out);
     return pipeline::outcome::ok();
@@ -343,8 +338,8 @@ class analyzer_actor final : public pipeline::actor {
   // candles"). Reads what is fetched, without waiting.
   void follow_news(pipeline::emitter& out) {
     if (!feed_) {
-      if (wall_ms() < next_feed_try_) return;
-      next_feed_try_ = wall_ms() + 5000;
+      if (msg::utc_now_ms() < next_feed_try_) return;
+      next_feed_try_ = msg::utc_now_ms() + 5000;
       const std::int32_t p = out.partition_for("unique", pipeline::news_placement_key);
       if (p < 0) return;
       std::string err;
@@ -371,7 +366,7 @@ class analyzer_actor final : public pipeline::actor {
     std::int64_t wm = book_.watermark();
     // Live fallback: the feed has read all news there is and none came for
     // `grace`: the wall clock stands in for quiet sources.
-    const std::int64_t now = wall_ms();
+    const std::int64_t now = msg::utc_now_ms();
     if (caught_up_ && now - last_news_wall_ >= grace_ms_) wm = std::max(wm, now - grace_ms_);
     watermark_ms_.store(wm);
   }
@@ -384,7 +379,7 @@ class analyzer_actor final : public pipeline::actor {
     const auto at = validator::parse_time_ms(feed_news_.published_at, "UTC", why);
     if (!at) return;
     ++news_read_;
-    last_news_wall_ = wall_ms();
+    last_news_wall_ = msg::utc_now_ms();
     const sentiment_result r = score_news(feed_news_);
     if (!book_.add(feed_env_.source, *at, r.score, feed_env_.id, r.symbols)) ++news_late_;
   }

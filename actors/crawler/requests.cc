@@ -4,6 +4,8 @@
 
 #include <chrono>
 
+#include "messages/envelope.h"
+
 namespace ctk::crawler {
 
 namespace {
@@ -39,9 +41,7 @@ bool publish_crawls(const cfg::loaded_config& c, const std::string& client_id, c
   if (!prod) return false;
   char host[256] = "host";
   gethostname(host, sizeof host - 1);
-  const auto ms =
-      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-          .count();
+  const auto ms = msg::utc_now_ms();
   static std::atomic<int> seq{0};
   for (const auto& source : sources) {
     msg::crawl_command cmd;

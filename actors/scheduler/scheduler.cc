@@ -16,11 +16,6 @@ namespace ctk::scheduler {
 
 namespace {
 
-std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 class scheduler_actor final : public pipeline::actor {
  public:
   explicit scheduler_actor(const pipeline::actor_context& c)
@@ -117,7 +112,7 @@ class scheduler_actor final : public pipeline::actor {
       reports_ = kafka::follower::create(props, follow, err);
       if (!reports_) spdlog::warn("scheduler: cannot follow reports ({}); overlap is judged by time alone", err);
     }
-    const std::int64_t now = now_ms();
+    const std::int64_t now = msg::utc_now_ms();
     for (auto& [name, st] : sources_) {
       auto it = last.find(name);
       if (it == last.end()) {
@@ -158,7 +153,7 @@ class scheduler_actor final : public pipeline::actor {
         if (!m->err) on_report(kafka::payload(*m));
       }
     }
-    const std::int64_t now = now_ms();
+    const std::int64_t now = msg::utc_now_ms();
     for (auto& [name, st] : sources_) {
       if (now < st.due) continue;
       if (!st.outstanding.empty() && now - st.outstanding_at < overlap_ms_) {

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "actors/validator/normalize.h"
+#include "messages/envelope.h"
 
 namespace ctk::validator {
 
@@ -267,9 +268,7 @@ class validator_actor final : public pipeline::actor {
   std::vector<std::string> inputs() const override { return {"raw"}; }
   std::vector<std::string> outputs() const override { return {"valid"}; }
   pipeline::outcome handle(const pipeline::input& in, pipeline::emitter& out) override {
-    const auto now =
-        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-            .count();
+    const auto now = msg::utc_now_ms();
     const result& r = checker_.check(in.value, now);
     if (!r.ok) return pipeline::outcome::dead_letter(r.rule, r.reason);
     out.emit("valid", r.id, r.json, r.partition_key.empty() ? -1 : out.partition_for("valid", r.partition_key));

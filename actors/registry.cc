@@ -17,7 +17,7 @@ const std::vector<actor_entry>& registry() {
       {"crawler", "fetches sources on crawl commands: control -> raw | deadletter, reports",
        [](const pipeline::actor_context& c) { return crawler::make_crawler(c); }},
       {"validator", "checks and normalises records: raw -> valid | deadletter",
-       [](const pipeline::actor_context&) { return validator::make_validator(); }},
+       [](const pipeline::actor_context& c) { return validator::make_validator(c); }},
       {"dedup", "drops records already seen: valid -> unique",
        [](const pipeline::actor_context& c) { return dedup::make_dedup(c); }},
       {"hdfs-sink", "writes unique records to HDFS files (WebHDFS or file://), exactly once",

@@ -184,6 +184,8 @@ void agent::loop() {
         hb.dead_letters = static_cast<std::int64_t>(cur.dead_letters);
         hb.rss_bytes = cur.rss_bytes;
         hb.restarts = cur.restarts;
+        hb.metrics_port = cur.metrics_port;
+        hb.stored = std::move(cur.stored);
         hb.version = CTK_VERSION;
         prev = cur;
         prev_at = now;
@@ -234,6 +236,16 @@ void server::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
+std::map<std::string, std::int64_t> server::newest_stored() const {
+  std::lock_guard lock(mu_);
+  return newest_;
+}
+
+void server::on_sources(std::function<std::vector<source_status>()> f) {
+  std::lock_guard lock(mu_);
+  sources_ = std::move(f);
+}
+
 std::vector<instance_status> server::instances() const {
   std::lock_guard lock(mu_);
   std::vector<instance_status> out;
@@ -256,6 +268,7 @@ std::vector<instance_status> server::instances() const {
     st.last_heartbeat_s = std::chrono::duration<double>(now - e.last).count();
     st.restarts = std::max(e.restarts, e.hb.restarts);
     st.version = e.hb.version;
+    st.metrics_port = e.hb.metrics_port;
     out.push_back(std::move(st));
   }
   return out;
@@ -295,6 +308,12 @@ void server::loop() {
     } else if (type == "status") {
       status_reply r;
       r.instances = instances();
+      std::function<std::vector<source_status>()> sources;
+      {
+        std::lock_guard lock(mu_);
+        sources = sources_;
+      }
+      if (sources) r.sources = sources();
       std::string json;
       msg::encode(r, json);
       reply(from, json);
@@ -338,6 +357,12 @@ void server::on_heartbeat(msg::json_decoder& dec, const std::string& from, std::
   auto [it, fresh] = registry_.try_emplace(from);
   auto& e = it->second;
   if (!fresh && e.hb.pid != hb.pid) ++e.restarts;
+  for (const auto& m : hb.stored) {
+    // Bounded: a hostile heartbeat cannot grow the map without end.
+    if (newest_.size() >= 4096 && !newest_.count(m.source)) continue;
+    auto& newest = newest_[m.source];
+    newest = std::max(newest, m.newest_ms);
+  }
   if (fresh)
     spdlog::info("control: {} joined (pid {})", from, hb.pid);
   else if (e.dead)

@@ -32,6 +32,17 @@ namespace ctk::control {
 
 inline constexpr std::size_t max_control_bytes = 64 * 1024;
 
+// The newest record of a source a sink has stored (db-sink: committed to
+// PostgreSQL), by the time it was fetched; in heartbeats, for freshness.
+struct source_mark {
+  std::string source;
+  std::int64_t newest_ms = 0;  // fetched_at, ms since the epoch
+  static constexpr auto fields() {
+    using msg::field;
+    return std::tuple{field("source", &source_mark::source), field("newest_ms", &source_mark::newest_ms)};
+  }
+};
+
 // Actor → scheduler, every control.heartbeat.
 struct heartbeat {
   std::int64_t v = 1;
@@ -47,6 +58,8 @@ struct heartbeat {
   std::int64_t rss_bytes = 0;
   std::string version;
   std::int64_t restarts = 0;  // restarts so far, as the supervisor (`node`, `up`) counted them
+  std::int64_t metrics_port = 0;
+  std::vector<source_mark> stored;  // sinks only
 
   static constexpr auto fields() {
     using msg::field;
@@ -62,7 +75,9 @@ struct heartbeat {
                       field("dead_letters", &heartbeat::dead_letters),
                       field("rss_bytes", &heartbeat::rss_bytes),
                       field("version", &heartbeat::version, false),
-                      field("restarts", &heartbeat::restarts, false)};
+                      field("restarts", &heartbeat::restarts, false),
+                      field("metrics_port", &heartbeat::metrics_port, false),
+                      field("stored", &heartbeat::stored, false)};
   }
 };
 
@@ -101,6 +116,7 @@ struct instance_status {
   double last_heartbeat_s = 0;  // seconds ago
   std::int64_t restarts = 0;    // the supervisor's count, or the pid changes seen, whichever is more
   std::string version;
+  std::int64_t metrics_port = 0;  // where its /metrics answers (after a fall-back from a taken port too)
 
   static constexpr auto fields() {
     using msg::field;
@@ -118,7 +134,37 @@ struct instance_status {
                       field("uptime_s", &instance_status::uptime_s),
                       field("last_heartbeat_s", &instance_status::last_heartbeat_s),
                       field("restarts", &instance_status::restarts),
-                      field("version", &instance_status::version)};
+                      field("version", &instance_status::version),
+                      field("metrics_port", &instance_status::metrics_port)};
+  }
+};
+
+// A source's freshness as the scheduler judges it (actors/scheduler/freshness.h).
+struct source_status {
+  std::string source;
+  std::string state;     // fresh | late | stale | disabled | manual (no schedule and no thresholds)
+  std::string schedule;  // as the scheduler describes it
+  double late_after_s = 0, stale_after_s = 0;
+  std::string newest_record_at;  // fetched_at of the newest stored record; "" when none was seen
+  double age_s = -1;             // seconds since then (since the scheduler started when none was seen)
+  std::string last_status;       // of the last crawl report: ok | partial | failed | refused
+  std::string last_report_at;
+  std::int64_t failures = 0;  // failed crawls in a row
+  std::string last_error;
+
+  static constexpr auto fields() {
+    using msg::field;
+    return std::tuple{field("source", &source_status::source),
+                      field("state", &source_status::state),
+                      field("schedule", &source_status::schedule),
+                      field("late_after_s", &source_status::late_after_s),
+                      field("stale_after_s", &source_status::stale_after_s),
+                      field("newest_record_at", &source_status::newest_record_at),
+                      field("age_s", &source_status::age_s),
+                      field("last_status", &source_status::last_status),
+                      field("last_report_at", &source_status::last_report_at),
+                      field("failures", &source_status::failures),
+                      field("last_error", &source_status::last_error)};
   }
 };
 
@@ -126,10 +172,11 @@ struct status_reply {
   std::int64_t v = 1;
   std::string type = "status";
   std::vector<instance_status> instances;
+  std::vector<source_status> sources;
   static constexpr auto fields() {
     using msg::field;
     return std::tuple{field("v", &status_reply::v), field("type", &status_reply::type),
-                      field("instances", &status_reply::instances)};
+                      field("instances", &status_reply::instances), field("sources", &status_reply::sources, false)};
   }
 };
 
@@ -155,6 +202,8 @@ struct snapshot {
   std::uint64_t dead_letters = 0;
   std::int64_t rss_bytes = 0;
   std::int64_t restarts = 0;
+  std::int64_t metrics_port = 0;
+  std::vector<source_mark> stored;
 };
 
 // The actor side: heartbeats out, commands in, on its own thread. Losing
@@ -185,6 +234,11 @@ class server {
   bool start(std::string& err);
   void stop();
   std::vector<instance_status> instances() const;
+  // The newest stored record per source over every sink that ever
+  // reported one (a sink's death does not make its records older).
+  std::map<std::string, std::int64_t> newest_stored() const;
+  // What status replies say about sources (called on the server's thread).
+  void on_sources(std::function<std::vector<source_status>()> f);
 
  private:
   void loop();
@@ -206,6 +260,8 @@ class server {
   };
   mutable std::mutex mu_;
   std::map<std::string, entry> registry_;
+  std::map<std::string, std::int64_t> newest_;
+  std::function<std::vector<source_status>()> sources_;
   struct sockets;
   std::unique_ptr<sockets> sock_;
 };

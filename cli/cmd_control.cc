@@ -55,12 +55,35 @@ int run_status(const global_options& g, bool json, int timeout_ms) {
 }
 
 void print_status(const control::status_reply& r) {
-  std::printf("%-10s %-10s %-8s %8s %-9s %9s %9s %8s %10s %9s\n", "NODE", "ACTOR", "INSTANCE", "PID", "STATE", "IN/s",
-              "OUT/s", "LAG", "HEARTBEAT", "RESTARTS");
+  std::printf("%-10s %-10s %-8s %8s %-9s %9s %9s %8s %10s %9s %7s\n", "NODE", "ACTOR", "INSTANCE", "PID", "STATE",
+              "IN/s", "OUT/s", "LAG", "HEARTBEAT", "RESTARTS", "METRICS");
   for (const auto& i : r.instances)
-    std::printf("%-10s %-10s %-8s %8lld %-9s %9.1f %9.1f %8lld %8.1fs %9lld\n", i.node.c_str(), i.actor.c_str(),
+    std::printf("%-10s %-10s %-8s %8lld %-9s %9.1f %9.1f %8lld %8.1fs %9lld %7lld\n", i.node.c_str(), i.actor.c_str(),
                 i.instance.c_str(), static_cast<long long>(i.pid), i.state.c_str(), i.consumed_per_s, i.produced_per_s,
-                static_cast<long long>(i.lag), i.last_heartbeat_s, static_cast<long long>(i.restarts));
+                static_cast<long long>(i.lag), i.last_heartbeat_s, static_cast<long long>(i.restarts),
+                static_cast<long long>(i.metrics_port));
+  if (r.sources.empty()) return;
+  // Freshness: the newest record in PostgreSQL per source, against its schedule.
+  const auto secs = [](double s) {
+    char b[32];
+    if (s <= 0) return std::string("-");
+    if (s < 100)
+      std::snprintf(b, sizeof b, "%.1fs", s);
+    else if (s < 6000)
+      std::snprintf(b, sizeof b, "%.0fm", s / 60);
+    else if (s < 172800)
+      std::snprintf(b, sizeof b, "%.0fh", s / 3600);
+    else
+      std::snprintf(b, sizeof b, "%.0fd", s / 86400);
+    return std::string(b);
+  };
+  std::printf("\n%-16s %-9s %9s %9s %9s %-9s %5s  %s\n", "SOURCE", "FRESHNESS", "AGE", "LATE", "STALE", "LAST CRAWL",
+              "FAILS", "SCHEDULE");
+  for (const auto& s : r.sources)
+    std::printf("%-16s %-9s %9s %9s %9s %-9s %5lld  %s%s\n", s.source.c_str(), s.state.c_str(), secs(s.age_s).c_str(),
+                secs(s.late_after_s).c_str(), secs(s.stale_after_s).c_str(),
+                s.last_status.empty() ? "-" : s.last_status.c_str(), static_cast<long long>(s.failures),
+                s.schedule.c_str(), s.last_error.empty() ? "" : ("  (" + s.last_error.substr(0, 80) + ")").c_str());
 }
 
 struct ctl_opts {

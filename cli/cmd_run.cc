@@ -28,7 +28,8 @@ void add_run_command(CLI::App& app, global_options& g, int& rc) {
                   "restarts of this identity so far, reported in heartbeats (set by `node` and `up`)")
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--metrics-port", o->metrics_port,
-                  "port of /metrics and /healthz (default metrics.base_port; 0: any free port)")
+                  "port of /metrics, /healthz and /readyz (default metrics.base_port; 0: any free port; a port another "
+                  "process holds: a free one, logged)")
       ->check(CLI::Range(0, 65535));
   cmd->add_option("--replay", o->replay,
                   "crawler: fetch from a replay server instead of the live sources (a folder with routes.yaml: "

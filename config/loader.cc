@@ -344,6 +344,10 @@ std::optional<std::string> source_settings::check(const source_settings& s) {
   if (!s.enabled && s.disabled_reason.empty()) return "a disabled source needs a disabled_reason";
   if (s.max_pages < 1 || s.max_pages > 100'000) return "max_pages must be 1..100000";
   if (s.max_connections < 0 || s.max_connections > 1024) return "max_connections must be 0..1024";
+  const auto& f = s.freshness;
+  if (f.stale_after_failures < 0) return "freshness.stale_after_failures must be 0 or more";
+  if (!f.late_after.empty() && !f.stale_after.empty() && f.stale_after.ms < f.late_after.ms)
+    return "freshness.stale_after must not be shorter than freshness.late_after";
   return std::nullopt;
 }
 

@@ -27,6 +27,22 @@ struct schedule_settings {
   static std::optional<std::string> check(const schedule_settings& s);
 };
 
+// When a source counts as late or stale (actors/scheduler/freshness.h).
+struct freshness_settings {
+  duration late_after;   // empty: 2 × the schedule's interval
+  duration stale_after;  // empty: 5 × the schedule's interval
+  int stale_after_failures = 3;
+
+  static constexpr auto settings() {
+    return std::tuple{setting("late_after", &freshness_settings::late_after,
+                              "newest stored record older than this: late (default 2 × the schedule's interval)"),
+                      setting("stale_after", &freshness_settings::stale_after,
+                              "newest stored record older than this: stale (default 5 × the schedule's interval)"),
+                      setting("stale_after_failures", &freshness_settings::stale_after_failures,
+                              "this many failed crawls in a row: stale (0: never by failures)")};
+  }
+};
+
 struct source_settings {
   bool enabled = true;
   std::string disabled_reason;
@@ -42,6 +58,7 @@ struct source_settings {
   std::map<std::string, std::string> fields;
   int max_pages = 1;
   int max_connections = 0;
+  freshness_settings freshness;
 
   static constexpr auto settings() {
     return std::tuple{
@@ -62,7 +79,9 @@ struct source_settings {
         setting("max_pages", &source_settings::max_pages,
                 "pages followed per crawl (coinness cursor, saveticker list pages / detail walk)"),
         setting("max_connections", &source_settings::max_connections,
-                "requests in flight to this source's hosts (0: crawler.max_connections_per_host)")};
+                "requests in flight to this source's hosts (0: crawler.max_connections_per_host)"),
+        setting("freshness", &source_settings::freshness,
+                "when `status` and the alerts call this source late or stale")};
   }
   static constexpr auto renamed() {
     return std::tuple{cfg::renamed("timeout_ms", "timeout", &source_settings::timeout, 1)};

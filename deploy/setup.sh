@@ -8,7 +8,10 @@
 # systemd (systemd-analyze verify of the units), rsync and openssh-client
 # are for deploy/cluster-deploy.sh and its tests; chromium and fonts-nanum
 # (Korean glyphs) for the dashboard's browser test (driven by npm's
-# playwright-core); wrk for the dashboard's load benchmark.
+# playwright-core); wrk for the dashboard's load benchmark; prometheus for
+# promtool (the alert rules' tests and `promtool check metrics` on every
+# actor). Debian's package also installs a prometheus.service, which the
+# project never starts.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 
@@ -18,7 +21,7 @@ packages=(
   libsimdjson-dev rapidjson-dev libpqxx-dev libyaml-cpp-dev libspdlog-dev
   libcli11-dev libxxhash-dev libcpp-httplib-dev libxml2-dev libavro-dev
   libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev
-  kcat postgresql procps clang-format git tzdata help2man bash-completion
+  kcat postgresql procps clang-format git tzdata help2man bash-completion prometheus
   systemd rsync openssh-client curl
   chromium fonts-nanum wrk
 )

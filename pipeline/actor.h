@@ -75,8 +75,12 @@ class actor {
  public:
   virtual ~actor() = default;
   // false while the actor's own store is failing (read by the metrics
-  // thread: keep it an atomic read); /healthz reports 503 then.
+  // thread: keep it an atomic read); /readyz reports 503 then.
   virtual bool healthy() const { return true; }
+  // A sink: the newest record it has stored per source (fetched_at, ms),
+  // sent in heartbeats for the scheduler's freshness. Called from the
+  // control plane's thread.
+  virtual std::vector<std::pair<std::string, std::int64_t>> stored_marks() const { return {}; }
   virtual std::string name() const = 0;                 // "validator"; also the consumer group (with prefix)
   virtual std::vector<std::string> inputs() const = 0;  // base topic names consumed
   // Base topic names emit() writes to (besides `deadletter`): the producer

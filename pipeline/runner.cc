@@ -51,12 +51,15 @@ runner::runner(actor& a, runner_config rc, metrics_registry& metrics, std::uniqu
       data_loss_(metrics_.counter("ctk_data_loss_messages_total",
                                   "messages the broker dropped before they were consumed (offset out of range)")),
       redone_(metrics_.counter("ctk_batches_redone_total", "batches redone after a delivery failure")),
-      us_poll_(metrics_.counter("ctk_phase_poll_microseconds_total", "time spent waiting for input")),
-      us_handle_(metrics_.counter("ctk_phase_handle_microseconds_total", "time spent in handle()")),
-      us_delivery_(metrics_.counter("ctk_phase_delivery_microseconds_total",
-                                    "time spent waiting for the broker to acknowledge output")),
-      us_flush_(metrics_.counter("ctk_phase_flush_microseconds_total", "time spent in the actor's flush()")),
-      us_commit_(metrics_.counter("ctk_phase_commit_microseconds_total", "time spent committing offsets")),
+      us_poll_(metrics_.seconds_counter("ctk_phase_poll_seconds_total", "time spent waiting for input")),
+      us_handle_(metrics_.seconds_counter("ctk_phase_handle_seconds_total", "time spent in handle()")),
+      us_delivery_(metrics_.seconds_counter("ctk_phase_delivery_seconds_total",
+                                            "time spent waiting for the broker to acknowledge output")),
+      us_flush_(metrics_.seconds_counter("ctk_phase_flush_seconds_total", "time spent in the actor's flush()")),
+      us_commit_(metrics_.seconds_counter("ctk_phase_commit_seconds_total", "time spent committing offsets")),
+      flush_seconds_(metrics_.histo("ctk_flush_duration_seconds",
+                                    "one flush() of the actor (a sink: writing and committing one batch)")),
+      commit_seconds_(metrics_.histo("ctk_offset_commit_duration_seconds", "one offset commit to the broker")),
       started_(clock::now()) {
   metrics_.counter_fn("ctk_produced_total", "messages produced and acknowledged",
                       [this] { return transport_ ? static_cast<double>(transport_->acked()) : 0.0; });
@@ -64,9 +67,13 @@ runner::runner(actor& a, runner_config rc, metrics_registry& metrics, std::uniqu
                  [this] { return static_cast<double>(lag_.load()); });
   metrics_.gauge("ctk_healthy", "1 when the last flush succeeded and a broker is reachable, else 0",
                  [this] { return healthy() ? 1.0 : 0.0; });
+  metrics_.gauge("ctk_ready", "1 when healthy and the consumer has joined its group (/readyz), else 0",
+                 [this] { return ready() ? 1.0 : 0.0; });
   metrics_.gauge("ctk_broker_connected", "1 while a Kafka broker answers this process, 0 while none does",
                  [this] { return connected_.load() ? 1.0 : 0.0; });
   metrics_.gauge("ctk_rss_bytes", "resident set size", [] { return static_cast<double>(rss_bytes()); });
+  metrics_.gauge("ctk_supervisor_restarts", "restarts of this identity so far, as its supervisor (up, node) counted",
+                 [this] { return static_cast<double>(rc_.restarts); });
   metrics_.gauge("ctk_uptime_seconds", "seconds since start",
                  [this] { return std::chrono::duration<double>(clock::now() - started_).count(); });
 }
@@ -141,7 +148,7 @@ bool runner::start_clients(std::string& err) {
 }
 
 bool runner::start_metrics(std::string& err) {
-  server_ = std::make_unique<metrics_server>(metrics_, [this] { return healthy(); });
+  server_ = std::make_unique<metrics_server>(metrics_, [this] { return ready(); });
   if (server_->start(rc_.metrics_bind, rc_.metrics_port, err)) return true;
   // A taken port must not keep the data path down: any free port, said loudly.
   spdlog::warn("metrics: {}; using a free port instead", err);
@@ -150,7 +157,8 @@ bool runner::start_metrics(std::string& err) {
 
 int runner::run(const std::atomic<bool>& stop) {
   std::string err;
-  if (!start_clients(err) || !start_metrics(err)) {
+  // Metrics first: /healthz and /readyz answer while the clients start.
+  if (!start_metrics(err) || !start_clients(err)) {
     spdlog::error("{}", err);
     return 1;
   }
@@ -335,7 +343,7 @@ bool runner::flush_actor(const std::atomic<bool>* stop, bool all) {
   for (int attempt = 0;; ++attempt) {
     outcome o;
     {
-      phase_timer t(us_flush_);
+      phase_timer t(us_flush_, &flush_seconds_);
       o = all ? actor_.flush_all(*this) : actor_.flush(*this);
     }
     if (o.v == verdict::redo) {

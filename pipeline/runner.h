@@ -46,10 +46,10 @@ struct runner_config {
   int restarts = 0;        // restarts of this identity so far (from the supervisor), for heartbeats
 };
 
-// The labels of an actor's series: {actor, instance}.
-inline std::vector<std::pair<std::string, std::string>> actor_labels(const std::string& actor,
-                                                                     const std::string& identity) {
-  return {{"actor", actor}, {"instance", identity}};
+// The labels of an actor's series: {node, actor, identity}; never
+// `instance`, which Prometheus sets to the scrape target.
+inline label_set actor_labels(const std::string& actor, const std::string& identity) {
+  return {{"node", identity.substr(0, identity.find('/'))}, {"actor", actor}, {"identity", identity}};
 }
 
 // Builds a runner_config from loaded settings (kafka, runtime, metrics).
@@ -123,6 +123,8 @@ class runner final : kafka::rebalance_listener, public emitter {
   // connected_ from the clients' broker links (a metadata probe at most once a second while down).
   void check_brokers();
   bool healthy() const { return healthy_.load() && connected_.load() && actor_.healthy(); }
+  // /readyz: healthy, and the consumer has joined its group (an assignment, maybe empty).
+  bool ready() const { return joined_.load() && healthy(); }
   // Applies pause/resume asked for over the control plane.
   void apply_control();
   void on_control(const control::command& c);
@@ -162,9 +164,12 @@ class runner final : kafka::rebalance_listener, public emitter {
   std::atomic<std::uint64_t>& us_delivery_;
   std::atomic<std::uint64_t>& us_flush_;
   std::atomic<std::uint64_t>& us_commit_;
+  histogram& flush_seconds_;   // one flush() of the actor: a sink's write of a batch
+  histogram& commit_seconds_;  // one offset commit
   std::atomic<std::int64_t> lag_{0};
   std::atomic<bool> healthy_{true};
   std::atomic<bool> connected_{true};  // false while no broker answers (heartbeat state "disconnected")
+  std::atomic<bool> joined_{false};    // the first assignment arrived
   std::chrono::steady_clock::time_point next_probe_{};
   std::atomic<bool> pause_requested_{false};
   const std::atomic<bool>* stop_ = nullptr;

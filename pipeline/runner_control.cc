@@ -29,6 +29,8 @@ void runner::start_control() {
         s.dead_letters = dead_lettered_.load();
         s.rss_bytes = static_cast<std::int64_t>(rss_bytes());
         s.restarts = rc_.restarts;
+        s.metrics_port = metrics_port();
+        for (auto& [source, ms] : actor_.stored_marks()) s.stored.push_back({std::move(source), ms});
         return s;
       },
       [this](const control::command& c) { on_control(c); });

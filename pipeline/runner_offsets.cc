@@ -27,7 +27,7 @@ void runner::settle(bool wait_all) {
   std::string err;
   bool ok;
   {
-    phase_timer t(us_commit_);
+    phase_timer t(us_commit_, &commit_seconds_);
     ok = transport_->commit(commit, err);
   }
   if (!ok) {
@@ -177,6 +177,7 @@ void runner::on_assign(std::vector<kafka::topic_partition>& parts) {
   holding_for_rebalance_ = false;
   dropped_from_.clear();  // the new assignment fetches from its start offsets
   actor_.on_assign(parts);
+  joined_.store(true);
   for (const auto& p : parts) {
     assigned_.insert({p.topic, p.partition});
     if (p.offset >= 0)

@@ -17,6 +17,8 @@ const T = {
     pause: "Pause", resume: "Resume", drain: "Drain", updated: "updated", related: "related news",
     needtoken: "Enter the action token first", crawling: "crawling…", noscheduler: "The scheduler does not answer",
     topics: "Topics", topic: "Topic", partitions: "Partitions", messages: "Messages", grouplag: "Group lag",
+    freshness: "Freshness", fresh: "fresh", late: "late", stale: "stale", disabled: "disabled", manual: "manual",
+    newest: "newest record", failedcrawls: "failed crawls in a row",
   },
   ko: {
     markets: "시세", news: "뉴스", insights: "인사이트", cluster: "클러스터", symbol: "종목", price: "가격",
@@ -31,6 +33,8 @@ const T = {
     pause: "일시정지", resume: "재개", drain: "비우기", updated: "갱신", related: "관련 뉴스",
     needtoken: "먼저 작업 토큰을 입력하세요", crawling: "수집 중…", noscheduler: "스케줄러가 응답하지 않습니다",
     topics: "토픽", topic: "토픽", partitions: "파티션", messages: "메시지", grouplag: "그룹 지연",
+    freshness: "신선도", fresh: "최신", late: "지연", stale: "정체", disabled: "사용 안 함", manual: "수동",
+    newest: "최신 레코드", failedcrawls: "연속 수집 실패",
   },
 };
 let lang = localStorage.getItem("ctk-lang") || (navigator.language.startsWith("ko") ? "ko" : "en");
@@ -285,12 +289,25 @@ async function loadCluster() {
     body.replaceChildren(...c.sources.map((s) => {
       const cell = el("td", { class: "report" });
       return el("tr", { "data-source": s.name }, el("td", {}, s.name), el("td", {}, s.kind),
-        el("td", {}, el("button", { class: "small", onclick: () => crawl(s.name, cell),
+        el("td", { class: "freshness" }), el("td", {}, el("button", { class: "small", onclick: () => crawl(s.name, cell),
           ...(s.enabled ? {} : { disabled: "", title: s.disabled_reason }) }, t("crawl"))), cell);
     }));
     const sel = $("#news-filter select[name=source]");
     for (const s of c.sources) if (s.kind === "news") sel.append(el("option", { value: s.name }, s.name));
   }
+  // Freshness as the scheduler judges it: the newest stored record against the schedule.
+  const fresh = new Map((c.scheduler.sources || []).map((f) => [f.source, f]));
+  for (const row of body.children) {
+    const f = fresh.get(row.dataset.source);
+    const title = f ? `${t("newest")}: ${f.newest_record_at || "-"}; ${t("failedcrawls")}: ${f.failures}` +
+      (f.last_error ? `; ${f.last_error}` : "") : "";
+    row.querySelector("td.freshness").replaceChildren(...(f ? [el("span", { class: "badge " + f.state, title },
+      t(f.state)), f.age_s >= 0 ? ` ${ago(f.age_s)}` : ""] : []));
+  }
+}
+function ago(s) {
+  return s < 120 ? `${Math.round(s)} s` : s < 7200 ? `${Math.round(s / 60)} min` : s < 172800 ?
+    `${Math.round(s / 3600)} h` : `${Math.round(s / 86400)} d`;
 }
 
 // ---- shell ----

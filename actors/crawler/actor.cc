@@ -13,7 +13,9 @@ namespace {
 class crawler_actor final : public pipeline::actor {
  public:
   explicit crawler_actor(const pipeline::actor_context& c)
-      : engine_(c.config.cluster, c.config.sources, c.identity), replay_(c.config.cluster.crawler.replay) {
+      : engine_(c.config.cluster, c.config.sources, c.identity),
+        replay_(c.config.cluster.crawler.replay),
+        metrics_(c.metrics) {
     if (!replay_.empty()) spdlog::info("replay mode: every request goes to {}", replay_);
     // The engine and its HTTP client keep these counts (benchmarks/crawl_bench
     // runs the engine without a registry); they are read at each scrape.
@@ -21,7 +23,6 @@ class crawler_actor final : public pipeline::actor {
     auto& e = engine_;
     auto& m = c.metrics;
     m.counter_fn("ctk_crawler_pages_total", "pages answered (304 included)", [&e] { return double(e.pages()); });
-    m.counter_fn("ctk_crawler_records_total", "records produced to raw", [&e] { return double(e.records()); });
     m.counter_fn("ctk_crawler_http_requests_total", "HTTP exchanges started, retries included",
                  [&s] { return double(s.requests.load()); });
     m.counter_fn("ctk_crawler_http_retries_total", "retried requests", [&s] { return double(s.retries.load()); });
@@ -64,6 +65,7 @@ class crawler_actor final : public pipeline::actor {
     if (stopped) return pipeline::outcome::retry("stopped during the crawl; the command is crawled again on restart");
     if (sink.refused) return pipeline::outcome::retry("a page's dead letter could not be produced");
     auto& rep = reports.front();
+    count(rep);
     std::string json;
     msg::encode(rep, json);
     out.emit("reports", rep.source, json);
@@ -74,8 +76,22 @@ class crawler_actor final : public pipeline::actor {
   }
 
  private:
+  // Per source: crawls by status, records, and how long a crawl took.
+  void count(const msg::crawl_report& rep) {
+    const pipeline::label_set source{{"source", rep.source}};
+    metrics_
+        .counter("ctk_crawler_crawls_total", "crawls reported, by source and status (ok, partial, failed, refused)",
+                 {{"source", rep.source}, {"status", rep.status}})
+        .fetch_add(1);
+    metrics_.counter("ctk_crawler_records_total", "records produced to raw, by source", source)
+        .fetch_add(static_cast<std::uint64_t>(rep.records));
+    metrics_.histo("ctk_crawler_crawl_duration_seconds", "one crawl of a source, every page of it", source)
+        .observe(static_cast<double>(rep.duration_ms) / 1000.0);
+  }
+
   crawl_engine engine_;
   std::string replay_;
+  pipeline::metrics_registry& metrics_;
   msg::json_decoder decoder_;
 };
 

@@ -5,11 +5,13 @@
 #include <array>
 #include <chrono>
 #include <map>
+#include <mutex>
 #include <set>
 
 #include "actors/db_sink/postgres.h"
 #include "actors/db_sink/schema.h"
 #include "actors/db_sink/tables.h"
+#include "actors/validator/normalize.h"
 #include "messages/analysis.h"
 #include "messages/envelope.h"
 #include "pipeline/job_thread.h"
@@ -45,7 +47,7 @@ class db_sink final : public pipeline::actor {
         rows_seen_(ctx.metrics.counter("ctk_sink_rows_total", "rows sent to the database, duplicates included")),
         writes_(ctx.metrics.counter("ctk_sink_writes_total", "transactions committed")),
         write_us_(
-            ctx.metrics.counter("ctk_sink_write_microseconds_total", "time spent in committed write transactions")),
+            ctx.metrics.seconds_counter("ctk_sink_write_seconds_total", "time spent in committed write transactions")),
         errors_(ctx.metrics.counter("ctk_sink_write_errors_total",
                                     "write attempts that failed (database down, refused data)")),
         rejected_(ctx.metrics.counter("ctk_sink_rows_rejected_total", "rows the database refused (dead-lettered)")),
@@ -63,7 +65,7 @@ class db_sink final : public pipeline::actor {
       throw std::runtime_error(
           "postgres.dsn is empty: give a DSN (host=... dbname=...) in cluster.yaml or "
           "CTK_POSTGRES__DSN; `cointicker up` starts a private server and sets it");
-    spdlog::info("db-sink: PostgreSQL at {}; a transaction every {} rows or {} ms", redact(conninfo_),
+    spdlog::info("db-sink: PostgreSQL at {}; a transaction every {} rows or {}", redact(conninfo_),
                  settings_.batch_rows, settings_.batch_after.text);
     buffer_ = std::make_unique<batch>();
   }
@@ -71,6 +73,11 @@ class db_sink final : public pipeline::actor {
   std::string name() const override { return "db-sink"; }
   std::vector<std::string> inputs() const override { return {"unique", "insights"}; }
   bool healthy() const override { return !sick_.load(); }
+
+  std::vector<std::pair<std::string, std::int64_t>> stored_marks() const override {
+    std::lock_guard lock(marks_mu_);
+    return {marks_.begin(), marks_.end()};
+  }
 
   void on_assign(std::vector<kafka::topic_partition>& parts) override {
     // The offsets stored with the rows decide where to resume. When the
@@ -137,6 +144,11 @@ class db_sink final : public pipeline::actor {
       return pipeline::outcome::dead_letter(
           "kind", "kind '" + env.kind + "' has no table (market, news, fear_greed, indicator, sentiment, insight)");
     if (!ok) return pipeline::outcome::dead_letter("decode", why);
+    if (env.kind == "market" || env.kind == "news" || env.kind == "fear_greed")
+      if (auto t = validator::parse_time_ms(env.fetched_at, "UTC", why)) {
+        auto& newest = b.newest[env.source];
+        newest = std::max(newest, *t);
+      }
     b.origins.push_back({std::string(in.topic), in.partition, in.offset, std::string(in.key), std::string(in.value)});
     const tp_key tp{std::string(in.topic), in.partition};
     b.first.try_emplace(tp, in.offset);
@@ -310,6 +322,8 @@ class db_sink final : public pipeline::actor {
     rows_written_.fetch_add(inserted);
     last_batch_.store(b.origins.size());
     rejected_.fetch_add(rejected.size());
+    std::lock_guard lock(marks_mu_);
+    for (const auto& [source, ms] : b.newest) marks_[source] = std::max(marks_[source], ms);
     return true;
   }
 
@@ -408,7 +422,9 @@ class db_sink final : public pipeline::actor {
   std::atomic<bool> sick_{false};  // the last write failed
   std::atomic<std::uint64_t> last_batch_{0};
   std::atomic<std::uint64_t> buffered_{0};
-  pipeline::job_thread writer_{1};  // one transaction at a time; last: stopped first
+  mutable std::mutex marks_mu_;
+  std::map<std::string, std::int64_t> marks_;  // per source: the newest committed fetched_at (ms), for heartbeats
+  pipeline::job_thread writer_{1};             // one transaction at a time; last: stopped first
 };
 
 }  // namespace

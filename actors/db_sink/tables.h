@@ -141,6 +141,7 @@ struct batch {
   std::map<tp_key, std::int64_t> first;  // per partition: the first offset in this batch
   std::map<tp_key, std::int64_t> next;   // per partition: the offset after the last one
   std::chrono::steady_clock::time_point oldest;
+  std::map<std::string, std::int64_t> newest;  // per source: the newest fetched_at (ms) of a crawled record
 
   std::array<table_base*, 6> tables() { return {&news, &market, &fear_greed, &indicators, &sentiment, &insights}; }
   bool empty() const { return origins.empty(); }

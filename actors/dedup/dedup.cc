@@ -31,7 +31,11 @@ std::string marker_key(std::int32_t partition) { return "~marker/" + std::to_str
 
 class dedup_actor final : public pipeline::actor {
  public:
-  explicit dedup_actor(const pipeline::actor_context& ctx) : names_{ctx.config.cluster.kafka.prefix} {
+  explicit dedup_actor(const pipeline::actor_context& ctx)
+      : names_{ctx.config.cluster.kafka.prefix},
+        duplicates_(ctx.metrics.counter("ctk_dedup_duplicates_total", "records dropped as already seen")),
+        evicted_(ctx.metrics.counter("ctk_dedup_evicted_ids_total",
+                                     "ids forgotten before their TTL to stay within dedup.max_ids_per_partition")) {
     props_ = ctx.config.cluster.kafka.properties;
     props_["bootstrap.servers"] = ctx.config.cluster.kafka.bootstrap;
     props_["client.id"] = ctx.identity + "/state";
@@ -70,14 +74,14 @@ class dedup_actor final : public pipeline::actor {
     partition_state& st = it->second;
     const std::int64_t now = now_s();
     if (st.seen.contains(*id, now)) {
-      ++duplicates_;
+      duplicates_.fetch_add(1);
       return pipeline::outcome::ok();
     }
     // Same partition number downstream, so a record id always meets the
     // same seen-set and `unique` p holds exactly what this set admitted.
     out.emit("unique", in.key, in.value, in.partition);
     const std::int64_t exp = now + ttl_s_;
-    evicted_ += st.seen.insert(*id, exp);  // ids evicted to make room, not rounds of eviction
+    evicted_.fetch_add(st.seen.insert(*id, exp));  // ids evicted to make room, not rounds of eviction
     st.unchecked.emplace_back(std::string(in.key), exp);
     return pipeline::outcome::ok();
   }
@@ -118,7 +122,7 @@ class dedup_actor final : public pipeline::actor {
   }
 
   ~dedup_actor() override {
-    spdlog::info("dedup: {} duplicates dropped, {} ids evicted for room", duplicates_, evicted_);
+    spdlog::info("dedup: {} duplicates dropped, {} ids evicted for room", duplicates_.load(), evicted_.load());
   }
 
  private:
@@ -194,7 +198,8 @@ class dedup_actor final : public pipeline::actor {
   std::size_t max_ids_ = 0;
   std::map<std::int32_t, partition_state> state_;
   msg::json_decoder decoder_;
-  std::uint64_t duplicates_ = 0, evicted_ = 0;
+  std::atomic<std::uint64_t>& duplicates_;
+  std::atomic<std::uint64_t>& evicted_;
 };
 
 }  // namespace

@@ -32,7 +32,7 @@ class hdfs_sink final : public pipeline::actor {
         records_(ctx.metrics.counter("ctk_sink_rows_written_total", "records in committed files")),
         bytes_(ctx.metrics.counter("ctk_sink_bytes_written_total", "bytes written to temporary files")),
         writes_(ctx.metrics.counter("ctk_sink_writes_total", "CREATE/APPEND calls")),
-        write_us_(ctx.metrics.counter("ctk_sink_write_microseconds_total", "time spent writing and committing")),
+        write_us_(ctx.metrics.seconds_counter("ctk_sink_write_seconds_total", "time spent writing and committing")),
         errors_(ctx.metrics.counter("ctk_sink_write_errors_total", "store calls that failed")) {
     ctx.metrics.gauge("ctk_sink_open_files", "temporary files open",
                       [this] { return static_cast<double>(open_count_.load()); });

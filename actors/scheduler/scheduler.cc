@@ -6,6 +6,7 @@
 #include <map>
 #include <set>
 
+#include "actors/scheduler/freshness.h"
 #include "actors/scheduler/schedule.h"
 #include "actors/validator/normalize.h"
 #include "brokers/control.h"
@@ -19,19 +20,22 @@ namespace {
 class scheduler_actor final : public pipeline::actor {
  public:
   explicit scheduler_actor(const pipeline::actor_context& c)
-      : prefix_(c.config.cluster.kafka.prefix), server_(c.config.cluster.control) {
+      : prefix_(c.config.cluster.kafka.prefix), freshness_(msg::utc_now_ms()), server_(c.config.cluster.control) {
     overlap_ms_ = c.config.cluster.scheduler.overlap_timeout.empty() ? 15 * 60'000
                                                                      : c.config.cluster.scheduler.overlap_timeout.ms;
     for (const auto& [name, src] : c.config.sources.sources) {
-      if (!src.enabled) continue;
       std::string why;
-      auto s = schedule::parse(src.schedule, why);
+      auto s = src.enabled ? schedule::parse(src.schedule, why) : std::nullopt;
+      freshness_.add(name, src, s);
+      if (!src.enabled) continue;
       if (!s) {
         spdlog::info("scheduler: {} has no schedule ({}); manual crawls only", name, why);
         continue;
       }
       sources_.emplace(name, state{*s});
     }
+    export_freshness(c.metrics);
+    server_.on_sources([this] { return freshness_.evaluate(server_.newest_stored(), msg::utc_now_ms()); });
     rebuild(c);
     std::string err;
     if (!server_.start(err))
@@ -138,6 +142,7 @@ class scheduler_actor final : public pipeline::actor {
       spdlog::debug("scheduler: ignored an unreadable report: {}", err.to_string());
       return;
     }
+    freshness_.on_report(rep, msg::utc_now_ms());
     auto it = sources_.find(rep.source);
     if (it != sources_.end() && it->second.outstanding == rep.id) {
       it->second.outstanding.clear();
@@ -154,6 +159,10 @@ class scheduler_actor final : public pipeline::actor {
       }
     }
     const std::int64_t now = msg::utc_now_ms();
+    if (now >= next_judged_) {  // logs each change of a source's state
+      freshness_.evaluate(server_.newest_stored(), now);
+      next_judged_ = now + 1000;
+    }
     for (auto& [name, st] : sources_) {
       if (now < st.due) continue;
       if (!st.outstanding.empty() && now - st.outstanding_at < overlap_ms_) {
@@ -183,11 +192,50 @@ class scheduler_actor final : public pipeline::actor {
     }
   }
 
+  // Per source: the newest stored record's time, its state as a state set
+  // (one series per state, 1 for the current one) and failed crawls in a
+  // row; per actor instance, its state from the control plane.
+  void export_freshness(pipeline::metrics_registry& m) {
+    const auto now_states = [this] { return freshness_.evaluate(server_.newest_stored(), msg::utc_now_ms()); };
+    m.gauge_set("ctk_source_last_record_timestamp_seconds",
+                "fetch time of the newest record of the source stored in PostgreSQL (unix seconds)", [this] {
+                  std::vector<pipeline::metrics_registry::sample> out;
+                  for (const auto& [source, ms] : server_.newest_stored())
+                    out.push_back({{{"source", source}}, static_cast<double>(ms) / 1000.0});
+                  return out;
+                });
+    m.gauge_set("ctk_source_state", "1 for the source's freshness state (fresh, late, stale, disabled, manual)",
+                [now_states] {
+                  std::vector<pipeline::metrics_registry::sample> out;
+                  for (const auto& st : now_states())
+                    for (const char* s : {"fresh", "late", "stale", "disabled", "manual"})
+                      out.push_back({{{"source", st.source}, {"state", s}}, st.state == s ? 1.0 : 0.0});
+                  return out;
+                });
+    m.gauge_set("ctk_instance_state",
+                "1 for each actor instance's state as its heartbeats say (running, paused, draining, disconnected, "
+                "stopped, dead)",
+                [this] {
+                  std::vector<pipeline::metrics_registry::sample> out;
+                  for (const auto& i : server_.instances())
+                    for (const char* s : {"running", "paused", "draining", "disconnected", "stopped", "dead"})
+                      out.push_back({{{"actor_identity", i.identity}, {"state", s}}, i.state == s ? 1.0 : 0.0});
+                  return out;
+                });
+    m.gauge_set("ctk_source_failed_crawls", "failed crawls of the source in a row", [now_states] {
+      std::vector<pipeline::metrics_registry::sample> out;
+      for (const auto& st : now_states()) out.push_back({{{"source", st.source}}, static_cast<double>(st.failures)});
+      return out;
+    });
+  }
+
   std::string prefix_;
   std::map<std::string, state> sources_;
   std::int64_t overlap_ms_ = 0;
   msg::json_decoder decoder_;
   std::unique_ptr<kafka::follower> reports_;  // assign()-based reader of <prefix>reports
+  freshness_book freshness_;                  // before server_: its thread reads the book until server_ is gone
+  std::int64_t next_judged_ = 0;
   control::server server_;
 };
 

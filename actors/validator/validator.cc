@@ -264,22 +264,31 @@ const result& checker::check(std::string_view raw, std::int64_t now_ms) {
 namespace {
 class validator_actor final : public pipeline::actor {
  public:
+  explicit validator_actor(pipeline::metrics_registry& m) : metrics_(m) {}
   std::string name() const override { return "validator"; }
   std::vector<std::string> inputs() const override { return {"raw"}; }
   std::vector<std::string> outputs() const override { return {"valid"}; }
   pipeline::outcome handle(const pipeline::input& in, pipeline::emitter& out) override {
     const auto now = msg::utc_now_ms();
     const result& r = checker_.check(in.value, now);
-    if (!r.ok) return pipeline::outcome::dead_letter(r.rule, r.reason);
+    if (!r.ok) {
+      metrics_
+          .counter("ctk_validator_rejected_total", "records dead-lettered, by the rule they broke", {{"rule", r.rule}})
+          .fetch_add(1);
+      return pipeline::outcome::dead_letter(r.rule, r.reason);
+    }
     out.emit("valid", r.id, r.json, r.partition_key.empty() ? -1 : out.partition_for("valid", r.partition_key));
     return pipeline::outcome::ok();
   }
 
  private:
   checker checker_;
+  pipeline::metrics_registry& metrics_;
 };
 }  // namespace
 
-std::unique_ptr<pipeline::actor> make_validator() { return std::make_unique<validator_actor>(); }
+std::unique_ptr<pipeline::actor> make_validator(const pipeline::actor_context& ctx) {
+  return std::make_unique<validator_actor>(ctx.metrics);
+}
 
 }  // namespace ctk::validator

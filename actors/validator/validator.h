@@ -8,6 +8,7 @@
 
 #include "messages/envelope.h"
 #include "pipeline/actor.h"
+#include "pipeline/actor_context.h"
 
 namespace ctk::validator {
 
@@ -43,6 +44,6 @@ class checker {
   std::string last_url_in_, last_url_out_;  // envelope url → canonical, for the next record of the same page
 };
 
-std::unique_ptr<pipeline::actor> make_validator();
+std::unique_ptr<pipeline::actor> make_validator(const pipeline::actor_context& ctx);
 
 }  // namespace ctk::validator

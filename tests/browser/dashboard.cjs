@@ -1,7 +1,8 @@
 // The dashboard as a person sees it, in Debian's Chromium (headless) driven
 // by playwright-core: the page loads with no console error, the charts draw,
 // a filter narrows the news, the cluster view lists every running actor,
-// and crawl-now on a replay source shows its report.
+// crawl-now on a replay source shows its report, and each source shows its
+// freshness.
 //   node dashboard.cjs URL TOKEN_FILE ACTORS(comma-separated identities) SHOT_DIR DOCS_SCREENSHOT
 const { chromium } = require("playwright-core");
 const fs = require("fs");
@@ -104,6 +105,14 @@ async function nonEmptyCanvas(page, selector) {
     await page.click("#sources tr[data-source=upbit] button");
     await page.waitForFunction(() => /^(ok|partial): \d+ records/.test(
       document.querySelector("#sources tr[data-source=upbit] td.report").textContent));
+    // Freshness from the scheduler: upbit's records are in PostgreSQL (its
+    // newest record's time in the badge's title); the disabled source says so.
+    await page.waitForFunction(() => {
+      document.querySelector("nav button[data-tab=cluster]").click();
+      const badge = document.querySelector("#sources tr[data-source=upbit] td.freshness .badge");
+      return badge?.textContent === "fresh" && /newest record: \d{4}-/.test(badge.title);
+    }, null, { polling: 1000 });
+    assert.strictEqual(await page.textContent("#sources tr[data-source=cnn_fear_greed] td.freshness .badge"), "disabled");
     await page.screenshot({ path: `${shots}/cluster.png`, fullPage: true });
   });
   await step("insights and the Korean labels", async () => {

@@ -179,14 +179,6 @@ TEST(topics, create_says_clearly_that_the_embedded_broker_has_no_create_topics) 
   EXPECT_NE(out.find("the embedded broker has no CreateTopics"), std::string::npos) << out;
 }
 
-// The control plane's ports for one `up` (its scheduler binds them), and a
-// free port for its dashboard.
-std::map<std::string, std::string> free_control_ports() {
-  return {{"CTK_CONTROL__ROUTER", "tcp://127.0.0.1:" + std::to_string(free_port())},
-          {"CTK_CONTROL__PUB", "tcp://127.0.0.1:" + std::to_string(free_port())},
-          {"CTK_API__LISTEN", "127.0.0.1:0"}};
-}
-
 TEST(up, runs_the_built_actors_end_to_end_and_sigterm_leaves_no_process_behind) {
   auto dir = temp_dir();
   ::chmod(dir.c_str(), 0755);  // the private PostgreSQL runs as `postgres` when the tests run as root

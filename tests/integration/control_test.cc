@@ -283,8 +283,9 @@ TEST(control, curve_keys_shut_out_clients_without_them) {
 }
 
 // A broker that goes away is not hidden behind "running": the actor says
-// "disconnected" in status and 503 on /healthz, and "running" again once
-// a broker answers on the same bootstrap address.
+// "disconnected" in status and 503 on /readyz (while /healthz, liveness,
+// stays 200), and "running" and ready again once a broker answers on the
+// same bootstrap address.
 TEST(control, an_actor_that_cannot_reach_its_broker_is_reported_disconnected_until_it_can) {
   plane p;
   p.env["CTK_SOURCES__UPBIT__ENABLED"] = "false";
@@ -302,19 +303,20 @@ TEST(control, an_actor_that_cannot_reach_its_broker_is_reported_disconnected_unt
   auto sched = p.run(fixed, "scheduler", "m", "sched");
   const int mport = free_port();
   auto validator = p.run(fixed, "validator", "w2", "validator", {"--metrics-port", std::to_string(mport)});
-  const auto healthz = [&] {
+  const auto answer = [&](const std::string& path) {
     std::string code;
-    run("curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:" + std::to_string(mport) + "/healthz", &code);
+    run("curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:" + std::to_string(mport) + path, &code);
     return code;
   };
   ASSERT_TRUE(wait_until([&] { return p.state_of("w2/validator/0") == "running"; }, seconds(30))) << p.cli("status");
-  EXPECT_EQ(healthz(), "200");
+  EXPECT_TRUE(wait_until([&] { return answer("/readyz") == "200"; }, seconds(30)));
 
   b->signal(SIGKILL);
   b->wait(seconds(10));
   ASSERT_TRUE(wait_until([&] { return p.state_of("w2/validator/0") == "disconnected"; }, seconds(30)))
       << p.cli("status") << validator->err();
-  EXPECT_EQ(healthz(), "503");
+  EXPECT_EQ(answer("/readyz"), "503");
+  EXPECT_EQ(answer("/healthz"), "200");
   std::string metrics;
   run("curl -s http://127.0.0.1:" + std::to_string(mport) + "/metrics", &metrics);
   const auto line = metrics.find("\nctk_broker_connected{");
@@ -327,7 +329,7 @@ TEST(control, an_actor_that_cannot_reach_its_broker_is_reported_disconnected_unt
   ASSERT_TRUE(b2->running()) << b2->err();
   ASSERT_TRUE(wait_until([&] { return p.state_of("w2/validator/0") == "running"; }, seconds(30)))
       << p.cli("status") << validator->err();
-  EXPECT_EQ(healthz(), "200");
+  EXPECT_TRUE(wait_until([&] { return answer("/readyz") == "200"; }, seconds(30)));
   validator->signal(SIGTERM);
   EXPECT_EQ(validator->wait(seconds(30)), 0) << validator->err();
 }

@@ -200,13 +200,13 @@ TEST(db_sink, postgres_stopped_for_10_s_mid_stream_loses_nothing_doubles_nothing
       << sink->err();
   const int port = metrics_port(*sink);
   ASSERT_GT(port, 0);
-  EXPECT_EQ(http_status(port, "/healthz"), "200");
+  EXPECT_EQ(http_status(port, "/readyz"), "200");
 
   pg.stop();
   const auto down_at = std::chrono::steady_clock::now();
   kcat_produce(b.bootstrap(), "ctk.unique", second, dir);
-  // The sink notices (a write fails), reports itself unhealthy and keeps running.
-  ASSERT_TRUE(wait_until([&] { return http_status(port, "/healthz") == "503"; }, std::chrono::seconds(15)))
+  // The sink notices (a write fails), reports itself not ready and keeps running.
+  ASSERT_TRUE(wait_until([&] { return http_status(port, "/readyz") == "503"; }, std::chrono::seconds(15)))
       << sink->err();
   EXPECT_TRUE(sink->running());
   // Down for 10 s in all.
@@ -215,7 +215,7 @@ TEST(db_sink, postgres_stopped_for_10_s_mid_stream_loses_nothing_doubles_nothing
   pg.start();
 
   ASSERT_TRUE(wait_until([&] { return rows(dsn, "market_trends") == total; }, std::chrono::seconds(60))) << sink->err();
-  ASSERT_TRUE(wait_until([&] { return http_status(port, "/healthz") == "200"; }, std::chrono::seconds(15)));
+  ASSERT_TRUE(wait_until([&] { return http_status(port, "/readyz") == "200"; }, std::chrono::seconds(15)));
   EXPECT_EQ(psql_long(dsn, "SELECT count(DISTINCT record_id) FROM market_trends"), total);
   EXPECT_EQ(psql_long(dsn, "SELECT sum(next_offset) FROM sink_offsets"), total);
   EXPECT_NE(sink->err().find("PostgreSQL unavailable"), std::string::npos);
@@ -243,7 +243,7 @@ TEST(db_sink, records_whose_ids_are_stored_already_are_not_stored_again) {
   // The batch met stored ids and went through staging + ON CONFLICT DO NOTHING.
   std::string m;
   run("curl -s http://127.0.0.1:" + std::to_string(metrics_port(*sink)) + "/metrics", &m);
-  EXPECT_EQ(m.find("ctk_sink_upserted_tables_total{actor=\"db-sink\",instance=\"test/db-sink/0\"} 0\n"),
+  EXPECT_EQ(m.find("ctk_sink_upserted_tables_total{node=\"test\",actor=\"db-sink\",identity=\"test/db-sink/0\"} 0\n"),
             std::string::npos)
       << m;
   sink->signal(SIGTERM);

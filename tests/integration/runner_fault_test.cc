@@ -154,13 +154,17 @@ TEST(runner_faults, the_metrics_endpoint_counts_what_the_actor_did) {
   auto res = cli.Get("/metrics");
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 200);
-  EXPECT_NE(res->body.find("ctk_consumed_total{actor=\"relay\",instance=\"test/relay/0\"} 3"), std::string::npos)
+  EXPECT_NE(res->body.find("ctk_consumed_total{node=\"test\",actor=\"relay\",identity=\"test/relay/0\"} 3"),
+            std::string::npos)
       << res->body;
-  EXPECT_NE(res->body.find("ctk_dead_lettered_total{actor=\"relay\",instance=\"test/relay/0\"} 1"), std::string::npos);
+  EXPECT_NE(res->body.find("ctk_dead_lettered_total{node=\"test\",actor=\"relay\",identity=\"test/relay/0\"} 1"),
+            std::string::npos);
   EXPECT_NE(res->body.find("# TYPE ctk_lag_messages gauge"), std::string::npos);
-  auto health = cli.Get("/healthz");
-  ASSERT_TRUE(health);
-  EXPECT_EQ(health->status, 200);
+  for (const char* path : {"/healthz", "/readyz"}) {
+    auto health = cli.Get(path);
+    ASSERT_TRUE(health);
+    EXPECT_EQ(health->status, 200) << path;
+  }
 }
 
 namespace {

@@ -1,8 +1,9 @@
-// Schedules: every / daily in a zone / cron, and next_after().
+// Schedules: every / daily in a zone / cron, and next_after(); freshness.
 #include "actors/scheduler/schedule.h"
 
 #include <gtest/gtest.h>
 
+#include "actors/scheduler/freshness.h"
 #include "actors/validator/normalize.h"
 
 using ctk::scheduler::schedule;
@@ -77,4 +78,71 @@ TEST(schedule, bad_schedules_are_refused_with_a_reason) {
   EXPECT_FALSE(schedule::parse({.cron = "*/0 * * * *"}, why));
   EXPECT_FALSE(schedule::parse({.every = "1m", .timezone = "Europe/Berlni"}, why));
   EXPECT_NE(why.find("unknown time zone 'Europe/Berlni'"), std::string::npos) << why;
+}
+
+// Freshness: thresholds from the schedule (or the source's own), and the
+// state from the newest stored record's age and the failed crawls in a row.
+namespace {
+ctk::msg::crawl_report report(const std::string& status) {
+  static int n = 0;
+  ctk::msg::crawl_report r;
+  r.id = "crawl-" + std::to_string(++n);  // the book counts each report id once
+  r.source = "upbit";
+  r.status = status;
+  r.error = status == "ok" ? "" : "HTTP 500";
+  return r;
+}
+std::string state_at(ctk::scheduler::freshness_book& book, std::int64_t newest, std::int64_t now) {
+  const std::map<std::string, std::int64_t> stored{{"upbit", newest}};
+  for (const auto& s : book.evaluate(stored, now))
+    if (s.source == "upbit") return s.state;
+  return "?";
+}
+}  // namespace
+
+TEST(freshness, thresholds_follow_the_schedule_unless_the_source_sets_them) {
+  ctk::cfg::source_settings s;
+  s.schedule.every = "2m";
+  auto r = ctk::scheduler::rules_for(s, make(s.schedule), at("2026-11-29T10:00:00Z"));
+  EXPECT_EQ(r.late_after_ms, 4 * 60'000);
+  EXPECT_EQ(r.stale_after_ms, 10 * 60'000);
+  // Weekdays at 09:00: the longest gap ahead (Friday to Monday, 3 days) sets the pace.
+  s.schedule = {.cron = "0 9 * * 1-5", .timezone = "UTC"};
+  r = ctk::scheduler::rules_for(s, make(s.schedule), at("2026-11-29T10:00:00Z"));
+  EXPECT_EQ(r.late_after_ms, 2 * 3 * 86'400'000LL);
+  s.freshness.late_after = "1h";
+  s.freshness.stale_after = "6h";
+  r = ctk::scheduler::rules_for(s, make(s.schedule), at("2026-11-29T10:00:00Z"));
+  EXPECT_EQ(r.late_after_ms, 3'600'000);
+  EXPECT_EQ(r.stale_after_ms, 6 * 3'600'000);
+  // No schedule and no thresholds: nothing is expected of a manual source.
+  EXPECT_EQ(ctk::scheduler::rules_for(ctk::cfg::source_settings{}, std::nullopt, 0).late_after_ms, 0);
+}
+
+TEST(freshness, a_source_goes_late_then_stale_by_age_or_failures_and_fresh_again) {
+  const std::int64_t t0 = at("2026-11-29T10:00:00Z");
+  ctk::cfg::source_settings s;
+  s.schedule.every = "1m";  // late after 2 m, stale after 5 m, or after 3 failed crawls
+  ctk::scheduler::freshness_book book(t0);
+  book.add("upbit", s, make(s.schedule));
+  EXPECT_EQ(state_at(book, t0, t0 + 60'000), "fresh");
+  EXPECT_EQ(state_at(book, t0, t0 + 121'000), "late");
+  EXPECT_EQ(state_at(book, t0, t0 + 301'000), "stale");
+  EXPECT_EQ(state_at(book, t0 + 300'000, t0 + 301'000), "fresh") << "a new record makes it fresh";
+  const auto twice = report("failed");
+  book.on_report(twice, t0);
+  book.on_report(twice, t0);  // read again (group and follower): still one
+  book.on_report(report("failed"), t0);
+  EXPECT_EQ(state_at(book, t0, t0 + 1'000), "fresh") << "two failures are not yet three";
+  book.on_report(report("failed"), t0);
+  EXPECT_EQ(state_at(book, t0, t0 + 1'000), "stale") << "three failed crawls in a row";
+  book.on_report(report("ok"), t0);
+  EXPECT_EQ(state_at(book, t0, t0 + 1'000), "fresh");
+  // No record stored yet: the age counts from the scheduler's start.
+  EXPECT_EQ(book.evaluate({}, t0 + 121'000).front().state, "late");
+  ctk::cfg::source_settings off;
+  off.enabled = false;
+  book.add("cnn", off, std::nullopt);
+  EXPECT_EQ(book.evaluate({}, t0 + 10 * 86'400'000LL).front().state, "disabled");
+  EXPECT_EQ(book.evaluate({}, t0).front().age_s, -1);
 }

@@ -1,0 +1,199 @@
+// Monitoring as an operator meets it: per-source freshness in `status`,
+// `status --json` and the metrics; every actor's /metrics passing
+// `promtool check metrics`; a metrics port that two processes cannot share.
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <sys/stat.h>
+
+#include <csignal>
+#include <fstream>
+#include <regex>
+#include <set>
+
+#include "tests/integration/helpers.h"
+
+using namespace ctk::test;
+using std::chrono::seconds;
+
+namespace {
+
+void write(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
+
+// A replay folder whose one route answers `first`, then `then` for ever.
+void replay_dir(const std::string& dir, const std::string& first, const std::string& then) {
+  run("mkdir -p " + dir);
+  write(dir + "/routes.yaml",
+        "routes:\n"
+        "  - host: api.upbit.com\n"
+        "    path: /v1/ticker/all\n"
+        "    query: {quote_currencies: KRW}\n"
+        "    responses:\n" +
+            first + then);
+}
+
+std::string ok_response(const std::string& body_file) {
+  return "      - status: 200\n        headers: {Content-Type: application/json}\n        body_file: " + body_file +
+         "\n";
+}
+
+// The fixture's tickers 60 s later: new records, not duplicates.
+std::string later_tickers(const std::string& body) {
+  static const std::regex ts(R"re("(trade_timestamp|timestamp)": (\d+))re");
+  std::string out;
+  auto it = std::sregex_iterator(body.begin(), body.end(), ts);
+  std::size_t last = 0;
+  for (; it != std::sregex_iterator(); ++it) {
+    out += body.substr(last, static_cast<std::size_t>(it->position()) - last);
+    out += "\"" + (*it)[1].str() + "\": " + std::to_string(std::stoll((*it)[2]) + 60'000);
+    last = static_cast<std::size_t>(it->position() + it->length());
+  }
+  return out + body.substr(last);
+}
+
+// "state" of `source` in a `status --json` answer.
+std::string source_state(const std::string& json, const std::string& source) {
+  const auto at = json.find("{\"source\":\"" + source + "\",\"state\":\"");
+  if (at == std::string::npos) return {};
+  const auto q = at + source.size() + 22;
+  return json.substr(q, json.find('"', q) - q);
+}
+
+// The /metrics ports in `up`'s banner, by actor.
+std::map<std::string, int> metrics_ports(const std::string& banner) {
+  std::map<std::string, int> out;
+  static const std::regex line(R"(\n  ([a-z-]+) +pid [0-9]+  metrics http://127\.0\.0\.1:([0-9]+)/metrics)");
+  for (auto it = std::sregex_iterator(banner.begin(), banner.end(), line); it != std::sregex_iterator(); ++it)
+    out[(*it)[1]] = std::stoi((*it)[2]);
+  return out;
+}
+
+}  // namespace
+
+// A source whose endpoint starts answering 500 goes late, then stale, on
+// its schedule's clock (every 2 s: late after 4 s, stale after 10 s), and
+// fresh again once it answers and its records reach PostgreSQL. The
+// replay server is the test's own process: it is swapped, not timed.
+TEST(monitoring, a_failing_source_goes_late_then_stale_and_fresh_again_when_it_returns) {
+  const std::string dir = temp_dir();
+  ::chmod(dir.c_str(), 0755);  // the private PostgreSQL runs as `postgres` when the tests run as root
+  // The shipped config with sources.yaml replaced (the analyzer's lexicons
+  // are found relative to it, in deploy/npm).
+  run("cp -r " + std::string(CTK_SOURCE_DIR) + "/config " + dir + "/config && ln -s " + std::string(CTK_SOURCE_DIR) +
+      "/deploy " + dir + "/deploy");
+  write(dir + "/config/sources.yaml",
+        "sources:\n"
+        "  upbit:\n"
+        "    kind: market\n"
+        "    parser: upbit\n"
+        "    urls: [\"https://api.upbit.com/v1/ticker/all?quote_currencies=KRW\"]\n"
+        "    schedule: {every: 2s}\n"
+        "    retries: 0\n"
+        "    freshness: {stale_after_failures: 0}   # stale by age alone here; failures: tests/unit\n");
+  const std::string tickers = read_file(std::string(CTK_SOURCE_DIR) + "/tests/fixtures/replay/upbit/ticker_all_1.json");
+  replay_dir(dir + "/r1", ok_response("a.json"), "      - status: 500\n        body: \"upstream down\"\n");
+  write(dir + "/r1/a.json", tickers);
+  replay_dir(dir + "/r2", ok_response("b.json"), "");
+  write(dir + "/r2/b.json", later_tickers(tickers));
+
+  const int rport = free_port_below_ephemeral();  // restarted on the same port below
+  const auto replay = [&](const std::string& folder) {
+    auto r = std::make_unique<child>(std::vector<std::string>{binary_dir() + "/cointicker", "replay-server", folder,
+                                                              "--port", std::to_string(rport)},
+                                     folder + ".out", folder + ".err");
+    EXPECT_TRUE(wait_until([&] { return !r->out().empty() || !r->running(); }, seconds(20))) << r->err();
+    return r;
+  };
+  auto r1 = replay(dir + "/r1");
+  const auto env = free_control_ports();
+  child up({binary_dir() + "/cointicker", "--config", dir + "/config", "up", "--listen", "127.0.0.1:0", "--replay",
+            "http://127.0.0.1:" + std::to_string(rport)},
+           dir + "/up.out", dir + "/up.err", env, dir);
+  ASSERT_TRUE(wait_until([&] { return up.out().find("Ctrl-C stops everything") != std::string::npos || !up.running(); },
+                         seconds(60)))
+      << up.err();
+  std::string cli = binary_dir() + "/cointicker --config " + dir + "/config";
+  for (const auto& [k, v] : env) cli = k + "=" + v + " " + cli;
+  const auto status = [&] {
+    std::string out;
+    run(cli + " status --json --timeout-ms 2000 2>/dev/null", &out);
+    return out;
+  };
+
+  ASSERT_TRUE(
+      wait_until([&] { return up.err().find("freshness: upbit late -> stale") != std::string::npos; }, seconds(90)))
+      << up.err() << status();
+  // The replay server still answers 500: stale holds until the test swaps it.
+  const std::string stale = status();
+  EXPECT_EQ(source_state(stale, "upbit"), "stale") << stale;
+  EXPECT_NE(stale.find("\"last_status\":\"failed\""), std::string::npos) << stale;
+  // Where each instance's /metrics answers is in status too.
+  const auto ports = metrics_ports(up.out());
+  EXPECT_NE(stale.find("\"metrics_port\":" + std::to_string(ports.at("db-sink")) + "}"), std::string::npos) << stale;
+  std::string table;
+  run(cli + " status 2>/dev/null", &table);
+  EXPECT_TRUE(std::regex_search(table, std::regex("\nupbit +stale +[0-9.]+s +4\\.0s +10\\.0s +failed "))) << table;
+
+  // Every actor's endpoint passes promtool; the scheduler's says stale too.
+  EXPECT_EQ(ports.size(), 7u) << up.out();
+  for (const auto& [actor, port] : ports) {
+    std::string out;
+    EXPECT_EQ(run("curl -sf http://127.0.0.1:" + std::to_string(port) + "/metrics | promtool check metrics 2>&1", &out),
+              0)
+        << actor << ": " << out;
+  }
+  std::string metrics;
+  run("curl -sf http://127.0.0.1:" + std::to_string(ports.at("scheduler")) + "/metrics", &metrics);
+  EXPECT_NE(metrics.find("source=\"upbit\",state=\"stale\"} 1\n"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("ctk_source_last_record_timestamp_seconds{"), std::string::npos) << metrics;
+  run("curl -sf http://127.0.0.1:" + std::to_string(ports.at("crawler")) + "/metrics", &metrics);
+  EXPECT_NE(metrics.find("source=\"upbit\",status=\"failed\"} "), std::string::npos) << metrics;
+
+  r1->signal(SIGTERM);
+  EXPECT_EQ(r1->wait(seconds(20)), 0);
+  auto r2 = replay(dir + "/r2");
+  ASSERT_TRUE(wait_until([&] { return source_state(status(), "upbit") == "fresh"; }, seconds(60)))
+      << status() << up.err();
+  const std::string log = up.err();
+  const auto stale_at = log.find("freshness: upbit late -> stale");
+  EXPECT_NE(log.find("-> late", log.find("freshness: upbit fresh")), std::string::npos) << log;
+  EXPECT_NE(log.find("freshness: upbit stale -> fresh", stale_at), std::string::npos) << log;
+
+  up.signal(SIGINT);
+  EXPECT_EQ(up.wait(seconds(60)), 0) << up.err();
+}
+
+// A metrics port already served is not shared: the second process falls
+// back to a free port and says so (status shows each one's port: above).
+TEST(monitoring, a_second_process_asked_for_a_taken_metrics_port_does_not_share_it) {
+  broker b;
+  const std::string dir = temp_dir();
+  const int port = free_port();
+  std::vector<std::unique_ptr<child>> v;
+  for (const char* instance : {"0", "1"}) {
+    v.push_back(std::make_unique<child>(
+        std::vector<std::string>{binary_dir() + "/cointicker", "--config", std::string(CTK_SOURCE_DIR) + "/config",
+                                 "--bootstrap", b.bootstrap(), "run", "validator", "--node", "n", "--instance",
+                                 instance, "--metrics-port", std::to_string(port)},
+        dir + "/v" + instance + ".out", dir + "/v" + instance + ".err"));
+    ASSERT_TRUE(
+        wait_until([&] { return v.back()->err().find("metrics on http://") != std::string::npos; }, seconds(30)))
+        << v.back()->err();
+  }
+  EXPECT_NE(v[1]->err().find("cannot bind metrics endpoint 127.0.0.1:" + std::to_string(port)), std::string::npos)
+      << v[1]->err();
+  EXPECT_EQ(v[1]->err().find("metrics on http://127.0.0.1:" + std::to_string(port) + "/"), std::string::npos)
+      << v[1]->err();
+  // Twelve scrapes of the port: every one answered by the first process.
+  httplib::Client c("127.0.0.1", port);
+  std::set<std::string> who;
+  for (int i = 0; i < 12; ++i) {
+    auto res = c.Get("/metrics");
+    ASSERT_TRUE(res);
+    who.insert(res->body.find("identity=\"n/validator/0\"") != std::string::npos ? "0" : "other");
+  }
+  EXPECT_EQ(who, std::set<std::string>{"0"});
+  for (auto& p : v) {
+    p->signal(SIGTERM);
+    EXPECT_EQ(p->wait(seconds(30)), 0) << p->err();
+  }
+}

@@ -91,6 +91,55 @@ int run_nodes(const global_options& g, bool json) {
   return exit_ok;
 }
 
+bool loopback(const std::string& host) { return host == "localhost" || host.starts_with("127.") || host == "::1"; }
+
+// `config prometheus`: one scrape target per actor instance cluster.yaml
+// places, at its node's host and metrics.base_port + its place on the node
+// (node_instances(): the order `cointicker node` starts them).
+int run_prometheus(const global_options& g, const std::string& interval, int node_exporter_port) {
+  cfg::loaded_config c;
+  if (!load(g, c)) return exit_failure;
+  const auto& m = c.cluster.metrics;
+  if (m.base_port == 0) {
+    std::cerr << "config prometheus: metrics.base_port is 0, so every process picks a free port and there is "
+                 "nothing fixed to scrape; set it in cluster.yaml (metrics: {base_port: 9400}) or "
+                 "CTK_METRICS__BASE_PORT\n";
+    return exit_failure;
+  }
+  if (!cfg::parse_duration_ms(interval) || interval == "0" || interval == "0s") {
+    std::cerr << "config prometheus: --scrape-interval '" << interval << "' is not a duration like 15s or 1m\n";
+    return exit_usage;
+  }
+  bool remote = false;
+  for (const auto& n : c.cluster.nodes) remote |= !loopback(n.host);
+  if (remote && loopback(m.bind))
+    std::cerr << "config prometheus: warning: metrics.bind is " << m.bind
+              << ", so only a Prometheus on the same machine reaches a node's metrics; set metrics.bind to the "
+                 "node's address or 0.0.0.0\n";
+  const std::string rules = std::filesystem::weakly_canonical(c.dir + "/../deploy/prometheus/cointicker.rules.yml");
+  std::cout << "# Prometheus configuration for cointicker, written by `cointicker config prometheus` from\n"
+            << "# " << c.dir << "/cluster.yaml: one target per actor instance, at its node's host and\n"
+            << "# metrics.base_port + its place on the node (the order `cointicker node` starts them).\n"
+            << "global:\n  scrape_interval: " << interval << "\n  evaluation_interval: " << interval << "\n";
+  if (std::filesystem::exists(rules)) std::cout << "rule_files: ['" << rules << "']\n";
+  std::cout << "scrape_configs:\n  - job_name: cointicker\n    static_configs:\n";
+  for (const auto& n : c.cluster.nodes) {
+    const auto placed = node_instances(n);
+    if (placed.empty()) continue;
+    std::cout << "      - targets:  # node " << n.name << "\n";
+    for (std::size_t i = 0; i < placed.size(); ++i)
+      std::cout << "          - '" << n.host << ":" << m.base_port + static_cast<int>(i) << "'  # " << n.name << "/"
+                << placed[i].actor << "/" << placed[i].instance << "\n";
+  }
+  if (node_exporter_port > 0) {
+    std::cout << "  # node_exporter (Debian: prometheus-node-exporter) on every node: the disk alert reads it.\n"
+              << "  - job_name: node\n    static_configs:\n      - targets:\n";
+    for (const auto& n : c.cluster.nodes)
+      std::cout << "          - '" << n.host << ":" << node_exporter_port << "'  # " << n.name << "\n";
+  }
+  return exit_ok;
+}
+
 }  // namespace
 
 void add_config_command(CLI::App& app, global_options& g, int& rc) {
@@ -111,6 +160,18 @@ void add_config_command(CLI::App& app, global_options& g, int& rc) {
       "nodes", "One line per node: name, host, role, actors (ACTOR=N,…); deploy/cluster-deploy.sh reads it");
   nodes->add_flag("--json", *json, "print {nodes:[{name, host, role, actors:[{actor, instances}]}]}");
   nodes->callback([&g, &rc, json] { rc = run_nodes(g, *json); });
+
+  auto* prom = cmd->add_subcommand(
+      "prometheus",
+      "Print a Prometheus configuration: a scrape target per actor instance cluster.yaml places "
+      "(host:metrics.base_port+n), node_exporter on every node, and deploy/prometheus's alert rules");
+  auto interval = std::make_shared<std::string>("15s");
+  auto node_exporter = std::make_shared<int>(9100);
+  prom->add_option("--scrape-interval", *interval, "how often Prometheus scrapes")->capture_default_str();
+  prom->add_option("--node-exporter-port", *node_exporter, "node_exporter's port on every node (0: leave it out)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 65535));
+  prom->callback([&g, &rc, interval, node_exporter] { rc = run_prometheus(g, *interval, *node_exporter); });
 
   cmd->add_subcommand("reference", "Print every key with its default and one line of help")->callback([&rc] {
     std::cout << "# cointicker configuration reference: every key, its default and what it does.\n"

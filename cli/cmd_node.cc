@@ -49,9 +49,9 @@ void add_node_command(CLI::App& app, global_options& g, int& rc) {
       return;
     }
     // Refuse a placement that cannot run before starting anything.
-    std::vector<std::pair<std::string, int>> plan;
     std::string skipped;
     for (const auto& [actor, count] : node->actors) {
+      if (count <= 0) continue;
       const auto* e = actors::find(actor);
       if (!e || !e->make) {
         skipped += (skipped.empty() ? "" : ", ") + actor;
@@ -63,7 +63,6 @@ void add_node_command(CLI::App& app, global_options& g, int& rc) {
         rc = exit_failure;
         return;
       }
-      if (count > 0) plan.emplace_back(actor, count);
     }
     pipeline::init_logging("node/" + *name, g.log_level.empty() ? c.cluster.runtime.log_level : g.log_level);
     auto& stop = pipeline::install_stop_signals();
@@ -74,8 +73,7 @@ void add_node_command(CLI::App& app, global_options& g, int& rc) {
     }
     if (!c.cluster.crawler.replay.empty()) ::setenv("CTK_CRAWLER__REPLAY", c.cluster.crawler.replay.c_str(), 1);
     pipeline::supervisor sup(child_argv(g, g.bootstrap, *name), c.cluster.metrics.base_port);
-    for (const auto& [actor, count] : plan)
-      for (int i = 0; i < count; ++i) sup.add(actor, i);
+    for (const auto& p : node_instances(*node)) sup.add(p.actor, p.instance);
     std::cout << "node " << *name << " (" << node->role << ", " << node->host << ")\n"
               << "  broker     " << (g.bootstrap.empty() ? c.cluster.kafka.bootstrap : g.bootstrap) << "\n"
               << "  control    " << c.cluster.control.router << "\n";

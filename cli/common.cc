@@ -4,12 +4,23 @@
 #include <filesystem>
 #include <iostream>
 
+#include "actors/registry.h"
 #include "cli/commands.h"
 #include "messages/text.h"
 
 extern char** environ;
 
 namespace ctk::cli {
+
+std::vector<placed_instance> node_instances(const cfg::node_settings& node) {
+  std::vector<placed_instance> out;
+  for (const auto& [actor, count] : node.actors) {
+    const auto* e = actors::find(actor);
+    if (!e || !e->make) continue;
+    for (int i = 0; i < count; ++i) out.push_back({actor, i});
+  }
+  return out;
+}
 
 void say_no_config_dir(const std::string& dir) {
   std::cerr << "(no config folder at '" << dir

@@ -44,6 +44,16 @@ inline constexpr int broker_probe_ms = 3000;
 // `topics` (if given) receives the names of the broker's topics.
 bool broker_answers(const kafka::properties& props, const std::string& cmd, std::vector<std::string>* topics = nullptr);
 
+// The actor instances `cointicker node` starts for a node, in its order:
+// the n-th gets metrics port metrics.base_port + n (when base_port is set),
+// so `config prometheus` knows every target. Actors not in the registry
+// are left out.
+struct placed_instance {
+  std::string actor;
+  int instance = 0;
+};
+std::vector<placed_instance> node_instances(const cfg::node_settings& node);
+
 // Prints "CMD: no WHAT named 'WORD' (did you mean 'X'?); WHATs: A, B, C"
 // on stderr: a typo gets the closest name and the list of what exists.
 void say_unknown(const std::string& cmd, const std::string& what, const std::string& word,

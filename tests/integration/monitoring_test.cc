@@ -3,6 +3,7 @@
 // `promtool check metrics`; a metrics port that two processes cannot share.
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <simdjson.h>
 #include <sys/stat.h>
 
 #include <csignal>
@@ -196,4 +197,85 @@ TEST(monitoring, a_second_process_asked_for_a_taken_metrics_port_does_not_share_
     p->signal(SIGTERM);
     EXPECT_EQ(p->wait(seconds(30)), 0) << p->err();
   }
+}
+
+namespace {
+// One PromQL query's result vector from Prometheus's HTTP API: labels → value.
+std::vector<std::pair<std::map<std::string, std::string>, double>> promql(int port, const std::string& query) {
+  httplib::Client c("127.0.0.1", port);
+  auto res = c.Get("/api/v1/query", httplib::Params{{"query", query}}, httplib::Headers{});
+  std::vector<std::pair<std::map<std::string, std::string>, double>> out;
+  if (!res || res->status != 200) return out;
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  if (parser.parse(res->body).get(doc)) return out;
+  for (auto r : doc["data"]["result"].get_array()) {
+    std::map<std::string, std::string> labels;
+    for (auto [k, v] : r["metric"].get_object()) labels[std::string(k)] = std::string(std::string_view(v));
+    out.emplace_back(labels, std::stod(std::string(std::string_view(r["value"].at(1)))));
+  }
+  return out;
+}
+}  // namespace
+
+// Debian's Prometheus on the scrape configuration `config prometheus`
+// writes for a node's actors: every instance is one target, up, and
+// scraped under one name; a crawl shows in the counters it collects.
+TEST(monitoring, prometheus_on_the_generated_config_scrapes_each_instance_once_and_sees_a_crawl) {
+  broker b;
+  const std::string dir = temp_dir();
+  const int base = free_port_below_ephemeral();
+  run("cp -r " + std::string(CTK_SOURCE_DIR) + "/config " + dir + "/config");
+  write(dir + "/config/cluster.yaml",
+        "nodes:\n"
+        "  - {name: n1, host: 127.0.0.1, role: master, actors: {crawler: 1, validator: 2, dedup: 1}}\n"
+        "kafka: {bootstrap: '" +
+            b.bootstrap() + "'}\n" + "metrics: {base_port: " + std::to_string(base) + "}\n");
+  const auto env = free_control_ports();
+  const std::vector<std::string> cli{binary_dir() + "/cointicker", "--config", dir + "/config"};
+  auto with = [&](std::vector<std::string> args) {
+    std::vector<std::string> argv = cli;
+    argv.insert(argv.end(), args.begin(), args.end());
+    return argv;
+  };
+  child node(with({"node", "n1", "--replay", std::string(CTK_SOURCE_DIR) + "/tests/fixtures/replay"}),
+             dir + "/node.out", dir + "/node.err", env);
+  ASSERT_TRUE(wait_until([&] { return node.out().find("drains every actor") != std::string::npos || !node.running(); },
+                         seconds(30)))
+      << node.err();
+  std::string config;
+  ASSERT_EQ(run(binary_dir() + "/cointicker --config " + dir +
+                    "/config config prometheus --scrape-interval 1s --node-exporter-port 0 > " + dir + "/prom.yml",
+                &config),
+            0);
+  const int port = free_port();
+  child prom({"/usr/bin/prometheus", "--config.file=" + dir + "/prom.yml", "--storage.tsdb.path=" + dir + "/tsdb",
+              "--web.listen-address=127.0.0.1:" + std::to_string(port)},
+             dir + "/prom.out", dir + "/prom.err");
+  // Every instance up, each under one identity, one target each.
+  const auto up_targets = [&] { return promql(port, "up{job=\"cointicker\"} == 1").size(); };
+  ASSERT_TRUE(wait_until([&] { return up_targets() == 4; }, seconds(60))) << prom.err() << read_file(dir + "/prom.yml");
+  const auto per_identity = promql(port, "count by (identity) (ctk_uptime_seconds)");
+  ASSERT_EQ(per_identity.size(), 4u);
+  for (const auto& [labels, n] : per_identity) EXPECT_EQ(n, 1) << labels.at("identity") << " is scraped twice";
+  EXPECT_EQ(promql(port, "count(up)").front().second, 4) << "no target beyond the four instances";
+
+  const auto consumed = [&] {
+    auto r = promql(port, "sum(ctk_consumed_total{actor=\"validator\"})");
+    return r.empty() ? -1.0 : r.front().second;
+  };
+  ASSERT_TRUE(wait_until([&] { return consumed() == 0; }, seconds(30)));
+  std::string crawled;
+  std::string crawl = "";
+  for (const auto& [k, v] : env) crawl += k + "=" + v + " ";
+  ASSERT_EQ(run(crawl + binary_dir() + "/cointicker --config " + dir + "/config crawl upbit --wait 2>&1", &crawled), 0)
+      << crawled;
+  EXPECT_TRUE(wait_until([&] { return consumed() == 8; }, seconds(30))) << consumed();
+  EXPECT_TRUE(
+      wait_until([&] { return !promql(port, "ctk_crawler_crawls_total{source=\"upbit\",status=\"ok\"} == 1").empty(); },
+                 seconds(30)));
+  prom.signal(SIGTERM);
+  EXPECT_EQ(prom.wait(seconds(30)), 0) << prom.err();
+  node.signal(SIGTERM);
+  EXPECT_EQ(node.wait(seconds(60)), 0) << node.err();
 }

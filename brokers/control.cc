@@ -8,6 +8,8 @@
 #include <sstream>
 #include <zmq.hpp>
 
+#include "messages/envelope.h"
+
 namespace ctk::control {
 
 namespace {
@@ -186,6 +188,8 @@ void agent::loop() {
         hb.restarts = cur.restarts;
         hb.metrics_port = cur.metrics_port;
         hb.stored = std::move(cur.stored);
+        hb.node = cur.node;
+        hb.sent_ms = msg::utc_now_ms();
         hb.version = CTK_VERSION;
         prev = cur;
         prev_at = now;
@@ -244,6 +248,27 @@ std::map<std::string, std::int64_t> server::newest_stored() const {
 void server::on_sources(std::function<std::vector<source_status>()> f) {
   std::lock_guard lock(mu_);
   sources_ = std::move(f);
+}
+
+std::vector<node_status> server::nodes() const {
+  std::lock_guard lock(mu_);
+  const auto now = clock_type::now();
+  std::map<std::string, std::pair<node_status, clock_type::time_point>> by_node;
+  for (const auto& [id, e] : registry_) {
+    const std::string node = id.substr(0, id.find('/'));
+    auto& [st, at] = by_node[node];
+    st.node = node;
+    if (e.dead || e.hb.state == "stopped") continue;
+    ++st.instances;
+    if (st.instances > 1 && e.last <= at) continue;  // the latest heartbeat of the node speaks for it
+    at = e.last;
+    st.resources = e.hb.node;
+    st.clock_skew_ms = e.hb.sent_ms > 0 ? e.hb.sent_ms - e.received_ms : 0;
+    st.last_heartbeat_s = std::chrono::duration<double>(now - e.last).count();
+  }
+  std::vector<node_status> out;
+  for (auto& [n, v] : by_node) out.push_back(std::move(v.first));
+  return out;
 }
 
 std::vector<instance_status> server::instances() const {
@@ -308,6 +333,7 @@ void server::loop() {
     } else if (type == "status") {
       status_reply r;
       r.instances = instances();
+      r.nodes = nodes();
       std::function<std::vector<source_status>()> sources;
       {
         std::lock_guard lock(mu_);
@@ -369,6 +395,7 @@ void server::on_heartbeat(msg::json_decoder& dec, const std::string& from, std::
     spdlog::info("control: {} is back (pid {})", from, hb.pid);
   e.hb = std::move(hb);
   e.last = now;
+  e.received_ms = msg::utc_now_ms();
   e.dead = false;
 }
 

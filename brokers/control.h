@@ -43,6 +43,26 @@ struct source_mark {
   }
 };
 
+// The machine an actor runs on, as its heartbeats report it
+// (pipeline::node_meter): `status` shows one line per node.
+struct node_resources {
+  double cpu_pct = -1;  // -1: not measured yet
+  double load1 = 0;
+  std::int64_t mem_total_bytes = 0, mem_available_bytes = 0;
+  std::string disk_path;  // the working directory's filesystem
+  std::int64_t disk_total_bytes = 0, disk_free_bytes = 0;
+  static constexpr auto fields() {
+    using msg::field;
+    return std::tuple{field("cpu_pct", &node_resources::cpu_pct),
+                      field("load1", &node_resources::load1),
+                      field("mem_total_bytes", &node_resources::mem_total_bytes),
+                      field("mem_available_bytes", &node_resources::mem_available_bytes),
+                      field("disk_path", &node_resources::disk_path),
+                      field("disk_total_bytes", &node_resources::disk_total_bytes),
+                      field("disk_free_bytes", &node_resources::disk_free_bytes)};
+  }
+};
+
 // Actor → scheduler, every control.heartbeat.
 struct heartbeat {
   std::int64_t v = 1;
@@ -60,6 +80,8 @@ struct heartbeat {
   std::int64_t restarts = 0;  // restarts so far, as the supervisor (`node`, `up`) counted them
   std::int64_t metrics_port = 0;
   std::vector<source_mark> stored;  // sinks only
+  node_resources node;
+  std::int64_t sent_ms = 0;  // the sender's clock (ms since the epoch): skew between nodes
 
   static constexpr auto fields() {
     using msg::field;
@@ -77,7 +99,9 @@ struct heartbeat {
                       field("version", &heartbeat::version, false),
                       field("restarts", &heartbeat::restarts, false),
                       field("metrics_port", &heartbeat::metrics_port, false),
-                      field("stored", &heartbeat::stored, false)};
+                      field("stored", &heartbeat::stored, false),
+                      field("node", &heartbeat::node, false),
+                      field("sent_ms", &heartbeat::sent_ms, false)};
   }
 };
 
@@ -168,15 +192,32 @@ struct source_status {
   }
 };
 
+// One node as its instances' latest heartbeat describes it.
+struct node_status {
+  std::string node;
+  std::int64_t instances = 0;  // not dead
+  node_resources resources;
+  std::int64_t clock_skew_ms = 0;  // its clock minus the scheduler's, at the heartbeat (network delay included)
+  double last_heartbeat_s = 0;
+  static constexpr auto fields() {
+    using msg::field;
+    return std::tuple{field("node", &node_status::node), field("instances", &node_status::instances),
+                      field("resources", &node_status::resources), field("clock_skew_ms", &node_status::clock_skew_ms),
+                      field("last_heartbeat_s", &node_status::last_heartbeat_s)};
+  }
+};
+
 struct status_reply {
   std::int64_t v = 1;
   std::string type = "status";
   std::vector<instance_status> instances;
+  std::vector<node_status> nodes;
   std::vector<source_status> sources;
   static constexpr auto fields() {
     using msg::field;
     return std::tuple{field("v", &status_reply::v), field("type", &status_reply::type),
-                      field("instances", &status_reply::instances), field("sources", &status_reply::sources, false)};
+                      field("instances", &status_reply::instances), field("nodes", &status_reply::nodes, false),
+                      field("sources", &status_reply::sources, false)};
   }
 };
 
@@ -204,6 +245,7 @@ struct snapshot {
   std::int64_t restarts = 0;
   std::int64_t metrics_port = 0;
   std::vector<source_mark> stored;
+  node_resources node;
 };
 
 // The actor side: heartbeats out, commands in, on its own thread. Losing
@@ -234,6 +276,7 @@ class server {
   bool start(std::string& err);
   void stop();
   std::vector<instance_status> instances() const;
+  std::vector<node_status> nodes() const;
   // The newest stored record per source over every sink that ever
   // reported one (a sink's death does not make its records older).
   std::map<std::string, std::int64_t> newest_stored() const;
@@ -257,6 +300,7 @@ class server {
     std::chrono::steady_clock::time_point last;
     std::int64_t restarts = 0;
     bool dead = false;
+    std::int64_t received_ms = 0;  // the scheduler's clock when the heartbeat came
   };
   mutable std::mutex mu_;
   std::map<std::string, entry> registry_;

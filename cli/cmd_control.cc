@@ -12,6 +12,7 @@ namespace ctk::cli {
 namespace {
 
 void print_status(const control::status_reply& r);
+void print_nodes(const std::vector<control::node_status>& nodes);
 
 // Sends `request` to the scheduler and decodes its answer into `out`
 // (the text in `reply`); false, said on stderr after `what`, when it does
@@ -54,6 +55,27 @@ int run_status(const global_options& g, bool json, int timeout_ms) {
   return rc;
 }
 
+// One line per node, from its latest heartbeat.
+void print_nodes(const std::vector<control::node_status>& nodes) {
+  if (nodes.empty()) return;
+  const auto gib = [](std::int64_t b) { return static_cast<double>(b) / (1024.0 * 1024 * 1024); };
+  std::printf("\n%-10s %9s %6s %6s %17s %26s %9s\n", "NODE", "INSTANCES", "CPU", "LOAD1", "MEMORY USED", "DISK FREE",
+              "CLOCK");
+  for (const auto& n : nodes) {
+    const auto& res = n.resources;
+    char cpu[16] = "-", mem[32] = "-", disk[48] = "-";
+    if (res.cpu_pct >= 0) std::snprintf(cpu, sizeof cpu, "%.0f%%", res.cpu_pct);
+    if (res.mem_total_bytes > 0)
+      std::snprintf(mem, sizeof mem, "%.1f/%.1f GiB", gib(res.mem_total_bytes - res.mem_available_bytes),
+                    gib(res.mem_total_bytes));
+    if (res.disk_total_bytes > 0)
+      std::snprintf(disk, sizeof disk, "%.1f GiB (%.0f%%)", gib(res.disk_free_bytes),
+                    100.0 * static_cast<double>(res.disk_free_bytes) / static_cast<double>(res.disk_total_bytes));
+    std::printf("%-10s %9lld %6s %6.2f %17s %26s %+7lldms  %s\n", n.node.c_str(), static_cast<long long>(n.instances),
+                cpu, res.load1, mem, disk, static_cast<long long>(n.clock_skew_ms), res.disk_path.c_str());
+  }
+}
+
 void print_status(const control::status_reply& r) {
   std::printf("%-10s %-10s %-8s %8s %-9s %9s %9s %8s %10s %9s %7s\n", "NODE", "ACTOR", "INSTANCE", "PID", "STATE",
               "IN/s", "OUT/s", "LAG", "HEARTBEAT", "RESTARTS", "METRICS");
@@ -62,6 +84,7 @@ void print_status(const control::status_reply& r) {
                 i.instance.c_str(), static_cast<long long>(i.pid), i.state.c_str(), i.consumed_per_s, i.produced_per_s,
                 static_cast<long long>(i.lag), i.last_heartbeat_s, static_cast<long long>(i.restarts),
                 static_cast<long long>(i.metrics_port));
+  print_nodes(r.nodes);
   if (r.sources.empty()) return;
   // Freshness: the newest record in PostgreSQL per source, against its schedule.
   const auto secs = [](double s) {

@@ -4,10 +4,13 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 
 namespace ctk::pipeline {
 
@@ -53,6 +56,44 @@ std::uint64_t rss_bytes() {
     std::fclose(f);
   }
   return static_cast<std::uint64_t>(resident) * static_cast<std::uint64_t>(sysconf(_SC_PAGESIZE));
+}
+
+node_reading node_meter::read() {
+  node_reading r;
+  if (FILE* f = std::fopen("/proc/stat", "r")) {
+    unsigned long long v[8] = {};
+    if (std::fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6],
+                    &v[7]) == 8) {
+      const std::uint64_t idle = v[3] + v[4], total = v[0] + v[1] + v[2] + v[3] + v[4] + v[5] + v[6] + v[7];
+      const std::uint64_t busy = total - idle;
+      if (total_ != 0 && total > total_)
+        r.cpu_pct = 100.0 * static_cast<double>(busy - std::min(busy, busy_)) / static_cast<double>(total - total_);
+      busy_ = busy;
+      total_ = total;
+    }
+    std::fclose(f);
+  }
+  if (FILE* f = std::fopen("/proc/loadavg", "r")) {
+    if (std::fscanf(f, "%lf", &r.load1) != 1) r.load1 = 0;
+    std::fclose(f);
+  }
+  if (FILE* f = std::fopen("/proc/meminfo", "r")) {
+    char key[64];
+    long long kb = 0;
+    while (std::fscanf(f, "%63s %lld kB\n", key, &kb) == 2) {
+      if (std::strcmp(key, "MemTotal:") == 0) r.mem_total_bytes = kb * 1024;
+      if (std::strcmp(key, "MemAvailable:") == 0) r.mem_available_bytes = kb * 1024;
+    }
+    std::fclose(f);
+  }
+  char cwd[4096];
+  struct statvfs fs {};
+  if (::getcwd(cwd, sizeof cwd) && ::statvfs(cwd, &fs) == 0) {
+    r.disk_path = cwd;
+    r.disk_total_bytes = static_cast<std::int64_t>(fs.f_blocks) * static_cast<std::int64_t>(fs.f_frsize);
+    r.disk_free_bytes = static_cast<std::int64_t>(fs.f_bavail) * static_cast<std::int64_t>(fs.f_frsize);
+  }
+  return r;
 }
 
 int free_loopback_port() {

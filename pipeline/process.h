@@ -2,6 +2,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 #include <string>
 
 namespace ctk::pipeline {
@@ -20,6 +21,24 @@ void request_stop();
 
 // Resident set size of this process, in bytes (from /proc/self/statm).
 std::uint64_t rss_bytes();
+
+// The machine this process runs on, for heartbeats (`status` per node):
+// CPU busy since the previous read, load, memory, and the filesystem of the
+// working directory (where `up`, `node` and the units keep their data).
+struct node_reading {
+  double cpu_pct = -1;  // -1 at the first read: no interval yet
+  double load1 = 0;
+  std::int64_t mem_total_bytes = 0, mem_available_bytes = 0;
+  std::string disk_path;
+  std::int64_t disk_total_bytes = 0, disk_free_bytes = 0;
+};
+class node_meter {
+ public:
+  node_reading read();
+
+ private:
+  std::uint64_t busy_ = 0, total_ = 0;  // /proc/stat jiffies at the previous read
+};
 
 // A TCP port on 127.0.0.1 that was free a moment ago (bind to port 0).
 int free_loopback_port();

@@ -27,6 +27,7 @@
 #include "config/settings.h"
 #include "pipeline/actor.h"
 #include "pipeline/metrics.h"
+#include "pipeline/process.h"
 
 namespace ctk::pipeline {
 
@@ -174,6 +175,7 @@ class runner final : kafka::rebalance_listener, public emitter {
   std::atomic<bool> pause_requested_{false};
   const std::atomic<bool>* stop_ = nullptr;
   std::unique_ptr<control::agent> agent_;
+  node_meter node_meter_;  // read on the agent's thread only
   std::chrono::steady_clock::time_point started_;
 };
 

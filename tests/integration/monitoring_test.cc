@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include <csignal>
+#include <cstdlib>
 #include <fstream>
 #include <regex>
 #include <set>
@@ -130,8 +131,24 @@ TEST(monitoring, a_failing_source_goes_late_then_stale_and_fresh_again_when_it_r
   // Where each instance's /metrics answers is in status too.
   const auto ports = metrics_ports(up.out());
   EXPECT_NE(stale.find("\"metrics_port\":" + std::to_string(ports.at("db-sink")) + "}"), std::string::npos) << stale;
+  // Per node, from the heartbeats: here one node, `local`, with every instance.
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  ASSERT_FALSE(parser.parse(stale).get(doc)) << stale;
+  auto nodes = doc["nodes"].get_array();
+  ASSERT_EQ(nodes.size(), 1u) << stale;
+  auto local = nodes.at(0);
+  EXPECT_EQ(std::string_view(local["node"]), "local");
+  EXPECT_EQ(int64_t(local["instances"]), 7);
+  EXPECT_EQ(std::string_view(local["resources"]["disk_path"]), dir) << "up's folder: where its data is";
+  std::string mem;
+  run("awk '/^MemTotal:/ {print $2}' /proc/meminfo", &mem);  // kB
+  EXPECT_EQ(int64_t(local["resources"]["mem_total_bytes"]), std::stoll(mem) * 1024);
+  EXPECT_GT(int64_t(local["resources"]["disk_free_bytes"]), 0);
+  EXPECT_LT(std::abs(int64_t(local["clock_skew_ms"])), 1000) << "one machine, one clock";
   std::string table;
   run(cli + " status 2>/dev/null", &table);
+  EXPECT_TRUE(std::regex_search(table, std::regex("\nlocal +7 +[0-9]+% +[0-9.]+ +[0-9.]+/[0-9.]+ GiB"))) << table;
   EXPECT_TRUE(std::regex_search(table, std::regex("\nupbit +stale +[0-9.]+s +4\\.0s +10\\.0s +failed "))) << table;
 
   // Every actor's endpoint passes promtool; the scheduler's says stale too.

@@ -228,6 +228,11 @@ bool committed_offsets(const properties& props, const std::string& group, std::v
 // the caller must skip older messages itself.
 bool offsets_for_time(const properties& props, const topic_info& t, std::int64_t since_ms,
                       std::vector<topic_partition>& out, std::string& err);
+// One configuration value of a topic (DescribeConfigs: "cleanup.policy" →
+// "compact"). False with `err` when the broker cannot say (the embedded
+// broker has no DescribeConfigs).
+bool topic_config(const properties& props, const std::string& topic, const std::string& key, std::string& value,
+                  std::string& err);
 // CreateTopics through the admin API (real Kafka; the embedded broker has no CreateTopics).
 bool create_topics(const properties& props, const std::vector<std::pair<std::string, int>>& topics, int replication,
                    std::string& err);

@@ -201,6 +201,50 @@ bool list_topics(const properties& props, const std::string& only, std::vector<t
   return rk && list_topics(rk.get(), only, out, err, timeout_ms);
 }
 
+bool topic_config(const properties& props, const std::string& topic, const std::string& key, std::string& value,
+                  std::string& err) {
+  handle_ptr owned = make_handle(RD_KAFKA_PRODUCER, props, err);
+  if (!owned) return false;
+  rd_kafka_t* rk = owned.get();
+  char buf[512];
+  rd_kafka_ConfigResource_t* res = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topic.c_str());
+  rd_kafka_queue_t* q = rd_kafka_queue_new(rk);
+  rd_kafka_AdminOptions_t* opts = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS);
+  rd_kafka_AdminOptions_set_request_timeout(opts, 5000, buf, sizeof buf);
+  rd_kafka_DescribeConfigs(rk, &res, 1, opts, q);
+  rd_kafka_AdminOptions_destroy(opts);
+  rd_kafka_event_t* ev = rd_kafka_queue_poll(q, 10000);
+  bool found = false;
+  if (!ev) {
+    err = "DescribeConfigs: no answer within 10 s";
+  } else if (rd_kafka_event_error(ev)) {
+    err = std::string("DescribeConfigs: ") + rd_kafka_event_error_string(ev);
+  } else {
+    std::size_t n = 0;
+    const rd_kafka_ConfigResource_t** rs =
+        rd_kafka_DescribeConfigs_result_resources(rd_kafka_event_DescribeConfigs_result(ev), &n);
+    for (std::size_t i = 0; i < n && !found; ++i) {
+      if (rd_kafka_ConfigResource_error(rs[i])) {
+        err = std::string("DescribeConfigs: ") + rd_kafka_ConfigResource_error_string(rs[i]);
+        continue;
+      }
+      std::size_t m = 0;
+      const rd_kafka_ConfigEntry_t** entries = rd_kafka_ConfigResource_configs(rs[i], &m);
+      for (std::size_t j = 0; j < m; ++j)
+        if (key == rd_kafka_ConfigEntry_name(entries[j])) {
+          const char* v = rd_kafka_ConfigEntry_value(entries[j]);
+          value = v ? v : "";
+          found = true;
+        }
+    }
+    if (!found && err.empty()) err = "DescribeConfigs: " + topic + " has no " + key;
+  }
+  if (ev) rd_kafka_event_destroy(ev);
+  rd_kafka_ConfigResource_destroy(res);
+  rd_kafka_queue_destroy(q);
+  return found;
+}
+
 bool create_topics(const properties& props, const std::vector<std::pair<std::string, int>>& topics, int replication,
                    std::string& err) {
   handle_ptr owned = make_handle(RD_KAFKA_PRODUCER, props, err);

@@ -72,7 +72,8 @@ void add_node_command(CLI::App& app, global_options& g, int& rc) {
       return;
     }
     if (!c.cluster.crawler.replay.empty()) ::setenv("CTK_CRAWLER__REPLAY", c.cluster.crawler.replay.c_str(), 1);
-    pipeline::supervisor sup(child_argv(g, g.bootstrap, *name), c.cluster.metrics.base_port);
+    pipeline::supervisor sup(child_argv(g, g.bootstrap, *name), c.cluster.metrics.base_port,
+                             c.cluster.runtime.watchdog.value());
     for (const auto& p : node_instances(*node)) sup.add(p.actor, p.instance);
     std::cout << "node " << *name << " (" << node->role << ", " << node->host << ")\n"
               << "  broker     " << (g.bootstrap.empty() ? c.cluster.kafka.bootstrap : g.bootstrap) << "\n"

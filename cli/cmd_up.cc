@@ -210,7 +210,8 @@ void add_up_command(CLI::App& app, global_options& g, int& rc) {
     ::setenv("CTK_POSTGRES__DSN", c.cluster.postgres.dsn.c_str(), 1);
     ::setenv("CTK_HDFS__URL", c.cluster.hdfs.url.c_str(), 1);
     if (!c.cluster.crawler.replay.empty()) ::setenv("CTK_CRAWLER__REPLAY", c.cluster.crawler.replay.c_str(), 1);
-    pipeline::supervisor sup(child_argv(g, b->bootstrap(), "local"), c.cluster.metrics.base_port);
+    pipeline::supervisor sup(child_argv(g, b->bootstrap(), "local"), c.cluster.metrics.base_port,
+                             c.cluster.runtime.watchdog.value());
     const std::string missing = add_children(sup, counts, c);
     c.cluster.kafka.bootstrap = b->bootstrap();  // the dashboard's crawl action publishes here
     std::string dashboard;

@@ -83,8 +83,13 @@ std::string resolve_topic(const cfg::loaded_config& c, const std::string& name) 
 
 pipeline::supervisor::argv_fn child_argv(const global_options& g, const std::string& bootstrap,
                                          const std::string& node) {
-  return [g, bootstrap, node](const pipeline::supervisor::child& c) {
-    std::vector<std::string> args{"/proc/self/exe", "--config", g.config_dir};
+  // The binary by its own path, so that ps and top name the children
+  // `cointicker` (exec'ing /proc/self/exe names them `exe`).
+  std::error_code ec;
+  std::string self = std::filesystem::read_symlink("/proc/self/exe", ec).string();
+  if (ec || !std::filesystem::exists(self)) self = "/proc/self/exe";  // replaced on disk meanwhile
+  return [g, bootstrap, node, self](const pipeline::supervisor::child& c) {
+    std::vector<std::string> args{self, "--config", g.config_dir};
     if (!bootstrap.empty()) args.insert(args.end(), {"--bootstrap", bootstrap});
     if (!g.log_level.empty()) args.insert(args.end(), {"--log-level", g.log_level});
     args.insert(args.end(), {"run", c.actor, "--node", node, "--instance", std::to_string(c.instance), "--restarts",

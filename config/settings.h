@@ -232,6 +232,7 @@ struct runtime_settings {
   duration delivery_timeout = "30s";
   int max_inflight_batches = 16;
   std::string log_level = "info";
+  duration watchdog = "5m";
 
   static constexpr auto settings() {
     return std::tuple{
@@ -243,7 +244,10 @@ struct runtime_settings {
                 "how long produced output may take to be acknowledged before the batch is redone"),
         setting("max_inflight_batches", &runtime_settings::max_inflight_batches,
                 "batches handled ahead while earlier output awaits acknowledgement (1 = strictly sequential)"),
-        setting("log_level", &runtime_settings::log_level, "trace | debug | info | warn | error")};
+        setting("log_level", &runtime_settings::log_level, "trace | debug | info | warn | error"),
+        setting("watchdog", &runtime_settings::watchdog,
+                "`node` and `up` kill and restart an actor whose loop has not come round for this long (a crawl "
+                "inside one loop may take minutes); 0: never")};
   }
   static constexpr auto renamed() {
     return std::tuple{cfg::renamed("batch_max_ms", "batch_max_wait", &runtime_settings::batch_max_wait, 1),

@@ -22,7 +22,7 @@ packages=(
   libcli11-dev libxxhash-dev libcpp-httplib-dev libxml2-dev libavro-dev
   libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev
   kcat postgresql procps clang-format git tzdata help2man bash-completion prometheus
-  systemd rsync openssh-client curl
+  systemd libsystemd-dev rsync openssh-client curl
   chromium fonts-nanum wrk
 )
 

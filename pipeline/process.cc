@@ -1,6 +1,7 @@
 #include "pipeline/process.h"
 
 #include <netinet/in.h>
+#include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
@@ -10,6 +11,7 @@
 #include <algorithm>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 namespace ctk::pipeline {
@@ -22,15 +24,41 @@ void on_signal(int) {
   if (g_signals.fetch_add(1) >= 1) _exit(130);  // second Ctrl-C: give up draining
   g_stop.store(true);
 }
+
+// `<N>` before a line: its syslog priority, which journald reads from a
+// service's stderr (SyslogLevelPrefix=, on by default).
+class syslog_priority final : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg& m, const std::tm&, spdlog::memory_buf_t& dest) override {
+    static constexpr const char* prefix[] = {"<7>", "<7>", "<6>", "<4>", "<3>", "<2>", "<6>"};
+    const auto i = static_cast<std::size_t>(m.level);
+    const std::string_view p = prefix[i < 7 ? i : 6];
+    dest.append(p.data(), p.data() + p.size());
+  }
+  std::unique_ptr<custom_flag_formatter> clone() const override { return std::make_unique<syslog_priority>(); }
+};
+
+// Under journald (JOURNAL_STREAM set: stderr is a journal stream) a line
+// gets its priority and no time of its own (the journal stamps it);
+// elsewhere, a timestamp and the level.
+std::unique_ptr<spdlog::formatter> line_format(const std::string& tag) {
+  auto f = std::make_unique<spdlog::pattern_formatter>();
+  if (const char* j = std::getenv("JOURNAL_STREAM"); j && *j) {
+    f->add_flag<syslog_priority>('*').set_pattern("%*[" + tag + "] %v");
+  } else {
+    f->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%-5l%$ [" + tag + "] %v");
+  }
+  return f;
+}
 }  // namespace
 
 void init_logging(const std::string& tag, const std::string& level) {
   auto logger = spdlog::stderr_color_mt("main");
-  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%-5l%$ [" + tag + "] %v");
+  logger->set_formatter(line_format(tag));
   logger->set_level(spdlog::level::from_str(level));
   spdlog::set_default_logger(logger);
   auto kafka = spdlog::stderr_color_mt("kafka");
-  kafka->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%-5l%$ [" + tag + " kafka] %v");
+  kafka->set_formatter(line_format(tag + " kafka"));
   kafka->set_level(spdlog::level::from_str(level));
   spdlog::flush_on(spdlog::level::info);
 }

@@ -1,6 +1,7 @@
 #include "pipeline/runner.h"
 
 #include <spdlog/spdlog.h>
+#include <systemd/sd-daemon.h>
 #include <xxhash.h>
 
 #include <algorithm>
@@ -168,9 +169,13 @@ int runner::run(const std::atomic<bool>& stop) {
                rc_.names.group(actor_.name()), rc_.metrics_bind, server_->port());
   stop_ = &stop;
   start_control();
+  std::uint64_t usec = 0;
+  if (sd_watchdog_enabled(0, &usec) > 0) watchdog_every_ = std::chrono::microseconds(usec / 2);
+  sd_notifyf(0, "READY=1\nSTATUS=%s consuming, metrics on port %d", actor_.name().c_str(), server_->port());
 
   const std::size_t depth = static_cast<std::size_t>(rc_.runtime.max_inflight_batches);
   while (!stop.load()) {
+    ping_watchdog();
     apply_control();
     {
       phase_timer t(us_poll_);
@@ -208,6 +213,7 @@ int runner::run(const std::atomic<bool>& stop) {
     update_lag();
     check_brokers();
   }
+  sd_notify(0, "STOPPING=1");
   spdlog::info("stopping: committing finished work and leaving the group");
   if (flush_actor(nullptr, true) && !inflight_.empty()) inflight_.back().sealed = true;
   settle(true);
@@ -221,6 +227,14 @@ int runner::run(const std::atomic<bool>& stop) {
       consumed_.load(), transport_->acked(), dead_lettered_.load(), secs(us_poll_), secs(us_handle_),
       secs(us_delivery_), secs(us_flush_), secs(us_commit_));
   return 0;
+}
+
+void runner::ping_watchdog() {
+  if (watchdog_every_.count() == 0) return;
+  const auto now = clock::now();
+  if (now < next_ping_) return;
+  sd_notify(0, "WATCHDOG=1");
+  next_ping_ = now + watchdog_every_;
 }
 
 void runner::collect_batch(const std::atomic<bool>& stop) {
@@ -328,6 +342,7 @@ void runner::backoff(int attempt, const std::atomic<bool>& stop) {
   transport_->pause(transport_->assignment());
   std::vector<kafka::polled> got;
   while (clock::now() < deadline && !stop.load()) {
+    ping_watchdog();  // waiting out a failing store is alive, not hung
     got.clear();
     transport_->poll_batch(50, 1, got);
     for (auto& m : got)

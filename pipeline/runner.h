@@ -174,6 +174,12 @@ class runner final : kafka::rebalance_listener, public emitter {
   std::chrono::steady_clock::time_point next_probe_{};
   std::atomic<bool> pause_requested_{false};
   const std::atomic<bool>* stop_ = nullptr;
+  // systemd's notify protocol (sd_notify): READY=1 once consuming,
+  // WATCHDOG=1 from the loop every half of WATCHDOG_USEC (systemd's
+  // WatchdogSec, or the supervisor's runtime.watchdog).
+  void ping_watchdog();
+  std::chrono::microseconds watchdog_every_{0};
+  std::chrono::steady_clock::time_point next_ping_{};
   std::unique_ptr<control::agent> agent_;
   node_meter node_meter_;  // read on the agent's thread only
   std::chrono::steady_clock::time_point started_;

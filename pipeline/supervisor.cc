@@ -3,11 +3,15 @@
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
+#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstddef>
 #include <cstring>
 #include <thread>
 
@@ -15,18 +19,86 @@
 
 namespace ctk::pipeline {
 
+supervisor::supervisor(argv_fn argv, int metrics_base_port, std::chrono::milliseconds watchdog)
+    : argv_(std::move(argv)), base_port_(metrics_base_port), watchdog_(watchdog) {
+  // The children's environment, made here: after fork only exec is safe.
+  for (char** e = environ; *e; ++e) {
+    const std::string_view v(*e);
+    if (!v.starts_with("NOTIFY_SOCKET=") && !v.starts_with("WATCHDOG_USEC=") && !v.starts_with("WATCHDOG_PID="))
+      child_env_.emplace_back(v);
+  }
+  if (watchdog_.count() <= 0) return;
+  // An abstract unix socket (no file to clean up), with the sender's pid on each message.
+  const std::string name = "cointicker-supervisor-" + std::to_string(::getpid());
+  notify_fd_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  sockaddr_un sa{};
+  sa.sun_family = AF_UNIX;
+  std::memcpy(sa.sun_path + 1, name.data(), name.size());
+  int on = 1;
+  if (notify_fd_ < 0 || ::setsockopt(notify_fd_, SOL_SOCKET, SO_PASSCRED, &on, sizeof on) != 0 ||
+      ::bind(notify_fd_, reinterpret_cast<sockaddr*>(&sa),
+             static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size())) != 0) {
+    spdlog::warn("supervisor: no watchdog socket ({}); hung children are not detected", std::strerror(errno));
+    if (notify_fd_ >= 0) ::close(notify_fd_);
+    notify_fd_ = -1;
+    return;
+  }
+  child_env_.push_back("NOTIFY_SOCKET=@" + name);
+  child_env_.push_back("WATCHDOG_USEC=" + std::to_string(watchdog_.count() * 1000));
+}
+
+void supervisor::read_pings() {
+  if (notify_fd_ < 0) return;
+  char buf[512];
+  alignas(cmsghdr) char ctl[CMSG_SPACE(sizeof(ucred))];
+  for (;;) {
+    iovec iov{buf, sizeof buf - 1};
+    msghdr m{};
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    m.msg_control = ctl;
+    m.msg_controllen = sizeof ctl;
+    const ssize_t n = ::recvmsg(notify_fd_, &m, MSG_DONTWAIT);
+    if (n < 0) return;
+    const cmsghdr* c = CMSG_FIRSTHDR(&m);
+    if (!c || c->cmsg_type != SCM_CREDENTIALS) continue;
+    ucred cred{};
+    std::memcpy(&cred, CMSG_DATA(c), sizeof cred);
+    const std::string_view text(buf, static_cast<std::size_t>(n));
+    if (text.find("WATCHDOG=1") == std::string_view::npos && text.find("READY=1") == std::string_view::npos) continue;
+    for (auto& k : children_)
+      if (k.pid == cred.pid) k.last_ping = std::chrono::steady_clock::now();
+  }
+}
+
+// A child whose loop has not come round for the watchdog's time is stuck
+// (a deadlock, a call that never returns): SIGKILL, and tick() restarts it.
+void supervisor::kill_silent(std::chrono::steady_clock::time_point now) {
+  if (notify_fd_ < 0) return;
+  for (auto& c : children_) {
+    if (c.pid <= 0 || now - std::max(c.started, c.last_ping) <= watchdog_) continue;
+    spdlog::error("{} (pid {}) sent no watchdog ping for {} s: its loop is stuck; killing it", c.label(), c.pid,
+                  std::chrono::duration_cast<std::chrono::seconds>(watchdog_).count());
+    ::kill(c.pid, SIGKILL);
+    c.last_ping = now;  // once: it is reaped and restarted by tick()
+  }
+}
+
 pid_t supervisor::spawn(const child& c) {
   std::vector<std::string> args = argv_(c);
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
+  std::vector<char*> envp;
+  for (auto& e : child_env_) envp.push_back(e.data());
+  envp.push_back(nullptr);
   const pid_t parent = ::getpid();
   const pid_t pid = ::fork();
   if (pid == 0) {
     ::setpgid(0, 0);                        // a terminal's Ctrl-C reaches the parent only; it drains the children
     ::prctl(PR_SET_PDEATHSIG, SIGTERM);     // the parent SIGKILLed: the child drains itself
     if (::getppid() != parent) ::_exit(1);  // the parent died before prctl
-    ::execv(argv[0], argv.data());
+    ::execve(argv[0], argv.data(), envp.data());
     ::_exit(127);
   }
   if (pid < 0) spdlog::error("{}: fork failed: {}", c.label(), std::strerror(errno));
@@ -34,6 +106,7 @@ pid_t supervisor::spawn(const child& c) {
 }
 
 supervisor::~supervisor() {
+  if (notify_fd_ >= 0) ::close(notify_fd_);
   for (auto& c : children_)
     if (c.pid > 0) {
       ::kill(c.pid, SIGKILL);
@@ -51,7 +124,9 @@ void supervisor::add(const std::string& actor, int instance) {
 }
 
 void supervisor::tick() {
+  read_pings();
   const auto now = std::chrono::steady_clock::now();
+  kill_silent(now);
   for (auto& c : children_) {
     int st = 0;
     if (c.pid > 0 && ::waitpid(c.pid, &st, WNOHANG) == c.pid) {
@@ -81,10 +156,19 @@ void supervisor::tick() {
 }
 
 void supervisor::run(const std::atomic<bool>& stop) {
+  std::uint64_t usec = 0;
+  const bool watched = sd_watchdog_enabled(0, &usec) > 0;
+  sd_notifyf(0, "READY=1\nSTATUS=supervising %zu actor processes", children_.size());
+  auto next_ping = std::chrono::steady_clock::now();
   while (!stop.load()) {
     tick();
+    if (watched && std::chrono::steady_clock::now() >= next_ping) {
+      sd_notify(0, "WATCHDOG=1");
+      next_ping = std::chrono::steady_clock::now() + std::chrono::microseconds(usec / 2);
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
+  sd_notify(0, "STOPPING=1");
 }
 
 void supervisor::drain(std::chrono::seconds grace) {

@@ -36,12 +36,18 @@ class supervisor {
     int metrics_port = 0;  // kept across restarts, so a scraper finds the restarted child
     int crash_streak = 0;  // crashes since the child last stayed up a minute; sets the backoff
     std::chrono::steady_clock::time_point started{}, restart_at{};
+    std::chrono::steady_clock::time_point last_ping{};  // its last WATCHDOG=1 (or READY=1)
     std::string label() const { return actor + (instance ? "/" + std::to_string(instance) : ""); }
   };
 
   // metrics_base_port: children get base, base+1, … in the order they are
   // added; 0: each gets a port that is free when it is added.
-  supervisor(argv_fn argv, int metrics_base_port) : argv_(std::move(argv)), base_port_(metrics_base_port) {}
+  // watchdog: each child gets the supervisor's own notify socket
+  // (NOTIFY_SOCKET, WATCHDOG_USEC: systemd's protocol, which the runner
+  // speaks); one that sends no WATCHDOG=1 for this long is killed and
+  // restarted like a crash. 0: off. The supervisor itself pings systemd
+  // from run() when systemd watches it (Type=notify, WatchdogSec=).
+  supervisor(argv_fn argv, int metrics_base_port, std::chrono::milliseconds watchdog = {});
   ~supervisor();  // kills (SIGKILL) and reaps children still running
   supervisor(const supervisor&) = delete;
   supervisor& operator=(const supervisor&) = delete;
@@ -63,9 +69,14 @@ class supervisor {
 
  private:
   pid_t spawn(const child& c);
+  void read_pings();
+  void kill_silent(std::chrono::steady_clock::time_point now);
   argv_fn argv_;
   int base_port_ = 0;
   std::vector<child> children_;
+  std::chrono::milliseconds watchdog_{0};
+  int notify_fd_ = -1;
+  std::vector<std::string> child_env_;  // our environment with the children's NOTIFY_SOCKET and WATCHDOG_USEC
 };
 
 }  // namespace ctk::pipeline

@@ -1,4 +1,5 @@
-// deploy/: the systemd units pass `systemd-analyze verify`, and
+// deploy/: the systemd units pass `systemd-analyze verify` and rate under 4
+// in `systemd-analyze security`, and
 // cluster-deploy.sh prints the right actions for the shipped four-node
 // cluster.yaml in a dry run, reports unreachable nodes (real ssh, a closed
 // port) without stopping at the first, and refuses a config that does not load.
@@ -42,6 +43,15 @@ TEST(deploy, the_systemd_units_pass_systemd_analyze_verify) {
                      &out);
   EXPECT_EQ(rc, 0) << out;
   EXPECT_EQ(out, "") << "systemd-analyze printed warnings";
+  // Hardened: each unit's exposure under 4 ("OK"), offline (no systemd needed).
+  for (const char* unit :
+       {"cointicker-node@worker1.service", "cointicker-actor@validator.service", "cointicker-serve.service"}) {
+    EXPECT_EQ(run("cd " + dir + " && systemd-analyze security --offline=true --threshold=39 ./" + unit + " 2>&1", &out),
+              0)
+        << unit << "\n"
+        << out;
+    EXPECT_TRUE(std::regex_search(out, std::regex("Overall exposure level for [^:]+: [0-3]\\.[0-9] "))) << out;
+  }
   // And it would catch a broken unit: the check is not vacuous.
   std::ofstream(dir + "/cointicker-node@.service", std::ios::app) << "[Service]\nRestart=sometimes\n";
   run("cd " + dir + " && systemd-analyze verify --man=no ./cointicker-node@worker1.service 2>&1", &out);

@@ -171,6 +171,18 @@ TEST(monitoring, a_failing_source_goes_late_then_stale_and_fresh_again_when_it_r
   auto r2 = replay(dir + "/r2");
   ASSERT_TRUE(wait_until([&] { return source_state(status(), "upbit") == "fresh"; }, seconds(60)))
       << status() << up.err();
+  // doctor on this healthy `up`: every check passes (the source is fresh again).
+  std::string doctor_out;
+  const auto d = up.out().find("postgres   ") + 11;
+  const auto b0 = up.out().find("broker     ") + 11;
+  EXPECT_EQ(run("CTK_KAFKA__BOOTSTRAP=" + up.out().substr(b0, up.out().find(' ', b0) - b0) + " CTK_POSTGRES__DSN='" +
+                    up.out().substr(d, up.out().find("  (", d) - d) + "' CTK_HDFS__URL=file://" + dir + "/var/hdfs " +
+                    cli + " doctor 2>&1",
+                &doctor_out),
+            0)
+      << doctor_out;
+  EXPECT_NE(doctor_out.find("every check passed"), std::string::npos) << doctor_out;
+  EXPECT_NE(doctor_out.find("ok   scheduler"), std::string::npos) << doctor_out;
   const std::string log = up.err();
   const auto stale_at = log.find("freshness: upbit late -> stale");
   EXPECT_NE(log.find("-> late", log.find("freshness: upbit fresh")), std::string::npos) << log;
@@ -182,6 +194,7 @@ TEST(monitoring, a_failing_source_goes_late_then_stale_and_fresh_again_when_it_r
 
 // A metrics port already served is not shared: the second process falls
 // back to a free port and says so (status shows each one's port: above).
+// The second runs as under systemd: its lines carry journald priorities.
 TEST(monitoring, a_second_process_asked_for_a_taken_metrics_port_does_not_share_it) {
   broker b;
   const std::string dir = temp_dir();
@@ -192,13 +205,19 @@ TEST(monitoring, a_second_process_asked_for_a_taken_metrics_port_does_not_share_
         std::vector<std::string>{binary_dir() + "/cointicker", "--config", std::string(CTK_SOURCE_DIR) + "/config",
                                  "--bootstrap", b.bootstrap(), "run", "validator", "--node", "n", "--instance",
                                  instance, "--metrics-port", std::to_string(port)},
-        dir + "/v" + instance + ".out", dir + "/v" + instance + ".err"));
+        dir + "/v" + instance + ".out", dir + "/v" + instance + ".err",
+        // The second as under systemd: its stderr a journal stream.
+        instance[0] == '1' ? std::map<std::string, std::string>{{"JOURNAL_STREAM", "8:12345"}}
+                           : std::map<std::string, std::string>{}));
     ASSERT_TRUE(
         wait_until([&] { return v.back()->err().find("metrics on http://") != std::string::npos; }, seconds(30)))
         << v.back()->err();
   }
-  EXPECT_NE(v[1]->err().find("cannot bind metrics endpoint 127.0.0.1:" + std::to_string(port)), std::string::npos)
-      << v[1]->err();
+  EXPECT_NE(
+      v[1]->err().find("<4>[n/validator/1] metrics: cannot bind metrics endpoint 127.0.0.1:" + std::to_string(port)),
+      std::string::npos)
+      << "a warning at journald's priority 4, with no time of its own: " << v[1]->err();
+  EXPECT_NE(v[1]->err().find("<6>[n/validator/1] "), std::string::npos) << v[1]->err();
   EXPECT_EQ(v[1]->err().find("metrics on http://127.0.0.1:" + std::to_string(port) + "/"), std::string::npos)
       << v[1]->err();
   // Twelve scrapes of the port: every one answered by the first process.
@@ -260,6 +279,17 @@ TEST(monitoring, prometheus_on_the_generated_config_scrapes_each_instance_once_a
   ASSERT_TRUE(wait_until([&] { return node.out().find("drains every actor") != std::string::npos || !node.running(); },
                          seconds(30)))
       << node.err();
+  // The children are named cointicker in ps, not exe.
+  static const std::regex child_pid(R"(\n  [a-z/0-9-]+ +pid ([0-9]+) )");
+  const std::string banner = node.out();
+  int children = 0;
+  for (auto it = std::sregex_iterator(banner.begin(), banner.end(), child_pid); it != std::sregex_iterator(); ++it) {
+    std::string comm;
+    run("ps -o comm= -p " + (*it)[1].str(), &comm);
+    EXPECT_EQ(comm, "cointicker\n") << banner;
+    ++children;
+  }
+  EXPECT_EQ(children, 4) << banner;
   std::string config;
   ASSERT_EQ(run(binary_dir() + "/cointicker --config " + dir +
                     "/config config prometheus --scrape-interval 1s --node-exporter-port 0 > " + dir + "/prom.yml",
@@ -295,4 +325,80 @@ TEST(monitoring, prometheus_on_the_generated_config_scrapes_each_instance_once_a
   EXPECT_EQ(prom.wait(seconds(30)), 0) << prom.err();
   node.signal(SIGTERM);
   EXPECT_EQ(node.wait(seconds(60)), 0) << node.err();
+}
+
+// `node` watches its children with systemd's watchdog protocol: each child
+// pings the supervisor's socket from its loop. A child frozen by SIGSTOP
+// stops pinging; after runtime.watchdog (2 s here) it is killed and
+// restarted, while the others run on.
+TEST(monitoring, node_kills_and_restarts_a_child_whose_loop_stops_pinging) {
+  broker b;
+  const std::string dir = temp_dir();
+  run("cp -r " + std::string(CTK_SOURCE_DIR) + "/config " + dir + "/config");
+  write(dir + "/config/cluster.yaml",
+        "nodes:\n  - {name: n1, host: 127.0.0.1, role: worker, actors: {validator: 1, dedup: 1}}\n"
+        "kafka: {bootstrap: '" +
+            b.bootstrap() + "'}\nruntime: {watchdog: 2s}\n");
+  auto env = free_control_ports();
+  child node({binary_dir() + "/cointicker", "--config", dir + "/config", "node", "n1"}, dir + "/node.out",
+             dir + "/node.err", env);
+  ASSERT_TRUE(wait_until([&] { return node.out().find("drains every actor") != std::string::npos || !node.running(); },
+                         seconds(30)))
+      << node.err();
+  static const std::regex dedup_pid(R"(\n  dedup +pid ([0-9]+) )");
+  std::smatch m;
+  const std::string banner = node.out();
+  ASSERT_TRUE(std::regex_search(banner, m, dedup_pid)) << banner;
+  const pid_t frozen = std::stoi(m[1]);
+  // Pinging first: the child's loop runs (its READY=1 and WATCHDOG=1 reach the supervisor).
+  ASSERT_TRUE(wait_until([&] { return node.err().find("[n1/dedup/0] assigned") != std::string::npos; }, seconds(30)))
+      << node.err();
+  ASSERT_EQ(::kill(frozen, SIGSTOP), 0);
+  ASSERT_TRUE(wait_until([&] { return node.err().find("dedup restarted (pid") != std::string::npos; }, seconds(30)))
+      << node.err();
+  const std::string log = node.err();
+  EXPECT_NE(log.find("dedup (pid " + std::to_string(frozen) + ") sent no watchdog ping for 2 s: its loop is stuck"),
+            std::string::npos)
+      << log;
+  EXPECT_EQ(log.find("validator (pid"), std::string::npos) << "the validator kept pinging: " << log;
+  EXPECT_NE(::kill(frozen, 0), 0) << "the frozen process is gone";
+  node.signal(SIGTERM);
+  EXPECT_EQ(node.wait(seconds(60)), 0) << node.err();
+}
+
+// `doctor` where nothing is right: no broker, PostgreSQL down, an HDFS
+// folder that cannot be written, no scheduler. Each is a FAIL line with
+// its fix, exit 1, and the password in the DSN is never printed.
+TEST(monitoring, doctor_reports_each_failure_with_its_fix_and_exits_1) {
+  const std::string dir = temp_dir();
+  const std::map<std::string, std::string> env{
+      {"CTK_KAFKA__BOOTSTRAP", "127.0.0.1:" + std::to_string(free_port())},
+      {"CTK_POSTGRES__DSN", "host=127.0.0.1 port=" + std::to_string(free_port()) + " user=ctk password=hunter2"},
+      {"CTK_HDFS__URL", "file:///etc/hostname/hdfs"},  // under a file: no folder can be made
+      {"CTK_CONTROL__ROUTER", "tcp://127.0.0.1:" + std::to_string(free_port())}};
+  std::string cmd = cointicker() + " doctor";
+  for (const auto& [k, v] : env) cmd = k + "='" + v + "' " + cmd;
+  std::string out;
+  EXPECT_EQ(run(cmd + " 2>&1", &out), 1) << out;
+  for (const char* check : {"broker", "postgres", "hdfs", "scheduler"}) {
+    const auto at = out.find(std::string("FAIL ") + check + " ");
+    ASSERT_NE(at, std::string::npos) << check << "\n" << out;
+    const auto next = out.find('\n', at);
+    EXPECT_EQ(out.substr(next + 1, 5), "     ") << check << " has a fix line\n" << out;
+    EXPECT_NE(out.find("fix: ", next), std::string::npos) << out;
+  }
+  EXPECT_EQ(out.find("hunter2"), std::string::npos) << "a secret in the output: " << out;
+  EXPECT_EQ(run(cmd + " --json", &out), 1);
+  EXPECT_NE(out.find(R"({"name":"broker","ok":false,)"), std::string::npos) << out;
+
+  // A broker with none of the pipeline's topics (another prefix): each one missing, with its fix.
+  broker b;
+  std::string topics;
+  EXPECT_EQ(
+      run("CTK_KAFKA__PREFIX=zz. CTK_KAFKA__BOOTSTRAP=" + b.bootstrap() + " " + cointicker() + " doctor 2>&1", &topics),
+      1);
+  EXPECT_NE(topics.find("ok   broker"), std::string::npos) << topics;
+  EXPECT_TRUE(
+      std::regex_search(topics, std::regex("FAIL topic zz\\.raw +missing\n +fix: `cointicker topics --create`")))
+      << topics;
 }

@@ -3,8 +3,12 @@
 // data. A relay actor (tests/support/relay_actor.cc) copies test.in to test.out.
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 
 #include <csignal>
+#include <cstring>
 #include <set>
 #include <thread>
 
@@ -220,4 +224,49 @@ TEST(runner_faults, output_the_producer_rejects_dead_letters_its_input_instead_o
   EXPECT_EQ(count_values(b, "test.out"), 2u);
   r->signal(SIGTERM);
   EXPECT_EQ(r->wait(std::chrono::seconds(30)), 0);
+}
+
+// systemd's watchdog protocol with the test as systemd: a unix datagram
+// socket as NOTIFY_SOCKET, WATCHDOG_USEC 400 ms. The runner says READY=1,
+// pings WATCHDOG=1 from its loop every 200 ms, stops pinging while a
+// handler stalls the loop (3 s for one message), pings again when it
+// returns, and says STOPPING=1 on SIGTERM.
+TEST(runner_faults, watchdog_pings_stop_while_the_loop_is_stalled_and_resume_after) {
+  broker b(relay_topics);
+  auto dir = temp_dir();
+  const std::string path = dir + "/notify";
+  const int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  sockaddr_un sa{};
+  sa.sun_family = AF_UNIX;
+  std::strncpy(sa.sun_path, path.c_str(), sizeof sa.sun_path - 1);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0);
+  socket_closer closer{fd};
+  // The next message, or "" when none comes within timeout_ms.
+  const auto next = [&](int timeout_ms) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, timeout_ms) != 1) return std::string();
+    char buf[256];
+    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string();
+  };
+  child relay({binary_dir() + "/ctk_relay_actor", "--bootstrap", b.bootstrap(), "--in", "in", "--out", "out",
+               "--delay-us", "3000000", "--batch", "1"},
+              dir + "/relay.out", dir + "/relay.err", {{"NOTIFY_SOCKET", path}, {"WATCHDOG_USEC", "400000"}});
+  std::string m;
+  for (int i = 0; i < 20 && m.find("READY=1") == std::string::npos; ++i) m = next(2000);
+  ASSERT_NE(m.find("READY=1"), std::string::npos) << relay.err();
+  for (int pings = 0; pings < 3;) {
+    m = next(5000);
+    ASSERT_FALSE(m.empty()) << "no ping while idle";
+    pings += m == "WATCHDOG=1";
+  }
+  kcat_produce(b.bootstrap(), "test.in", {"k:stall"}, dir);
+  bool gap = false;  // a second without a ping: the loop is in the 3 s handler
+  for (int i = 0; i < 40 && !gap; ++i) gap = next(1000).empty();
+  EXPECT_TRUE(gap) << "pings went on while handle() stalled the loop";
+  EXPECT_EQ(next(10000), "WATCHDOG=1") << "pings come back when handle() returns";
+  relay.signal(SIGTERM);
+  for (int i = 0; i < 100 && m != "STOPPING=1"; ++i) m = next(1000);
+  EXPECT_EQ(m, "STOPPING=1");
+  EXPECT_EQ(relay.wait(std::chrono::seconds(30)), 0) << relay.err();
 }

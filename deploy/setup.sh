@@ -8,7 +8,8 @@
 # systemd (systemd-analyze verify of the units), rsync and openssh-client
 # are for deploy/cluster-deploy.sh and its tests; chromium and fonts-nanum
 # (Korean glyphs) for the dashboard's browser test (driven by npm's
-# playwright-core); wrk for the dashboard's load benchmark; prometheus for
+# playwright-core); wrk for the dashboard's load benchmark; tmux for the
+# test that drives `cointicker top` (ncurses); prometheus for
 # promtool (the alert rules' tests and `promtool check metrics` on every
 # actor). Debian's package also installs a prometheus.service, which the
 # project never starts.
@@ -20,10 +21,10 @@ packages=(
   librdkafka-dev cppzmq-dev libzmq3-dev libcurl4-openssl-dev
   libsimdjson-dev rapidjson-dev libpqxx-dev libyaml-cpp-dev libspdlog-dev
   libcli11-dev libxxhash-dev libcpp-httplib-dev libxml2-dev libavro-dev
-  libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev
+  libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev libncurses-dev
   kcat postgresql procps clang-format git tzdata help2man bash-completion prometheus
   systemd libsystemd-dev rsync openssh-client curl
-  chromium fonts-nanum wrk
+  chromium fonts-nanum wrk tmux
 )
 
 if [ "${1:-}" = --bench ]; then

@@ -402,3 +402,59 @@ TEST(monitoring, doctor_reports_each_failure_with_its_fix_and_exits_1) {
       std::regex_search(topics, std::regex("FAIL topic zz\\.raw +missing\n +fix: `cointicker topics --create`")))
       << topics;
 }
+
+// `cointicker top` in a real terminal (tmux: send-keys, capture-pane): it
+// lists every instance of a node, and `p` on the selected one pauses it.
+TEST(monitoring, top_lists_every_instance_and_pauses_the_selected_one) {
+  broker b;
+  const std::string dir = temp_dir();
+  run("cp -r " + std::string(CTK_SOURCE_DIR) + "/config " + dir + "/config");
+  write(dir + "/config/cluster.yaml",
+        "nodes:\n  - {name: n1, host: 127.0.0.1, role: master, actors: {scheduler: 1, validator: 2, dedup: 1}}\n"
+        "kafka: {bootstrap: '" +
+            b.bootstrap() + "'}\n");
+  const auto env = free_control_ports();
+  child node({binary_dir() + "/cointicker", "--config", dir + "/config", "node", "n1"}, dir + "/node.out",
+             dir + "/node.err", env);
+  ASSERT_TRUE(wait_until([&] { return node.out().find("drains every actor") != std::string::npos || !node.running(); },
+                         seconds(30)))
+      << node.err();
+  std::string prefix;
+  for (const auto& [k, v] : env) prefix += k + "=" + v + " ";
+  const std::string cli = prefix + binary_dir() + "/cointicker --config " + dir + "/config";
+  const std::string tmux = "tmux -S " + dir + "/tmux.sock ";
+  ASSERT_EQ(run(tmux + "new-session -d -x 160 -y 50 \"" + cli + " top\""), 0);
+  const auto screen = [&] {
+    std::string out;
+    run(tmux + "capture-pane -p", &out);
+    return out;
+  };
+  const std::vector<std::string> ids{"n1/dedup/0", "n1/scheduler/0", "n1/validator/0", "n1/validator/1"};
+  ASSERT_TRUE(wait_until(
+      [&] {
+        const std::string s = screen();
+        return std::all_of(ids.begin(), ids.end(),
+                           [&](const auto& id) { return std::regex_search(s, std::regex(id + " +running")); });
+      },
+      seconds(30)))
+      << screen();
+  // Sorted by identity, the first is selected: two steps down is n1/validator/0.
+  run(tmux + "send-keys Down Down p");
+  const auto validator_state = [&] {
+    std::string out;
+    run(cli + " status --json 2>/dev/null", &out);
+    const auto at = out.find("\"identity\":\"n1/validator/0\"");
+    if (at == std::string::npos) return std::string();
+    const auto q = out.find("\"state\":\"", at) + 9;
+    return out.substr(q, out.find('"', q) - q);
+  };
+  EXPECT_TRUE(wait_until([&] { return validator_state() == "paused"; }, seconds(20))) << screen();
+  EXPECT_TRUE(
+      wait_until([&] { return std::regex_search(screen(), std::regex("> n1/validator/0 +paused")); }, seconds(20)))
+      << screen();
+  EXPECT_NE(screen().find("pause n1/validator/0: sent"), std::string::npos) << screen();
+  run(tmux + "send-keys q");
+  run(tmux + "kill-server 2>/dev/null");
+  node.signal(SIGTERM);
+  EXPECT_EQ(node.wait(seconds(60)), 0) << node.err();
+}

@@ -453,6 +453,16 @@ std::string request(const cfg::control_settings& s, const std::string& json, int
   }
 }
 
+bool ask_status(const cfg::control_settings& s, int timeout_ms, status_reply& out, std::string& err) {
+  const std::string reply = request(s, R"({"v":1,"type":"status"})", timeout_ms, err);
+  if (reply.empty()) return false;
+  msg::json_decoder dec;
+  msg::decode_error derr;
+  if (dec.decode(reply, out, derr)) return true;
+  err = "the scheduler answered something unreadable: " + derr.to_string();
+  return false;
+}
+
 bool keygen(const std::string& dir, std::string& err) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);

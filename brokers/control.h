@@ -313,6 +313,9 @@ class server {
 // The CLI side: one request to the scheduler's ROUTER, the reply or "" on timeout.
 std::string request(const cfg::control_settings& s, const std::string& json, int timeout_ms, std::string& err);
 
+// A status request, decoded; false with `err` (no answer, or an unreadable one).
+bool ask_status(const cfg::control_settings& s, int timeout_ms, status_reply& out, std::string& err);
+
 // Writes server.key/.pub and client.key/.pub (Z85) into dir.
 bool keygen(const std::string& dir, std::string& err);
 

@@ -144,11 +144,8 @@ class doctor {
 
   void control() {
     std::string err;
-    const std::string reply = control::request(c_.cluster.control, R"({"v":1,"type":"status"})", 2000, err);
     control::status_reply st;
-    msg::json_decoder dec;
-    msg::decode_error derr;
-    if (reply.empty() || !dec.decode(reply, st, derr)) {
+    if (!control::ask_status(c_.cluster.control, 2000, st, err)) {
       add("scheduler", false, err.empty() ? "no answer at " + c_.cluster.control.router : err,
           "start the scheduler (the master's node unit, or `cointicker up`); check control.router");
       return;

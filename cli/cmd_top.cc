@@ -50,12 +50,9 @@ class top_view {
  private:
   void refresh_status() {
     std::string err;
-    const std::string reply = control::request(c_.cluster.control, R"({"v":1,"type":"status"})", 1000, err);
-    msg::json_decoder dec;
-    msg::decode_error derr;
     control::status_reply st;
-    if (reply.empty() || !dec.decode(reply, st, derr)) {
-      error_ = reply.empty() ? err : "unreadable answer: " + derr.to_string();
+    if (!control::ask_status(c_.cluster.control, 1000, st, err)) {
+      error_ = err;
       return;
     }
     error_.clear();

@@ -254,6 +254,24 @@ std::vector<std::pair<std::map<std::string, std::string>, double>> promql(int po
 }
 }  // namespace
 
+namespace {
+// A copy of the shipped config whose cluster.yaml is `cluster` (one node,
+// n1, on this machine), and that node's actors started by `cointicker
+// node n1` with control ports of their own (`env`).
+std::unique_ptr<child> start_node(const std::string& dir, const std::string& cluster,
+                                  const std::map<std::string, std::string>& env, std::vector<std::string> extra = {}) {
+  run("cp -r " + std::string(CTK_SOURCE_DIR) + "/config " + dir + "/config");
+  write(dir + "/config/cluster.yaml", cluster);
+  std::vector<std::string> argv{binary_dir() + "/cointicker", "--config", dir + "/config", "node", "n1"};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  auto node = std::make_unique<child>(argv, dir + "/node.out", dir + "/node.err", env);
+  EXPECT_TRUE(wait_until(
+      [&] { return node->out().find("drains every actor") != std::string::npos || !node->running(); }, seconds(30)))
+      << node->err();
+  return node;
+}
+}  // namespace
+
 // Debian's Prometheus on the scrape configuration `config prometheus`
 // writes for a node's actors: every instance is one target, up, and
 // scraped under one name; a crawl shows in the counters it collects.
@@ -261,27 +279,16 @@ TEST(monitoring, prometheus_on_the_generated_config_scrapes_each_instance_once_a
   broker b;
   const std::string dir = temp_dir();
   const int base = free_port_below_ephemeral();
-  run("cp -r " + std::string(CTK_SOURCE_DIR) + "/config " + dir + "/config");
-  write(dir + "/config/cluster.yaml",
-        "nodes:\n"
-        "  - {name: n1, host: 127.0.0.1, role: master, actors: {crawler: 1, validator: 2, dedup: 1}}\n"
-        "kafka: {bootstrap: '" +
-            b.bootstrap() + "'}\n" + "metrics: {base_port: " + std::to_string(base) + "}\n");
   const auto env = free_control_ports();
-  const std::vector<std::string> cli{binary_dir() + "/cointicker", "--config", dir + "/config"};
-  auto with = [&](std::vector<std::string> args) {
-    std::vector<std::string> argv = cli;
-    argv.insert(argv.end(), args.begin(), args.end());
-    return argv;
-  };
-  child node(with({"node", "n1", "--replay", std::string(CTK_SOURCE_DIR) + "/tests/fixtures/replay"}),
-             dir + "/node.out", dir + "/node.err", env);
-  ASSERT_TRUE(wait_until([&] { return node.out().find("drains every actor") != std::string::npos || !node.running(); },
-                         seconds(30)))
-      << node.err();
+  auto node = start_node(dir,
+                         "nodes:\n"
+                         "  - {name: n1, host: 127.0.0.1, role: master, actors: {crawler: 1, validator: 2, dedup: 1}}\n"
+                         "kafka: {bootstrap: '" +
+                             b.bootstrap() + "'}\n" + "metrics: {base_port: " + std::to_string(base) + "}\n",
+                         env, {"--replay", std::string(CTK_SOURCE_DIR) + "/tests/fixtures/replay"});
   // The children are named cointicker in ps, not exe.
   static const std::regex child_pid(R"(\n  [a-z/0-9-]+ +pid ([0-9]+) )");
-  const std::string banner = node.out();
+  const std::string banner = node->out();
   int children = 0;
   for (auto it = std::sregex_iterator(banner.begin(), banner.end(), child_pid); it != std::sregex_iterator(); ++it) {
     std::string comm;
@@ -323,8 +330,8 @@ TEST(monitoring, prometheus_on_the_generated_config_scrapes_each_instance_once_a
                  seconds(30)));
   prom.signal(SIGTERM);
   EXPECT_EQ(prom.wait(seconds(30)), 0) << prom.err();
-  node.signal(SIGTERM);
-  EXPECT_EQ(node.wait(seconds(60)), 0) << node.err();
+  node->signal(SIGTERM);
+  EXPECT_EQ(node->wait(seconds(60)), 0) << node->err();
 }
 
 // `node` watches its children with systemd's watchdog protocol: each child
@@ -334,36 +341,31 @@ TEST(monitoring, prometheus_on_the_generated_config_scrapes_each_instance_once_a
 TEST(monitoring, node_kills_and_restarts_a_child_whose_loop_stops_pinging) {
   broker b;
   const std::string dir = temp_dir();
-  run("cp -r " + std::string(CTK_SOURCE_DIR) + "/config " + dir + "/config");
-  write(dir + "/config/cluster.yaml",
-        "nodes:\n  - {name: n1, host: 127.0.0.1, role: worker, actors: {validator: 1, dedup: 1}}\n"
-        "kafka: {bootstrap: '" +
-            b.bootstrap() + "'}\nruntime: {watchdog: 2s}\n");
-  auto env = free_control_ports();
-  child node({binary_dir() + "/cointicker", "--config", dir + "/config", "node", "n1"}, dir + "/node.out",
-             dir + "/node.err", env);
-  ASSERT_TRUE(wait_until([&] { return node.out().find("drains every actor") != std::string::npos || !node.running(); },
-                         seconds(30)))
-      << node.err();
+  const auto env = free_control_ports();
+  auto node = start_node(dir,
+                         "nodes:\n  - {name: n1, host: 127.0.0.1, role: worker, actors: {validator: 1, dedup: 1}}\n"
+                         "kafka: {bootstrap: '" +
+                             b.bootstrap() + "'}\nruntime: {watchdog: 2s}\n",
+                         env);
   static const std::regex dedup_pid(R"(\n  dedup +pid ([0-9]+) )");
   std::smatch m;
-  const std::string banner = node.out();
+  const std::string banner = node->out();
   ASSERT_TRUE(std::regex_search(banner, m, dedup_pid)) << banner;
   const pid_t frozen = std::stoi(m[1]);
   // Pinging first: the child's loop runs (its READY=1 and WATCHDOG=1 reach the supervisor).
-  ASSERT_TRUE(wait_until([&] { return node.err().find("[n1/dedup/0] assigned") != std::string::npos; }, seconds(30)))
-      << node.err();
+  ASSERT_TRUE(wait_until([&] { return node->err().find("[n1/dedup/0] assigned") != std::string::npos; }, seconds(30)))
+      << node->err();
   ASSERT_EQ(::kill(frozen, SIGSTOP), 0);
-  ASSERT_TRUE(wait_until([&] { return node.err().find("dedup restarted (pid") != std::string::npos; }, seconds(30)))
-      << node.err();
-  const std::string log = node.err();
+  ASSERT_TRUE(wait_until([&] { return node->err().find("dedup restarted (pid") != std::string::npos; }, seconds(30)))
+      << node->err();
+  const std::string log = node->err();
   EXPECT_NE(log.find("dedup (pid " + std::to_string(frozen) + ") sent no watchdog ping for 2 s: its loop is stuck"),
             std::string::npos)
       << log;
   EXPECT_EQ(log.find("validator (pid"), std::string::npos) << "the validator kept pinging: " << log;
   EXPECT_NE(::kill(frozen, 0), 0) << "the frozen process is gone";
-  node.signal(SIGTERM);
-  EXPECT_EQ(node.wait(seconds(60)), 0) << node.err();
+  node->signal(SIGTERM);
+  EXPECT_EQ(node->wait(seconds(60)), 0) << node->err();
 }
 
 // `doctor` where nothing is right: no broker, PostgreSQL down, an HDFS
@@ -408,17 +410,13 @@ TEST(monitoring, doctor_reports_each_failure_with_its_fix_and_exits_1) {
 TEST(monitoring, top_lists_every_instance_and_pauses_the_selected_one) {
   broker b;
   const std::string dir = temp_dir();
-  run("cp -r " + std::string(CTK_SOURCE_DIR) + "/config " + dir + "/config");
-  write(dir + "/config/cluster.yaml",
-        "nodes:\n  - {name: n1, host: 127.0.0.1, role: master, actors: {scheduler: 1, validator: 2, dedup: 1}}\n"
-        "kafka: {bootstrap: '" +
-            b.bootstrap() + "'}\n");
   const auto env = free_control_ports();
-  child node({binary_dir() + "/cointicker", "--config", dir + "/config", "node", "n1"}, dir + "/node.out",
-             dir + "/node.err", env);
-  ASSERT_TRUE(wait_until([&] { return node.out().find("drains every actor") != std::string::npos || !node.running(); },
-                         seconds(30)))
-      << node.err();
+  auto node = start_node(
+      dir,
+      "nodes:\n  - {name: n1, host: 127.0.0.1, role: master, actors: {scheduler: 1, validator: 2, dedup: 1}}\n"
+      "kafka: {bootstrap: '" +
+          b.bootstrap() + "'}\n",
+      env);
   std::string prefix;
   for (const auto& [k, v] : env) prefix += k + "=" + v + " ";
   const std::string cli = prefix + binary_dir() + "/cointicker --config " + dir + "/config";
@@ -455,6 +453,6 @@ TEST(monitoring, top_lists_every_instance_and_pauses_the_selected_one) {
   EXPECT_NE(screen().find("pause n1/validator/0: sent"), std::string::npos) << screen();
   run(tmux + "send-keys q");
   run(tmux + "kill-server 2>/dev/null");
-  node.signal(SIGTERM);
-  EXPECT_EQ(node.wait(seconds(60)), 0) << node.err();
+  node->signal(SIGTERM);
+  EXPECT_EQ(node->wait(seconds(60)), 0) << node->err();
 }

@@ -16,6 +16,7 @@
 #include "brokers/control.h"
 #include "cli/commands.h"
 #include "cli/json_out.h"
+#include "cli/local_postgres.h"
 #include "pipeline/process.h"
 
 namespace ctk::cli {
@@ -106,11 +107,17 @@ class doctor {
 
   void postgres() {
     std::string err;
-    if (c_.cluster.postgres.dsn.empty()) {
-      add("postgres", false, "postgres.dsn is empty", "set postgres.dsn in cluster.yaml or CTK_POSTGRES__DSN");
+    cfg::postgres_settings pg = c_.cluster.postgres;
+    if (pg.dsn.empty()) {
+      // Beside `cointicker up`: its private server in ./var/pg.
+      if (auto dsn = local_postgres::dsn_of("var/pg")) pg.dsn = *dsn;
+    }
+    if (pg.dsn.empty()) {
+      add("postgres", false, "postgres.dsn is empty (and no `cointicker up` server in ./var/pg)",
+          "set postgres.dsn in cluster.yaml or CTK_POSTGRES__DSN");
       return;
     }
-    auto ci = db::connection_string(c_.cluster.postgres, err);
+    auto ci = db::connection_string(pg, err);
     auto conn = ci ? db::connect(*ci, err) : nullptr;
     if (!conn) {
       add("postgres", false, err,
@@ -221,8 +228,8 @@ int run_doctor(const global_options& g, bool json) {
     print_json(out);
   } else {
     for (const auto& k : out.checks) {
-      std::printf("%-4s %-28s %s\n", k.ok ? "ok" : "FAIL", k.name.c_str(), k.detail.c_str());
-      if (!k.ok) std::printf("     %-28s fix: %s\n", "", k.fix.c_str());
+      std::printf("%-4s %-34s %s\n", k.ok ? "ok" : "FAIL", k.name.c_str(), k.detail.c_str());
+      if (!k.ok) std::printf("     %-34s fix: %s\n", "", k.fix.c_str());
     }
     std::printf("%s\n", out.ok ? "every check passed" : "some checks failed (FAIL above, each with its fix)");
   }

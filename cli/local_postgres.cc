@@ -44,6 +44,13 @@ local_postgres::local_postgres(std::string dir) : dir_(fs::absolute(dir).lexical
 
 local_postgres::~local_postgres() { stop(); }
 
+std::optional<std::string> local_postgres::dsn_of(const std::string& dir) {
+  int port = 0;
+  if (std::ifstream in(dir + "/port"); in) in >> port;
+  if (port <= 0) return std::nullopt;
+  return "host=127.0.0.1 port=" + std::to_string(port) + " user=postgres dbname=postgres";
+}
+
 std::optional<std::string> local_postgres::start(std::string& err) {
   const std::string bin = server_bindir();
   if (bin.empty()) {
@@ -69,7 +76,7 @@ std::optional<std::string> local_postgres::start(std::string& err) {
   if (std::ifstream in(dir_ + "/port"); in) in >> port;
   if (port <= 0) port = pipeline::free_loopback_port();
   std::ofstream(dir_ + "/port") << port << "\n";
-  const std::string dsn = "host=127.0.0.1 port=" + std::to_string(port) + " user=postgres dbname=postgres";
+  const std::string dsn = *dsn_of(dir_);
   if (fs::exists(data + "/postmaster.pid")) {
     // Left by a crash, or still running from another `up`: pg_ctl tells.
     if (as_owner(quote(bin + "/pg_ctl") + " -D " + quote(data) + " status >/dev/null 2>&1") == 0) {

@@ -16,6 +16,9 @@ class local_postgres {
   // The DSN, or nullopt with `err` (no server binaries, initdb or start failed).
   std::optional<std::string> start(std::string& err);
   void stop();
+  // The DSN of the server a previous start() set up in `dir` (its port
+  // file), without starting anything; nullopt when there is none.
+  static std::optional<std::string> dsn_of(const std::string& dir);
 
  private:
   std::string dir_;

@@ -113,6 +113,8 @@ async function nonEmptyCanvas(page, selector) {
       return badge?.textContent === "fresh" && /newest record: \d{4}-/.test(badge.title);
     }, null, { polling: 1000 });
     assert.strictEqual(await page.textContent("#sources tr[data-source=cnn_fear_greed] td.freshness .badge"), "disabled");
+    // docs/: the cluster view with the sources' freshness, beside the README's screenshot.
+    if (docShot) await page.screenshot({ path: docShot.replace(/\.png$/, "-cluster.png"), fullPage: true });
     await page.screenshot({ path: `${shots}/cluster.png`, fullPage: true });
   });
   await step("insights and the Korean labels", async () => {

@@ -42,7 +42,8 @@ done
 psql "$dsn" -qX -v ON_ERROR_STOP=1 -f "$src/tests/browser/seed.sql"
 shots=${CTK_SCREENSHOTS:-$src/build/screenshots}
 mkdir -p "$shots"
-# The README's screenshot is rewritten only when asked (CTK_DOC_SHOT=1), so
+# The screenshots in docs/ (dashboard.png, the README's, and
+# dashboard-cluster.png) are rewritten only when asked (CTK_DOC_SHOT=1), so
 # a test run leaves the source tree as it was.
 doc_shot=
 [ "${CTK_DOC_SHOT:-}" = 1 ] && doc_shot=$src/docs/dashboard.png

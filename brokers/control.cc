@@ -187,6 +187,7 @@ void agent::loop() {
         hb.rss_bytes = cur.rss_bytes;
         hb.restarts = cur.restarts;
         hb.metrics_port = cur.metrics_port;
+        hb.metrics_port_wanted = cur.metrics_port_wanted;
         hb.stored = std::move(cur.stored);
         hb.node = cur.node;
         hb.sent_ms = msg::utc_now_ms();
@@ -294,6 +295,7 @@ std::vector<instance_status> server::instances() const {
     st.restarts = std::max(e.restarts, e.hb.restarts);
     st.version = e.hb.version;
     st.metrics_port = e.hb.metrics_port;
+    st.metrics_port_wanted = e.hb.metrics_port_wanted;
     out.push_back(std::move(st));
   }
   return out;

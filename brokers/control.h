@@ -79,7 +79,8 @@ struct heartbeat {
   std::string version;
   std::int64_t restarts = 0;  // restarts so far, as the supervisor (`node`, `up`) counted them
   std::int64_t metrics_port = 0;
-  std::vector<source_mark> stored;  // sinks only
+  std::int64_t metrics_port_wanted = 0;  // the port it was given (0: any); differs after a fall-back
+  std::vector<source_mark> stored;       // sinks only
   node_resources node;
   std::int64_t sent_ms = 0;  // the sender's clock (ms since the epoch): skew between nodes
 
@@ -99,6 +100,7 @@ struct heartbeat {
                       field("version", &heartbeat::version, false),
                       field("restarts", &heartbeat::restarts, false),
                       field("metrics_port", &heartbeat::metrics_port, false),
+                      field("metrics_port_wanted", &heartbeat::metrics_port_wanted, false),
                       field("stored", &heartbeat::stored, false),
                       field("node", &heartbeat::node, false),
                       field("sent_ms", &heartbeat::sent_ms, false)};
@@ -140,7 +142,8 @@ struct instance_status {
   double last_heartbeat_s = 0;  // seconds ago
   std::int64_t restarts = 0;    // the supervisor's count, or the pid changes seen, whichever is more
   std::string version;
-  std::int64_t metrics_port = 0;  // where its /metrics answers (after a fall-back from a taken port too)
+  std::int64_t metrics_port = 0;         // where its /metrics answers (after a fall-back from a taken port too)
+  std::int64_t metrics_port_wanted = 0;  // the port it was given (0: any); not metrics_port after a fall-back
 
   static constexpr auto fields() {
     using msg::field;
@@ -159,7 +162,8 @@ struct instance_status {
                       field("last_heartbeat_s", &instance_status::last_heartbeat_s),
                       field("restarts", &instance_status::restarts),
                       field("version", &instance_status::version),
-                      field("metrics_port", &instance_status::metrics_port)};
+                      field("metrics_port", &instance_status::metrics_port),
+                      field("metrics_port_wanted", &instance_status::metrics_port_wanted)};
   }
 };
 
@@ -243,7 +247,7 @@ struct snapshot {
   std::uint64_t dead_letters = 0;
   std::int64_t rss_bytes = 0;
   std::int64_t restarts = 0;
-  std::int64_t metrics_port = 0;
+  std::int64_t metrics_port = 0, metrics_port_wanted = 0;
   std::vector<source_mark> stored;
   node_resources node;
 };

@@ -79,11 +79,20 @@ void print_nodes(const std::vector<control::node_status>& nodes) {
 void print_status(const control::status_reply& r) {
   std::printf("%-10s %-10s %-8s %8s %-9s %9s %9s %8s %10s %9s %7s\n", "NODE", "ACTOR", "INSTANCE", "PID", "STATE",
               "IN/s", "OUT/s", "LAG", "HEARTBEAT", "RESTARTS", "METRICS");
-  for (const auto& i : r.instances)
-    std::printf("%-10s %-10s %-8s %8lld %-9s %9.1f %9.1f %8lld %8.1fs %9lld %7lld\n", i.node.c_str(), i.actor.c_str(),
+  bool fell_back = false;
+  for (const auto& i : r.instances) {
+    // '*': its configured port was taken; the scrape config's target misses it.
+    const bool moved = i.metrics_port_wanted != 0 && i.metrics_port != i.metrics_port_wanted;
+    fell_back |= moved;
+    std::printf("%-10s %-10s %-8s %8lld %-9s %9.1f %9.1f %8lld %8.1fs %9lld %6lld%s\n", i.node.c_str(), i.actor.c_str(),
                 i.instance.c_str(), static_cast<long long>(i.pid), i.state.c_str(), i.consumed_per_s, i.produced_per_s,
                 static_cast<long long>(i.lag), i.last_heartbeat_s, static_cast<long long>(i.restarts),
-                static_cast<long long>(i.metrics_port));
+                static_cast<long long>(i.metrics_port), moved ? "*" : " ");
+  }
+  if (fell_back)
+    std::printf(
+        "* not its configured metrics port, which another process holds: Prometheus scrapes the configured "
+        "one (`cointicker doctor` names them)\n");
   print_nodes(r.nodes);
   if (r.sources.empty()) return;
   // Freshness: the newest record in PostgreSQL per source, against its schedule.

@@ -179,6 +179,7 @@ class doctor {
                 std::to_string(s.failures) + " failed crawls in a row" +
                 (s.last_error.empty() ? "" : " (" + s.last_error.substr(0, 120) + ")"),
             "cointicker crawl " + s.source + " --wait; cointicker tail deadletter (its failed pages)");
+    metrics_ports(st.instances);
     for (const auto& n : st.nodes) {
       if (n.instances == 0) continue;
       add("clock " + n.node, std::llabs(n.clock_skew_ms) < 1000,
@@ -187,6 +188,23 @@ class doctor {
       const auto& r = n.resources;
       if (r.disk_total_bytes > 0) disk("disk " + n.node, r.disk_path, r.disk_free_bytes, r.disk_total_bytes);
     }
+  }
+
+  // An instance whose configured metrics port was taken serves on another
+  // one (the runner's fall-back), which the scrape config does not name.
+  void metrics_ports(const std::vector<control::instance_status>& instances) {
+    std::string moved, fix;
+    for (const auto& i : instances) {
+      if (i.state == "dead" || i.metrics_port_wanted == 0 || i.metrics_port == i.metrics_port_wanted) continue;
+      const std::string want = std::to_string(i.metrics_port_wanted);
+      moved += (moved.empty() ? "" : ", ") + i.node + "/" + i.actor + "/" + i.instance + " on " +
+               std::to_string(i.metrics_port) + " instead of " + want;
+      if (fix.empty())
+        fix = "on " + i.node + ": `ss -ltnp 'sport = :" + want + "'` names what holds " + want +
+              "; stop it (or change metrics.base_port), then kill pid " + std::to_string(i.pid) +
+              ": its supervisor restarts it on its port";
+    }
+    add("metrics ports", moved.empty(), moved.empty() ? "every instance serves on its configured port" : moved, fix);
   }
 
   void disk(const std::string& name, const std::string& path, std::int64_t free, std::int64_t total) {

@@ -178,14 +178,15 @@ struct control_settings {
 
 struct metrics_settings {
   std::string bind = "127.0.0.1";
-  int base_port = 0;
+  int base_port = 9400;
 
   static constexpr auto settings() {
     return std::tuple{
         setting("bind", &metrics_settings::bind, "address of the Prometheus /metrics endpoints"),
         setting("base_port", &metrics_settings::base_port,
-                "metrics port of `run`; `up` and `node` give their children base_port, base_port+1, … (kept across "
-                "restarts); 0: a free port per process (printed at start)")};
+                "metrics port of `run`; `up` and `node` give their children base_port, base_port+1, … in the order "
+                "of the node's actors (kept across restarts; `config prometheus` scrapes these); a taken port: a "
+                "free one with a warning, shown by `status` and `doctor`; 0: a free port per process")};
   }
 };
 

@@ -30,6 +30,7 @@ void runner::start_control() {
         s.rss_bytes = static_cast<std::int64_t>(rss_bytes());
         s.restarts = rc_.restarts;
         s.metrics_port = metrics_port();
+        s.metrics_port_wanted = rc_.metrics_port;
         const node_reading n = node_meter_.read();
         s.node = {n.cpu_pct,          n.load1,          n.mem_total_bytes, n.mem_available_bytes, n.disk_path,
                   n.disk_total_bytes, n.disk_free_bytes};

@@ -94,9 +94,11 @@ class top_view {
       case 'q':
         return true;
       case KEY_UP:
+      case 'k':
         selected_ = std::max(0, selected_ - 1);
         break;
       case KEY_DOWN:
+      case 'j':
         selected_ = std::min(static_cast<int>(list.size()) - 1, selected_ + 1);
         break;
       case 's':
@@ -144,7 +146,7 @@ class top_view {
     int row = 0;
     mvprintw(row++, 0, "cointicker top  scheduler %s  sort: %s  node: %s", c_.cluster.control.router.c_str(),
              sort_names[sort_], node_.empty() ? "all" : node_.c_str());
-    mvprintw(row++, 0, "keys: up/down select  s sort  n node  p pause  r resume  d drain  q quit");
+    mvprintw(row++, 0, "keys: up/down (k/j) select  s sort  n node  p pause  r resume  d drain  q quit");
     if (!error_.empty()) mvprintw(row++, 0, "scheduler: %s", error_.c_str());
     if (!note_.empty()) mvprintw(row++, 0, "%s", note_.c_str());
     row = nodes(row + 1);

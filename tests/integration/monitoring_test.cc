@@ -130,7 +130,7 @@ TEST(monitoring, a_failing_source_goes_late_then_stale_and_fresh_again_when_it_r
   EXPECT_NE(stale.find("\"last_status\":\"failed\""), std::string::npos) << stale;
   // Where each instance's /metrics answers is in status too.
   const auto ports = metrics_ports(up.out());
-  EXPECT_NE(stale.find("\"metrics_port\":" + std::to_string(ports.at("db-sink")) + "}"), std::string::npos) << stale;
+  EXPECT_NE(stale.find("\"metrics_port\":" + std::to_string(ports.at("db-sink")) + ","), std::string::npos) << stale;
   // Per node, from the heartbeats: here one node, `local`, with every instance.
   simdjson::dom::parser parser;
   simdjson::dom::element doc;
@@ -193,33 +193,64 @@ TEST(monitoring, a_failing_source_goes_late_then_stale_and_fresh_again_when_it_r
 }
 
 // A metrics port already served is not shared: the second process falls
-// back to a free port and says so (status shows each one's port: above).
-// The second runs as under systemd: its lines carry journald priorities.
+// back to a free port and says so; `status` marks it and `doctor` fails
+// with what to free. The second runs as under systemd: its lines carry
+// journald priorities.
 TEST(monitoring, a_second_process_asked_for_a_taken_metrics_port_does_not_share_it) {
   broker b;
   const std::string dir = temp_dir();
   const int port = free_port();
+  const auto env = free_control_ports();
+  const std::string cli =
+      binary_dir() + "/cointicker --config " + CTK_SOURCE_DIR + "/config --bootstrap " + b.bootstrap() + " ";
+  std::string envs;
+  for (const auto& [k, val] : env) envs += k + "='" + val + "' ";
   std::vector<std::unique_ptr<child>> v;
+  v.push_back(std::make_unique<child>(
+      std::vector<std::string>{binary_dir() + "/cointicker", "--config", std::string(CTK_SOURCE_DIR) + "/config",
+                               "--bootstrap", b.bootstrap(), "run", "scheduler", "--node", "m", "--metrics-port", "0"},
+      dir + "/s.out", dir + "/s.err", env));
   for (const char* instance : {"0", "1"}) {
+    auto e = env;
+    if (instance[0] == '1') e["JOURNAL_STREAM"] = "8:12345";  // as under systemd: stderr a journal stream
     v.push_back(std::make_unique<child>(
         std::vector<std::string>{binary_dir() + "/cointicker", "--config", std::string(CTK_SOURCE_DIR) + "/config",
                                  "--bootstrap", b.bootstrap(), "run", "validator", "--node", "n", "--instance",
                                  instance, "--metrics-port", std::to_string(port)},
-        dir + "/v" + instance + ".out", dir + "/v" + instance + ".err",
-        // The second as under systemd: its stderr a journal stream.
-        instance[0] == '1' ? std::map<std::string, std::string>{{"JOURNAL_STREAM", "8:12345"}}
-                           : std::map<std::string, std::string>{}));
+        dir + "/v" + instance + ".out", dir + "/v" + instance + ".err", e));
     ASSERT_TRUE(
         wait_until([&] { return v.back()->err().find("metrics on http://") != std::string::npos; }, seconds(30)))
         << v.back()->err();
   }
+  const auto& second = *v[2];
   EXPECT_NE(
-      v[1]->err().find("<4>[n/validator/1] metrics: cannot bind metrics endpoint 127.0.0.1:" + std::to_string(port)),
+      second.err().find("<4>[n/validator/1] metrics: cannot bind metrics endpoint 127.0.0.1:" + std::to_string(port)),
       std::string::npos)
-      << "a warning at journald's priority 4, with no time of its own: " << v[1]->err();
-  EXPECT_NE(v[1]->err().find("<6>[n/validator/1] "), std::string::npos) << v[1]->err();
-  EXPECT_EQ(v[1]->err().find("metrics on http://127.0.0.1:" + std::to_string(port) + "/"), std::string::npos)
-      << v[1]->err();
+      << "a warning at journald's priority 4, with no time of its own: " << second.err();
+  EXPECT_NE(second.err().find("<6>[n/validator/1] "), std::string::npos) << second.err();
+  EXPECT_EQ(second.err().find("metrics on http://127.0.0.1:" + std::to_string(port) + "/"), std::string::npos)
+      << second.err();
+  // status marks the moved one; doctor fails on it, naming the port to free.
+  std::string status;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        run(envs + cli + "status 2>&1", &status);
+        return status.find("n          validator  1") != std::string::npos &&
+               status.find("n          validator  0") != std::string::npos;
+      },
+      seconds(30)))
+      << status;
+  const std::regex moved(R"(n +validator +1 .* \d+\*\n)"),
+      kept(R"(n +validator +0 .* )" + std::to_string(port) + " \n");
+  EXPECT_TRUE(std::regex_search(status, moved)) << status;
+  EXPECT_TRUE(std::regex_search(status, kept)) << status;
+  EXPECT_NE(status.find("* not its configured metrics port"), std::string::npos) << status;
+  std::string doctor;
+  EXPECT_EQ(run(envs + cli + "doctor 2>&1", &doctor), 1) << doctor;
+  EXPECT_NE(doctor.find("FAIL metrics ports"), std::string::npos) << doctor;
+  EXPECT_NE(doctor.find("n/validator/1 on "), std::string::npos) << doctor;
+  EXPECT_NE(doctor.find("instead of " + std::to_string(port)), std::string::npos) << doctor;
+  EXPECT_NE(doctor.find("ss -ltnp 'sport = :" + std::to_string(port) + "'"), std::string::npos) << doctor;
   // Twelve scrapes of the port: every one answered by the first process.
   httplib::Client c("127.0.0.1", port);
   std::set<std::string> who;
@@ -437,7 +468,15 @@ TEST(monitoring, top_lists_every_instance_and_pauses_the_selected_one) {
       seconds(30)))
       << screen();
   // Sorted by identity, the first is selected: two steps down is n1/validator/0.
-  run(tmux + "send-keys Down Down p");
+  // `j` (down) rather than the arrow key's escape sequence, which ncurses
+  // may take apart when its bytes come in two reads; one key at a time, each
+  // seen on the screen before the next.
+  for (const char* id : {"n1/scheduler/0", "n1/validator/0"}) {
+    run(tmux + "send-keys j");
+    ASSERT_TRUE(wait_until([&] { return screen().find(std::string("> ") + id) != std::string::npos; }, seconds(20)))
+        << screen();
+  }
+  run(tmux + "send-keys p");
   const auto validator_state = [&] {
     std::string out;
     run(cli + " status --json 2>/dev/null", &out);

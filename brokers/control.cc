@@ -251,6 +251,11 @@ void server::on_sources(std::function<std::vector<source_status>()> f) {
   sources_ = std::move(f);
 }
 
+void server::on_jobs(std::function<std::vector<job_status>()> f) {
+  std::lock_guard lock(mu_);
+  jobs_ = std::move(f);
+}
+
 std::vector<node_status> server::nodes() const {
   std::lock_guard lock(mu_);
   const auto now = clock_type::now();
@@ -337,11 +342,14 @@ void server::loop() {
       r.instances = instances();
       r.nodes = nodes();
       std::function<std::vector<source_status>()> sources;
+      std::function<std::vector<job_status>()> jobs;
       {
         std::lock_guard lock(mu_);
         sources = sources_;
+        jobs = jobs_;
       }
       if (sources) r.sources = sources();
+      if (jobs) r.jobs = jobs();
       std::string json;
       msg::encode(r, json);
       reply(from, json);

@@ -196,6 +196,29 @@ struct source_status {
   }
 };
 
+// A batch job the scheduler runs (actors/scheduler/jobs.h).
+struct job_status {
+  std::string job;          // aggregate_today, aggregate_yesterday
+  std::string schedule;     // as the scheduler describes it
+  std::string state;        // idle | running
+  std::string last_status;  // ok | failed; "" before its first run
+  std::string last_run_at, next_at;
+  double last_duration_s = 0;
+  std::string last_error;
+
+  static constexpr auto fields() {
+    using msg::field;
+    return std::tuple{field("job", &job_status::job),
+                      field("schedule", &job_status::schedule),
+                      field("state", &job_status::state),
+                      field("last_status", &job_status::last_status),
+                      field("last_run_at", &job_status::last_run_at),
+                      field("next_at", &job_status::next_at),
+                      field("last_duration_s", &job_status::last_duration_s),
+                      field("last_error", &job_status::last_error)};
+  }
+};
+
 // One node as its instances' latest heartbeat describes it.
 struct node_status {
   std::string node;
@@ -217,11 +240,15 @@ struct status_reply {
   std::vector<instance_status> instances;
   std::vector<node_status> nodes;
   std::vector<source_status> sources;
+  std::vector<job_status> jobs;
   static constexpr auto fields() {
     using msg::field;
-    return std::tuple{field("v", &status_reply::v), field("type", &status_reply::type),
-                      field("instances", &status_reply::instances), field("nodes", &status_reply::nodes, false),
-                      field("sources", &status_reply::sources, false)};
+    return std::tuple{field("v", &status_reply::v),
+                      field("type", &status_reply::type),
+                      field("instances", &status_reply::instances),
+                      field("nodes", &status_reply::nodes, false),
+                      field("sources", &status_reply::sources, false),
+                      field("jobs", &status_reply::jobs, false)};
   }
 };
 
@@ -286,6 +313,8 @@ class server {
   std::map<std::string, std::int64_t> newest_stored() const;
   // What status replies say about sources (called on the server's thread).
   void on_sources(std::function<std::vector<source_status>()> f);
+  // The jobs part of a status answer, likewise.
+  void on_jobs(std::function<std::vector<job_status>()> f);
 
  private:
   void loop();
@@ -310,6 +339,7 @@ class server {
   std::map<std::string, entry> registry_;
   std::map<std::string, std::int64_t> newest_;
   std::function<std::vector<source_status>()> sources_;
+  std::function<std::vector<job_status>()> jobs_;
   struct sockets;
   std::unique_ptr<sockets> sock_;
 };

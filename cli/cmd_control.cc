@@ -76,6 +76,9 @@ void print_nodes(const std::vector<control::node_status>& nodes) {
   }
 }
 
+void print_sources(const std::vector<control::source_status>& sources);
+void print_jobs(const std::vector<control::job_status>& jobs);
+
 void print_status(const control::status_reply& r) {
   std::printf("%-10s %-10s %-8s %8s %-9s %9s %9s %8s %10s %9s %7s\n", "NODE", "ACTOR", "INSTANCE", "PID", "STATE",
               "IN/s", "OUT/s", "LAG", "HEARTBEAT", "RESTARTS", "METRICS");
@@ -94,8 +97,25 @@ void print_status(const control::status_reply& r) {
         "* not its configured metrics port, which another process holds: Prometheus scrapes the configured "
         "one (`cointicker doctor` names them)\n");
   print_nodes(r.nodes);
-  if (r.sources.empty()) return;
-  // Freshness: the newest record in PostgreSQL per source, against its schedule.
+  print_sources(r.sources);
+  print_jobs(r.jobs);
+}
+
+// The scheduler's batch jobs: state, last run, next run.
+void print_jobs(const std::vector<control::job_status>& jobs) {
+  if (jobs.empty()) return;
+  std::printf("\n%-20s %-8s %-24s %-7s %9s %-24s  %s\n", "JOB", "STATE", "LAST RUN", "RESULT", "TOOK", "NEXT",
+              "SCHEDULE");
+  for (const auto& j : jobs)
+    std::printf("%-20s %-8s %-24s %-7s %8.1fs %-24s  %s%s\n", j.job.c_str(), j.state.c_str(),
+                j.last_run_at.empty() ? "never" : j.last_run_at.c_str(),
+                j.last_status.empty() ? "-" : j.last_status.c_str(), j.last_duration_s, j.next_at.c_str(),
+                j.schedule.c_str(), j.last_error.empty() ? "" : ("  (" + j.last_error.substr(0, 80) + ")").c_str());
+}
+
+// Freshness: the newest record in PostgreSQL per source, against its schedule.
+void print_sources(const std::vector<control::source_status>& sources) {
+  if (sources.empty()) return;
   const auto secs = [](double s) {
     char b[32];
     if (s <= 0) return std::string("-");
@@ -111,7 +131,7 @@ void print_status(const control::status_reply& r) {
   };
   std::printf("\n%-16s %-9s %9s %9s %9s %-9s %5s  %s\n", "SOURCE", "FRESHNESS", "AGE", "LATE", "STALE", "LAST CRAWL",
               "FAILS", "SCHEDULE");
-  for (const auto& s : r.sources)
+  for (const auto& s : sources)
     std::printf("%-16s %-9s %9s %9s %9s %-9s %5lld  %s%s\n", s.source.c_str(), s.state.c_str(), secs(s.age_s).c_str(),
                 secs(s.late_after_s).c_str(), secs(s.stale_after_s).c_str(),
                 s.last_status.empty() ? "-" : s.last_status.c_str(), static_cast<long long>(s.failures),

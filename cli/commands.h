@@ -27,7 +27,8 @@ void add_node_command(CLI::App& app, global_options& g, int& rc);
 void add_serve_command(CLI::App& app, global_options& g, int& rc);
 void add_doctor_command(CLI::App& app, global_options& g, int& rc);
 void add_top_command(CLI::App& app, global_options& g, int& rc);
-void add_completion_command(CLI::App& app, int& rc);  // last: it reads every other command
+void add_batch_commands(CLI::App& app, global_options& g, int& rc);  // aggregate, mapreduce, backfill
+void add_completion_command(CLI::App& app, int& rc);                 // last: it reads every other command
 
 // The command line of a supervised actor: this binary's `run ACTOR --node
 // NODE --instance I --restarts R --metrics-port P`, with the same --config and --log-level,

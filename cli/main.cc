@@ -84,6 +84,7 @@ int main(int argc, char** argv) {
   add_serve_command(app, g, rc);
   add_doctor_command(app, g, rc);
   add_top_command(app, g, rc);
+  add_batch_commands(app, g, rc);
   add_completion_command(app, rc);
   if (const int rc_word = check_command(app, command_word(app, argc, argv)); rc_word >= 0) return rc_word;
   try {

@@ -11,6 +11,7 @@
 
 #include "config/duration.h"
 #include "config/schema.h"
+#include "config/source_settings.h"  // sources.yaml; schedule_settings
 
 namespace ctk::cfg {
 
@@ -325,6 +326,22 @@ struct scheduler_settings {
   static std::optional<std::string> check(const scheduler_settings& s);
 };
 
+// Batch jobs the scheduler runs as child processes on its node (actors/scheduler/jobs.h).
+struct jobs_settings {
+  bool enabled = true;
+  schedule_settings aggregate_today{"5m"};
+  schedule_settings aggregate_yesterday{{}, "00:10"};
+
+  static constexpr auto settings() {
+    return std::tuple{
+        setting("enabled", &jobs_settings::enabled, "false: the scheduler runs no job"),
+        setting("aggregate_today", &jobs_settings::aggregate_today,
+                "when `cointicker aggregate --day TODAY` runs (the UTC day)"),
+        setting("aggregate_yesterday", &jobs_settings::aggregate_yesterday,
+                "when `cointicker aggregate --day YESTERDAY` runs: once after midnight, for the day's last records")};
+  }
+};
+
 struct analyzer_settings {
   std::vector<duration> intervals{"5m", "1h"};
   duration grace = "2m";
@@ -435,27 +452,28 @@ struct cluster_settings {
   dedup_settings dedup;
   crawler_settings crawler;
   scheduler_settings scheduler;
+  jobs_settings jobs;
   analyzer_settings analyzer;
   api_settings api;
 
   static constexpr auto settings() {
-    return std::tuple{setting("nodes", &cluster_settings::nodes, "the machines and the actors each one runs"),
-                      setting("kafka", &cluster_settings::kafka, "Kafka connection and topics"),
-                      setting("broker", &cluster_settings::broker, "the embedded broker (`cointicker broker`)"),
-                      setting("hdfs", &cluster_settings::hdfs, "where hdfs-sink writes"),
-                      setting("postgres", &cluster_settings::postgres, "where db-sink writes"),
-                      setting("control", &cluster_settings::control, "ZeroMQ control plane"),
-                      setting("metrics", &cluster_settings::metrics, "Prometheus endpoints"),
-                      setting("runtime", &cluster_settings::runtime, "actor loop: batching and retries"),
-                      setting("dedup", &cluster_settings::dedup, "the dedup actor"),
-                      setting("crawler", &cluster_settings::crawler, "the crawler actor's HTTP fetcher"),
-                      setting("scheduler", &cluster_settings::scheduler, "the scheduler actor"),
-                      setting("analyzer", &cluster_settings::analyzer,
-                              "the analyzer actor: candles, indicators, sentiment, insights"),
-                      setting("api", &cluster_settings::api, "`cointicker serve`: the REST API and the web UI")};
+    return std::tuple{
+        setting("nodes", &cluster_settings::nodes, "the machines and the actors each one runs"),
+        setting("kafka", &cluster_settings::kafka, "Kafka connection and topics"),
+        setting("broker", &cluster_settings::broker, "the embedded broker (`cointicker broker`)"),
+        setting("hdfs", &cluster_settings::hdfs, "where hdfs-sink writes"),
+        setting("postgres", &cluster_settings::postgres, "where db-sink writes"),
+        setting("control", &cluster_settings::control, "ZeroMQ control plane"),
+        setting("metrics", &cluster_settings::metrics, "Prometheus endpoints"),
+        setting("runtime", &cluster_settings::runtime, "actor loop: batching and retries"),
+        setting("dedup", &cluster_settings::dedup, "the dedup actor"),
+        setting("crawler", &cluster_settings::crawler, "the crawler actor's HTTP fetcher"),
+        setting("scheduler", &cluster_settings::scheduler, "the scheduler actor"),
+        setting("jobs", &cluster_settings::jobs, "batch jobs the scheduler runs (the /cleaned aggregates)"),
+        setting("analyzer", &cluster_settings::analyzer,
+                "the analyzer actor: candles, indicators, sentiment, insights"),
+        setting("api", &cluster_settings::api, "`cointicker serve`: the REST API and the web UI")};
   }
 };
 
 }  // namespace ctk::cfg
-
-#include "config/source_settings.h"  // sources.yaml

@@ -4,6 +4,7 @@
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -136,6 +137,26 @@ int free_loopback_port() {
     port = ntohs(sa.sin_port);
   ::close(s);
   return port;
+}
+
+int spawn_tied(std::vector<std::string> args, const std::vector<std::string>* env) {
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  std::vector<std::string> own = env ? *env : std::vector<std::string>{};
+  std::vector<char*> envp;
+  for (auto& e : own) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  const pid_t parent = ::getpid();
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::setpgid(0, 0);
+    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (::getppid() != parent) ::_exit(1);  // the parent died before prctl
+    ::execve(argv[0], argv.data(), env ? envp.data() : environ);
+    ::_exit(127);
+  }
+  return pid;
 }
 
 }  // namespace ctk::pipeline

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace ctk::pipeline {
 
@@ -42,5 +43,12 @@ class node_meter {
 
 // A TCP port on 127.0.0.1 that was free a moment ago (bind to port 0).
 int free_loopback_port();
+
+// fork + execve of argv[0] (a path) as a child tied to this process: in a
+// process group of its own (a terminal's Ctrl-C reaches the parent only,
+// which stops its children itself) and sent SIGTERM when this process dies,
+// even by SIGKILL. `env`: the child's environment (nullptr: this one's).
+// Returns the pid, or -1 when fork failed.
+int spawn_tied(std::vector<std::string> argv, const std::vector<std::string>* env = nullptr);
 
 }  // namespace ctk::pipeline

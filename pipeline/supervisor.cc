@@ -2,7 +2,6 @@
 
 #include <signal.h>
 #include <spdlog/spdlog.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -85,22 +84,7 @@ void supervisor::kill_silent(std::chrono::steady_clock::time_point now) {
 }
 
 pid_t supervisor::spawn(const child& c) {
-  std::vector<std::string> args = argv_(c);
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  std::vector<char*> envp;
-  for (auto& e : child_env_) envp.push_back(e.data());
-  envp.push_back(nullptr);
-  const pid_t parent = ::getpid();
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    ::setpgid(0, 0);                        // a terminal's Ctrl-C reaches the parent only; it drains the children
-    ::prctl(PR_SET_PDEATHSIG, SIGTERM);     // the parent SIGKILLed: the child drains itself
-    if (::getppid() != parent) ::_exit(1);  // the parent died before prctl
-    ::execve(argv[0], argv.data(), envp.data());
-    ::_exit(127);
-  }
+  const pid_t pid = spawn_tied(argv_(c), &child_env_);
   if (pid < 0) spdlog::error("{}: fork failed: {}", c.label(), std::strerror(errno));
   return pid;
 }

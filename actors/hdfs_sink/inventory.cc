@@ -1,66 +1,12 @@
 #include "actors/hdfs_sink/inventory.h"
 
-#include <avro.h>
 #include <simdjson.h>
-#include <unistd.h>
 
-#include <cstdio>
 #include <set>
 
+#include "actors/hdfs_sink/records.h"
+
 namespace ctk::hdfs {
-
-namespace {
-
-void ids_of_jsonl(const std::string& path, const std::string& bytes, std::set<std::string>& ids, day_counts& out) {
-  simdjson::dom::parser parser;
-  std::size_t start = 0, line = 0;
-  while (start < bytes.size()) {
-    std::size_t end = bytes.find('\n', start);
-    if (end == std::string::npos) end = bytes.size();
-    ++line;
-    std::string_view id;
-    simdjson::dom::element root;
-    if (end > start && (parser.parse(bytes.data() + start, end - start).get(root) || root["id"].get(id)))
-      out.problems.push_back(path + ":" + std::to_string(line) + ": not an envelope with an id");
-    else if (end > start)
-      ids.insert(std::string(id));
-    start = end + 1;
-  }
-}
-
-// libavro reads container files from a path: the bytes go to a temporary file.
-void ids_of_avro(const std::string& path, const std::string& bytes, std::set<std::string>& ids, day_counts& out) {
-  char tmp[] = "/tmp/ctk-inventory-XXXXXX";
-  const int fd = ::mkstemp(tmp);
-  if (fd < 0 || ::write(fd, bytes.data(), bytes.size()) != static_cast<ssize_t>(bytes.size())) {
-    out.problems.push_back(path + ": cannot stage it for reading");
-    if (fd >= 0) ::close(fd), ::unlink(tmp);
-    return;
-  }
-  ::close(fd);
-  avro_file_reader_t r;
-  if (avro_file_reader(tmp, &r)) {
-    out.problems.push_back(path + ": " + avro_strerror());
-    ::unlink(tmp);
-    return;
-  }
-  avro_value_iface_t* iface = avro_generic_class_from_schema(avro_file_reader_get_writer_schema(r));
-  avro_value_t v;
-  avro_generic_value_new(iface, &v);
-  while (avro_file_reader_read_value(r, &v) == 0) {
-    avro_value_t f;
-    const char* s = nullptr;
-    size_t n = 0;
-    if (avro_value_get_by_name(&v, "id", &f, nullptr) == 0 && avro_value_get_string(&f, &s, &n) == 0)
-      ids.insert(std::string(s, n ? n - 1 : 0));
-  }
-  avro_value_decref(&v);
-  avro_value_iface_decref(iface);
-  avro_file_reader_close(r);
-  ::unlink(tmp);
-}
-
-}  // namespace
 
 namespace {
 
@@ -73,12 +19,23 @@ void read_ids(store& s, const std::string& path, std::set<std::string>& ids, day
     out.problems.push_back(e.message);
     return;
   }
-  (path.find(".jsonl") != std::string::npos ? ids_of_jsonl : ids_of_avro)(path, *bytes, ids, out);
+  simdjson::dom::parser parser;
+  std::string err;
+  const bool ok = for_each_record(
+      path, *bytes,
+      [&](std::string_view json, std::int64_t n) {
+        simdjson::dom::element root;
+        std::string_view id;
+        if (parser.parse(json.data(), json.size()).get(root) || root["id"].get(id))
+          out.problems.push_back(path + ":" + std::to_string(n) + ": not an envelope with an id");
+        else
+          ids.insert(std::string(id));
+      },
+      err);
+  if (!ok) out.problems.push_back(err);
 }
 
-bool record_file(const file_status& f) {
-  return !f.directory && (f.name.find(".jsonl") != std::string::npos || f.name.find(".avro") != std::string::npos);
-}
+bool record_file(const file_status& f) { return !f.directory && is_record_file(f.name); }
 
 // Committed files: /raw/{source}/{yyyymmdd}/….
 void committed(store& s, const std::vector<file_status>& sources, const std::string& day, id_sets& ids,

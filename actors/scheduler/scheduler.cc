@@ -7,6 +7,7 @@
 #include <set>
 
 #include "actors/scheduler/freshness.h"
+#include "actors/scheduler/jobs.h"
 #include "actors/scheduler/schedule.h"
 #include "actors/validator/normalize.h"
 #include "brokers/control.h"
@@ -20,7 +21,10 @@ namespace {
 class scheduler_actor final : public pipeline::actor {
  public:
   explicit scheduler_actor(const pipeline::actor_context& c)
-      : prefix_(c.config.cluster.kafka.prefix), freshness_(msg::utc_now_ms()), server_(c.config.cluster.control) {
+      : prefix_(c.config.cluster.kafka.prefix),
+        freshness_(msg::utc_now_ms()),
+        jobs_(c.config),
+        server_(c.config.cluster.control) {
     overlap_ms_ = c.config.cluster.scheduler.overlap_timeout.empty() ? 15 * 60'000
                                                                      : c.config.cluster.scheduler.overlap_timeout.ms;
     for (const auto& [name, src] : c.config.sources.sources) {
@@ -36,6 +40,7 @@ class scheduler_actor final : public pipeline::actor {
     }
     export_freshness(c.metrics);
     server_.on_sources([this] { return freshness_.evaluate(server_.newest_stored(), msg::utc_now_ms()); });
+    server_.on_jobs([this] { return jobs_.status(); });
     rebuild(c);
     std::string err;
     if (!server_.start(err))
@@ -46,7 +51,7 @@ class scheduler_actor final : public pipeline::actor {
 
   std::string name() const override { return "scheduler"; }
   std::vector<std::string> inputs() const override { return {"reports"}; }
-  std::vector<std::string> outputs() const override { return {"control"}; }
+  std::vector<std::string> outputs() const override { return {"control", "reports"}; }
 
   pipeline::outcome handle(const pipeline::input& in, pipeline::emitter& out) override {
     on_report(in.value);  // also read by reports_ (below); clearing twice is harmless
@@ -101,7 +106,9 @@ class scheduler_actor final : public pipeline::actor {
               } else {
                 msg::crawl_report rep;
                 msg::decode_error derr;
-                if (decoder_.decode(kafka::payload(m), rep, derr)) reported.insert(rep.id);
+                if (!decoder_.decode(kafka::payload(m), rep, derr)) return;
+                reported.insert(rep.id);
+                jobs_.restore(rep);
               }
             },
             err);
@@ -117,6 +124,7 @@ class scheduler_actor final : public pipeline::actor {
       if (!reports_) spdlog::warn("scheduler: cannot follow reports ({}); overlap is judged by time alone", err);
     }
     const std::int64_t now = msg::utc_now_ms();
+    jobs_.restored(now);
     for (auto& [name, st] : sources_) {
       auto it = last.find(name);
       if (it == last.end()) {
@@ -159,6 +167,7 @@ class scheduler_actor final : public pipeline::actor {
       }
     }
     const std::int64_t now = msg::utc_now_ms();
+    jobs_.tick(now, [&](const std::string& key, const std::string& json) { out.emit("reports", key, json); });
     if (now >= next_judged_) {  // logs each change of a source's state
       freshness_.evaluate(server_.newest_stored(), now);
       next_judged_ = now + 1000;
@@ -235,6 +244,7 @@ class scheduler_actor final : public pipeline::actor {
   msg::json_decoder decoder_;
   std::unique_ptr<kafka::follower> reports_;  // assign()-based reader of <prefix>reports
   freshness_book freshness_;                  // before server_: its thread reads the book until server_ is gone
+  job_book jobs_;                             // likewise
   std::int64_t next_judged_ = 0;
   control::server server_;
 };

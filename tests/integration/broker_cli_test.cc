@@ -270,6 +270,13 @@ TEST(up, runs_the_built_actors_end_to_end_and_sigterm_leaves_no_process_behind) 
 }
 
 namespace {
+// psql as the independent reader: the rows of a query, one per line.
+std::string psql_rows(const std::string& dsn, const std::string& sql) {
+  std::string out;
+  run("psql -X -At -c \"" + sql + "\" '" + dsn + "'", &out);
+  return out;
+}
+
 // psql as the independent reader: "table count" lines.
 std::string table_counts(const std::string& dsn) {
   std::string out;
@@ -399,11 +406,31 @@ TEST(up, replay_crawls_every_source_into_postgres_and_hdfs_and_a_second_up_finds
     EXPECT_EQ(files, 82);
     for (auto d : doc["duplicates"].get_array()) EXPECT_EQ(int64_t(d["rows"]), 0) << st;
     EXPECT_NE(st.find(R"({"table":"market_trends","source":"upbit","rows":8,)"), std::string::npos) << st;
+    // The rows as db-sink wrote them (without the serial id), for the backfill below.
+    const auto rows = [&] {
+      std::string all;
+      for (const char* t : {"market_trends", "raw_news", "fear_greed_index"})
+        all += psql_rows(dsn, std::string("SELECT (to_jsonb(t) - 'id')::text FROM ") + t + " t ORDER BY record_id");
+      return all;
+    };
+    const std::string written = rows();
     // A row lost from PostgreSQL is a difference: exit 1, the day named.
     ASSERT_EQ(
         run("psql '" + dsn + "' -qXc \"DELETE FROM market_trends WHERE id = (SELECT min(id) FROM market_trends)\""), 0);
     EXPECT_EQ(run(db_status + " 2>&1", &st), 1) << st;
     EXPECT_TRUE(std::regex_search(st, std::regex("upbit +[0-9]{8} +[0-9]+ +[0-9]+  DIFFERENT"))) << st;
+    // PostgreSQL emptied, then rebuilt from HDFS: exactly the rows db-sink had written.
+    ASSERT_EQ(run("psql '" + dsn + "' -qXc 'TRUNCATE market_trends, raw_news, fear_greed_index, sink_offsets'"), 0);
+    const std::string backfill = "CTK_POSTGRES__DSN='" + dsn + "' " + cointicker() +
+                                 " backfill --day all --hdfs file://" + dir + "/var/hdfs 2>&1";
+    ASSERT_EQ(run(backfill, &st), 0) << st;
+    EXPECT_NE(st.find("backfill: 82 records from "), std::string::npos) << st;
+    EXPECT_EQ(rows(), written);
+    // Again: every file's progress is stored, nothing is read twice.
+    ASSERT_EQ(run(backfill, &st), 0) << st;
+    EXPECT_NE(st.find("backfill: 0 records from "), std::string::npos) << st;
+    EXPECT_NE(st.find("(82 already stored, 0 refused"), std::string::npos) << st;
+    EXPECT_EQ(rows(), written);
     up.signal(SIGTERM);
     EXPECT_EQ(up.wait(std::chrono::seconds(60)), 0) << up.err();
   }

@@ -54,9 +54,30 @@ simdjson::dom::element parse(simdjson::dom::parser& p, const std::string& json) 
 }  // namespace
 
 TEST(cli, every_command_has_help_and_usage_errors_exit_2) {
-  for (const char* c : {"", " broker", " up", " run", " tail", " topics", " config", " config check", " config sources",
-                        " config reference", " crawl", " replay-server", " db", " db migrate", " status", " ctl",
-                        " node", " config nodes", " completion"}) {
+  for (const char* c : {"",
+                        " broker",
+                        " up",
+                        " run",
+                        " tail",
+                        " topics",
+                        " config",
+                        " config check",
+                        " config sources",
+                        " config reference",
+                        " crawl",
+                        " replay-server",
+                        " db",
+                        " db migrate",
+                        " status",
+                        " ctl",
+                        " node",
+                        " config nodes",
+                        " completion",
+                        " aggregate",
+                        " mapreduce",
+                        " mapreduce map",
+                        " mapreduce reduce",
+                        " backfill"}) {
     std::string out;
     EXPECT_EQ(run(cointicker() + c + " --help", &out), 0) << c;
     EXPECT_NE(out.find("Usage"), std::string::npos) << c;

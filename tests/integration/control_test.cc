@@ -2,14 +2,20 @@
 // embedded broker: timed firings across a SIGKILLed scheduler, status,
 // dead instances, pause / resume / drain, and garbage on the control plane.
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
+#include <algorithm>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <regex>
 #include <zmq.hpp>
 
 #include "actors/validator/normalize.h"
+#include "messages/envelope.h"
 #include "tests/integration/helpers.h"
+#include "tests/integration/records.h"
 
 using namespace ctk::test;
 using namespace std::chrono;
@@ -332,4 +338,81 @@ TEST(control, an_actor_that_cannot_reach_its_broker_is_reported_disconnected_unt
   EXPECT_TRUE(wait_until([&] { return answer("/readyz") == "200"; }, seconds(30)));
   validator->signal(SIGTERM);
   EXPECT_EQ(validator->wait(seconds(30)), 0) << validator->err();
+}
+
+// The scheduler's aggregate job: run on its schedule; a run that hangs
+// blocks the next slots (no overlap); a SIGKILLed scheduler takes its run
+// down with it, and the next scheduler records that run as failed and
+// goes on; the result lands in /cleaned and `status` shows the job.
+TEST(scheduler, runs_the_aggregate_job_without_overlap_and_a_restart_records_the_run_it_lost) {
+  broker b;
+  plane p;
+  p.env["CTK_JOBS__AGGREGATE_TODAY__EVERY"] = "2s";
+  p.env["CTK_SOURCES__UPBIT__ENABLED"] = "false";  // only the job here
+  p.env["CTK_SOURCES__UPBIT__DISABLED_REASON"] = "test";
+  // The plane's config folder holds cluster.yaml alone: the lexicons from the source tree.
+  const std::string lex = std::string(CTK_SOURCE_DIR) + "/config/";
+  p.env["CTK_ANALYZER__KOREAN_LEXICON"] = lex + "lexicons/ko.tsv";
+  p.env["CTK_ANALYZER__ENGLISH_EXTRA"] = lex + "lexicons/en.tsv";
+  p.env["CTK_ANALYZER__SYMBOLS"] = lex + "lexicons/symbols.tsv";
+  p.env["CTK_ANALYZER__ENGLISH_LEXICON"] = lex + "../deploy/npm/node_modules/afinn-165-financialmarketnews/index.js";
+  // A WebHDFS address that accepts connections and never answers: the run hangs.
+  const int hang_fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(hang_fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0);
+  ASSERT_EQ(::listen(hang_fd, 16), 0);
+  socklen_t len = sizeof sa;
+  ::getsockname(hang_fd, reinterpret_cast<sockaddr*>(&sa), &len);
+  p.env["CTK_HDFS__URL"] = "webhdfs://127.0.0.1:" + std::to_string(ntohs(sa.sin_port));
+  auto sched = p.run(b, "scheduler", "m", "sched1");
+  ASSERT_TRUE(wait_until([&] { return p.cli("status").find("aggregate_today      running") != std::string::npos; },
+                         seconds(30)))
+      << p.cli("status") << sched->err();
+  ASSERT_TRUE(wait_until(
+      [&] { return sched->err().find("job aggregate_today not started: its last run goes on") != std::string::npos; },
+      seconds(30)))
+      << sched->err();
+  const std::string log = sched->err();
+  const auto at = log.find("job aggregate_today started (pid ") + 33;
+  const pid_t job = std::stoi(log.substr(at));
+  sched->signal(SIGKILL);
+  sched->wait(seconds(10));
+  // Gone, or a zombie no one has reaped yet.
+  const auto gone = [&] {
+    const std::string st = read_file("/proc/" + std::to_string(job) + "/stat");
+    return st.empty() || st.find(") Z ") != std::string::npos;
+  };
+  EXPECT_TRUE(wait_until(gone, seconds(10))) << "the job outlived its scheduler";
+  ::close(hang_fd);
+
+  // A day of /raw for today, and a store that answers.
+  const std::string root = temp_dir();
+  const std::string today = ctk::validator::format_utc_ms(ctk::msg::utc_now_ms()).substr(0, 10);
+  std::string day = today;
+  day.erase(std::remove(day.begin(), day.end(), '-'), day.end());
+  std::filesystem::create_directories(root + "/raw/upbit/" + day);
+  std::ofstream(root + "/raw/upbit/" + day + "/unique+0+0+0.jsonl") << unique_market(1, 0, today) << "\n";
+  p.env["CTK_HDFS__URL"] = "file://" + root;
+  auto sched2 = p.run(b, "scheduler", "m", "sched2");
+  EXPECT_TRUE(wait_until([&] { return sched2->err().find("its end is missing") != std::string::npos; }, seconds(30)))
+      << sched2->err();
+  ASSERT_TRUE(wait_until([&] { return std::filesystem::exists(root + "/cleaned/" + day + "/aggregated_market.json"); },
+                         seconds(30)))
+      << sched2->err();
+  EXPECT_NE(read_file(root + "/cleaned/" + day + "/aggregated_market.json").find("\"symbol\":\"KRW-C1\""),
+            std::string::npos);
+  EXPECT_TRUE(wait_until(
+      [&] { return std::regex_search(p.cli("status"), std::regex("aggregate_today +idle +\\S+ +ok ")); }, seconds(30)))
+      << p.cli("status");
+  EXPECT_NE(p.cli("status --json").find("\"jobs\":[{\"job\":\"aggregate_today\""), std::string::npos);
+  sched2->signal(SIGTERM);
+  EXPECT_EQ(sched2->wait(seconds(30)), 0) << sched2->err();
+  // On the reports topic: the lost run's end, written by the second scheduler.
+  bool lost = false;
+  for (const auto& v : kcat_values(b.bootstrap(), "ctk.reports"))
+    lost |= v.find("\"source\":\"job:aggregate_today\",\"status\":\"failed\"") != std::string::npos &&
+            v.find("interrupted: the scheduler stopped while it ran") != std::string::npos;
+  EXPECT_TRUE(lost);
 }

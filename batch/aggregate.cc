@@ -308,43 +308,38 @@ bool group::add(std::string_view value) {
 
 std::string group::json() const {
   const auto k = split(key_, '|');
-  std::string out = "{\"source\":";
-  put_string(out, k.size() > 1 ? k[1] : "");
+  const auto part = [&](std::size_t i) { return i < k.size() ? k[i] : std::string_view(); };
+  std::string out = "{";
+  const auto str = [&](const char* name, std::string_view v, std::string_view suffix = {}) {
+    ((out += out.size() > 1 ? ",\"" : "\"") += name) += "\":";
+    put_string(out, std::string(v) + std::string(suffix));
+  };
+  const auto num = [&](const char* name, double v) {
+    ((out += ",\"") += name) += "\":";
+    put_number(out, v);
+  };
+  str("source", part(1));
   if (kind_ == "market") {
-    out += ",\"symbol\":";
-    put_string(out, k.size() > 2 ? k[2] : "");
-    out += ",\"hour\":";
-    put_string(out, std::string(k.size() > 3 ? k[3] : "") + ":00:00Z");
-    out += ",\"open\":";
-    put_number(out, first_.number);
-    out += ",\"high\":";
-    put_number(out, high_);
-    out += ",\"low\":";
-    put_number(out, low_);
-    out += ",\"close\":";
-    put_number(out, last_.number);
-    out += ",\"volume_24h\":";
-    put_number(out, last_.volume);
+    str("symbol", part(2));
+    str("hour", part(3), ":00:00Z");
+    num("open", first_.number);
+    num("high", high_);
+    num("low", low_);
+    num("close", last_.number);
+    num("volume_24h", last_.volume);
   } else if (kind_ == "fear_greed") {
-    out += ",\"date\":";
-    put_string(out, k.size() > 2 ? k[2] : "");
-    out += ",\"value\":";
-    put_number(out, last_.number);
-    out += ",\"classification\":";
-    put_string(out, last_.label);
-    out += ",\"min\":";
-    put_number(out, low_);
-    out += ",\"max\":";
-    put_number(out, high_);
+    str("date", part(2));
+    num("value", last_.number);
+    str("classification", last_.label);
+    num("min", low_);
+    num("max", high_);
   } else {
-    out += ",\"hour\":";
-    put_string(out, std::string(k.size() > 2 ? k[2] : "") + ":00:00Z");
-    out += ",\"mean_sentiment\":";
+    str("hour", part(2), ":00:00Z");
     if (scored_ > 0)
-      put_number(out, static_cast<double>(score_sum_) / 1e9 / static_cast<double>(scored_));
+      num("mean_sentiment", static_cast<double>(score_sum_) / 1e9 / static_cast<double>(scored_));
     else
-      out += "null";
-    out += ",\"scored\":" + std::to_string(scored_);
+      out += ",\"mean_sentiment\":null";
+    num("scored", static_cast<double>(scored_));
     std::vector<std::pair<std::int64_t, std::string>> top;
     for (const auto& [s, n] : mentions_) top.emplace_back(-n, s);
     std::sort(top.begin(), top.end());
@@ -356,8 +351,8 @@ std::string group::json() const {
     }
     out += "]";
   }
-  out += ",\"records\":" + std::to_string(records_) + "}";
-  return out;
+  num("records", static_cast<double>(records_));
+  return out + "}";
 }
 
 }  // namespace ctk::batch

@@ -3,6 +3,7 @@
 #include <simdjson.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <thread>
 
 #include "actors/db_sink/db_sink.h"
@@ -95,10 +96,14 @@ bool backfill(const cfg::loaded_config& c, hdfs::store& s, const backfill_option
     const std::string topic = parts[i].topic;
     const std::int64_t resume = parts[i].offset;
     bool ok = true;
+    const std::int64_t base = p.bytes_done;
+    std::int64_t in_file = 0;  // bytes of the file's lines seen (an Avro file's JSON: capped below)
     const bool read = hdfs::for_each_record(
         f.path, *bytes,
         [&](std::string_view json, std::int64_t n) {
           if (!ok || stop.load()) return;
+          in_file += static_cast<std::int64_t>(json.size()) + 1;
+          p.bytes_done = base + std::min(in_file, f.bytes);
           if (n - 1 < resume) return void(++p.resumed);
           if (!o.kinds.empty() && !o.kinds.count(std::string(kind_of(parser, json)))) return void(++p.other_kinds);
           const auto out = sink->handle({topic, 0, n - 1, {}, json}, em);
@@ -117,7 +122,7 @@ bool backfill(const cfg::loaded_config& c, hdfs::store& s, const backfill_option
     if (!ok) break;
     if (!read) break;
     ++p.files_done;
-    p.bytes_done += f.bytes;
+    p.bytes_done = base + f.bytes;
     report(p);
   }
   // What was handed over is committed (and its progress stored) before returning.

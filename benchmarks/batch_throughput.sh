@@ -24,7 +24,8 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-now() { date +%s.%N; }
+pids=()
+. "$here/benchmarks/lib.sh"
 
 # One day of /raw: market envelopes as db-sink's benchmark makes them, made
 # like a day of Upbit tickers (200 symbols, a snapshot of all every 10 s
@@ -47,13 +48,7 @@ mkdir -p "$work/small/raw/upbit/20261206"
 cp "$work/rows.jsonl" "$work/small/raw/upbit/20261206/unique+0+0+$((rows - 1)).jsonl"
 echo "aggregate input: $n records, $((bytes / 1000000)) MB in $(ls "$day" | wc -l) files; backfill: $rows records" >&2
 
-CTK_PG_FSYNC=on "$here/tests/support/pg.sh" start "$work/pg" >/dev/null
-server=$(cat "$work/pg/dsn")
-dsn_of() { echo "${server/dbname=postgres/dbname=$1}"; }
-fresh_db() {
-  psql -X -q "$server" -c "CREATE DATABASE $1"
-  "$bin" --config "$here/config" db --dsn "$(dsn_of "$1")" migrate >/dev/null
-}
+start_pg
 
 cat "$day"/* >/dev/null  # warm the page cache for both
 for r in $(seq "$reps"); do
@@ -86,7 +81,7 @@ for r in $(seq "$reps"); do
 
   fresh_db "copy$r"
   s=$(now)
-  psql -X -q "$(dsn_of "copy$r")" -c "\\copy market_trends(record_id,source,symbol,price,volume_24h,change_24h,\"timestamp\",collected_at,trace) from '$work/rows.tsv'"
+  copy_rows "copy$r" "$work/rows.tsv"
   e=$(now)
   echo "copy $(python3 -c "print($rows/($e-$s))")" >>"$work/results"
   fresh_db "backfill$r"

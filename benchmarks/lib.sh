@@ -40,3 +40,20 @@ wait_first_input() {
   while [ "$(metric "$1" ctk_consumed_total)" = "0" ] || [ -z "$(metric "$1" ctk_consumed_total)" ]; do sleep 0.005; done
 }
 wait_consumed() { while [ "$(metric "$1" ctk_consumed_total)" -lt "$2" ]; do sleep 0.01; done; }
+
+# start_pg: a PostgreSQL of the run's own in $work/pg, fsync on (as a real
+# deployment); sets $server (its dbname=postgres DSN).
+start_pg() {
+  CTK_PG_FSYNC=on "$here/tests/support/pg.sh" start "$work/pg" >/dev/null
+  server=$(cat "$work/pg/dsn")
+}
+# dsn_of NAME: the DSN of database NAME on $server; fresh_db NAME: create and migrate it.
+dsn_of() { echo "${server/dbname=postgres/dbname=$1}"; }
+fresh_db() {
+  psql -X -q "$server" -c "CREATE DATABASE $1"
+  "$bin" --config "$here/config" db --dsn "$(dsn_of "$1")" migrate >/dev/null
+}
+# copy_rows DB TSV: psql \copy of sink_bench's TSV rows into DB's market_trends.
+copy_rows() {
+  psql -X -q "$(dsn_of "$1")" -c "\\copy market_trends(record_id,source,symbol,price,volume_24h,change_24h,\"timestamp\",collected_at,trace) from '$2'"
+}

@@ -33,16 +33,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-now() { date +%s.%N; }
-metric() { curl -s "http://127.0.0.1:$1/metrics" | awk -v m="$2" '$1 ~ "^"m"[{]" {print $2}'; }
-
-CTK_PG_FSYNC=on "$here/tests/support/pg.sh" start "$work/pg" >/dev/null
-server=$(cat "$work/pg/dsn")
-dsn_of() { echo "${server/dbname=postgres/dbname=$1}"; }
-fresh_db() {
-  psql -X -q "$server" -c "CREATE DATABASE $1"
-  "$bin" --config "$here/config" db --dsn "$(dsn_of "$1")" migrate >/dev/null
-}
+. "$here/benchmarks/lib.sh"
+start_pg
 
 "$bench" gen --records "$n" --jsonl "$work/in.jsonl" --tsv "$work/in.tsv" --kcat "$work/in.kcat"
 bytes=$(stat -c %s "$work/in.jsonl")
@@ -65,7 +57,7 @@ for r in $(seq "$reps"); do
   # ---- baselines
   fresh_db "copy$r"
   s=$(now)
-  psql -X -q "$(dsn_of "copy$r")" -c "\\copy market_trends(record_id,source,symbol,price,volume_24h,change_24h,\"timestamp\",collected_at,trace) from '$work/in.tsv'"
+  copy_rows "copy$r" "$work/in.tsv"
   e=$(now)
   echo "copy $(python3 -c "print($n/($e-$s))")" >>"$work/results"
   rm -f "$work/cat.out"

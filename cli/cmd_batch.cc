@@ -184,8 +184,15 @@ int run_backfill(const global_options& g, batch::backfill_options o, const std::
     const double rate = s > 0 ? static_cast<double>(p.records) / s : 0;
     const double left =
         p.bytes_done > 0 ? s * static_cast<double>(p.bytes - p.bytes_done) / static_cast<double>(p.bytes_done) : -1;
+    // On a terminal a bar by bytes read, redrawn in place.
+    std::string bar;
+    if (tty) {
+      const int done = p.bytes > 0 ? static_cast<int>(20 * p.bytes_done / p.bytes) : 20;
+      bar = "\r\033[K[" + std::string(static_cast<std::size_t>(done), '#') +
+            std::string(static_cast<std::size_t>(20 - done), '.') + "] ";
+    }
     std::fprintf(stderr, "%sbackfill: %lld/%lld files, %lld records (%.0f/s), %lld already stored, ETA %s%s",
-                 tty ? "\r\033[K" : "", static_cast<long long>(p.files_done), static_cast<long long>(p.files),
+                 bar.c_str(), static_cast<long long>(p.files_done), static_cast<long long>(p.files),
                  static_cast<long long>(p.records), rate, static_cast<long long>(p.resumed), eta(left).c_str(),
                  tty ? "" : "\n");
   };

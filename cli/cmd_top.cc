@@ -178,7 +178,9 @@ class top_view {
 
   int instances(int row) {
     const auto list = shown();
-    selected_ = std::min(selected_, static_cast<int>(list.size()) - 1);
+    // Never below 0: an empty list (before the first status) must not leave
+    // the selection at -1, where the next Down would only reach the first row.
+    selected_ = std::max(0, std::min(selected_, static_cast<int>(list.size()) - 1));
     attron(A_BOLD);
     mvprintw(row++, 0, "  %-28s %-12s %9s %9s %8s %8s %9s", "INSTANCE", "STATE", "IN/s", "OUT/s", "LAG", "RESTARTS",
              "RSS MiB");

@@ -97,16 +97,20 @@ inline int free_port_below_ephemeral() {
   return free_port();
 }
 
-// A plain TCP connection to 127.0.0.1:port (a client that does what the
-// test says, byte by byte); -1 when refused.
 // The control plane's ports for one `up` (its scheduler binds them), and a
 // free port for its dashboard.
 inline std::map<std::string, std::string> free_control_ports() {
   return {{"CTK_CONTROL__ROUTER", "tcp://127.0.0.1:" + std::to_string(free_port())},
           {"CTK_CONTROL__PUB", "tcp://127.0.0.1:" + std::to_string(free_port())},
-          {"CTK_API__LISTEN", "127.0.0.1:0"}};
+          {"CTK_API__LISTEN", "127.0.0.1:0"},
+          // Metrics on free ports too: the shipped fixed ports (9400 + n) would be
+          // shared by tests running side by side, each falling back but
+          // naming the configured port in its banner.
+          {"CTK_METRICS__BASE_PORT", "0"}};
 }
 
+// A plain TCP connection to 127.0.0.1:port (a client that does what the
+// test says, byte by byte); -1 when refused.
 inline int connect_loopback(int port) {
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in sa{};

@@ -468,11 +468,12 @@ TEST(monitoring, top_lists_every_instance_and_pauses_the_selected_one) {
       seconds(30)))
       << screen();
   // Sorted by identity, the first is selected: two steps down is n1/validator/0.
-  // `j` (down) rather than the arrow key's escape sequence, which ncurses
-  // may take apart when its bytes come in two reads; one key at a time, each
-  // seen on the screen before the next.
+  // One key at a time, each seen on the screen before the next (the first
+  // step once went to the first row: the selection had been left at -1 by
+  // a draw before the first status).
+  ASSERT_NE(screen().find("> n1/dedup/0"), std::string::npos) << screen();
   for (const char* id : {"n1/scheduler/0", "n1/validator/0"}) {
-    run(tmux + "send-keys j");
+    run(tmux + "send-keys Down");
     ASSERT_TRUE(wait_until([&] { return screen().find(std::string("> ") + id) != std::string::npos; }, seconds(20)))
         << screen();
   }

@@ -68,20 +68,21 @@ void print_banner(const cfg::loaded_config& c, const std::string& bootstrap, con
                                                  : "replay server " + c.cluster.crawler.replay +
                                                        (replay.starts_with("http") ? "" : " (" + replay + ")"))
             << "\n"
-            << "  postgres   " << (c.cluster.postgres.dsn.empty() ? "(none)" : c.cluster.postgres.dsn) << db_note
-            << "\n"
+            << "  postgres   " << (c.cluster.postgres.dsn.empty() ? "(none)" : db::redact(c.cluster.postgres.dsn))
+            << db_note << "\n"
             << "  hdfs       " << c.cluster.hdfs.url << "\n"
             << "  dashboard  " << dashboard << "\n";
   print_children(sup, c.cluster.metrics.bind);
   if (!missing.empty()) std::cout << "  not built yet: " << missing << "\n";
   const std::string cli = "build/cointicker --bootstrap " + bootstrap;
+  const std::string psql_dsn = db::without_password(c.cluster.postgres.dsn);  // psql asks for it
   std::cout << "try, in another terminal:\n"
             << "  " << cli << " crawl upbit coinness --wait      # crawl now; prints each crawl's report\n"
             << "  " << cli << " status                           # every actor, as the scheduler sees it\n"
             << "  " << cli << " tail unique --follow\n"
             << "  " << cli << " topics\n"
-            << "  psql '" << c.cluster.postgres.dsn << "' -c 'SELECT symbol, price FROM market_trends'\n"
-            << "  psql '" << c.cluster.postgres.dsn
+            << "  psql '" << psql_dsn << "' -c 'SELECT symbol, price FROM market_trends'\n"
+            << "  psql '" << psql_dsn
             << "' -c 'SELECT symbol, \"interval\", \"timestamp\", close, rsi FROM technical_indicators ORDER BY 3 "
                "DESC LIMIT 10'\n"
             << "Ctrl-C stops everything." << std::endl;
@@ -124,6 +125,31 @@ bool local_token(const cfg::loaded_config& c, std::string& file, std::string& to
     err = "the token file " + file + " cannot be read or holds fewer than 16 characters";
     return false;
   }
+  return true;
+}
+
+// The children get the DSN in their environment, without a password: a
+// DSN's password goes to ./var/postgres-password (mode 0600), named by
+// CTK_POSTGRES__PASSWORD_FILE, so it shows in no child's environment
+// (/proc/PID/environ) and no banner. c's settings follow (the dashboard).
+bool hand_over_dsn(cfg::loaded_config& c) {
+  std::string password;
+  const std::string dsn = db::without_password(c.cluster.postgres.dsn, &password);
+  if (!password.empty()) {
+    const std::string file = "var/postgres-password";
+    std::filesystem::create_directories("var");
+    const mode_t old = ::umask(077);
+    std::ofstream(file, std::ios::trunc) << password << "\n";
+    ::umask(old);
+    if (!std::filesystem::exists(file)) {
+      spdlog::error("cannot write {} (the PostgreSQL password for the actors)", file);
+      return false;
+    }
+    ::setenv("CTK_POSTGRES__PASSWORD_FILE", file.c_str(), 1);
+    c.cluster.postgres.dsn = dsn;
+    c.cluster.postgres.password_file = file;
+  }
+  ::setenv("CTK_POSTGRES__DSN", c.cluster.postgres.dsn.c_str(), 1);
   return true;
 }
 
@@ -207,7 +233,10 @@ void add_up_command(CLI::App& app, global_options& g, int& rc) {
         spdlog::error("PostgreSQL: {}; db-sink is not started", err);
       }
     }
-    ::setenv("CTK_POSTGRES__DSN", c.cluster.postgres.dsn.c_str(), 1);
+    if (!hand_over_dsn(c)) {
+      rc = exit_failure;
+      return;
+    }
     ::setenv("CTK_HDFS__URL", c.cluster.hdfs.url.c_str(), 1);
     if (!c.cluster.crawler.replay.empty()) ::setenv("CTK_CRAWLER__REPLAY", c.cluster.crawler.replay.c_str(), 1);
     pipeline::supervisor sup(child_argv(g, b->bootstrap(), "local"), c.cluster.metrics.base_port,

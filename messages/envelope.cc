@@ -2,6 +2,7 @@
 
 #include <simdjson.h>
 
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -9,6 +10,13 @@
 #include <xxhash.h>
 
 namespace ctk::msg {
+
+bool valid_source(std::string_view s) {
+  if (s.empty() || s.size() > 64) return false;
+  for (char c : s)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-' && c != '.') return false;
+  return s != "." && s != "..";
+}
 
 std::string record_id(std::string_view source, std::string_view natural_key) {
   XXH3_state_t state;

@@ -181,6 +181,13 @@ struct dead_letter {
   void set_original(std::string_view bytes);
 };
 
+// The one rule for a source name, applied by the validator and by both
+// sinks alike: 1..64 of A-Z a-z 0-9 _ - ., not "." or "..". A source names
+// a folder in HDFS (/raw/{source}/…) and a value in PostgreSQL; a name one
+// sink could store and the other not would make them disagree.
+bool valid_source(std::string_view s);
+inline constexpr const char* valid_source_rule = "source must be 1..64 of A-Z a-z 0-9 _ - . (it names a folder)";
+
 // 128-bit xxHash (XXH3) of source + natural key, as 32 lower-case hex.
 std::string record_id(std::string_view source, std::string_view natural_key);
 

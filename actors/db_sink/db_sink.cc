@@ -124,6 +124,9 @@ class db_sink final : public pipeline::actor {
     if (!decoder_.decode(in.value, env, err))
       return pipeline::outcome::dead_letter("decode", "envelope: " + err.to_string());
     if (env.id.size() != 32) return pipeline::outcome::dead_letter("id", "envelope id must be 32 hex characters");
+    // The validator's rule, again here and in hdfs-sink: a record written to
+    // `unique` by anything else is refused by both sinks alike.
+    if (!msg::valid_source(env.source)) return pipeline::outcome::dead_letter("source", msg::valid_source_rule);
     batch& b = *buffer_;
     const std::size_t ref = b.origins.size();
     std::string why;

@@ -54,6 +54,14 @@ std::string redact(const std::string& conninfo) {
   return std::regex_replace(std::regex_replace(conninfo, kv, "password=***"), uri, "$1***@");
 }
 
+std::string without_password(const std::string& conninfo, std::string* password) {
+  static const std::regex kv(R"(\s*password\s*=\s*('(([^'\\]|\\.)*)'|(\S+)))");
+  std::smatch m;
+  if (!std::regex_search(conninfo, m, kv)) return conninfo;
+  if (password) *password = m[2].matched ? std::regex_replace(m[2].str(), std::regex(R"(\\(.))"), "$1") : m[4].str();
+  return m.prefix().str() + m.suffix().str();
+}
+
 std::unique_ptr<pqxx::connection> connect(const std::string& conninfo, std::string& err) {
   try {
     return std::make_unique<pqxx::connection>(conninfo);

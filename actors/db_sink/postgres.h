@@ -19,6 +19,11 @@ std::optional<std::string> connection_string(const cfg::postgres_settings& s, st
 // The DSN with any password=... value replaced by ***, for logs.
 std::string redact(const std::string& conninfo);
 
+// A key=value DSN without its password=... pair (what `up` hands its
+// children and prints; the password travels in a file). The password, if
+// there was one, goes to *password.
+std::string without_password(const std::string& conninfo, std::string* password = nullptr);
+
 // Opens a connection; nullptr with `err` set (the message names the
 // redacted DSN, never the password).
 std::unique_ptr<pqxx::connection> connect(const std::string& conninfo, std::string& err);

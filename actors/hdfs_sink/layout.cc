@@ -5,6 +5,8 @@
 #include <optional>
 #include <random>
 
+#include "messages/envelope.h"
+
 namespace ctk::hdfs {
 
 std::string format_final_name(const final_name& n, const std::string& ext) {
@@ -49,13 +51,6 @@ std::string nonce() {
   char buf[17];
   std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(rng()));
   return buf;
-}
-
-bool safe_component(std::string_view s) {
-  if (s.empty() || s.size() > 64) return false;
-  for (char c : s)
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-' && c != '.') return false;
-  return s != "." && s != "..";
 }
 
 // "2026-11-28T..." → "20261128" in `out`; false when it is not such a date.
@@ -150,8 +145,7 @@ pipeline::outcome route(std::string_view value, msg::json_decoder& dec, std::str
             "timestamp", "neither data." + std::string(field) + " nor fetched_at is an ISO-8601 UTC time");
     }
   }
-  if (!safe_component(source))
-    return pipeline::outcome::dead_letter("source", "source must be 1..64 of A-Z a-z 0-9 _ - . (it names a folder)");
+  if (!msg::valid_source(source)) return pipeline::outcome::dead_letter("source", msg::valid_source_rule);
   return pipeline::outcome::ok();
 }
 

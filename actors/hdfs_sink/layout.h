@@ -14,8 +14,6 @@ namespace ctk::hdfs {
 
 // 16 random hex digits, for temporary file names.
 std::string nonce();
-// A source name usable as one folder: [A-Za-z0-9_.-]{1,64}, not . or ..
-bool safe_component(std::string_view s);
 // "2026-11-28T..." → "20261128" in `out`; false when it is not such a date.
 bool day_of(std::string_view iso, char (&out)[8]);
 // memmem from `from`; npos when absent.

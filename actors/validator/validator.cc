@@ -212,7 +212,7 @@ const result& checker::check(std::string_view raw, std::int64_t now_ms) {
   if (!decoder_.decode_in_place(raw, env, err)) return reject("decode", "envelope: " + err.to_string());
   if (env.v != msg::envelope_version)
     return reject("version", "envelope version " + std::to_string(env.v) + " is not 1");
-  if (env.source.empty() || env.source.size() > 64) return reject("source", "source must be 1..64 characters");
+  if (!msg::valid_source(env.source)) return reject("source", msg::valid_source_rule);
   {
     std::string why;
     auto fetched = parse_time_ms(env.fetched_at, "UTC", why);

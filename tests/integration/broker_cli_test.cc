@@ -498,3 +498,40 @@ TEST(embedded_broker, a_held_consumer_is_handed_nothing_also_from_partitions_ass
       << got;
   c->close();
 }
+
+// A DSN's password reaches no banner, no log line and no child's
+// environment: `up` hands it to the actors in a file only it can read.
+TEST(up, a_password_in_the_dsn_is_in_no_banner_log_or_child_environment) {
+  auto dir = temp_dir();
+  const std::string secret = "sekret-Pa55-" + std::to_string(::getpid());
+  child up({binary_dir() + "/cointicker", "--config", std::string(CTK_SOURCE_DIR) + "/config", "up", "--listen",
+            "127.0.0.1:0", "--db", "host=127.0.0.1 port=1 dbname=nothing user=ctk password=" + secret, "--scale",
+            "scheduler=0"},
+           dir + "/up.out", dir + "/up.err", free_control_ports(), dir);
+  ASSERT_TRUE(wait_until([&] { return up.out().find("Ctrl-C stops everything") != std::string::npos || !up.running(); },
+                         std::chrono::seconds(20)))
+      << up.err();
+  // db-sink has tried its database (and failed: nothing listens on port 1).
+  ASSERT_TRUE(wait_until([&] { return up.err().find("cannot connect to PostgreSQL") != std::string::npos; },
+                         std::chrono::seconds(30)))
+      << up.err();
+  EXPECT_EQ(up.out().find(secret), std::string::npos) << up.out();
+  EXPECT_EQ(up.err().find(secret), std::string::npos) << up.err();
+  EXPECT_NE(up.out().find("host=127.0.0.1 port=1 dbname=nothing user=ctk"), std::string::npos) << up.out();
+  std::smatch m;
+  const std::string banner = up.out();
+  int children = 0;
+  for (auto it = banner.cbegin(); std::regex_search(it, banner.cend(), m, std::regex("pid (\\d+)")); it = m[0].second) {
+    ++children;
+    const std::string env = read_file("/proc/" + m[1].str() + "/environ");
+    EXPECT_FALSE(env.empty()) << m[1];
+    EXPECT_EQ(env.find(secret), std::string::npos) << "in the environment of pid " << m[1];
+  }
+  EXPECT_GE(children, 5);
+  struct stat st {};
+  ASSERT_EQ(::stat((dir + "/var/postgres-password").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_EQ(read_file(dir + "/var/postgres-password"), secret + "\n");
+  up.signal(SIGINT);
+  EXPECT_EQ(up.wait(std::chrono::seconds(60)), 0) << up.err();
+}

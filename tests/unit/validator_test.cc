@@ -2,7 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include "actors/db_sink/db_sink.h"
+#include "actors/hdfs_sink/layout.h"
 #include "actors/validator/normalize.h"
+#include "messages/envelope.h"
 
 using namespace ctk::validator;
 
@@ -245,4 +248,44 @@ TEST(validator, hostile_envelopes_are_rejected_not_crashed_on) {
       check(raw("news", R"({"title":"t","content":")" + ten_mb + R"(","published_at":"2025-01-01T00:00:00Z"})"));
   EXPECT_EQ(big_content.rule, "length");
   EXPECT_NE(big_content.reason.find("content"), std::string::npos);
+}
+
+// One rule for a source name: the validator and both sinks refuse the same
+// hostile names (a record written to `unique` by anything but the
+// validator included), so PostgreSQL and HDFS cannot disagree on them.
+TEST(validation, hostile_sources_are_refused_by_the_validator_and_by_both_sinks_alike) {
+  const std::string market =
+      R"({"symbol":"KRW-BTC","price":1,"volume_24h":1,"change_24h":0,"timestamp":1795000000000})";
+  ctk::cfg::loaded_config cfg;
+  cfg.cluster.postgres.dsn = "host=127.0.0.1 port=1 dbname=never-connected";  // handle() refuses before any write
+  ctk::pipeline::metrics_registry metrics;
+  auto db = ctk::db::make_db_sink({cfg, "t/db-sink/0", metrics});
+  ctk::msg::json_decoder dec;
+  struct no_output : ctk::pipeline::emitter {
+    void emit(std::string_view, std::string_view, std::string_view, std::int32_t) override {}
+    bool dead_letter(std::string_view, std::int32_t, std::int64_t, std::string_view, std::string_view,
+                     const ctk::pipeline::outcome&) override {
+      return true;
+    }
+  } out;
+  for (const std::string& source :
+       std::vector<std::string>{"a/b", "..", ".", "../../etc", "/tmp/x", "a b", std::string(65, 'x')}) {
+    EXPECT_EQ(check(raw("market", market, source)).rule, "source") << source;
+    // As it would stand on `unique` (an id, the validator bypassed):
+    const std::string unique =
+        R"({"v":1,"id":"0123456789abcdef0123456789abcdef","source":")" + source +
+        R"(","kind":"market","fetched_at":"2026-11-18T00:00:00.000Z","url":"","trace":"t","data":)" + market + "}";
+    const auto d = db->handle({"ctk.unique", 0, 0, {}, unique}, out);
+    EXPECT_EQ(d.v, ctk::pipeline::verdict::dead_letter) << source;
+    EXPECT_EQ(d.rule, "source") << source;
+    std::string_view folder;
+    char day[8];
+    const auto h = ctk::hdfs::route(unique, dec, folder, day);
+    EXPECT_EQ(h.v, ctk::pipeline::verdict::dead_letter) << source;
+    EXPECT_EQ(h.rule, "source") << source;
+  }
+  for (const std::string source : {"upbit", "alternative_me", "coin-ness.v2"}) {
+    EXPECT_TRUE(check(raw("market", market, source)).ok) << source;
+    EXPECT_TRUE(ctk::msg::valid_source(source)) << source;
+  }
 }

@@ -128,11 +128,12 @@ bool local_token(const cfg::loaded_config& c, std::string& file, std::string& to
   return true;
 }
 
-// The children get the DSN in their environment, without a password: a
+// What the children read from the environment (CTK_<PATH> overrides): the
+// DSN, the HDFS URL, the replay server. The DSN goes without a password: a
 // DSN's password goes to ./var/postgres-password (mode 0600), named by
 // CTK_POSTGRES__PASSWORD_FILE, so it shows in no child's environment
 // (/proc/PID/environ) and no banner. c's settings follow (the dashboard).
-bool hand_over_dsn(cfg::loaded_config& c) {
+bool export_to_children(cfg::loaded_config& c) {
   std::string password;
   const std::string dsn = db::without_password(c.cluster.postgres.dsn, &password);
   if (!password.empty()) {
@@ -150,6 +151,8 @@ bool hand_over_dsn(cfg::loaded_config& c) {
     c.cluster.postgres.password_file = file;
   }
   ::setenv("CTK_POSTGRES__DSN", c.cluster.postgres.dsn.c_str(), 1);
+  ::setenv("CTK_HDFS__URL", c.cluster.hdfs.url.c_str(), 1);
+  if (!c.cluster.crawler.replay.empty()) ::setenv("CTK_CRAWLER__REPLAY", c.cluster.crawler.replay.c_str(), 1);
   return true;
 }
 
@@ -222,7 +225,6 @@ void add_up_command(CLI::App& app, global_options& g, int& rc) {
       rc = exit_failure;
       return;
     }
-    // The children read these from the environment (CTK_<PATH> overrides).
     local_postgres pg("var/pg");
     std::string db_note;
     if (c.cluster.postgres.dsn.empty()) {
@@ -233,12 +235,10 @@ void add_up_command(CLI::App& app, global_options& g, int& rc) {
         spdlog::error("PostgreSQL: {}; db-sink is not started", err);
       }
     }
-    if (!hand_over_dsn(c)) {
+    if (!export_to_children(c)) {
       rc = exit_failure;
       return;
     }
-    ::setenv("CTK_HDFS__URL", c.cluster.hdfs.url.c_str(), 1);
-    if (!c.cluster.crawler.replay.empty()) ::setenv("CTK_CRAWLER__REPLAY", c.cluster.crawler.replay.c_str(), 1);
     pipeline::supervisor sup(child_argv(g, b->bootstrap(), "local"), c.cluster.metrics.base_port,
                              c.cluster.runtime.watchdog.value());
     const std::string missing = add_children(sup, counts, c);

@@ -194,7 +194,10 @@ class db_sink final : public pipeline::actor {
     }
   }
 
-  pipeline::outcome idle(pipeline::emitter& out) override { return flush(out); }
+  pipeline::outcome idle(pipeline::emitter& out) override {
+    if (!job_ && buffer_->empty()) probe();
+    return flush(out);
+  }
 
   std::int64_t durable(std::string_view topic, std::int32_t partition, std::int64_t next) override {
     const tp_key tp{std::string(topic), partition};
@@ -206,6 +209,29 @@ class db_sink final : public pipeline::actor {
   }
 
  private:
+  // With nothing to write, the database is still checked (connect and
+  // migrate, every few seconds while it fails): a wrong password or a
+  // failed migration turns /readyz to 503 and is logged at once, not when
+  // the first record arrives. The writer is idle here: the connection is ours.
+  void probe() {
+    const auto now = clock::now();
+    if (now < next_probe_) return;
+    std::string err;
+    bool ok = ready(err);
+    if (ok) try {
+        pqxx::nontransaction(*conn_).exec("SELECT 1");  // a server gone since is found here
+      } catch (const std::exception& e) {
+        err = db_message(e);
+        drop_connection_if_broken(e);
+        ok = false;
+      }
+    next_probe_ = now + (ok ? std::chrono::seconds(30) : std::chrono::seconds(3));
+    if (!ok && err != probe_error_) spdlog::error("db-sink: PostgreSQL is not ready: {}", err);
+    if (ok && !probe_error_.empty()) spdlog::info("db-sink: PostgreSQL is ready again");
+    probe_error_ = ok ? std::string() : err;
+    sick_.store(!ok);
+  }
+
   void count_buffered() {
     std::size_t n = buffer_->origins.size();
     if (job_) n += job_->origins.size();
@@ -422,7 +448,9 @@ class db_sink final : public pipeline::actor {
   std::unique_ptr<batch> job_;  // handed to the writer (kept after a failure, for the retry)
   bool resubmit_ = false;       // the job failed; the runner backed off; write it again
   std::vector<rejection> job_rejected_;
-  std::atomic<bool> sick_{false};  // the last write failed
+  std::atomic<bool> sick_{false};  // the last write (or probe) failed
+  clock::time_point next_probe_{};
+  std::string probe_error_;  // the last probe's failure, logged once
   std::atomic<std::uint64_t> last_batch_{0};
   std::atomic<std::uint64_t> buffered_{0};
   mutable std::mutex marks_mu_;

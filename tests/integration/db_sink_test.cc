@@ -223,6 +223,34 @@ TEST(db_sink, postgres_stopped_for_10_s_mid_stream_loses_nothing_doubles_nothing
   EXPECT_EQ(sink->wait(std::chrono::seconds(30)), 0) << sink->err();
 }
 
+// A database db-sink cannot use (here: it does not exist yet, as with a
+// wrong password) is reported before any record arrives: /readyz 503 and
+// the reason in the log; once it exists, db-sink migrates it and is ready.
+TEST(db_sink, a_database_it_cannot_use_is_not_ready_before_any_record_and_ready_once_it_can) {
+  broker b;
+  const std::string dir = temp_dir();
+  const std::string server = pg_fixture_dsn();
+  const std::string name = "later" + std::to_string(::getpid());
+  const std::string dsn = server.substr(0, server.find("dbname=")) + "dbname=" + name;
+  auto sink = start_db_sink(b, dir, dsn);
+  ASSERT_TRUE(wait_until([&] { return metrics_port(*sink) > 0; }, std::chrono::seconds(30))) << sink->err();
+  const int port = metrics_port(*sink);
+  EXPECT_TRUE(wait_until([&] { return http_status(port, "/readyz") == "503"; }, std::chrono::seconds(15)))
+      << sink->err();
+  EXPECT_TRUE(wait_until(
+      [&] { return sink->err().find("db-sink: PostgreSQL is not ready: cannot connect") != std::string::npos; },
+      std::chrono::seconds(15)))
+      << sink->err();
+  EXPECT_NE(sink->err().find(name), std::string::npos) << "the message names the database: " << sink->err();
+  psql(server, "CREATE DATABASE " + name);
+  EXPECT_TRUE(wait_until([&] { return http_status(port, "/readyz") == "200"; }, std::chrono::seconds(20)))
+      << sink->err();
+  EXPECT_NE(sink->err().find("db-sink: PostgreSQL is ready again"), std::string::npos) << sink->err();
+  EXPECT_GT(psql_long(dsn, "SELECT count(*) FROM schema_migrations"), 0) << "migrated before any record";
+  sink->signal(SIGTERM);
+  EXPECT_EQ(sink->wait(std::chrono::seconds(30)), 0) << sink->err();
+}
+
 TEST(db_sink, records_whose_ids_are_stored_already_are_not_stored_again) {
   broker b;
   const std::string dir = temp_dir();

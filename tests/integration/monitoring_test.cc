@@ -310,7 +310,8 @@ TEST(monitoring, prometheus_on_the_generated_config_scrapes_each_instance_once_a
   broker b;
   const std::string dir = temp_dir();
   const int base = free_port_below_ephemeral();
-  const auto env = free_control_ports();
+  auto env = free_control_ports();
+  env.erase("CTK_METRICS__BASE_PORT");  // the fixed ports of cluster.yaml are the point here
   auto node = start_node(dir,
                          "nodes:\n"
                          "  - {name: n1, host: 127.0.0.1, role: master, actors: {crawler: 1, validator: 2, dedup: 1}}\n"

@@ -12,6 +12,7 @@
 
 #include "actors/hdfs_sink/layout.h"
 #include "actors/hdfs_sink/records.h"
+#include "actors/validator/normalize.h"
 
 namespace ctk::batch {
 
@@ -32,12 +33,11 @@ std::optional<std::time_t> parse_day(const std::string& text) {
   return t;
 }
 
+// "20261206" for a UTC time (the validator's formatter, dashes dropped).
 std::string yyyymmdd(std::time_t t) {
-  std::tm tm{};
-  ::gmtime_r(&t, &tm);
-  char b[48];
-  std::snprintf(b, sizeof b, "%04d%02d%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
-  return b;
+  std::string day = validator::format_utc_ms(static_cast<std::int64_t>(t) * 1000).substr(0, 10);
+  day.erase(std::remove(day.begin(), day.end(), '-'), day.end());
+  return day;
 }
 
 }  // namespace

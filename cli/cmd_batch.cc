@@ -56,7 +56,7 @@ int run_aggregate(const global_options& g, const std::string& from, const std::s
   auto scorer = load_scorer(c, "aggregate");
   if (!store || !scorer) return exit_failure;
   auto days = resolve_days(*store, from, to, "aggregate");
-  if (!days) return exit_usage;
+  if (!days) return from == "all" ? exit_failure : exit_usage;  // the store failed, or a bad date
   std::string err;
   int rc = exit_ok;
   for (const auto& day : *days) {
@@ -168,7 +168,7 @@ int run_backfill(const global_options& g, batch::backfill_options o, const std::
   auto store = open_store(c, url, "backfill");
   if (!store) return exit_failure;
   auto days = resolve_days(*store, from, to, "backfill");
-  if (!days) return exit_usage;
+  if (!days) return from == "all" ? exit_failure : exit_usage;  // the store failed, or a bad date
   o.days = *days;
   std::string err;
   pipeline::init_logging("backfill", g.log_level.empty() ? "warn" : g.log_level);

@@ -7,7 +7,6 @@
 
 #include <cerrno>
 #include <cstring>
-#include <ctime>
 
 #include "actors/validator/normalize.h"
 #include "messages/json.h"
@@ -18,15 +17,6 @@ namespace ctk::scheduler {
 namespace {
 
 constexpr std::string_view prefix = "job:";
-
-std::string utc_day(std::int64_t ms) {
-  const std::time_t t = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  ::gmtime_r(&t, &tm);
-  char b[48];
-  std::snprintf(b, sizeof b, "%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
-  return b;
-}
 
 std::string self_exe() {
   char b[4096];
@@ -130,7 +120,7 @@ void job_book::finish(job& j, int st, std::int64_t now, const emit_fn& emit) {
 void job_book::start(job& j, std::int64_t now, const emit_fn& emit) {
   std::vector<std::string> argv{exe_, "--config", config_dir_};
   argv.insert(argv.end(), j.argv_tail.begin(), j.argv_tail.end());
-  argv.push_back(utc_day(j.yesterday ? now - 86'400'000 : now));
+  argv.push_back(validator::format_utc_ms(j.yesterday ? now - 86'400'000 : now).substr(0, 10));  // YYYY-MM-DD
   j.run_id = "job-" + j.name + "-" + std::to_string(now);
   j.last = now;
   j.ended = false;

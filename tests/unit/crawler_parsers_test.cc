@@ -286,6 +286,32 @@ TEST(rss, a_cut_feed_keeps_the_items_before_the_break_and_reports_the_line) {
   EXPECT_EQ(empty.error, "empty body where a feed was expected");
 }
 
+TEST(rss, a_bare_ampersand_or_an_html_entity_is_read_past_and_the_feed_is_whole) {
+  harness h;
+  const std::string feed = R"(<?xml version="1.0"?><rss version="2.0"><channel><title>Q&A</title>
+<item><title>Bitcoin & Ether rally</title><link>https://example.com/a?x=1&y=2</link></item>
+<item><title>R&amp;D&nbsp;spend</title><link>https://example.com/b</link></item>
+<item><title>Third</title><link>https://example.com/c</link><description><![CDATA[<p>a & b</p>]]></description></item>
+</channel></rss>)";
+  auto r = h.parse("rss", "https://example.com/feed", feed);
+  EXPECT_EQ(r.error, "") << "every item was read: the page is ok, not partial";
+  ASSERT_EQ(r.items.size(), 3u);
+  // Read as a browser reads them: the '&' kept, in the title and in the link (the record's key).
+  EXPECT_NE(r.items[0].data.find(R"("title":"Bitcoin & Ether rally")"), std::string::npos) << r.items[0].data;
+  EXPECT_EQ(r.items[0].key, "https://example.com/a?x=1&y=2");
+  EXPECT_NE(r.items[1].data.find(R"("title":"R&D)"), std::string::npos) << r.items[1].data;
+  EXPECT_NE(r.items[1].data.find("spend"), std::string::npos) << r.items[1].data;
+  EXPECT_EQ(r.items[2].key, "https://example.com/c");
+  EXPECT_NE(r.items[2].data.find(R"("content":"a & b")"), std::string::npos)
+      << "CDATA is left as it is: " << r.items[2].data;
+  EXPECT_TRUE(r.note.starts_with("read past ")) << r.note;
+  EXPECT_NE(r.note.find("line 1"), std::string::npos) << r.note;
+  // A defect of another kind after the last item still makes the page partial.
+  auto cut = h.parse("rss", "https://example.com/feed", feed.substr(0, feed.find("<item><title>Third")) + "<item><ti");
+  EXPECT_EQ(cut.items.size(), 2u);
+  EXPECT_TRUE(cut.error.starts_with("not well-formed XML at line")) << cut.error;
+}
+
 TEST(rss, ten_thousand_items_in_one_feed) {
   std::string feed = R"(<?xml version="1.0"?><rss version="2.0"><channel><title>big</title>)";
   for (int i = 0; i < 10'000; ++i)

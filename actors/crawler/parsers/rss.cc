@@ -4,6 +4,7 @@
 #include <libxml/xpath.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <memory>
 
@@ -78,26 +79,100 @@ void rss_entry(xmlNode* entry, const page& p, parse_result& r) {
   r.items.push_back({std::move(key), link.empty() ? p.url : link, d.done()});
 }
 
-void parse_rss(const parser_context&, const page& p, parse_result& r) {
-  xmlParserCtxtPtr ctxt = xmlNewParserCtxt();
-  if (!ctxt) {
-    r.error = "out of memory (XML parser)";
-    return;
+namespace {
+// Defects that real feeds have and that browsers and feedparser read past:
+// a bare '&' ("Q&A", "?a=1&b=2") and HTML entities XML does not declare
+// (&nbsp;). libxml2's recover mode would drop them (and turn a link's
+// "&b=2" into "=2"), so such a feed is read a second time, repaired the way
+// a browser reads it; a feed whose only errors were these has been read
+// whole.
+bool well_known_defect(int code) {
+  return code == XML_ERR_NAME_REQUIRED || code == XML_ERR_ENTITYREF_SEMICOL_MISSING ||
+         code == XML_ERR_UNDECLARED_ENTITY || code == XML_WAR_UNDECLARED_ENTITY;
+}
+
+struct xml_problems {
+  int recovered = 0, first_recovered_line = 0;
+  std::string fatal;  // the first other error, with its line
+};
+
+void collect_xml_error(void* ctx, xmlErrorPtr e) {
+  auto* out = static_cast<xml_problems*>(static_cast<xmlParserCtxtPtr>(ctx)->_private);
+  if (!e || !out) return;
+  if (well_known_defect(e->code)) {
+    if (out->recovered++ == 0) out->first_recovered_line = e->line;
+  } else if (out->fatal.empty() && e->level >= XML_ERR_ERROR) {
+    out->fatal = "not well-formed XML at line " + std::to_string(e->line);
+    if (e->message) out->fatal += ": " + validator::collapse_space(e->message);
   }
-  const int opts = XML_PARSE_NONET | XML_PARSE_NOCDATA | XML_PARSE_RECOVER | XML_PARSE_NOERROR | XML_PARSE_NOWARNING |
-                   XML_PARSE_HUGE;
-  xml_doc doc(xmlCtxtReadMemory(ctxt, p.body.data(), static_cast<int>(p.body.size()), p.url.c_str(), nullptr, opts));
-  const bool well_formed = ctxt->wellFormed;
-  std::string problem;
-  if (!well_formed) {
-    const xmlError* e = xmlCtxtGetLastError(ctxt);
-    problem = "not well-formed XML";
-    if (e) {
-      problem += " at line " + std::to_string(e->line);
-      if (e->message) problem += ": " + validator::collapse_space(e->message);
+}
+
+// The body with every '&' that starts no XML reference escaped, and HTML's
+// named entities (libxml2's table) as numeric references; CDATA sections
+// are left as they are.
+std::string repair_entities(std::string_view b) {
+  std::string out;
+  out.reserve(b.size() + b.size() / 16);
+  for (std::size_t i = 0; i < b.size();) {
+    if (b.compare(i, 9, "<![CDATA[") == 0) {
+      const std::size_t end = b.find("]]>", i + 9);
+      const std::size_t e = end == std::string_view::npos ? b.size() : end + 3;
+      out.append(b.substr(i, e - i));
+      i = e;
+      continue;
+    }
+    if (b[i] != '&') {
+      out += b[i++];
+      continue;
+    }
+    std::size_t semi = i + 1;
+    while (semi < b.size() && semi - i <= 32 && (std::isalnum(static_cast<unsigned char>(b[semi])) || b[semi] == '#'))
+      ++semi;
+    const std::string name(b.substr(i + 1, semi - i - 1));
+    const bool ref = semi < b.size() && b[semi] == ';' && !name.empty();
+    const bool xml_ref =
+        ref && (name[0] == '#' || name == "amp" || name == "lt" || name == "gt" || name == "quot" || name == "apos");
+    if (xml_ref) {
+      out.append(b.substr(i, semi + 1 - i));
+      i = semi + 1;
+    } else if (const htmlEntityDesc* d = ref ? htmlEntityLookup(BAD_CAST name.c_str()) : nullptr) {
+      out += "&#" + std::to_string(d->value) + ";";
+      i = semi + 1;
+    } else {
+      out += "&amp;";
+      ++i;
     }
   }
+  return out;
+}
+
+// One read of a feed body; `seen` gets its errors.
+xml_doc read_feed(std::string_view body, const std::string& url, xml_problems& seen, bool& well_formed) {
+  xmlParserCtxtPtr ctxt = xmlNewParserCtxt();
+  if (!ctxt) return nullptr;
+  ctxt->_private = &seen;
+  ctxt->sax->serror = collect_xml_error;
+  const int opts = XML_PARSE_NONET | XML_PARSE_NOCDATA | XML_PARSE_RECOVER | XML_PARSE_NOERROR | XML_PARSE_NOWARNING |
+                   XML_PARSE_HUGE;
+  xml_doc doc(xmlCtxtReadMemory(ctxt, body.data(), static_cast<int>(body.size()), url.c_str(), nullptr, opts));
+  well_formed = ctxt->wellFormed;
   xmlFreeParserCtxt(ctxt);
+  return doc;
+}
+}  // namespace
+
+void parse_rss(const parser_context&, const page& p, parse_result& r) {
+  xml_problems seen;
+  bool well_formed = false;
+  xml_doc doc = read_feed(p.body, p.url, seen, well_formed);
+  if (seen.recovered > 0) {
+    r.note = "read past " + std::to_string(seen.recovered) + " well-known XML defect(s) (a bare '&' or an HTML " +
+             "entity), the first at line " + std::to_string(seen.first_recovered_line);
+    seen = {};
+    doc = read_feed(repair_entities(p.body), p.url, seen, well_formed);
+  }
+  std::string problem = seen.fatal;
+  if (problem.empty() && !well_formed && seen.recovered == 0) problem = "not well-formed XML";
   xmlNode* root = doc ? xmlDocGetRootElement(doc.get()) : nullptr;
   if (!root) {
     r.error = p.body.empty() ? "empty body where a feed was expected" : problem.empty() ? "no XML document" : problem;
@@ -122,7 +197,7 @@ void parse_rss(const parser_context&, const page& p, parse_result& r) {
   };
   walk(root, walk);
   // A cut or broken feed: the items before the break are kept, and the page is dead-lettered too.
-  if (!well_formed) r.error = problem + " (" + std::to_string(r.items.size()) + " items read before it)";
+  if (!problem.empty()) r.error = problem + " (" + std::to_string(r.items.size()) + " items read before it)";
 }
 
 }  // namespace ctk::crawler::kit

@@ -17,6 +17,12 @@ struct actor_entry {
   std::string name;
   std::string description;
   std::function<std::unique_ptr<pipeline::actor>(const pipeline::actor_context&)> make;
+  // The topology, as the actor's inputs() and outputs() say (`run` checks
+  // that they agree): base topic names its group consumes and produces.
+  std::vector<std::string> inputs, outputs;
+  // Starts work by itself (crawls, timers) rather than from its input: a
+  // lossless stop stops these first, then waits for the others to catch up.
+  bool feeds = false;
 };
 
 // Every actor kind, with `make` empty for one not built yet.

@@ -38,4 +38,27 @@ bool report_topics(const properties& props, const std::vector<std::string>& grou
   return true;
 }
 
+bool group_backlog(const properties& props, const std::string& group, const std::vector<std::string>& topics,
+                   std::map<std::string, std::int64_t>& out, std::string& err) {
+  handle_ptr rk = make_handle(RD_KAFKA_PRODUCER, props, err);
+  if (!rk) return false;
+  std::vector<topic_info> all;
+  if (!list_topics(rk.get(), "", all, err)) return false;
+  out.clear();
+  for (const auto& name : topics) {
+    out[name] = 0;
+    const auto t = std::find_if(all.begin(), all.end(), [&](const topic_info& i) { return i.name == name; });
+    if (t == all.end()) continue;
+    std::vector<topic_partition> parts;
+    for (const auto& p : t->partitions) parts.push_back({name, p.partition, RD_KAFKA_OFFSET_INVALID});
+    if (!committed_offsets(props, group, parts, err)) return false;
+    for (std::size_t i = 0; i < parts.size(); ++i) {
+      const auto& w = t->partitions[i];
+      if (w.high < 0) continue;
+      out[name] += std::max<std::int64_t>(0, w.high - std::max(parts[i].offset, std::max<std::int64_t>(w.low, 0)));
+    }
+  }
+  return true;
+}
+
 }  // namespace ctk::kafka

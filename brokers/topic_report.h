@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -25,5 +26,12 @@ struct topic_report {
 // Every topic of the cluster (all, or just `only`); lag for `groups`.
 bool report_topics(const properties& props, const std::vector<std::string>& groups, std::vector<topic_report>& out,
                    std::string& err, const std::string& only = "");
+
+// What `group` has still to consume and commit on each of `topics`: per
+// topic, the high watermark minus the committed offset, summed over its
+// partitions; a partition without a commit counts from its low watermark
+// (where the group starts). A topic that does not exist yet counts 0.
+bool group_backlog(const properties& props, const std::string& group, const std::vector<std::string>& topics,
+                   std::map<std::string, std::int64_t>& out, std::string& err);
 
 }  // namespace ctk::kafka

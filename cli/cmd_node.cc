@@ -2,7 +2,9 @@
 // places on node NAME, with its instance count, supervised in the
 // foreground (pipeline/supervisor.h): a crashed child is restarted with
 // backoff and its restart count reaches `status` through its heartbeats;
-// SIGTERM / Ctrl-C drains every child. This is what a Pi of the cluster
+// SIGTERM / Ctrl-C drains every child; on the master (role: master) it is
+// the lossless stop of `up` first (cli/lossless_stop.h), so the master's
+// crawls and what is in flight on its actors' groups are stored before. This is what a Pi of the cluster
 // runs (deploy/systemd/cointicker-node@.service). Unlike `up` it starts no
 // broker and no database: Kafka is kafka.bootstrap (or --bootstrap), the
 // database postgres.dsn, HDFS hdfs.url.
@@ -12,6 +14,7 @@
 
 #include "actors/registry.h"
 #include "cli/commands.h"
+#include "cli/lossless_stop.h"
 #include "pipeline/process.h"
 #include "pipeline/supervisor.h"
 
@@ -27,7 +30,9 @@ void add_node_command(CLI::App& app, global_options& g, int& rc) {
   cmd->add_option("--replay", *replay,
                   "crawlers fetch from a replay server instead of the live sources (a folder with routes.yaml, "
                   "served by this process, or http://HOST:PORT)");
-  cmd->add_option("--drain-timeout", *grace, "seconds a child may take to drain on SIGTERM before SIGKILL")
+  cmd->add_option("--drain-timeout", *grace,
+                  "seconds a child may take to drain on SIGTERM before SIGKILL (on the master, also how long the "
+                  "stop first waits for records in flight to be stored)")
       ->capture_default_str()
       ->check(CLI::Range(1, 3600));
   cmd->callback([&g, &rc, name, replay, grace] {
@@ -84,6 +89,9 @@ void add_node_command(CLI::App& app, global_options& g, int& rc) {
     std::cout << "SIGTERM or Ctrl-C drains every actor." << std::endl;
     spdlog::info("node {}: supervising {} actor processes", *name, sup.children().size());
     sup.run(stop);
+    if (node->role == "master")
+      lossless_stop(sup, c.cluster, g.bootstrap.empty() ? c.cluster.kafka.bootstrap : g.bootstrap,
+                    std::chrono::seconds(*grace), "they stay in Kafka for the next start");
     sup.drain(std::chrono::seconds(*grace));
     spdlog::info("node {}: stopped", *name);
     rc = exit_ok;

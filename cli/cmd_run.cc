@@ -73,6 +73,12 @@ void add_run_command(CLI::App& app, global_options& g, int& rc) {
     auto& stop = pipeline::install_stop_signals();
     pipeline::metrics_registry metrics(pipeline::actor_labels(o->actor, identity));
     auto a = entry->make({c, identity, metrics});
+    if (a->inputs() != entry->inputs || a->outputs() != entry->outputs) {
+      // A programming error: the lossless stop orders actors by the registry's topology.
+      spdlog::critical("the {} actor's topics differ from its registry entry (actors/registry.cc)", o->actor);
+      rc = exit_failure;
+      return;
+    }
     auto rcfg = pipeline::make_runner_config(c.cluster, identity);
     rcfg.config_dir = c.dir;
     rcfg.restarts = o->restarts;

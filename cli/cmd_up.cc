@@ -1,7 +1,9 @@
 // `cointicker up`: the whole system on this machine, in the foreground:
 // the embedded broker in this process and every built actor as a child
-// process (`cointicker run ACTOR`). Ctrl-C / SIGTERM drains the children
-// (SIGTERM, then SIGKILL after 30 s) and leaves no process behind.
+// process (`cointicker run ACTOR`). Ctrl-C / SIGTERM stops it without
+// losing what is in flight (cli/lossless_stop.h: crawls first, then every
+// group catches up, at most --drain-timeout), then drains the children
+// (SIGTERM, then SIGKILL after --drain-timeout) and leaves no process behind.
 // Without a DSN (postgres.dsn or --db) it runs a private PostgreSQL in
 // ./var/pg; the file:// HDFS root is hdfs.url (./var/hdfs) unless --hdfs.
 // --replay DIR|URL points every crawler at a replay server (offline runs).
@@ -25,6 +27,7 @@
 #include "actors/registry.h"
 #include "cli/commands.h"
 #include "cli/local_postgres.h"
+#include "cli/lossless_stop.h"
 #include "pipeline/process.h"
 #include "pipeline/supervisor.h"
 #include "serve/api.h"
@@ -85,7 +88,7 @@ void print_banner(const cfg::loaded_config& c, const std::string& bootstrap, con
             << "  psql '" << psql_dsn
             << "' -c 'SELECT symbol, \"interval\", \"timestamp\", close, rsi FROM technical_indicators ORDER BY 3 "
                "DESC LIMIT 10'\n"
-            << "Ctrl-C stops everything." << std::endl;
+            << "Ctrl-C stops everything (records in flight are stored first; Ctrl-C twice: at once)." << std::endl;
 }
 
 // Every built actor, `counts` instances each (default 1; db-sink only with
@@ -187,6 +190,7 @@ void add_up_command(CLI::App& app, global_options& g, int& rc) {
   auto replay = std::make_shared<std::string>();
   auto scale = std::make_shared<std::vector<std::string>>();
   auto api_listen = std::make_shared<std::string>();
+  auto grace = std::make_shared<int>(60);
   auto* cmd = app.add_subcommand("up", "Run the whole system on this machine in the foreground (Ctrl-C stops it)");
   cmd->add_option("--listen", *listen, "broker bootstrap address (default broker.listen; port 0: the broker's own)");
   cmd->add_option("--db", *db,
@@ -197,7 +201,12 @@ void add_up_command(CLI::App& app, global_options& g, int& rc) {
                   "process, e.g. tests/fixtures/replay) or http://127.0.0.1:PORT");
   cmd->add_option("--scale", *scale, "ACTOR=N: run N instances of an actor (repeatable; 0 leaves it out)");
   cmd->add_option("--api-listen", *api_listen, "the dashboard's HOST:PORT (default api.listen; port 0: a free one)");
-  cmd->callback([&g, &rc, listen, db, hdfs, replay, scale, api_listen] {
+  cmd->add_option("--drain-timeout", *grace,
+                  "seconds Ctrl-C waits for records in flight to be stored (what is left is reported and lost with "
+                  "the embedded broker), and then for each actor to exit before SIGKILL")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 3600));
+  cmd->callback([&g, &rc, listen, db, hdfs, replay, scale, api_listen, grace] {
     std::map<std::string, int> counts;
     if (!parse_scale(*scale, counts)) {
       rc = exit_usage;
@@ -253,7 +262,9 @@ void add_up_command(CLI::App& app, global_options& g, int& rc) {
       server->stop();
       http.join();
     }
-    sup.drain(std::chrono::seconds(30));
+    lossless_stop(sup, c.cluster, b->bootstrap(), std::chrono::seconds(*grace),
+                  "they are lost with the embedded broker (in memory)");
+    sup.drain(std::chrono::seconds(*grace));
     pg.stop();
     spdlog::info("stopped");
     rc = exit_ok;

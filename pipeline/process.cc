@@ -20,11 +20,14 @@ namespace ctk::pipeline {
 namespace {
 std::atomic<bool> g_stop{false};
 std::atomic<int> g_signals{0};
+std::atomic<bool> g_flush{false};
 
 void on_signal(int) {
   if (g_signals.fetch_add(1) >= 1) _exit(130);  // second Ctrl-C: give up draining
   g_stop.store(true);
 }
+
+void on_flush_signal(int) { g_flush.store(true); }
 
 // `<N>` before a line: its syslog priority, which journald reads from a
 // service's stderr (SyslogLevelPrefix=, on by default).
@@ -70,6 +73,8 @@ std::atomic<bool>& install_stop_signals() {
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
+  sa.sa_handler = on_flush_signal;
+  sigaction(SIGUSR1, &sa, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
   return g_stop;
 }
@@ -77,6 +82,8 @@ std::atomic<bool>& install_stop_signals() {
 const std::atomic<bool>& stop_requested() { return g_stop; }
 
 void request_stop() { g_stop.store(true); }
+
+std::atomic<bool>& flush_requested() { return g_flush; }
 
 std::uint64_t rss_bytes() {
   long pages = 0, resident = 0;
@@ -153,6 +160,9 @@ int spawn_tied(std::vector<std::string> args, const std::vector<std::string>* en
     ::setpgid(0, 0);
     ::prctl(PR_SET_PDEATHSIG, SIGTERM);
     if (::getppid() != parent) ::_exit(1);  // the parent died before prctl
+    // Ignored until the child installs its handler (install_stop_signals):
+    // a lossless stop's SIGUSR1 must not kill a child that is just starting.
+    ::signal(SIGUSR1, SIG_IGN);
     ::execve(argv[0], argv.data(), env ? envp.data() : environ);
     ::_exit(127);
   }

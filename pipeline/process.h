@@ -19,6 +19,10 @@ std::atomic<bool>& install_stop_signals();
 const std::atomic<bool>& stop_requested();
 // Sets that flag, as SIGTERM would (a `drain` over the control plane).
 void request_stop();
+// Set by SIGUSR1 (installed with the stop signals): "write everything held
+// back once your input has caught up" — what `up`'s lossless stop asks of
+// each actor before it stops them. The runner clears it when it has done so.
+std::atomic<bool>& flush_requested();
 
 // Resident set size of this process, in bytes (from /proc/self/statm).
 std::uint64_t rss_bytes();

@@ -181,7 +181,12 @@ int runner::run(const std::atomic<bool>& stop) {
       phase_timer t(us_poll_);
       collect_batch(stop);
     }
-    if (pending_.empty() && !holding_for_rebalance_) idle_actor();
+    if (pending_.empty() && !holding_for_rebalance_) {
+      if (flush_requested().exchange(false))
+        flush_caught_up(stop);
+      else
+        idle_actor();
+    }
     if (!pending_.empty() && !holding_for_rebalance_) {
       bool complete = true;
       {
@@ -377,6 +382,11 @@ bool runner::flush_actor(const std::atomic<bool>* stop, bool all) {
   }
 }
 
+void runner::flush_caught_up(const std::atomic<bool>& stop) {
+  if (flush_actor(&stop, true) && !inflight_.empty()) inflight_.back().sealed = true;
+  spdlog::info("input caught up: wrote everything held back, as SIGUSR1 asked");
+}
+
 void runner::idle_actor() {
   outcome o;
   {
@@ -387,13 +397,17 @@ void runner::idle_actor() {
     rewind(o.reason);
   } else if (o.v == verdict::retry) {
     // Tried again at the next idle poll or flush; the data stays uncommitted.
-    if (!idle_failing_) spdlog::warn("idle work failed (retried while idle): {}", o.reason);
-    idle_failing_ = true;
+    // Said at once, then at most every 30 s (idle() runs after every empty poll).
+    if (const auto now = clock::now(); idle_failures_ == 0 || now - idle_warned_ >= std::chrono::seconds(30)) {
+      spdlog::warn("idle work failed ({} times so far; retried while idle): {}", idle_failures_ + 1, o.reason);
+      idle_warned_ = now;
+    }
+    ++idle_failures_;
     healthy_.store(false);
     retried_.fetch_add(1);
-  } else if (idle_failing_) {
-    spdlog::info("idle work succeeded again");
-    idle_failing_ = false;
+  } else if (idle_failures_ > 0) {
+    spdlog::info("idle work succeeded again after failing {} times", idle_failures_);
+    idle_failures_ = 0;
     healthy_.store(true);
   }
 }

@@ -7,7 +7,8 @@
 //   for the completed prefix of batches, in order.
 // A crash anywhere before the commit means redelivery, never loss. SIGTERM
 // finishes the batch, waits for its output, commits, leaves the group and
-// exits 0.
+// exits 0. SIGUSR1 asks for everything held back (rows gathered, an open
+// file) to be written and committed at the first poll that brings nothing.
 //
 // Threading: run() drives everything on the calling thread; the metrics
 // endpoint runs on its own thread and only reads atomics.
@@ -105,6 +106,9 @@ class runner final : kafka::rebalance_listener, public emitter {
   bool flush_actor(const std::atomic<bool>* stop, bool all);
   // actor.idle() after a poll that brought nothing.
   void idle_actor();
+  // Instead of idle_actor() once SIGUSR1 asked (flush_requested()): the
+  // input has caught up, so flush_all() now; the next settle() commits.
+  void flush_caught_up(const std::atomic<bool>& stop);
   // Serves delivery reports and commits every completed batch at the front.
   // `wait_all`: first wait until every produced message is reported.
   void settle(bool wait_all);
@@ -139,16 +143,17 @@ class runner final : kafka::rebalance_listener, public emitter {
   std::deque<kafka::polled> pending_;
   std::deque<batch> inflight_;  // oldest first; the back is the one being filled
   std::uint64_t next_seq_ = 1;
-  std::uint64_t rewinds_ = 0;                        // a message in retry is abandoned when this changes
-  std::string delivery_error_;                       // first failure since the last rewind
-  std::string rejected_;                             // why the producer refused output of the current message
-  std::map<tp_key, std::int64_t> committed_;         // last committed (or start) offset: where a redo seeks
-  std::map<tp_key, std::int64_t> broker_committed_;  // what the broker holds: commits with nothing new are skipped
-  std::map<tp_key, std::int64_t> to_commit_;         // acknowledged output, commit refused so far (retried)
-  std::map<tp_key, std::int64_t> carry_;             // to_commit_ of revoked partitions, reused if they come back
-  bool idle_failing_ = false;                        // idle() said retry; reported once
-  bool holding_for_rebalance_ = false;               // a commit was refused: poll, but handle nothing until reassigned
-  std::map<tp_key, std::int64_t> dropped_from_;      // held input dropped over the cap: first offset per partition
+  std::uint64_t rewinds_ = 0;                            // a message in retry is abandoned when this changes
+  std::string delivery_error_;                           // first failure since the last rewind
+  std::string rejected_;                                 // why the producer refused output of the current message
+  std::map<tp_key, std::int64_t> committed_;             // last committed (or start) offset: where a redo seeks
+  std::map<tp_key, std::int64_t> broker_committed_;      // what the broker holds: commits with nothing new are skipped
+  std::map<tp_key, std::int64_t> to_commit_;             // acknowledged output, commit refused so far (retried)
+  std::map<tp_key, std::int64_t> carry_;                 // to_commit_ of revoked partitions, reused if they come back
+  int idle_failures_ = 0;                                // idle() said retry this many times in a row
+  std::chrono::steady_clock::time_point idle_warned_{};  // the last warning about it
+  bool holding_for_rebalance_ = false;           // a commit was refused: poll, but handle nothing until reassigned
+  std::map<tp_key, std::int64_t> dropped_from_;  // held input dropped over the cap: first offset per partition
   std::set<tp_key> assigned_;
   std::map<std::string, std::string, std::less<>> topic_names_;
 

@@ -155,17 +155,23 @@ void supervisor::run(const std::atomic<bool>& stop) {
   sd_notify(0, "STOPPING=1");
 }
 
-void supervisor::drain(std::chrono::seconds grace) {
+void supervisor::drain(std::chrono::seconds grace, const std::function<bool(const child&)>& which) {
+  const auto chosen = [&](const child& c) { return c.pid > 0 && (!which || which(c)); };
   std::size_t running = 0;
   for (const auto& c : children_)
-    if (c.pid > 0) {
+    if (chosen(c)) {
       ::kill(c.pid, SIGTERM);
       ++running;
     }
+  if (running == 0) return;
   spdlog::info("stopping: draining {} actor processes", running);
   const auto deadline = std::chrono::steady_clock::now() + grace;
   for (auto& c : children_) {
+    if (!chosen(c)) continue;
     while (c.pid > 0) {
+      // Children still running keep notifying (WATCHDOG=1, STOPPING=1): a
+      // full notify socket would block them in sd_notify.
+      read_pings();
       int st = 0;
       if (::waitpid(c.pid, &st, WNOHANG) == c.pid) {
         c.pid = 0;
@@ -179,6 +185,11 @@ void supervisor::drain(std::chrono::seconds grace) {
       }
     }
   }
+}
+
+void supervisor::signal(int sig, const std::function<bool(const child&)>& which) {
+  for (const auto& c : children_)
+    if (c.pid > 0 && which(c)) ::kill(c.pid, sig);
 }
 
 }  // namespace ctk::pipeline

@@ -60,7 +60,10 @@ class supervisor {
   void run(const std::atomic<bool>& stop);
   // SIGTERM to every child (each drains: finishes its batch, commits),
   // SIGKILL to those still running after `grace`; returns when all are gone.
-  void drain(std::chrono::seconds grace);
+  // With `which`: those children only; the others keep running.
+  void drain(std::chrono::seconds grace, const std::function<bool(const child&)>& which = {});
+  // `sig` to every running child that `which` selects.
+  void signal(int sig, const std::function<bool(const child&)>& which);
 
   const std::vector<child>& children() const { return children_; }
 

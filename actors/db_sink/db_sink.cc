@@ -68,6 +68,8 @@ class db_sink final : public pipeline::actor {
     spdlog::info("db-sink: PostgreSQL at {}; a transaction every {} rows or {}", redact(conninfo_),
                  settings_.batch_rows, settings_.batch_after.text);
     buffer_ = std::make_unique<batch>();
+    retry_initial_ = ctx.config.cluster.runtime.retry_initial.value();
+    retry_max_ = ctx.config.cluster.runtime.retry_max.value();
   }
 
   std::string name() const override { return "db-sink"; }
@@ -260,6 +262,11 @@ class db_sink final : public pipeline::actor {
 
   void wait_idle() { writer_.barrier(); }
 
+  pipeline::outcome still_failing() const {
+    return pipeline::outcome::retry(last_failure_ + " (" + std::to_string(failures_) +
+                                    (failures_ == 1 ? " failed write" : " failed writes") + "; retrying)");
+  }
+
   // The writer's result: dead letters for refused rows (done), or a retry
   // for the runner's backoff, after which the same job is resubmitted.
   pipeline::outcome collect(pipeline::emitter& out, bool wait) {
@@ -267,17 +274,29 @@ class db_sink final : public pipeline::actor {
     if (wait)
       writer_.barrier();
     else if (writer_.busy())
-      return pipeline::outcome::ok();
+      return failures_ ? still_failing() : pipeline::outcome::ok();
     if (std::string failure = writer_.failure(); !failure.empty()) {
       writer_.reset();
       resubmit_ = true;
+      last_failure_ = failure;
+      // Written again after a backoff of its own: the runner calls idle()
+      // after every empty poll, and a database that is down is not asked
+      // ten times a second.
+      const auto delay = std::min<clock::duration>(retry_max_, retry_initial_ * (1LL << std::min(failures_, 20)));
+      resubmit_at_ = clock::now() + delay;
+      ++failures_;
       return pipeline::outcome::retry(failure);
     }
     if (resubmit_) {
+      // Until a write succeeds, the sink is failing: also while the job is
+      // written again (no "succeeded" before it has).
+      if (clock::now() < resubmit_at_) return still_failing();
       resubmit_ = false;
       start_job();
-      return pipeline::outcome::ok();
+      return still_failing();
     }
+    if (failures_ > 0) spdlog::info("db-sink: writing succeeded again after {} failed attempts", failures_);
+    failures_ = 0;
     std::unique_ptr<batch> b = std::move(job_);
     std::vector<rejection> rejected = std::move(job_rejected_);
     for (const auto& r : rejected) {
@@ -446,7 +465,11 @@ class db_sink final : public pipeline::actor {
   std::unique_ptr<batch> buffer_;  // being filled by handle()
 
   std::unique_ptr<batch> job_;  // handed to the writer (kept after a failure, for the retry)
-  bool resubmit_ = false;       // the job failed; the runner backed off; write it again
+  bool resubmit_ = false;       // the job failed; write it again at resubmit_at_
+  clock::time_point resubmit_at_{};
+  int failures_ = 0;                                     // failed writes of the job since the last success
+  std::string last_failure_;                             // the last one's error
+  std::chrono::milliseconds retry_initial_, retry_max_;  // the backoff between them (runtime.retry_*)
   std::vector<rejection> job_rejected_;
   std::atomic<bool> sick_{false};  // the last write (or probe) failed
   clock::time_point next_probe_{};

@@ -316,6 +316,12 @@ TEST(up, replay_crawls_every_source_into_postgres_and_hdfs_and_a_second_up_finds
   const std::string expected_db = "market_trends 8\nfear_greed_index 2\nraw_news 72\n";
   const std::string expected_files =
       "alternative_me 2\ncoindesk 3\ncoinness 35\ncointelegraph 2\ndecrypt 2\nsaveticker 30\nupbit 8\n";
+  // The README's dashboard example crawls upbit once more (the replay
+  // server's second answer: 8 new tickers), just before Ctrl-C; the
+  // lossless stop stores them before `up` exits.
+  const std::string expected_db_after = "market_trends 16\nfear_greed_index 2\nraw_news 72\n";
+  const std::string expected_files_after =
+      "alternative_me 2\ncoindesk 3\ncoinness 35\ncointelegraph 2\ndecrypt 2\nsaveticker 30\nupbit 16\n";
   const auto ports = free_control_ports();
   std::string dsn;
   {
@@ -374,7 +380,7 @@ TEST(up, replay_crawls_every_source_into_postgres_and_hdfs_and_a_second_up_finds
     }
     up.signal(SIGINT);
     EXPECT_EQ(up.wait(std::chrono::seconds(60)), 0) << up.err();
-    EXPECT_EQ(hdfs_lines(dir), expected_files) << "the drain committed every open file";
+    EXPECT_EQ(hdfs_lines(dir), expected_files_after) << "the drain committed every open file";
   }
   std::string left;
   run("pgrep -f '" + dir + "/var/p[g]' || true", &left);  // [g]: the shell running pgrep does not match itself
@@ -385,8 +391,8 @@ TEST(up, replay_crawls_every_source_into_postgres_and_hdfs_and_a_second_up_finds
         wait_until([&] { return up.out().find("Ctrl-C stops everything") != std::string::npos || !up.running(); },
                    std::chrono::seconds(20)))
         << up.err();
-    EXPECT_EQ(table_counts(dsn), expected_db) << "the private PostgreSQL kept its data";
-    EXPECT_EQ(hdfs_lines(dir), expected_files);
+    EXPECT_EQ(table_counts(dsn), expected_db_after) << "the private PostgreSQL kept its data";
+    EXPECT_EQ(hdfs_lines(dir), expected_files_after);
     // db status: the tables as counted, no duplicates, PostgreSQL = HDFS on every day.
     const std::string db_status =
         cointicker() + " db status --dsn '" + dsn + "' --hdfs file://" + dir + "/var/hdfs --day all";
@@ -402,10 +408,10 @@ TEST(up, replay_crawls_every_source_into_postgres_and_hdfs_and_a_second_up_finds
       pg += int64_t(d["postgres"]);
       files += int64_t(d["hdfs"]);
     }
-    EXPECT_EQ(pg, 82);
-    EXPECT_EQ(files, 82);
+    EXPECT_EQ(pg, 90);
+    EXPECT_EQ(files, 90);
     for (auto d : doc["duplicates"].get_array()) EXPECT_EQ(int64_t(d["rows"]), 0) << st;
-    EXPECT_NE(st.find(R"({"table":"market_trends","source":"upbit","rows":8,)"), std::string::npos) << st;
+    EXPECT_NE(st.find(R"({"table":"market_trends","source":"upbit","rows":16,)"), std::string::npos) << st;
     // The rows as db-sink wrote them (without the serial id), for the backfill below.
     const auto rows = [&] {
       std::string all;
@@ -424,12 +430,12 @@ TEST(up, replay_crawls_every_source_into_postgres_and_hdfs_and_a_second_up_finds
     const std::string backfill = "CTK_POSTGRES__DSN='" + dsn + "' " + cointicker() +
                                  " backfill --day all --hdfs file://" + dir + "/var/hdfs 2>&1";
     ASSERT_EQ(run(backfill, &st), 0) << st;
-    EXPECT_NE(st.find("backfill: 82 records from "), std::string::npos) << st;
+    EXPECT_NE(st.find("backfill: 90 records from "), std::string::npos) << st;
     EXPECT_EQ(rows(), written);
     // Again: every file's progress is stored, nothing is read twice.
     ASSERT_EQ(run(backfill, &st), 0) << st;
     EXPECT_NE(st.find("backfill: 0 records from "), std::string::npos) << st;
-    EXPECT_NE(st.find("(82 already stored, 0 refused"), std::string::npos) << st;
+    EXPECT_NE(st.find("(90 already stored, 0 refused"), std::string::npos) << st;
     EXPECT_EQ(rows(), written);
     up.signal(SIGTERM);
     EXPECT_EQ(up.wait(std::chrono::seconds(60)), 0) << up.err();

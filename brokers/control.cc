@@ -1,8 +1,10 @@
 #include "brokers/control.h"
 
+#include <malloc.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -53,9 +55,14 @@ bool curve_server(zmq::socket_t& s, const cfg::control_settings& c, std::string&
   return true;
 }
 
-bool loopback(const std::string& endpoint) {
-  return endpoint.find("127.0.0.1") != std::string::npos || endpoint.find("localhost") != std::string::npos ||
-         endpoint.starts_with("ipc://") || endpoint.starts_with("inproc://");
+// A sender's routing id for a log line: as it is when printable ASCII (an
+// actor's node/actor/instance), else hex (ZeroMQ's own ids are binary).
+std::string shown(std::string_view id) {
+  if (std::all_of(id.begin(), id.end(), [](char ch) { return ch >= 0x20 && ch < 0x7f; }))
+    return std::string(id.substr(0, 80));
+  std::string hex = "0x";
+  for (unsigned char ch : id.substr(0, 32)) hex += fmt::format("{:02x}", ch);
+  return id.size() > 32 ? hex + "..." : hex;
 }
 
 std::vector<std::string> split_identity(const std::string& id) {
@@ -218,11 +225,17 @@ server::~server() { stop(); }
 bool server::start(std::string& err) {
   try {
     if (!curve_server(sock_->router, s_, err) || !curve_server(sock_->pub, s_, err)) return false;
-    if (s_.curve_dir.empty() && (!loopback(s_.router) || !loopback(s_.pub)))
+    if (s_.curve_dir.empty() && (!cfg::loopback_endpoint(s_.router) || !cfg::loopback_endpoint(s_.pub))) {
+      if (!s_.insecure) {
+        err = "control plane: " + s_.router + " / " + s_.pub +
+              " without CURVE keys; set control.curve_dir (`cointicker ctl keygen DIR`) or control.insecure: true";
+        return false;
+      }
       spdlog::warn(
-          "control plane bound to {} / {} without CURVE keys: anyone on that network can send commands "
-          "(set control.curve_dir; `cointicker ctl keygen DIR` makes the keys)",
+          "control plane bound to {} / {} without CURVE keys (control.insecure: true): anyone on that network can "
+          "send commands",
           s_.router, s_.pub);
+    }
     sock_->router.set(zmq::sockopt::linger, 0);
     sock_->router.set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(4 * max_control_bytes));
     sock_->pub.set(zmq::sockopt::linger, 0);
@@ -317,6 +330,8 @@ void server::loop() {
       continue;
     }
     mark_dead(clock_type::now());
+    give_back_memory(clock_type::now());
+    flush_warnings(clock_type::now());
     if (!(items[0].revents & ZMQ_POLLIN)) continue;
     std::vector<zmq::message_t> frames;
     for (;;) {
@@ -326,12 +341,13 @@ void server::loop() {
       frames.push_back(std::move(m));
       if (!more) break;
     }
+    ++messages_since_trim_;
     if (frames.size() < 2) continue;
     const std::string from = frames.front().to_string();
     const auto& body = frames.back();
     if (frames.size() != 2 || body.size() > max_control_bytes) {
-      spdlog::warn("control: ignored a message from '{}' ({} frames, {} bytes)", from.substr(0, 80), frames.size(),
-                   body.size());
+      ignored("shape", fmt::format("ignored a message from '{}' ({} frames, {} bytes)", shown(from), frames.size(),
+                                   body.size()));
       continue;
     }
     const std::string type = type_of(body.to_string_view());
@@ -356,10 +372,36 @@ void server::loop() {
     } else if (type == "ctl") {
       reply(from, on_ctl(dec, from, body.to_string_view()));
     } else {
-      spdlog::warn("control: ignored a message from '{}' that is not a heartbeat, status or ctl request",
-                   from.substr(0, 80));
+      ignored("type",
+              fmt::format("ignored a message from '{}' that is not a heartbeat, status or ctl request", shown(from)));
     }
   }
+}
+
+void server::ignored(const std::string& kind, const std::string& line) {
+  const auto now = clock_type::now();
+  warned& w = warned_[kind];
+  if (now < w.next) {
+    ++w.held_back;
+    return;
+  }
+  spdlog::warn("control: {}", line);
+  w = {now + std::chrono::seconds(10), 0};
+}
+
+void server::flush_warnings(clock_type::time_point now) {
+  for (auto& [kind, w] : warned_)
+    if (w.held_back > 0 && now >= w.next) {
+      spdlog::warn("control: {} more messages like the last '{}' warning ignored in the last 10 s", w.held_back, kind);
+      w = {now + std::chrono::seconds(10), 0};
+    }
+}
+
+void server::give_back_memory(clock_type::time_point now) {
+  if (messages_since_trim_ == 0 || now < next_trim_) return;
+  ::malloc_trim(0);
+  messages_since_trim_ = 0;
+  next_trim_ = now + std::chrono::seconds(10);
 }
 
 void server::reply(const std::string& to, const std::string& json) {
@@ -381,15 +423,29 @@ void server::on_heartbeat(msg::json_decoder& dec, const std::string& from, std::
   heartbeat hb;
   msg::decode_error derr;
   if (!dec.decode(body, hb, derr)) {
-    spdlog::warn("control: ignored a heartbeat from '{}': {}", from.substr(0, 80), derr.to_string());
+    ignored("heartbeat", fmt::format("ignored a heartbeat from '{}': {}", shown(from), derr.to_string()));
     return;
   }
   if (!valid_identity(from) || hb.identity != from) {
-    spdlog::warn("control: ignored a heartbeat from an unknown identity '{}' (says '{}'; expected node/actor/instance)",
-                 from.substr(0, 80), hb.identity.substr(0, 80));
+    ignored("identity",
+            fmt::format("ignored a heartbeat from an unknown identity '{}' (says '{}'; expected node/actor/instance)",
+                        shown(from), shown(hb.identity)));
     return;
   }
   std::lock_guard lock(mu_);
+  if (!registry_.count(from) && registry_.size() >= max_instances) {
+    // Bounded: many made-up identities cannot grow it without end. The
+    // instance dead the longest makes room; without one, the newcomer waits.
+    auto oldest = registry_.end();
+    for (auto i = registry_.begin(); i != registry_.end(); ++i)
+      if (i->second.dead && (oldest == registry_.end() || i->second.last < oldest->second.last)) oldest = i;
+    if (oldest == registry_.end()) {
+      ignored("full",
+              fmt::format("ignored a heartbeat from '{}': {} instances known already", shown(from), registry_.size()));
+      return;
+    }
+    registry_.erase(oldest);
+  }
   auto [it, fresh] = registry_.try_emplace(from);
   auto& e = it->second;
   if (!fresh && e.hb.pid != hb.pid) ++e.restarts;
@@ -416,7 +472,7 @@ std::string server::on_ctl(msg::json_decoder& dec, const std::string& from, std:
   ctl_reply r;
   std::string out;
   if (!problem.empty()) {
-    spdlog::warn("control: refused a ctl request from '{}': {}", from.substr(0, 80), problem);
+    ignored("ctl", fmt::format("refused a ctl request from '{}': {}", shown(from), problem));
     r.error = problem;
     if (!msg::encode(r, out)) out = R"({"v":1,"type":"ctl","ok":false,"error":"not valid UTF-8"})";
     return out;

@@ -9,8 +9,9 @@
 // CURVE: with control.curve_dir set, the scheduler's sockets are CURVE
 // servers (server.key / server.pub in that folder) and every client uses
 // client.key / client.pub and the server's public key (`cointicker ctl
-// keygen DIR` writes both pairs). Binding a non-loopback address without
-// keys logs a warning.
+// keygen DIR` writes both pairs). A non-loopback address without keys is
+// refused (config check, and the server's start) unless control.insecure
+// says so; then it is a warning.
 #pragma once
 
 #include <atomic>
@@ -31,6 +32,8 @@
 namespace ctk::control {
 
 inline constexpr std::size_t max_control_bytes = 64 * 1024;
+// The most instances the scheduler keeps (live, and dead until one needs the room).
+inline constexpr std::size_t max_instances = 4096;
 
 // The newest record of a source a sink has stored (db-sink: committed to
 // PostgreSQL), by the time it was fetched; in heartbeats, for freshness.
@@ -325,6 +328,22 @@ class server {
                     std::chrono::steady_clock::time_point now);
   std::string on_ctl(msg::json_decoder& dec, const std::string& from, std::string_view body);
   void reply(const std::string& to, const std::string& json);
+  // A warning about a message ignored or refused: the first of each `kind`
+  // at once, then at most one line per 10 s with the number held back (a
+  // flood of strangers costs a few lines, not one per message).
+  void ignored(const std::string& kind, const std::string& line);
+  // The count of those held back, once their 10 s are over.
+  void flush_warnings(std::chrono::steady_clock::time_point now);
+  // Free heap memory goes back to the system after a burst (a flood of
+  // connections): malloc_trim at most every 10 s after traffic.
+  void give_back_memory(std::chrono::steady_clock::time_point now);
+  struct warned {
+    std::chrono::steady_clock::time_point next{};
+    std::uint64_t held_back = 0;
+  };
+  std::map<std::string, warned> warned_;
+  std::uint64_t messages_since_trim_ = 0;
+  std::chrono::steady_clock::time_point next_trim_{};
   cfg::control_settings s_;
   std::atomic<bool> stopping_{false};
   std::thread thread_;

@@ -91,8 +91,6 @@ int run_nodes(const global_options& g, bool json) {
   return exit_ok;
 }
 
-bool loopback(const std::string& host) { return host == "localhost" || host.starts_with("127.") || host == "::1"; }
-
 // `config prometheus`: one scrape target per actor instance cluster.yaml
 // places, at its node's host and metrics.base_port + its place on the node
 // (node_instances(): the order `cointicker node` starts them).
@@ -111,8 +109,8 @@ int run_prometheus(const global_options& g, const std::string& interval, int nod
     return exit_usage;
   }
   bool remote = false;
-  for (const auto& n : c.cluster.nodes) remote |= !loopback(n.host);
-  if (remote && loopback(m.bind))
+  for (const auto& n : c.cluster.nodes) remote |= !cfg::loopback_host(n.host);
+  if (remote && cfg::loopback_host(m.bind))
     std::cerr << "config prometheus: warning: metrics.bind is " << m.bind
               << ", so only a Prometheus on the same machine reaches a node's metrics; set metrics.bind to the "
                  "node's address or 0.0.0.0\n";

@@ -1,5 +1,7 @@
 #include "config/loader.h"
 
+#include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
@@ -261,9 +263,32 @@ std::optional<std::string> api_settings::check(const api_settings& a) {
   return std::nullopt;
 }
 
+bool loopback_host(std::string_view host) {
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  const bool dotted =
+      std::count(host.begin(), host.end(), '.') == 3 && std::all_of(host.begin(), host.end(), [](char ch) {
+        return ch == '.' || std::isdigit(static_cast<unsigned char>(ch)) != 0;
+      });
+  return host == "localhost" || host == "::1" || (host.starts_with("127.") && dotted);
+}
+
+bool loopback_endpoint(std::string_view e) {
+  if (e.starts_with("ipc://") || e.starts_with("inproc://")) return true;
+  if (!e.starts_with("tcp://")) return false;
+  e.remove_prefix(6);
+  const auto colon = e.rfind(':');
+  return colon != std::string_view::npos && loopback_host(e.substr(0, colon));
+}
+
 std::optional<std::string> control_settings::check(const control_settings& c) {
   if (c.heartbeat.ms < 10) return "heartbeat must be at least 10ms";
   if (c.dead_after.ms <= c.heartbeat.ms) return "dead_after must be longer than heartbeat";
+  for (const auto& e : {c.router, c.pub})
+    if (c.curve_dir.empty() && !c.insecure && !loopback_endpoint(e))
+      return e +
+             " is reachable from the network and curve_dir is empty, so anyone there could stop every actor: "
+             "make keys with `cointicker ctl keygen DIR` and set curve_dir (deploy/cluster-deploy.sh copies "
+             "them to the nodes), or set insecure: true";
   return std::nullopt;
 }
 

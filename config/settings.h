@@ -15,6 +15,12 @@
 
 namespace ctk::cfg {
 
+// A host name or address of this machine only: localhost, 127.x.x.x, ::1.
+bool loopback_host(std::string_view host);
+// A ZeroMQ endpoint only this machine can reach: tcp:// on a loopback
+// host, ipc://, inproc://.
+bool loopback_endpoint(std::string_view endpoint);
+
 struct topics_settings {
   int control = 4;
   int raw = 16;
@@ -159,6 +165,7 @@ struct control_settings {
   duration heartbeat = "1s";
   duration dead_after = "5s";
   std::string curve_dir;
+  bool insecure = false;
 
   static constexpr auto settings() {
     return std::tuple{setting("router", &control_settings::router, "scheduler ROUTER endpoint (requests, heartbeats)"),
@@ -168,7 +175,10 @@ struct control_settings {
                               "the scheduler marks an actor dead after this long without a heartbeat"),
                       setting("curve_dir", &control_settings::curve_dir,
                               "folder with CURVE keys (server.key/.pub, client.key/.pub; `cointicker ctl keygen DIR`); "
-                              "empty: no authentication")};
+                              "empty: no authentication (loopback endpoints only, unless insecure)"),
+                      setting("insecure", &control_settings::insecure,
+                              "true: allow a non-loopback router/pub without CURVE keys (anyone on that network can "
+                              "stop every actor)")};
   }
   static constexpr auto renamed() {
     return std::tuple{cfg::renamed("heartbeat_ms", "heartbeat", &control_settings::heartbeat, 1),

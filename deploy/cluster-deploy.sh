@@ -2,7 +2,7 @@
 # Installs cointicker on the nodes of a cluster and (re)starts it there.
 #
 #   deploy/cluster-deploy.sh [--dry-run] [--config DIR] [--node NAME]... [--user USER]
-#                            [--binary PATH] [--ssh-option OPT]...
+#                            [--binary PATH] [--ssh-option OPT]... [--curve-keys DIR]
 #
 # For every node in DIR/cluster.yaml (read with `cointicker config nodes`),
 # over ssh and rsync:
@@ -19,6 +19,10 @@
 #   6. on the master also the dashboard: the built web UI (build/web) to
 #      /usr/local/share/cointicker/web, cointicker-serve enabled and
 #      restarted if anything changed.
+# --curve-keys DIR (made by `cointicker ctl keygen DIR`) also copies the
+# control plane's CURVE keys to /etc/cointicker/curve (set control.curve_dir
+# to that path in cluster.yaml): every node gets server.pub, client.pub and
+# client.key, the master alone server.key; secret keys are 0640 root:cointicker.
 # Idempotent: rsync copies only what differs, and an unchanged node is not
 # restarted. One failing node does not stop the others; the exit code is 1
 # if any failed. --dry-run contacts no node: it prints the commands it would
@@ -33,7 +37,8 @@ binary="$here/build/cointicker"
 user=""
 only=()
 ssh_opts=(-o BatchMode=yes -o ConnectTimeout=10)
-usage() { sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'; }
+curve=""
+usage() { sed -n '2,32p' "$0" | sed 's/^# \{0,1\}//'; }
 while (($#)); do
   case "$1" in
     --dry-run) dry_run=1 ;;
@@ -42,6 +47,7 @@ while (($#)); do
     --user) user=${2:?--user needs a name}; shift ;;
     --binary) binary=${2:?--binary needs a path}; shift ;;
     --ssh-option) ssh_opts+=(-o "${2:?--ssh-option needs an option}"); shift ;;
+    --curve-keys) curve=${2:?--curve-keys needs a folder}; shift ;;
     -h|--help) usage; exit 0 ;;
     *) echo "cluster-deploy: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
@@ -51,6 +57,9 @@ done
 [ -x "$binary" ] || { echo "cluster-deploy: no binary at $binary (run deploy/setup.sh first, or --binary PATH)" >&2; exit 1; }
 for f in cluster.yaml sources.yaml lexicons/ko.tsv; do
   [ -f "$config/$f" ] || { echo "cluster-deploy: $config/$f is missing" >&2; exit 1; }
+done
+for f in ${curve:+server.key server.pub client.key client.pub}; do
+  [ -f "$curve/$f" ] || { echo "cluster-deploy: $curve/$f is missing (cointicker ctl keygen $curve makes the keys)" >&2; exit 1; }
 done
 afinn=$here/deploy/npm/node_modules/afinn-165-financialmarketnews/index.js
 [ -f "$afinn" ] || { echo "cluster-deploy: $afinn is missing (deploy/setup.sh installs it)" >&2; exit 1; }
@@ -116,6 +125,17 @@ deploy_node() {
   step "${rsync_cmd[@]}" "$afinn" "$target:/etc/cointicker/lexicons/afinn-165-financialmarketnews.js" ||
     { status="copying the AFINN lexicon failed: $out"; return 1; }
   [ -z "$lexicons_out$out" ] || changed+=(lexicons)
+  if [ -n "$curve" ]; then
+    local keys=("$curve/server.pub" "$curve/client.pub" "$curve/client.key")
+    [ "$role" != master ] || keys+=("$curve/server.key")
+    step "${ssh_cmd[@]}" sudo install -d -m 0750 -o root -g cointicker /etc/cointicker/curve ||
+      { status="mkdir curve failed: $out"; return 1; }
+    step "${rsync_cmd[@]}" --chmod=F0640 "${keys[@]}" "$target:/etc/cointicker/curve/" ||
+      { status="copying the CURVE keys failed: $out"; return 1; }
+    [ -z "$out" ] || changed+=(keys)
+    step "${ssh_cmd[@]}" sudo chown root:cointicker /etc/cointicker/curve/client.key /etc/cointicker/curve/client.pub \
+      /etc/cointicker/curve/server.pub ${keys[3]:+/etc/cointicker/curve/server.key} || { status="chown curve failed: $out"; return 1; }
+  fi
   step "${rsync_cmd[@]}" "${units[@]}" "$target:/etc/systemd/system/" || { status="copying the units failed: $out"; return 1; }
   if [ -n "$out" ] || ((dry_run)); then
     ((dry_run)) || changed+=(units)

@@ -416,3 +416,76 @@ TEST(scheduler, runs_the_aggregate_job_without_overlap_and_a_restart_records_the
             v.find("interrupted: the scheduler stopped while it ran") != std::string::npos;
   EXPECT_TRUE(lost);
 }
+
+namespace {
+long rss_kb(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(in, line);)
+    if (line.starts_with("VmRSS:")) return std::stol(line.substr(6));
+  return -1;
+}
+}  // namespace
+
+// Strangers flooding the control plane (as any local process can): binary
+// routing ids, junk, oversized frames, lying heartbeats, thousands of
+// connections. The scheduler keeps serving, logs a few lines with the ids
+// in hex, and gives the memory back afterwards.
+TEST(control, a_flood_of_strangers_costs_a_few_log_lines_in_hex_and_its_memory_is_given_back) {
+  broker b;
+  plane p;
+  p.env["CTK_SOURCES__UPBIT__ENABLED"] = "false";
+  p.env["CTK_SOURCES__UPBIT__DISABLED_REASON"] = "test";
+  auto sched = p.run(b, "scheduler", "m", "sched");
+  ASSERT_TRUE(wait_until([&] { return p.state_of("m/scheduler/0") == "running"; }, seconds(30))) << sched->err();
+  const long before = rss_kb(sched->pid());
+  long peak = before;
+  {
+    zmq::context_t ctx;
+    ctx.set(zmq::ctxopt::max_sockets, 8192);  // closed sockets are reaped in the background
+    const std::string big(200 * 1024, 'x');
+    std::vector<zmq::socket_t> socks;  // all open at once, then all closed
+    for (int round = 0; round < 20; ++round) {
+      for (int i = 0; i < 150; ++i) {
+        auto& d = socks.emplace_back(ctx, zmq::socket_type::dealer);
+        std::string id = {
+            '\x01', static_cast<char>(round), static_cast<char>(i & 0xff), static_cast<char>(i >> 8), '\xff', '\n',
+            '\0'};
+        d.set(zmq::sockopt::routing_id, id);
+        d.set(zmq::sockopt::linger, 0);
+        d.set(zmq::sockopt::sndhwm, 0);
+        d.connect(p.router);
+        d.send(zmq::buffer(std::string("{not json")), zmq::send_flags::none);
+        d.send(zmq::buffer(big), zmq::send_flags::none);
+        d.send(zmq::buffer(std::string(R"({"v":1,"type":"heartbeat","identity":"a/b/c","pid":1})")),
+               zmq::send_flags::none);
+      }
+      // Each connection served (its junk read), then all of them gone.
+      wait_until([&] { return sched->err().size() > 0 && rss_kb(sched->pid()) > 0; }, milliseconds(200));
+      peak = std::max(peak, rss_kb(sched->pid()));
+    }
+  }
+  ASSERT_TRUE(wait_until([&] { return p.state_of("m/scheduler/0") == "running"; }, seconds(30)))
+      << "the scheduler still answers";
+  peak = std::max(peak, rss_kb(sched->pid()));
+  const std::string log = sched->err();
+  long lines = 0;
+  for (std::size_t at = 0; (at = log.find("control: ignored", at)) != std::string::npos; ++at) ++lines;
+  EXPECT_LE(lines, 12) << "rate-limited: " << log.substr(0, 4000);
+  EXPECT_NE(log.find("'0x01"), std::string::npos) << "binary ids in hex: " << log.substr(0, 4000);
+  EXPECT_EQ(log.find('\xff'), std::string::npos) << "no raw binary in the log";
+  EXPECT_TRUE(
+      wait_until([&] { return sched->err().find("more messages like the last") != std::string::npos; }, seconds(30)))
+      << "what was held back is counted: " << sched->err().substr(0, 4000);
+  // Memory: what the flood took is given back (within 16 MB of the start).
+  long after = 0;
+  EXPECT_TRUE(wait_until(
+      [&] {
+        after = rss_kb(sched->pid());
+        return after <= before + 16 * 1024;
+      },
+      seconds(30)))
+      << "RSS " << before << " kB before, " << peak << " kB at the peak, " << after << " kB after";
+  std::cerr << "scheduler RSS: " << before << " kB before, " << peak << " kB at the peak, " << after << " kB after\n";
+  sched->signal(SIGTERM);
+  EXPECT_EQ(sched->wait(seconds(30)), 0) << sched->err();
+}

@@ -118,6 +118,20 @@ TEST(deploy, a_dry_run_prints_every_action_for_each_of_four_nodes_and_contacts_n
   EXPECT_TRUE(section(out, "master").empty()) << "--node worker2 deploys worker2 only\n" << out;
   EXPECT_EQ(run(script + " --dry-run --node nosuch --config " + source + "/config 2>&1", &out), 2);
   EXPECT_NE(out.find("no node named 'nosuch'"), std::string::npos) << out;
+
+  // The control plane's CURVE keys: the server's secret key to the master only.
+  const std::string keys = temp_dir() + "/curve";
+  ASSERT_EQ(run(ctk::test::binary_dir() + "/cointicker ctl keygen " + keys + " 2>&1", &out), 0) << out;
+  ASSERT_EQ(run(script + " --dry-run --user pi --curve-keys " + keys + " --config " + source + "/config 2>&1", &out), 0)
+      << out;
+  for (const char* name : {"master", "worker1"}) {
+    const std::string s = section(out, name);
+    EXPECT_NE(s.find("sudo install -d -m 0750 -o root -g cointicker /etc/cointicker/curve"), std::string::npos) << s;
+    EXPECT_NE(s.find(keys + "/client.key"), std::string::npos) << s;
+    EXPECT_EQ(s.find(keys + "/server.key") != std::string::npos, std::string(name) == "master") << s;
+  }
+  EXPECT_EQ(run(script + " --dry-run --curve-keys " + keys + "/none --config " + source + "/config 2>&1", &out), 1);
+  EXPECT_NE(out.find("server.key is missing"), std::string::npos) << out;
 }
 
 TEST(deploy, unreachable_nodes_are_each_reported_failed_and_a_bad_config_deploys_nothing) {

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test: installs what is missing, builds, then runs CTest
-# (unit, integration and fault labels). Extra arguments go to ctest,
+# (unit, integration, fault, chaos and browser labels). Extra arguments go to ctest,
 # e.g. deploy/test.sh -L unit   or   deploy/test.sh -R broker
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)

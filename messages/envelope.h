@@ -186,6 +186,11 @@ struct dead_letter {
 // a folder in HDFS (/raw/{source}/…) and a value in PostgreSQL; a name one
 // sink could store and the other not would make them disagree.
 bool valid_source(std::string_view s);
+// The ranges a market record's numbers must be in: the validator refuses
+// others, so whatever it passes every consumer can use (the analyzer's
+// candles and indicators included).
+inline constexpr double max_price = 1e15;
+inline constexpr double max_volume = 1e18;
 inline constexpr const char* valid_source_rule = "source must be 1..64 of A-Z a-z 0-9 _ - . (it names a folder)";
 
 // 128-bit xxHash (XXH3) of source + natural key, as 32 lower-case hex.

@@ -239,9 +239,10 @@ class analyzer_actor final : public pipeline::actor {
     if (!decoder_.decode_element(env_.data.dom, market_, err))
       return pipeline::outcome::dead_letter("decode", "data: " + err.to_string());
     const auto& m = market_;
-    if (!std::isfinite(m.price) || m.price <= 0 || m.price > 1e15)
+    // The validator's ranges (messages/envelope.h): only a record that skipped it lands here.
+    if (!std::isfinite(m.price) || m.price <= 0 || m.price > msg::max_price)
       return pipeline::outcome::dead_letter("price", "price " + std::to_string(m.price) + " is not in (0, 1e15]");
-    if (!std::isfinite(m.volume_24h) || m.volume_24h < 0 || m.volume_24h > 1e18)
+    if (!std::isfinite(m.volume_24h) || m.volume_24h < 0 || m.volume_24h > msg::max_volume)
       return pipeline::outcome::dead_letter("volume", "volume_24h is not in [0, 1e18]");
     std::string why;
     const auto t = validator::parse_time_ms(m.timestamp, "UTC", why);

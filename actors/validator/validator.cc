@@ -122,8 +122,10 @@ std::optional<fail> check_market(const fields& f, const std::string& zone, std::
       return fail{"symbol", "symbol: '" + m.symbol + "' has characters other than A-Z 0-9 - / _ ."};
   if (auto e = f.number("price", m.price)) return e;
   if (!(m.price > 0)) return fail{"price_positive", "price: must be above 0, got " + std::to_string(m.price)};
+  if (!(m.price <= msg::max_price)) return fail{"price_range", "price: at most 1e15, got " + std::to_string(m.price)};
   if (auto e = f.number("volume_24h", m.volume_24h)) return e;
   if (!(m.volume_24h >= 0)) return fail{"volume_non_negative", "volume_24h: must be 0 or more"};
+  if (!(m.volume_24h <= msg::max_volume)) return fail{"volume_range", "volume_24h: at most 1e18"};
   if (auto e = f.number("change_24h", m.change_24h)) return e;
   if (!std::isfinite(m.change_24h) || m.change_24h < -1 || m.change_24h > 1000)
     return fail{"change_range", "change_24h: a fraction between -1 and 1000 (0.0108 = +1.08 %)"};

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include <csignal>
+#include <fstream>
 
 #include "tests/integration/helpers.h"
 #include "tests/integration/pg.h"
@@ -59,4 +60,104 @@ TEST(up, ctrl_c_right_after_records_are_produced_stores_every_one_before_it_exit
   EXPECT_EQ(lines, std::to_string(n) + "\n");
   run("find " + dir + "/var/hdfs -path '*_tmp*' -type f", &tmp);
   EXPECT_EQ(tmp, "") << "no half-written file is left";
+}
+
+namespace {
+std::string envelope(const std::string& source, const std::string& kind, const std::string& data) {
+  return R"({"v":1,"source":")" + source + R"(","kind":")" + kind + R"(","fetched_at":"2026-11-29T00:00:00Z","data":)" +
+         data + "}";
+}
+std::string market(const std::string& price, const std::string& symbol = "\"KRW-BTC\"", int ts = 0) {
+  return R"({"symbol":)" + symbol + R"(,"price":)" + price + R"(,"volume_24h":1,"change_24h":0,"timestamp":)" +
+         std::to_string(1725494400000LL + 1000LL * ts) + "}";
+}
+std::string news(const std::string& title, const std::string& extra = "") {
+  return R"({"title":)" + title + R"(,"url":"https://example.com/)" + std::to_string(std::hash<std::string>{}(title)) +
+         R"(","published_at":"2026-11-29T00:00:00Z")" + extra + "}";
+}
+}  // namespace
+
+// What a hostile or broken producer can put on `raw`: whatever the
+// validator passes, both sinks store; the rest is dead-lettered; no process
+// crashes; PostgreSQL and HDFS agree afterwards.
+TEST(up, hostile_records_are_dead_lettered_or_stored_by_both_sinks_and_nothing_crashes) {
+  auto dir = temp_dir();
+  ::chmod(dir.c_str(), 0755);
+  const std::string dsn = fresh_database(pg_fixture_dsn());
+  child up({binary_dir() + "/cointicker", "--config", std::string(CTK_SOURCE_DIR) + "/config", "up", "--listen",
+            "127.0.0.1:" + std::to_string(free_port()), "--db", dsn, "--scale", "scheduler=0", "--scale", "crawler=0"},
+           dir + "/up.out", dir + "/up.err", free_control_ports(), dir);
+  ASSERT_TRUE(wait_until([&] { return up.out().find("Ctrl-C stops everything") != std::string::npos || !up.running(); },
+                         std::chrono::seconds(30)))
+      << up.err();
+  const std::string banner = up.out();
+  const auto at = banner.find("broker     ") + 11;
+  const std::string bootstrap = banner.substr(at, banner.find(' ', at) - at);
+  std::string deep = "1", keys;
+  for (int i = 0; i < 10000; ++i) deep = "[" + deep + "]";
+  for (int i = 0; i < 10000; ++i) keys += ",\"k" + std::to_string(i) + "\":" + std::to_string(i);
+  std::vector<std::string> lines;
+  for (int i = 0; i < 10; ++i)
+    lines.push_back("good" + std::to_string(i) + ":" + envelope("upbit", "market", market("1", "\"KRW-BTC\"", i)));
+  for (const std::string price : {"\"NaN\"", "1e308", "-1", "0", "{}", "[1]", "\"1e999\"", "null", "true"})
+    lines.push_back("price:" + envelope("upbit", "market", market(price, "\"KRW-ETH\"", 100)));
+  lines.push_back("symbol:" + envelope("upbit", "market", market("1", "12", 101)));
+  lines.push_back("symbol2:" + envelope("upbit", "market", market("1", "\"../KRW\"", 102)));
+  for (const std::string source : {"a/b", "..", "../../etc", "/tmp/x", "", "up bit", "\\u00fc"})
+    lines.push_back("source:" + envelope(source, "news", news("\"from " + std::to_string(source.size()) + "\"")));
+  lines.push_back("utf8:" + envelope("coindesk", "news", news("\"bad \xff\xfe bytes\"")));
+  lines.push_back("deep:" + envelope("coindesk", "news", news("\"deep\"", ",\"extra\":" + deep)));
+  lines.push_back("keys:" + envelope("coindesk", "news", news("\"many keys\"", keys)));
+  lines.push_back("types:" + envelope("coindesk", "news", news("42")));
+  lines.push_back("kind:" + envelope("coindesk", "weather", news("\"odd kind\"")));
+  lines.push_back("junk:{\"v\":1,");
+  lines.push_back("version:" + envelope("coindesk", "news", news("\"v2\"")).replace(5, 1, "2"));
+  kcat_produce(bootstrap, "ctk.raw", lines, dir);
+  // A 5 MB body, through kcat with a raised message limit, alone in its partition.
+  {
+    std::ofstream(dir + "/big.txt") << "big:"
+                                    << envelope("coindesk", "news",
+                                                news("\"big\"", ",\"content\":\"" + std::string(5'000'000, 'x') + "\""))
+                                    << "\n";
+    std::string out;
+    ASSERT_EQ(run("kcat -b " + bootstrap + " -P -t ctk.raw -p 15 -K: -X message.max.bytes=10000000 -l " + dir +
+                      "/big.txt 2>&1",
+                  &out),
+              0)
+        << out;
+  }
+  const std::size_t total = lines.size() + 1;
+  std::size_t passed = 0, dead = 0;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        passed = kcat_values(bootstrap, "ctk.valid").size();
+        dead = kcat_values(bootstrap, "ctk.deadletter").size();
+        return passed + dead >= total;
+      },
+      std::chrono::seconds(60)))
+      << passed << " passed, " << dead << " dead-lettered of " << total << "\n"
+      << up.err();
+  std::string rules;
+  for (const auto& d : kcat_values(bootstrap, "ctk.deadletter")) {
+    const auto r = d.find("\"rule\":"), a = d.find("\"actor\":");
+    rules += d.substr(r, d.find(',', r) - r) + " " + d.substr(a, d.find(',', a) - a) + "\n";
+  }
+  EXPECT_EQ(passed + dead, total) << "each record once: passed or dead-lettered\n" << rules;
+  EXPECT_GE(passed, 10u);
+  up.signal(SIGINT);
+  ASSERT_EQ(up.wait(std::chrono::seconds(120)), 0) << up.err();
+  EXPECT_NE(up.err().find("every record is stored"), std::string::npos) << up.err();
+  EXPECT_EQ(up.err().find("restarting it in"), std::string::npos) << "no actor crashed:\n" << up.err();
+  const long rows = psql_long(dsn,
+                              "SELECT (SELECT count(*) FROM market_trends) + (SELECT count(*) FROM raw_news) + "
+                              "(SELECT count(*) FROM fear_greed_index)");
+  std::string files;
+  run("cat " + dir + "/var/hdfs/raw/*/*/* | wc -l", &files);
+  EXPECT_EQ(static_cast<std::size_t>(rows), passed) << "PostgreSQL holds what the validator passed";
+  EXPECT_EQ(files, std::to_string(passed) + "\n") << "and so does HDFS";
+  std::string st;
+  EXPECT_EQ(run(cointicker() + " db status --dsn '" + dsn + "' --hdfs file://" + dir + "/var/hdfs --day all 2>&1", &st),
+            0)
+      << st;
+  EXPECT_EQ(st.find("DIFFERENT"), std::string::npos) << st;
 }

@@ -284,11 +284,11 @@ std::optional<std::string> control_settings::check(const control_settings& c) {
   if (c.heartbeat.ms < 10) return "heartbeat must be at least 10ms";
   if (c.dead_after.ms <= c.heartbeat.ms) return "dead_after must be longer than heartbeat";
   for (const auto& e : {c.router, c.pub})
-    if (c.curve_dir.empty() && !c.insecure && !loopback_endpoint(e))
-      return e +
-             " is reachable from the network and curve_dir is empty, so anyone there could stop every actor: "
-             "make keys with `cointicker ctl keygen DIR` and set curve_dir (deploy/cluster-deploy.sh copies "
-             "them to the nodes), or set insecure: true";
+    if (!e.empty() && c.curve_dir.empty() && !c.insecure && !loopback_endpoint(e))  // empty: no control plane
+      return "'" + e +
+             "' is not a loopback endpoint (tcp://127.0.0.1:PORT, ipc://, inproc://) and curve_dir is empty, so "
+             "anyone who reaches it could stop every actor: make keys with `cointicker ctl keygen DIR` and set "
+             "curve_dir (deploy/cluster-deploy.sh --curve-keys copies them to the nodes), or set insecure: true";
   return std::nullopt;
 }
 

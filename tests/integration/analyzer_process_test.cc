@@ -134,7 +134,7 @@ struct pipeline_run {
   std::string dir = temp_dir();
   std::string dsn = fresh_database(pg_fixture_dsn());
   std::map<std::string, std::string> env{{"CTK_POSTGRES__DSN", dsn},
-                                         {"CTK_CONTROL__ROUTER", "''"},
+                                         {"CTK_CONTROL__ROUTER", ""},      // no control plane
                                          {"CTK_ANALYZER__GRACE", "30d"}};  // ticks are from 2024: no wall-clock closes
   std::vector<std::unique_ptr<child>> procs;
 

@@ -28,14 +28,6 @@ long env_or(const char* name, long fallback) {
   return v && *v ? std::stol(v) : fallback;
 }
 
-std::string ticker(int id) {
-  const std::string symbol = "KRW-S" + std::to_string(id % 64);
-  return "upbit/" + symbol +
-         R"(:{"v":1,"source":"upbit","kind":"market","fetched_at":"2026-11-29T00:00:00Z","data":{"symbol":")" + symbol +
-         R"(","price":)" + std::to_string(1000 + id % 97) + R"(,"volume_24h":1,"change_24h":0,"timestamp":)" +
-         std::to_string(1725494400000LL + 1000LL * id) + "}}";
-}
-
 // The pids of up's children running `kind` (from their command lines).
 std::vector<pid_t> children_of(pid_t up, const std::string& kind) {
   std::string out;
@@ -60,37 +52,12 @@ TEST(chaos, sigkills_across_every_actor_kind_under_load_lose_and_double_nothing)
   const std::string dsn = fresh_database(pg.dsn());
   auto dir = temp_dir();
   ::chmod(dir.c_str(), 0755);
-  child up({binary_dir() + "/cointicker",
-            "--config",
-            std::string(CTK_SOURCE_DIR) + "/config",
-            "up",
-            "--listen",
-            "127.0.0.1:" + std::to_string(free_port()),
-            "--db",
-            dsn,
-            "--drain-timeout",
-            "300",
-            "--scale",
-            "validator=2",
-            "--scale",
-            "dedup=2",
-            "--scale",
-            "db-sink=2",
-            "--scale",
-            "hdfs-sink=2",
-            "--scale",
-            "analyzer=2",
-            "--scale",
-            "scheduler=0",
-            "--scale",
-            "crawler=0"},
-           dir + "/up.out", dir + "/up.err", free_control_ports(), dir);
-  ASSERT_TRUE(wait_until([&] { return up.out().find("Ctrl-C stops everything") != std::string::npos || !up.running(); },
-                         std::chrono::seconds(30)))
-      << up.err();
-  const std::string banner = up.out();
-  const auto at = banner.find("broker     ") + 11;
-  const std::string bootstrap = banner.substr(at, banner.find(' ', at) - at);
+  auto up_process = start_up(dir, {"--db", dsn, "--drain-timeout", "300", "--scale", "validator=2", "--scale",
+                                   "dedup=2", "--scale", "db-sink=2", "--scale", "hdfs-sink=2", "--scale", "analyzer=2",
+                                   "--scale", "scheduler=0", "--scale", "crawler=0"});
+  child& up = *up_process;
+  const std::string bootstrap = wait_for_banner(up);
+  ASSERT_FALSE(bootstrap.empty()) << up.err();
 
   // 70 % distinct records, 30 % copies of earlier ones, in `seconds` equal chunks.
   const int distinct = records * 7 / 10;
@@ -120,7 +87,7 @@ TEST(chaos, sigkills_across_every_actor_kind_under_load_lose_and_double_nothing)
   for (int s = 0; s < seconds; ++s) {
     std::vector<std::string> lines;
     const std::size_t end = s + 1 == seconds ? order.size() : (s + 1) * chunk;
-    for (std::size_t i = s * chunk; i < end; ++i) lines.push_back(ticker(order[i]));
+    for (std::size_t i = s * chunk; i < end; ++i) lines.push_back(ticker_line(order[i]));
     kcat_produce(bootstrap, "ctk.raw", lines, dir);
     // The kills due in this second, at their moments.
     const auto second_end = start + std::chrono::seconds(s + 1);

@@ -8,6 +8,7 @@
 
 #include <fstream>
 #include <map>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -107,6 +108,40 @@ inline std::map<std::string, std::string> free_control_ports() {
           // shared by tests running side by side, each falling back but
           // naming the configured port in its banner.
           {"CTK_METRICS__BASE_PORT", "0"}};
+}
+
+// `cointicker up ARGS…` with the repository's config, a broker on a free
+// fixed port and free control ports, in `dir` (where it keeps ./var).
+inline std::unique_ptr<child> start_up(const std::string& dir, const std::vector<std::string>& args) {
+  std::vector<std::string> argv{binary_dir() + "/cointicker",
+                                "--config",
+                                std::string(CTK_SOURCE_DIR) + "/config",
+                                "up",
+                                "--listen",
+                                "127.0.0.1:" + std::to_string(free_port())};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return std::make_unique<child>(argv, dir + "/up.out", dir + "/up.err", free_control_ports(), dir);
+}
+
+// Waits for up's banner; its broker's bootstrap address ("" if up exited first).
+inline std::string wait_for_banner(child& up) {
+  if (!wait_until([&] { return up.out().find("Ctrl-C stops everything") != std::string::npos || !up.running(); },
+                  std::chrono::seconds(30)) ||
+      !up.running())
+    return "";
+  const std::string banner = up.out();
+  const auto at = banner.find("broker     ") + 11;
+  return banner.substr(at, banner.find(' ', at) - at);
+}
+
+// A "key:value" line of an upbit ticker for kcat: record `id` of 64
+// symbols, one second apart from 2024-09-05 00:00 UTC (distinct ids).
+inline std::string ticker_line(long id) {
+  const std::string symbol = "KRW-S" + std::to_string(id % 64);
+  return "upbit/" + symbol +
+         R"(:{"v":1,"source":"upbit","kind":"market","fetched_at":"2026-11-29T00:00:00Z","data":{"symbol":")" + symbol +
+         R"(","price":)" + std::to_string(1000 + id % 97) + R"(,"volume_24h":1,"change_24h":0,"timestamp":)" +
+         std::to_string(1725494400000LL + 1000LL * id) + "}}";
 }
 
 // A plain TCP connection to 127.0.0.1:port (a client that does what the

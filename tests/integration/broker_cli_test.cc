@@ -4,7 +4,9 @@
 #include <simdjson.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <csignal>
+#include <fstream>
 #include <regex>
 
 #include "brokers/kafka.h"
@@ -507,37 +509,81 @@ TEST(embedded_broker, a_held_consumer_is_handed_nothing_also_from_partitions_ass
 
 // A DSN's password reaches no banner, no log line and no child's
 // environment: `up` hands it to the actors in a file only it can read.
-TEST(up, a_password_in_the_dsn_is_in_no_banner_log_or_child_environment) {
+// The secrets a run uses (a DSN's password, the CURVE secret keys, the
+// dashboard's token) are in none of its outputs: banner, log, `status`,
+// /metrics, the children's environments.
+TEST(up, its_secrets_are_in_no_banner_log_status_metrics_or_child_environment) {
   auto dir = temp_dir();
   const std::string secret = "sekret-Pa55-" + std::to_string(::getpid());
+  const std::string token = "tok-" + std::to_string(::getpid()) + "-0123456789abcdef";
+  std::ofstream(dir + "/token") << token << "\n";
+  ::chmod((dir + "/token").c_str(), 0600);
+  std::string out;
+  ASSERT_EQ(run(binary_dir() + "/cointicker ctl keygen " + dir + "/curve 2>&1", &out), 0) << out;
+  const auto key = [&](const std::string& f) {
+    std::string k = read_file(dir + "/curve/" + f);
+    while (!k.empty() && (k.back() == '\n' || k.back() == '\r')) k.pop_back();
+    return k;
+  };
+  const std::vector<std::string> secrets{secret, token, key("server.key"), key("client.key")};
+  for (const auto& s : secrets) ASSERT_GE(s.size(), 16u);
+  auto env = free_control_ports();
+  env["CTK_CONTROL__CURVE_DIR"] = dir + "/curve";
+  env["CTK_API__TOKEN_FILE"] = dir + "/token";
   child up({binary_dir() + "/cointicker", "--config", std::string(CTK_SOURCE_DIR) + "/config", "up", "--listen",
-            "127.0.0.1:0", "--db", "host=127.0.0.1 port=1 dbname=nothing user=ctk password=" + secret, "--scale",
-            "scheduler=0"},
-           dir + "/up.out", dir + "/up.err", free_control_ports(), dir);
-  ASSERT_TRUE(wait_until([&] { return up.out().find("Ctrl-C stops everything") != std::string::npos || !up.running(); },
-                         std::chrono::seconds(20)))
-      << up.err();
+            "127.0.0.1:0", "--db", "host=127.0.0.1 port=1 dbname=nothing user=ctk password=" + secret},
+           dir + "/up.out", dir + "/up.err", env, dir);
+  const std::string bootstrap = wait_for_banner(up);
+  ASSERT_FALSE(bootstrap.empty()) << up.err();
   // db-sink has tried its database (and failed: nothing listens on port 1).
   ASSERT_TRUE(wait_until([&] { return up.err().find("cannot connect to PostgreSQL") != std::string::npos; },
                          std::chrono::seconds(30)))
       << up.err();
-  EXPECT_EQ(up.out().find(secret), std::string::npos) << up.out();
-  EXPECT_EQ(up.err().find(secret), std::string::npos) << up.err();
   EXPECT_NE(up.out().find("host=127.0.0.1 port=1 dbname=nothing user=ctk"), std::string::npos) << up.out();
+  // `status` over CURVE (the CLI with the same keys), in text and JSON.
+  std::string envs;
+  for (const auto& [k, v] : env) envs += k + "='" + v + "' ";
+  std::string status, status_json;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        run(envs + cointicker() + " status 2>&1", &status);
+        return status.find("validator") != std::string::npos;
+      },
+      std::chrono::seconds(30)))
+      << status;
+  run(envs + cointicker() + " status --json 2>&1", &status_json);
   std::smatch m;
   const std::string banner = up.out();
+  std::string metrics;
   int children = 0;
   for (auto it = banner.cbegin(); std::regex_search(it, banner.cend(), m, std::regex("pid (\\d+)")); it = m[0].second) {
     ++children;
-    const std::string env = read_file("/proc/" + m[1].str() + "/environ");
-    EXPECT_FALSE(env.empty()) << m[1];
-    EXPECT_EQ(env.find(secret), std::string::npos) << "in the environment of pid " << m[1];
+    const std::string environ = read_file("/proc/" + m[1].str() + "/environ");
+    EXPECT_FALSE(environ.empty()) << m[1];
+    for (const auto& s : secrets) EXPECT_EQ(environ.find(s), std::string::npos) << "in the environment of pid " << m[1];
   }
-  EXPECT_GE(children, 5);
+  EXPECT_GE(children, 6);
+  for (auto it = banner.cbegin();
+       std::regex_search(it, banner.cend(), m, std::regex("metrics (http://127\\.0\\.0\\.1:\\d+/metrics)"));
+       it = m[0].second) {
+    std::string body;
+    run("curl -sf " + m[1].str(), &body);
+    EXPECT_NE(body.find("ctk_"), std::string::npos) << m[1];
+    metrics += body;
+  }
+  EXPECT_GE(std::count(metrics.begin(), metrics.end(), '\n'), 100) << "every child's /metrics was read";
+  for (const auto& s : secrets) {
+    EXPECT_EQ(up.out().find(s), std::string::npos) << "banner";
+    EXPECT_EQ(up.err().find(s), std::string::npos) << "log";
+    EXPECT_EQ(status.find(s), std::string::npos) << "status";
+    EXPECT_EQ(status_json.find(s), std::string::npos) << "status --json";
+    EXPECT_EQ(metrics.find(s), std::string::npos) << "/metrics";
+  }
   struct stat st {};
   ASSERT_EQ(::stat((dir + "/var/postgres-password").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
   EXPECT_EQ(read_file(dir + "/var/postgres-password"), secret + "\n");
   up.signal(SIGINT);
-  EXPECT_EQ(up.wait(std::chrono::seconds(60)), 0) << up.err();
+  EXPECT_EQ(up.wait(std::chrono::seconds(90)), 0) << up.err();
+  for (const auto& s : secrets) EXPECT_EQ(up.err().find(s), std::string::npos) << "log, stop included";
 }

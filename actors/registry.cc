@@ -1,5 +1,7 @@
 #include "actors/registry.h"
 
+#include <algorithm>
+
 #include "actors/analyzer/analyzer.h"
 #include "actors/crawler/crawler.h"
 #include "actors/db_sink/db_sink.h"
@@ -64,6 +66,30 @@ const actor_entry* find(const std::string& name) {
   for (const auto& e : registry())
     if (e.name == name) return &e;
   return nullptr;
+}
+
+std::vector<std::string> upstream_first(const std::vector<std::string>& names) {
+  std::vector<const actor_entry*> left;
+  for (const auto& e : registry())
+    if (std::find(names.begin(), names.end(), e.name) != names.end()) left.push_back(&e);
+  const auto feeds_into = [](const actor_entry& up, const actor_entry& down) {
+    if (&up == &down) return false;
+    for (const auto& t : down.inputs)
+      if (std::find(up.outputs.begin(), up.outputs.end(), t) != up.outputs.end()) return true;
+    return false;
+  };
+  std::vector<std::string> out;
+  while (!left.empty()) {
+    // The first (in registry order) that no remaining actor feeds; the
+    // first remaining when every one is fed (a cycle).
+    auto next = std::find_if(left.begin(), left.end(), [&](const actor_entry* e) {
+      return std::none_of(left.begin(), left.end(), [&](const actor_entry* up) { return feeds_into(*up, *e); });
+    });
+    if (next == left.end()) next = left.begin();
+    out.push_back((*next)->name);
+    left.erase(next);
+  }
+  return out;
 }
 
 }  // namespace ctk::actors

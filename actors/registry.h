@@ -29,4 +29,13 @@ struct actor_entry {
 const std::vector<actor_entry>& registry();
 const actor_entry* find(const std::string& name);
 
+// `names` ordered so that every actor comes after each actor in `names`
+// that produces one of its inputs (validator, dedup, analyzer, then the
+// sinks). A cycle (scheduler <-> crawler) keeps registry order. Reading
+// the groups' offsets in this order gives a consistent cut: an actor
+// commits only what it has delivered, so once its committed offsets are
+// at the end, whatever it produced is already below the end its
+// downstream groups are read against.
+std::vector<std::string> upstream_first(const std::vector<std::string>& names);
+
 }  // namespace ctk::actors

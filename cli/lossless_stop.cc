@@ -30,16 +30,18 @@ std::int64_t total(const std::map<std::string, std::int64_t>& per_topic) {
   return n;
 }
 
-// The actors (kinds) still running that consume pipeline data.
-std::set<std::string> consumers_left(const pipeline::supervisor& sup) {
-  std::set<std::string> out;
+// The actors (kinds) still running that consume pipeline data, upstream
+// first: measured in this order, a round's backlogs form a consistent cut
+// (records that move downstream while a round runs are not missed).
+std::vector<std::string> consumers_left(const pipeline::supervisor& sup) {
+  std::set<std::string> kinds;
   for (const auto& c : sup.children())
-    if (c.pid != 0 && !feeds(c)) out.insert(c.actor);
-  return out;
+    if (c.pid != 0 && !feeds(c)) kinds.insert(c.actor);
+  return actors::upstream_first({kinds.begin(), kinds.end()});
 }
 
 // false when the broker could not be asked (`err` says why).
-bool measure(const kafka::properties& props, const kafka::names& names, const std::set<std::string>& actors,
+bool measure(const kafka::properties& props, const kafka::names& names, const std::vector<std::string>& actors,
              backlogs& out, std::string& err) {
   for (const auto& a : actors) {
     std::vector<std::string> topics;
@@ -50,7 +52,7 @@ bool measure(const kafka::properties& props, const kafka::names& names, const st
 }
 
 // Every actor still running that produces one of a's inputs has caught up.
-bool upstream_done(const std::string& a, const std::set<std::string>& actors, const backlogs& b) {
+bool upstream_done(const std::string& a, const std::vector<std::string>& actors, const backlogs& b) {
   for (const auto& t : actors::find(a)->inputs)
     for (const auto& up : actors) {
       const auto& outs = actors::find(up)->outputs;
@@ -73,7 +75,7 @@ std::int64_t lossless_stop(pipeline::supervisor& sup, const cfg::cluster_setting
                            std::chrono::seconds timeout, const std::string& left_where) {
   sup.drain(timeout, feeds);
   const auto started = clock::now();
-  const std::set<std::string> actors = consumers_left(sup);
+  const std::vector<std::string> actors = consumers_left(sup);
   if (actors.empty()) return 0;
   kafka::properties props = s.kafka.properties;
   props["bootstrap.servers"] = bootstrap;

@@ -5,7 +5,9 @@
 //     scheduler, crawlers) are drained first; their crawls end and their
 //     records are produced.
 //  2. Every other child's consumer group is watched until it has consumed
-//     and committed everything on its input topics (group_backlog). A group
+//     and committed everything on its input topics (group_backlog), the
+//     groups read upstream first in each round (actors::upstream_first),
+//     so that a record moving downstream meanwhile is not missed. A group
 //     whose upstream groups are done gets SIGUSR1 (once a second while it is
 //     behind), so that a sink writes what it holds back (gathered rows, an
 //     open file) as soon as its input has caught up, instead of at its next

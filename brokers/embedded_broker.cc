@@ -1,5 +1,7 @@
 #include "brokers/embedded_broker.h"
 
+#include <vector>
+
 namespace ctk::kafka {
 
 std::unique_ptr<embedded_broker> embedded_broker::start(const std::string& listen, std::string& err) {
@@ -40,6 +42,27 @@ bool embedded_broker::create_topic(const std::string& name, int partitions, std:
     return false;
   }
   return true;
+}
+
+void embedded_broker::set_down(bool down) {
+  if (down)
+    rd_kafka_mock_broker_set_down(cluster_, -1);
+  else
+    rd_kafka_mock_broker_set_up(cluster_, -1);
+}
+
+bool embedded_broker::fail_produce(int count, const std::string& error, std::string& err) {
+  const rd_kafka_err_desc* descs = nullptr;
+  size_t n = 0;
+  rd_kafka_get_err_descs(&descs, &n);
+  for (size_t i = 0; i < n; ++i)
+    if (descs[i].name && error == descs[i].name) {
+      const std::vector<rd_kafka_resp_err_t> errors(static_cast<std::size_t>(count), descs[i].code);
+      rd_kafka_mock_push_request_errors_array(cluster_, 0 /* Produce */, errors.size(), errors.data());
+      return true;
+    }
+  err = "unknown Kafka error name '" + error + "'";
+  return false;
 }
 
 std::string embedded_broker::mock_bootstrap() const { return rd_kafka_mock_cluster_bootstraps(cluster_); }

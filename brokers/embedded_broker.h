@@ -35,6 +35,14 @@ class embedded_broker {
   std::string bootstrap() const;
   std::string mock_bootstrap() const;
 
+  // Fault drills (what a Kafka outage does to the pipeline, on one machine):
+  // down closes every client connection and refuses new ones until the
+  // broker is brought up again; its data is kept.
+  void set_down(bool down);
+  // The next `count` Produce requests fail with `error` (a Kafka error
+  // code such as "TOPIC_AUTHORIZATION_FAILED"); false if the name is unknown.
+  bool fail_produce(int count, const std::string& error, std::string& err);
+
  private:
   embedded_broker() = default;
   handle_ptr rk_;

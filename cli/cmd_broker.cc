@@ -2,6 +2,7 @@
 // machine, not for production) with the pipeline's topics created.
 #include <spdlog/spdlog.h>
 
+#include <csignal>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -42,10 +43,50 @@ std::unique_ptr<kafka::embedded_broker> start_embedded_broker(const cfg::loaded_
   return b;
 }
 
+namespace {
+std::atomic<int> g_drill_signals{0};
+void on_drill_signal(int) { g_drill_signals.fetch_add(1); }
+}  // namespace
+
+broker_drill::broker_drill(kafka::embedded_broker& b, const std::atomic<bool>& stop) : broker_(b), stop_(stop) {
+  struct sigaction sa {};
+  sa.sa_handler = on_drill_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGUSR2, &sa, nullptr);
+  thread_ = std::thread([this] {
+    int seen = g_drill_signals.load();
+    bool down = false;
+    while (!stop_.load() && !ended_.load()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      const int now = g_drill_signals.load();
+      if ((now - seen) % 2 != 0) {
+        down = !down;
+        broker_.set_down(down);
+        if (down)
+          spdlog::warn("embedded broker DOWN (fault drill): connections closed and refused until the next SIGUSR2");
+        else
+          spdlog::info("embedded broker up again (fault drill)");
+      }
+      seen = now;
+    }
+    if (down) {
+      broker_.set_down(false);
+      spdlog::info("embedded broker up again: stopping ends the fault drill");
+    }
+  });
+}
+
+void broker_drill::end() {
+  ended_.store(true);
+  if (thread_.joinable()) thread_.join();
+}
+
 void add_broker_command(CLI::App& app, global_options& g, int& rc) {
-  auto* cmd = app.add_subcommand("broker",
-                                 "Run the embedded Kafka-protocol broker for one machine (in memory: data is lost on "
-                                 "exit; single host; NOT a production broker)");
+  auto* cmd =
+      app.add_subcommand("broker",
+                         "Run the embedded Kafka-protocol broker for one machine (in memory: data is lost on "
+                         "exit; single host; NOT a production broker; SIGUSR2 takes it down until the next SIGUSR2, a "
+                         "fault drill)");
   auto listen = std::make_shared<std::string>();
   auto address_file = std::make_shared<std::string>();
   auto topics = std::make_shared<std::vector<std::string>>();
@@ -78,6 +119,7 @@ void add_broker_command(CLI::App& app, global_options& g, int& rc) {
         "embedded broker ready: bootstrap {} (broker listener {}); topics under prefix '{}'. In memory, "
         "one machine, not a production broker.",
         b->bootstrap(), b->mock_bootstrap(), c.cluster.kafka.prefix);
+    broker_drill drill(*b, stop);
     while (!stop.load()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
     spdlog::info("embedded broker stopping; its data is gone");
     rc = exit_ok;

@@ -191,7 +191,10 @@ void add_up_command(CLI::App& app, global_options& g, int& rc) {
   auto scale = std::make_shared<std::vector<std::string>>();
   auto api_listen = std::make_shared<std::string>();
   auto grace = std::make_shared<int>(60);
-  auto* cmd = app.add_subcommand("up", "Run the whole system on this machine in the foreground (Ctrl-C stops it)");
+  auto* cmd =
+      app.add_subcommand("up",
+                         "Run the whole system on this machine in the foreground (Ctrl-C stops it; SIGUSR2 takes the "
+                         "embedded broker down until the next SIGUSR2, a fault drill)");
   cmd->add_option("--listen", *listen, "broker bootstrap address (default broker.listen; port 0: the broker's own)");
   cmd->add_option("--db", *db,
                   "PostgreSQL DSN for db-sink (default postgres.dsn; empty: a private server in ./var/pg)");
@@ -234,6 +237,7 @@ void add_up_command(CLI::App& app, global_options& g, int& rc) {
       rc = exit_failure;
       return;
     }
+    broker_drill drill(*b, stop);
     local_postgres pg("var/pg");
     std::string db_note;
     if (c.cluster.postgres.dsn.empty()) {
@@ -258,6 +262,7 @@ void add_up_command(CLI::App& app, global_options& g, int& rc) {
     if (server) http = std::thread([&] { server->serve(); });
     print_banner(c, b->bootstrap(), *replay, db_note, sup, missing, dashboard);
     sup.run(stop);
+    drill.end();  // the lossless stop needs the broker
     if (server) {
       server->stop();
       http.join();

@@ -1,8 +1,10 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <atomic>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "actors/crawler/replay_server.h"
@@ -48,5 +50,21 @@ bool resolve_replay(const std::string& dir_or_url, cfg::loaded_config& c,
 std::unique_ptr<kafka::embedded_broker> start_embedded_broker(const cfg::loaded_config& c, const std::string& listen,
                                                               const std::vector<std::string>& extra_topics,
                                                               std::string& err);
+
+// A fault drill on the embedded broker (`broker` and `up`): SIGUSR2 takes it
+// down (every client connection closed, new ones refused, data kept), the
+// next SIGUSR2 brings it up. end() (or the destructor) brings it up for good.
+class broker_drill {
+ public:
+  broker_drill(kafka::embedded_broker& b, const std::atomic<bool>& stop);
+  ~broker_drill() { end(); }
+  void end();
+
+ private:
+  kafka::embedded_broker& broker_;
+  const std::atomic<bool>& stop_;
+  std::atomic<bool> ended_{false};
+  std::thread thread_;
+};
 
 }  // namespace ctk::cli

@@ -84,16 +84,25 @@ std::int64_t lossless_stop(pipeline::supervisor& sup, const cfg::cluster_setting
                timeout.count());
   std::map<std::string, clock::time_point> asked;
   backlogs b;
+  int unreadable = 0;
   for (;;) {
     sup.tick();  // a child that crashes meanwhile is restarted as usual
     std::string err;
-    if (!measure(props, names, actors, b, err)) {
-      spdlog::error("stopping: cannot read the consumer groups' offsets ({}); stopping without waiting", err);
-      return -1;
+    const bool measured = measure(props, names, actors, b, err);
+    const auto now = clock::now();
+    if (!measured) {
+      // The broker may be back in a moment (a restart, a network blip): asked again until the timeout.
+      if (!unreadable++) spdlog::warn("stopping: cannot read the consumer groups' offsets yet ({})", err);
+      if (now - started >= timeout) {
+        spdlog::error("stopping after {} s: cannot read the consumer groups' offsets ({}); what is not stored yet: {}",
+                      timeout.count(), err, left_where);
+        return -1;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      continue;
     }
     std::int64_t left = 0;
     for (const auto& [a, per_topic] : b) left += total(per_topic);
-    const auto now = clock::now();
     if (left == 0) {
       spdlog::info("stopping: every record is stored ({:.1f} s)", std::chrono::duration<double>(now - started).count());
       return 0;

@@ -28,7 +28,7 @@ namespace ctk::cli {
 
 // Returns the records left unconsumed or uncommitted, summed over groups
 // and topics (0: every record reached every store); -1 when the broker
-// could not be asked. `left_where` ends the report line ("lost with the
+// could not be asked before the timeout. `left_where` ends the report line ("lost with the
 // embedded broker", "left in Kafka").
 std::int64_t lossless_stop(pipeline::supervisor& sup, const cfg::cluster_settings& s, const std::string& bootstrap,
                            std::chrono::seconds timeout, const std::string& left_where);

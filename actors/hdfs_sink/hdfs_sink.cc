@@ -68,6 +68,8 @@ class hdfs_sink final : public pipeline::actor {
   }
 
   std::string name() const override { return "hdfs-sink"; }
+  // Not ready (/readyz 503) while writes to the store keep failing.
+  bool healthy() const override { return !writer_->failing(); }
   std::vector<std::string> inputs() const override { return {"unique"}; }
 
   void on_assign(std::vector<kafka::topic_partition>& parts) override {

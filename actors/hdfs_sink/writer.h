@@ -59,6 +59,9 @@ class writer_thread {
   // Waits until every queued job is done; the first failure since reset(), or "".
   std::string barrier() { return jobs_.barrier(); }
   bool failed() const { return !jobs_.failure().empty(); }
+  // The last store call failed, and no write has succeeded since (the
+  // sink's health: read from the metrics thread).
+  bool failing() const { return failing_.load(); }
   void reset() { jobs_.reset(); }
 
   static constexpr std::size_t max_queued = 64u << 20;
@@ -82,6 +85,7 @@ class writer_thread {
       c_.writes.fetch_add(1);
       if (!ok) {
         c_.errors.fetch_add(1);
+        failing_.store(true);
         // Did the bytes land anyway (a reply lost after the write)? The
         // file's length tells; anything in between cannot be repaired.
         error se;
@@ -101,6 +105,7 @@ class writer_thread {
         }
       }
       c_.bytes.fetch_add(j.data.size());
+      failing_.store(false);
       // file://: start writing these pages back now (see sync_step).
       if (j.sync_from >= 0)
         store_.start_sync(j.path, j.sync_from, j.written + static_cast<std::int64_t>(j.data.size()) - j.sync_from);
@@ -113,7 +118,8 @@ class writer_thread {
   const std::atomic<bool>& stopping_;
   std::mutex spare_mu_;
   std::vector<std::string> spare_;  // emptied buffers, capacity kept, handed back to files
-  pipeline::job_thread jobs_;       // last: stopped first
+  std::atomic<bool> failing_{false};
+  pipeline::job_thread jobs_;  // last: stopped first
 };
 
 }  // namespace ctk::hdfs

@@ -41,12 +41,6 @@ int metrics_port(const child& c) {
   return std::regex_search(err, m, re) ? std::stoi(m[1]) : 0;
 }
 
-std::string http_status(int port, const std::string& path) {
-  std::string out;
-  run("curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:" + std::to_string(port) + path, &out);
-  return out;
-}
-
 }  // namespace
 
 // Version 2 on a database that version 1 created and filled: the rows stay,

@@ -70,6 +70,13 @@ inline long topic_messages(const std::string& bootstrap, const std::string& topi
   return out.empty() ? -1 : std::stol(out);
 }
 
+// The HTTP status of GET http://127.0.0.1:PORT/PATH ("000": no answer).
+inline std::string http_status(int port, const std::string& path) {
+  std::string out;
+  run("curl -s -m 5 -o /dev/null -w '%{http_code}' http://127.0.0.1:" + std::to_string(port) + path, &out);
+  return out;
+}
+
 inline int free_port() { return ctk::pipeline::free_loopback_port(); }
 
 // A free loopback port below the kernel's ephemeral range, for a listener
@@ -111,8 +118,10 @@ inline std::map<std::string, std::string> free_control_ports() {
 }
 
 // `cointicker up ARGS…` with the repository's config, a broker on a free
-// fixed port and free control ports, in `dir` (where it keeps ./var).
-inline std::unique_ptr<child> start_up(const std::string& dir, const std::vector<std::string>& args) {
+// fixed port and free control ports, in `dir` (where it keeps ./var), with
+// `env` added to its environment.
+inline std::unique_ptr<child> start_up(const std::string& dir, const std::vector<std::string>& args,
+                                       const std::map<std::string, std::string>& env = {}) {
   std::vector<std::string> argv{binary_dir() + "/cointicker",
                                 "--config",
                                 std::string(CTK_SOURCE_DIR) + "/config",
@@ -120,7 +129,9 @@ inline std::unique_ptr<child> start_up(const std::string& dir, const std::vector
                                 "--listen",
                                 "127.0.0.1:" + std::to_string(free_port())};
   argv.insert(argv.end(), args.begin(), args.end());
-  return std::make_unique<child>(argv, dir + "/up.out", dir + "/up.err", free_control_ports(), dir);
+  auto all_env = free_control_ports();
+  all_env.insert(env.begin(), env.end());
+  return std::make_unique<child>(argv, dir + "/up.out", dir + "/up.err", all_env, dir);
 }
 
 // Waits for up's banner; its broker's bootstrap address ("" if up exited first).

@@ -5,9 +5,12 @@
 // errors as JSON RemoteException; files live in --root. No internet and no
 // Hadoop package here (Debian has none), so this stands in for a cluster.
 //
-//   ctk_webhdfs_double --root DIR [--fail-datanode N] [--require-user]
+//   ctk_webhdfs_double --root DIR [--fail-datanode N] [--require-user] [--hang-ms MS]
 // prints "namenode 127.0.0.1:PORT" as its first line, then serves until
 // SIGTERM. --fail-datanode N: the first N DataNode writes answer 500.
+// SIGUSR1 starts an outage, the next SIGUSR1 ends it: meanwhile every
+// request, NameNode or DataNode, answers 500 or (every other one) hangs
+// for --hang-ms before answering 500, as a client timeout sees it.
 #include <fcntl.h>
 #include <httplib.h>
 #include <unistd.h>
@@ -59,6 +62,8 @@ int main(int argc, char** argv) {
   bool require_user = false;
   app.add_option("--root", root, "folder holding the files")->required();
   app.add_option("--fail-datanode", fail_datanode, "the first N DataNode writes answer HTTP 500");
+  int hang_ms = 3000;
+  app.add_option("--hang-ms", hang_ms, "during an outage (SIGUSR1), how long every other request hangs");
   app.add_flag("--require-user", require_user, "refuse requests without user.name (403 AccessControlException)");
   CLI11_PARSE(app, argc, argv);
   fs::create_directories(root);
@@ -71,6 +76,16 @@ int main(int argc, char** argv) {
   };
   nn.set_keep_alive_timeout(1);  // a prompt stop: idle keep-alive connections are not waited on for long
   dn.set_keep_alive_timeout(1);
+  std::atomic<bool> outage{false};
+  std::atomic<long> outage_requests{0};
+  const auto in_outage = [&](const httplib::Request&, httplib::Response& res) {
+    if (!outage.load()) return httplib::Server::HandlerResponse::Unhandled;
+    if (outage_requests.fetch_add(1) % 2 == 1) std::this_thread::sleep_for(std::chrono::milliseconds(hang_ms));
+    remote_exception(res, 500, "IOException", "the cluster is unavailable (test double: outage)");
+    return httplib::Server::HandlerResponse::Handled;
+  };
+  nn.set_pre_routing_handler(in_outage);
+  dn.set_pre_routing_handler(in_outage);
   const int dn_port = dn.bind_to_any_port("127.0.0.1");
   const int nn_port = nn.bind_to_any_port("127.0.0.1");
 
@@ -168,12 +183,15 @@ int main(int argc, char** argv) {
   sigemptyset(&set);
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGUSR1);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   std::thread dn_thread([&] { dn.listen_after_bind(); });
   std::thread nn_thread([&] { nn.listen_after_bind(); });
   std::cout << "namenode 127.0.0.1:" << nn_port << std::endl;
-  int sig = 0;
-  sigwait(&set, &sig);
+  for (int sig = 0; sigwait(&set, &sig) == 0 && sig == SIGUSR1;) {
+    outage.store(!outage.load());
+    std::cerr << (outage.load() ? "outage: every request fails or hangs\n" : "outage over\n");
+  }
   nn.stop();
   dn.stop();
   nn_thread.join();

@@ -137,7 +137,7 @@ void producer::on_delivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaqu
 }
 
 bool producer::produce(const std::string& topic, std::int32_t partition, std::string_view key, std::string_view value,
-                       std::string* err, std::uint64_t tag) {
+                       std::string* err, std::uint64_t tag, bool* transient) {
   rd_kafka_topic_t* rkt = topic_handle(topic);
   for (;;) {
     rd_kafka_resp_err_t e = rd_kafka_producev(
@@ -153,6 +153,17 @@ bool producer::produce(const std::string& topic, std::int32_t partition, std::st
       continue;
     }
     if (err) *err = topic + ": " + rd_kafka_err2str(e);
+    if (transient) {
+      // The message's own fault: its size, a bad argument, or a partition
+      // the topic (as known) does not have. Anything else is the topic's
+      // or the broker's state: a topic error such as authorization leaves
+      // librdkafka with no partitions for the topic until its metadata is
+      // refreshed.
+      const std::int32_t known = partition_count(topic);
+      *transient = !(e == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE || e == RD_KAFKA_RESP_ERR__INVALID_ARG ||
+                     e == RD_KAFKA_RESP_ERR__BAD_MSG ||
+                     (e == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION && known > 0 && partition >= known));
+    }
     return false;
   }
 }

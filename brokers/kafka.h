@@ -87,9 +87,11 @@ class producer {
 
   // Enqueues one message (copied). partition -1 = partitioner by key.
   // When the local queue is full it serves delivery reports and waits.
-  // Returns false only on a non-retryable error (e.g. unknown topic, fatal).
+  // Returns false when librdkafka refuses it; `transient` (if given) says
+  // whether that is the topic's or the broker's state rather than the
+  // message itself (see transport::produce).
   bool produce(const std::string& topic, std::int32_t partition, std::string_view key, std::string_view value,
-               std::string* err = nullptr, std::uint64_t tag = 0);
+               std::string* err = nullptr, std::uint64_t tag = 0, bool* transient = nullptr);
 
   // Called for every delivery report, on the thread that polls or flushes,
   // with the `tag` given to produce() and the result.

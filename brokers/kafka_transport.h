@@ -26,8 +26,8 @@ class kafka_transport final : public transport {
   }
   std::int32_t partition_count(const std::string& topic) const override { return producer_->partition_count(topic); }
   bool produce(const std::string& topic, std::int32_t partition, std::string_view key, std::string_view value,
-               std::string& err, std::uint64_t tag) override {
-    return producer_->produce(topic, partition, key, value, &err, tag);
+               std::string& err, std::uint64_t tag, bool& transient) override {
+    return producer_->produce(topic, partition, key, value, &err, tag, &transient);
   }
   void serve_deliveries(int timeout_ms) override { producer_->poll(timeout_ms); }
   bool flush(std::string& err) override { return producer_->flush(err); }

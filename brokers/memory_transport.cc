@@ -81,8 +81,13 @@ std::int32_t memory_transport::partition_count(const std::string& topic) const {
 }
 
 bool memory_transport::produce(const std::string& topic, std::int32_t partition, std::string_view key,
-                               std::string_view value, std::string& err, std::uint64_t tag) {
+                               std::string_view value, std::string& err, std::uint64_t tag, bool& transient) {
   const std::int32_t n = partition_count(topic);
+  transient = n <= 0 || !refuse_produce.empty();
+  if (!refuse_produce.empty()) {
+    err = refuse_produce + " (" + topic + ")";
+    return false;
+  }
   if (n <= 0) {
     err = "Broker: Unknown topic or partition (" + topic + ")";
     return false;

@@ -68,6 +68,9 @@ class memory_transport final : public transport {
   std::function<std::string(const outgoing&)> fail_delivery;
   // Non-empty: the commit is refused with this error.
   std::function<std::string(const std::vector<topic_partition>&)> refuse_commit;
+  // Non-empty: produce() refuses every message with this error, as the
+  // topic's or broker's state (transient), until it is cleared.
+  std::string refuse_produce;
   // After each poll_batch(), with what it handed out: a test stops the loop here.
   std::function<void(const std::vector<polled>&)> after_poll;
 
@@ -76,7 +79,7 @@ class memory_transport final : public transport {
   bool prepare(const std::vector<std::string>& topics, int timeout_ms, std::string& err) override;
   std::int32_t partition_count(const std::string& topic) const override;
   bool produce(const std::string& topic, std::int32_t partition, std::string_view key, std::string_view value,
-               std::string& err, std::uint64_t tag) override;
+               std::string& err, std::uint64_t tag, bool& transient) override;
   void serve_deliveries(int timeout_ms) override;
   bool flush(std::string& err) override;
   std::uint64_t acked() const override { return acked_.load(); }

@@ -90,9 +90,13 @@ class transport {
   // Partitions of a topic, -1 when not known (thread-safe).
   virtual std::int32_t partition_count(const std::string& topic) const = 0;
   // Enqueues one message (copied); partition -1 = chosen by key. false:
-  // refused outright (too large, unknown partition): refused again if retried.
+  // not enqueued, and `transient` says why: true when it is the topic or
+  // the broker, now (authorization, an unknown topic, partitions not known
+  // after a broker error: produced again later, it may go through); false
+  // when it is the message itself (too large, a partition the topic does
+  // not have: refused again however often it is retried).
   virtual bool produce(const std::string& topic, std::int32_t partition, std::string_view key, std::string_view value,
-                       std::string& err, std::uint64_t tag) = 0;
+                       std::string& err, std::uint64_t tag, bool& transient) = 0;
   // Serves the delivery reports that are in (waits up to timeout_ms for one).
   virtual void serve_deliveries(int timeout_ms) = 0;
   // Waits until every enqueued message is acknowledged or has failed.

@@ -100,11 +100,16 @@ runner::batch& runner::open_batch() {
 void runner::emit(std::string_view topic, std::string_view key, std::string_view value, std::int32_t partition) {
   batch& b = open_batch();
   std::string err;
-  if (transport_->produce(full_topic(topic), partition, key, value, err, b.seq)) {
+  bool transient = false;
+  if (transport_->produce(full_topic(topic), partition, key, value, err, b.seq, transient)) {
     ++b.outstanding;
+  } else if (transient) {
+    // The topic or the broker, now (authorization, no partitions known
+    // after a broker error): the input is retried, not dead-lettered.
+    if (unavailable_.empty()) unavailable_ = err;
   } else if (rejected_.empty()) {
-    // Refused outright (too large, unknown partition, ...): refused again on
-    // every retry, so the input is dead-lettered rather than redone forever.
+    // The message itself (too large, a partition the topic lacks): refused
+    // again on every retry, so the input is dead-lettered rather than redone forever.
     rejected_ = err;
   }
 }
@@ -276,8 +281,11 @@ bool runner::handle_one(const kafka::polled& m, const std::atomic<bool>& stop) {
   const std::uint64_t rewinds_at_start = rewinds_;
   for (int attempt = 0;; ++attempt) {
     rejected_.clear();
+    unavailable_.clear();
     outcome o = actor_.handle(in, *this);
-    if (!rejected_.empty())
+    if (!unavailable_.empty())
+      o = outcome::retry("the producer cannot take this message's output now: " + unavailable_);
+    else if (!rejected_.empty())
       o = outcome::dead_letter("output_rejected", "the producer refused this message's output: " + rejected_);
     if (o.v == verdict::ok) break;
     if (o.v == verdict::dead_letter) {
@@ -364,7 +372,9 @@ bool runner::flush_actor(const std::atomic<bool>* stop, bool all) {
     outcome o;
     {
       phase_timer t(us_flush_, &flush_seconds_);
-      o = all ? actor_.flush_all(*this) : actor_.flush(*this);
+      rejected_.clear();
+      unavailable_.clear();
+      o = checked_output(all ? actor_.flush_all(*this) : actor_.flush(*this));
     }
     if (o.v == verdict::redo) {
       rewind(o.reason);
@@ -382,6 +392,16 @@ bool runner::flush_actor(const std::atomic<bool>* stop, bool all) {
   }
 }
 
+outcome runner::checked_output(outcome o) {
+  if (!rejected_.empty())
+    spdlog::error("the producer refused output the actor made outside a message (dropped): {}", rejected_);
+  if (!unavailable_.empty() && o.v == verdict::ok)
+    o = outcome::retry("the producer cannot take output now: " + unavailable_);
+  rejected_.clear();
+  unavailable_.clear();
+  return o;
+}
+
 void runner::flush_caught_up(const std::atomic<bool>& stop) {
   if (flush_actor(&stop, true) && !inflight_.empty()) inflight_.back().sealed = true;
   spdlog::info("input caught up: wrote everything held back, as SIGUSR1 asked");
@@ -391,7 +411,9 @@ void runner::idle_actor() {
   outcome o;
   {
     phase_timer t(us_flush_);
-    o = actor_.idle(*this);
+    rejected_.clear();
+    unavailable_.clear();
+    o = checked_output(actor_.idle(*this));
   }
   if (o.v == verdict::redo) {
     rewind(o.reason);

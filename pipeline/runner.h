@@ -119,6 +119,9 @@ class runner final : kafka::rebalance_listener, public emitter {
   std::vector<kafka::topic_partition> durable_offsets();
   void on_commit_refused(const std::string& err);
   void release_hold();
+  // What flush() and idle() said, made a retry when their output could
+  // not be produced now (the topic's or broker's state).
+  outcome checked_output(outcome o);
   void rewind(const std::string& why);
   batch& open_batch();
   void backoff(int attempt, const std::atomic<bool>& stop);
@@ -143,9 +146,10 @@ class runner final : kafka::rebalance_listener, public emitter {
   std::deque<kafka::polled> pending_;
   std::deque<batch> inflight_;  // oldest first; the back is the one being filled
   std::uint64_t next_seq_ = 1;
-  std::uint64_t rewinds_ = 0;                            // a message in retry is abandoned when this changes
-  std::string delivery_error_;                           // first failure since the last rewind
-  std::string rejected_;                                 // why the producer refused output of the current message
+  std::uint64_t rewinds_ = 0;   // a message in retry is abandoned when this changes
+  std::string delivery_error_;  // first failure since the last rewind
+  std::string rejected_;        // why the producer refused output of the current message
+  std::string unavailable_;     // why the producer could not take output now (the topic's or broker's state)
   std::map<tp_key, std::int64_t> committed_;             // last committed (or start) offset: where a redo seeks
   std::map<tp_key, std::int64_t> broker_committed_;      // what the broker holds: commits with nothing new are skipped
   std::map<tp_key, std::int64_t> to_commit_;             // acknowledged output, commit refused so far (retried)

@@ -12,6 +12,7 @@
 #include <set>
 #include <thread>
 
+#include "brokers/embedded_broker.h"
 #include "brokers/kafka.h"
 #include "tests/integration/helpers.h"
 
@@ -269,4 +270,38 @@ TEST(runner_faults, watchdog_pings_stop_while_the_loop_is_stalled_and_resume_aft
   for (int i = 0; i < 100 && m != "STOPPING=1"; ++i) m = next(1000);
   EXPECT_EQ(m, "STOPPING=1");
   EXPECT_EQ(relay.wait(std::chrono::seconds(30)), 0) << relay.err();
+}
+
+// The broker refuses a Produce request after the relay has handled its
+// input (injected into the embedded broker, here in the test's process:
+// permanent errors, which the idempotent producer does not retry). The
+// delivery fails, the runner redoes the batch from the last commit, and
+// every input reaches the output, with nothing committed past a lost
+// output.
+TEST(runner_faults, a_delivery_the_broker_fails_is_redone_from_the_last_commit_and_loses_nothing) {
+  std::string err;
+  auto b = ctk::kafka::embedded_broker::start("", err);
+  ASSERT_TRUE(b) << err;
+  for (const auto& [topic, parts] : {std::pair{"test.in", 8}, {"test.out", 8}, {"test.deadletter", 2}})
+    ASSERT_TRUE(b->create_topic(topic, parts, err)) << err;
+  auto dir = temp_dir();
+  const int n = 3000;
+  kcat_produce(b->bootstrap(), "test.in", numbered(n), dir);
+  ASSERT_TRUE(b->fail_produce(4, "TOPIC_AUTHORIZATION_FAILED", err)) << err;
+  child r({binary_dir() + "/ctk_relay_actor", "--bootstrap", b->bootstrap(), "--in", "in", "--out", "out", "--batch",
+           "200"},
+          dir + "/relay.out", dir + "/relay.err");
+  ASSERT_TRUE(wait_until([&] { return committed_sum(b->bootstrap(), "test.relay", "test.in", 8) == n; },
+                         std::chrono::seconds(60)))
+      << r.err();
+  EXPECT_NE(r.err().find("redoing from the last commit"), std::string::npos) << r.err();
+  EXPECT_NE(r.err().find("uthoriz"), std::string::npos) << "the broker's error is named: " << r.err();
+  r.signal(SIGTERM);
+  EXPECT_EQ(r.wait(std::chrono::seconds(30)), 0) << r.err();
+  auto out = kcat_values(b->bootstrap(), "test.out");
+  std::set<std::string> distinct(out.begin(), out.end());
+  EXPECT_EQ(distinct.size(), static_cast<std::size_t>(n)) << "every input reached the output (copies allowed)";
+  const auto dl = kcat_values(b->bootstrap(), "test.deadletter");
+  EXPECT_EQ(dl.size(), 0u) << "a failed delivery is redone, not dead-lettered: " << (dl.empty() ? "" : dl[0])
+                           << r.err();
 }

@@ -309,6 +309,24 @@ TEST(runner_verdicts, dead_letters_name_their_input_and_are_committed_past) {
   EXPECT_EQ(l.counter("ctk_dead_lettered_total"), 2u);
 }
 
+// The producer cannot take output for a while because of the topic's or
+// the broker's state (here: authorization, as a broker error leaves it):
+// the input is retried until it can, never dead-lettered.
+TEST(runner_verdicts, output_the_topic_cannot_take_now_is_retried_not_dead_lettered) {
+  loop l(1);
+  l.fill(0, names("a", 6));
+  l.t->refuse_produce = "Broker: Topic authorization failed";
+  int polls = 0;
+  l.script = [&] {
+    if (++polls == 5) l.t->refuse_produce.clear();
+    if (l.committed(0) == 6) l.stop = true;
+  };
+  EXPECT_EQ(l.run(), 0);
+  EXPECT_TRUE(l.dead_letters().empty());
+  EXPECT_EQ(l.out_values(0), names("a", 6));
+  EXPECT_GE(l.counter("ctk_retried_total"), 1u);
+}
+
 // The log's head was dropped past the group's commit: reported as data
 // loss (counted, dead-lettered with how much) and read on from what is left.
 TEST(runner_verdicts, an_offset_the_log_dropped_is_data_loss_not_skipped) {

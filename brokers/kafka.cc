@@ -298,6 +298,7 @@ void consumer::on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_to
     for (auto& p : v)
       if (p.offset < 0) p.offset = RD_KAFKA_OFFSET_BEGINNING;
     if (self->listener_) self->listener_->on_assign(v);
+    self->remember_starts(v);
     list_ptr assign = to_list(v);
     if (cooperative) {
       if (auto* e = rd_kafka_incremental_assign(rk, assign.get())) rd_kafka_error_destroy(e);
@@ -343,7 +344,12 @@ bool consumer::commit(const std::vector<topic_partition>& offsets, std::string& 
   return true;
 }
 
+void consumer::remember_starts(const std::vector<topic_partition>& v) {
+  for (const auto& p : v) starts_[{p.topic, p.partition}] = p.offset;
+}
+
 bool consumer::seek(const std::vector<topic_partition>& to, std::string& err) {
+  remember_starts(to);
   list_ptr l = to_list(to);
   if (auto* e = rd_kafka_seek_partitions(rk_.get(), l.get(), 10000)) {
     err = std::string("seek: ") + rd_kafka_error_string(e);
@@ -359,6 +365,7 @@ bool consumer::seek(const std::vector<topic_partition>& to, std::string& err) {
 }
 
 bool consumer::restart_at(const topic_partition& tp, const std::vector<topic_partition>& starts, std::string& err) {
+  remember_starts({tp});
   rd_kafka_t* rk = rk_.get();
   if (std::string_view(rd_kafka_rebalance_protocol(rk)) == "COOPERATIVE") {
     list_ptr one = to_list({tp});
@@ -439,7 +446,13 @@ std::int64_t consumer::lag() const {
     std::int64_t low = -1, high = -1;
     if (rd_kafka_get_watermark_offsets(rk_.get(), l->elems[i].topic, l->elems[i].partition, &low, &high)) continue;
     if (high < 0) continue;
-    std::int64_t pos = l->elems[i].offset >= 0 ? l->elems[i].offset : low;
+    std::int64_t pos = l->elems[i].offset;
+    if (pos < 0) {  // nothing fetched since the assignment: from where it starts
+      const auto s = starts_.find({l->elems[i].topic, l->elems[i].partition});
+      pos = s == starts_.end() || s->second == RD_KAFKA_OFFSET_BEGINNING ? low
+            : s->second == RD_KAFKA_OFFSET_END                           ? high
+                                                                         : std::max<std::int64_t>(s->second, low);
+    }
     if (pos >= 0 && high > pos) lag += high - pos;
   }
   return lag;

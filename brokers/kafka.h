@@ -176,7 +176,9 @@ class consumer {
   void hold(bool on);
   bool held() const { return held_; }
   std::vector<topic_partition> assignment() const;
-  // Cached high watermark minus current position, summed over the assignment.
+  // Cached high watermark minus current position, summed over the
+  // assignment; a partition that has fetched nothing yet counts from the
+  // start it was assigned or sought to (after a restart: its commit).
   std::int64_t lag() const;
   // Leaves the group (revoke → listener commits) and closes. Idempotent.
   void close();
@@ -197,6 +199,10 @@ class consumer {
   bool closed_ = false;
   bool held_ = false;
   broker_link link_;
+  // Where each partition was assigned or sought to start (for lag(); the
+  // thread that polls).
+  std::map<std::pair<std::string, std::int32_t>, std::int64_t> starts_;
+  void remember_starts(const std::vector<topic_partition>& v);
 };
 
 // Metadata helpers for the CLI and tests.

@@ -172,6 +172,45 @@ TEST(runner_faults, the_metrics_endpoint_counts_what_the_actor_did) {
   }
 }
 
+// After a restart a member that has everything committed shows no lag
+// before new records arrive. librdkafka knows no position for a partition
+// until a message is fetched there; the lag counted those from the log's
+// start (the whole topic) instead of from the committed offset they were
+// assigned at.
+TEST(runner_faults, lag_after_a_restart_counts_from_the_commit_not_from_the_log_start) {
+  broker b(relay_topics);
+  auto dir = temp_dir();
+  const int n = 2000;
+  kcat_produce(b.bootstrap(), "test.in", numbered(n), dir);
+  {
+    auto first = start_relay(b, dir, "first");
+    ASSERT_TRUE(wait_until([&] { return committed(b, 8) == n; }, std::chrono::seconds(60))) << first->err();
+    first->signal(SIGTERM);
+    ASSERT_EQ(first->wait(std::chrono::seconds(30)), 0) << first->err();
+  }
+  auto r = start_relay(b, dir, "second");
+  // One new record (one partition fetches a message, the other seven only learn their end).
+  kcat_produce(b.bootstrap(), "test.in", {"new:record"}, dir);
+  ASSERT_TRUE(wait_until([&] { return committed(b, 8) == n + 1; }, std::chrono::seconds(60))) << r->err();
+  const std::string log = r->err();
+  const auto at = log.find("metrics on http://127.0.0.1:");
+  ASSERT_NE(at, std::string::npos) << log;
+  httplib::Client cli("127.0.0.1", std::stoi(log.substr(at + std::strlen("metrics on http://127.0.0.1:"))));
+  std::string lag;
+  const auto lag_is_zero = [&] {
+    auto res = cli.Get("/metrics");
+    if (!res) return false;
+    const auto line = res->body.find("\nctk_lag_messages{");
+    if (line == std::string::npos) return false;
+    const auto value = res->body.find("} ", line) + 2;
+    lag = res->body.substr(value, res->body.find('\n', value) - value);
+    return lag == "0";
+  };
+  EXPECT_TRUE(wait_until(lag_is_zero, std::chrono::seconds(15))) << "lag " << lag << " with every record committed";
+  r->signal(SIGTERM);
+  EXPECT_EQ(r->wait(std::chrono::seconds(30)), 0) << r->err();
+}
+
 namespace {
 // Freezes the broker process (SIGSTOP) mid-stream while the relay is still
 // handling prefetched input (2 ms per message, 8 s in all), thaws it after

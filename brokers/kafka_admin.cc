@@ -263,9 +263,7 @@ bool create_topics(const properties& props, const std::vector<std::pair<std::str
     // checkpoint per key matters. The analyzer restores the newest snapshot
     // not ahead of its committed offset, so recent versions must survive
     // compaction for a while (actors/analyzer/README.md).
-    const auto ends_with = [&](std::string_view tail) {
-      return name.size() >= tail.size() && name.compare(name.size() - tail.size(), tail.size(), tail) == 0;
-    };
+    const auto ends_with = [topic = std::string_view(name)](std::string_view tail) { return topic.ends_with(tail); };
     if (ends_with("dedup.state") || ends_with("analyzer.state"))
       rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "compact");
     if (ends_with("analyzer.state")) rd_kafka_NewTopic_set_config(nt, "min.compaction.lag.ms", "3600000");

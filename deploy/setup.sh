@@ -30,6 +30,11 @@ packages=(
 if [ "${1:-}" = --bench ]; then
   packages+=(python3-scrapy time bc)
 fi
+# deploy/test.sh: clang and its libFuzzer/sanitizer runtimes for the fuzz
+# targets (tests/support/fuzz.sh build, after the main build).
+if [ "${CTK_FUZZ_BUILD:-0}" = 1 ]; then
+  packages+=(clang libclang-rt-14-dev)
+fi
 
 missing=()
 # npm: Debian's nodejs + npm unless a node with npm is already there (some
@@ -63,3 +68,6 @@ werror=OFF
 cmake -S "$here" -B "$here/build" -G Ninja -DCMAKE_BUILD_TYPE="$build_type" -DCTK_WERROR="$werror" >/dev/null
 cmake --build "$here/build" -j "$(nproc)" 2>&1 | grep -v '^\[' || true
 test -x "$here/build/cointicker"
+if [ "${CTK_FUZZ_BUILD:-0}" = 1 ]; then
+  "$here/tests/support/fuzz.sh" build
+fi

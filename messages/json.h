@@ -131,7 +131,11 @@ bool decode_object(simdjson::dom::element v, T& out, decode_ctx& c) {
   constexpr std::size_t n = std::tuple_size_v<decltype(fields)>;
   static_assert(n <= 64, "at most 64 fields per struct");
   std::uint64_t seen = 0;
-  for (auto [key, fv] : obj) {
+  for (auto kv : obj) {
+    // Named, not structured bindings: clang before 16 cannot capture those
+    // in the lambda below (the fuzz build uses Debian's clang 14).
+    const std::string_view key = kv.key;
+    const simdjson::dom::element fv = kv.value;
     bool ok = true;
     [&]<std::size_t... I>(std::index_sequence<I...>) {
       (void)((std::get<I>(fields).name == key

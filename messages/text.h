@@ -16,5 +16,9 @@ std::string_view trim(std::string_view s);
 // The candidate closest to `word` within two edits (Levenshtein), or "" —
 // for "did you mean" on a typo.
 std::string_view closest(std::string_view word, const std::vector<std::string_view>& candidates);
+// `s` with every byte that is not part of a well-formed UTF-8 sequence
+// (stray continuation bytes, truncated or overlong sequences, surrogates,
+// beyond U+10FFFF) replaced by U+FFFD, as a browser shows a broken page.
+std::string valid_utf8(std::string_view s);
 
 }  // namespace ctk::text

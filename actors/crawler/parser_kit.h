@@ -14,18 +14,22 @@
 #include <string_view>
 
 #include "actors/crawler/sources.h"
+#include "messages/envelope.h"
+#include "messages/text.h"
 
 namespace ctk::crawler::kit {
 
 using simdjson::dom::element;
 
-// A record's `data` object, written field by field.
+// A record's `data` object, written field by field. Strings are made
+// valid UTF-8 (bad bytes become U+FFFD): libxml2's recover mode passes the
+// bytes of a feed that lies about its encoding through as they are.
 class data_writer {
  public:
   data_writer() { w_.StartObject(); }
   void str(std::string_view k, std::string_view v) {
     key(k);
-    w_.String(v.data(), static_cast<rapidjson::SizeType>(v.size()));
+    string(v);
   }
   void num(std::string_view k, double v) {
     key(k);
@@ -65,7 +69,7 @@ class data_writer {
   void strings(std::string_view k, const std::vector<std::string>& v) {
     key(k);
     w_.StartArray();
-    for (const auto& s : v) w_.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+    for (const auto& s : v) string(s);
     w_.EndArray();
   }
   std::string done() {
@@ -75,6 +79,14 @@ class data_writer {
 
  private:
   void key(std::string_view k) { w_.Key(k.data(), static_cast<rapidjson::SizeType>(k.size())); }
+  void string(std::string_view v) {
+    if (msg::is_valid_utf8(v)) {
+      w_.String(v.data(), static_cast<rapidjson::SizeType>(v.size()));
+    } else {
+      const std::string fixed = text::valid_utf8(v);
+      w_.String(fixed.data(), static_cast<rapidjson::SizeType>(fixed.size()));
+    }
+  }
   rapidjson::StringBuffer buf_;
   rapidjson::Writer<rapidjson::StringBuffer> w_{buf_};
 };

@@ -109,6 +109,27 @@ TEST(upbit, bad_tickers_are_skipped_with_a_reason_and_the_good_ones_kept) {
   EXPECT_EQ(reasons[0], "required: price: required field is missing");
 }
 
+// Found by fuzzing (fuzz/parsers_fuzz.cc): the values are copied as their
+// JSON text, which On-Demand does not read, so a broken number reached the
+// record and the envelope was not JSON. Such a ticker is an item error now.
+TEST(upbit, a_value_that_is_not_a_json_number_or_plain_string_skips_its_ticker) {
+  harness h;
+  const std::string board = R"([{"market":"KRW-BTC","trade_price":17#59,"timestamp":1},)"
+                            R"({"market":"KRW-ETH","trade_price":tru,"timestamp":1},)"
+                            R"({"market":"KRW-XRP","trade_price":"1\u0031","timestamp":1},)"
+                            R"({"market":"KRW-ADA","trade_price":1,"timestamp":123456789012345678901},)"
+                            R"({"market":"KRW-SOL","trade_price":1.5e3,"acc_trade_volume_24h":0,)"
+                            R"("signed_change_rate":"0.1","timestamp":1796601540000}])";
+  auto r = h.parse("upbit", "https://api.upbit.com/v1/ticker/all", board);
+  ASSERT_EQ(r.items.size(), 1u) << r.error;
+  EXPECT_EQ(r.items[0].key, "KRW-SOL");
+  ASSERT_EQ(r.item_errors.size(), 4u);
+  EXPECT_EQ(r.item_errors[0], "a ticker whose `trade_price` is not a JSON number or plain string");
+  simdjson::dom::parser json;
+  EXPECT_EQ(json.parse(r.items[0].data).error(), simdjson::SUCCESS) << r.items[0].data;
+  EXPECT_EQ(valid_records(r, "upbit", "market"), 1);
+}
+
 TEST(upbit, truncated_json_invalid_utf8_and_html_are_page_errors) {
   harness h;
   auto cut = h.parse("upbit", "u", fixture("broken/upbit_truncated.json"));
@@ -284,6 +305,38 @@ TEST(rss, a_cut_feed_keeps_the_items_before_the_break_and_reports_the_line) {
   EXPECT_FALSE(html.error.empty());
   auto empty = h.parse("rss", "https://example.com/feed", "");
   EXPECT_EQ(empty.error, "empty body where a feed was expected");
+}
+
+// Found by fuzzing (fuzz/parsers_fuzz.cc): a feed that declares UTF-8 and
+// holds other bytes went through libxml2's recover mode as it was, and the
+// crawler's envelope was not JSON (the validator dead-lettered it as
+// `decode`). The bad bytes become U+FFFD; the record is valid.
+TEST(rss, bytes_that_are_not_utf8_in_a_utf8_feed_become_replacement_characters_and_the_record_is_valid) {
+  harness h;
+  const std::string feed =
+      "<?xml version=\"1.0\" encoding=\"UTF-8\"?><rss version=\"2.0\"><channel>"
+      "<item><title>Sol\xff\xfe rally</title><link>https://example.com/a</link>"
+      "<pubDate>Sun, 29 Nov 2026 01:15:00 +0000</pubDate>"
+      "<category>Sola\xff\xff</category><category>\xc3\xa9t\xc3</category></item></channel></rss>";
+  auto r = h.parse("rss", "https://example.com/feed", feed);
+  ASSERT_EQ(r.items.size(), 1u) << r.error;
+  EXPECT_TRUE(msg::is_valid_utf8(r.items[0].data)) << r.items[0].data;
+  EXPECT_NE(r.items[0].data.find("Sola\xEF\xBF\xBD\xEF\xBF\xBD"), std::string::npos) << r.items[0].data;
+  std::vector<std::string> reasons;
+  EXPECT_EQ(valid_records(r, "src", "news", &reasons), 1) << (reasons.empty() ? "" : reasons[0]);
+}
+
+// An item URL cut inside a UTF-8 sequence is no envelope (an item error),
+// and nothing past its end is read (ASan found rapidjson's validating
+// writer reading two bytes beyond it: fuzz/corpus/parsers).
+TEST(envelope_builder, a_url_that_is_not_utf8_gives_no_envelope) {
+  envelope_builder b;
+  b.begin_page("src", "news", "2026-12-07T00:00:00Z", "t", "https://example.com/feed");
+  const std::string cut = "https://example.com/\xF0";
+  EXPECT_EQ(b.build(cut, R"({"title":"x"})"), nullptr);
+  const std::string* ok = b.build("https://example.com/\xC3\xA9", R"({"title":"x"})");
+  ASSERT_NE(ok, nullptr);
+  EXPECT_TRUE(msg::is_valid_utf8(*ok));
 }
 
 TEST(rss, a_bare_ampersand_or_an_html_entity_is_read_past_and_the_feed_is_whole) {

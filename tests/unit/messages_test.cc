@@ -6,6 +6,7 @@
 #include <random>
 
 #include "messages/envelope.h"
+#include "messages/text.h"
 
 using namespace ctk::msg;
 
@@ -336,4 +337,23 @@ TEST(base64, matches_rfc4648_vectors) {
   EXPECT_EQ(base64_encode("foob"), "Zm9vYg==");
   EXPECT_EQ(base64_encode("fooba"), "Zm9vYmE=");
   EXPECT_EQ(base64_encode("foobar"), "Zm9vYmFy");
+}
+
+TEST(text, valid_utf8_replaces_each_ill_formed_byte_and_keeps_every_well_formed_sequence) {
+  using ctk::text::valid_utf8;
+  const std::string fffd = "\xEF\xBF\xBD";
+  EXPECT_EQ(valid_utf8("plain ascii"), "plain ascii");
+  EXPECT_EQ(valid_utf8("\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80\xED\x9F\xBF"),
+            "\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80\xED\x9F\xBF");
+  EXPECT_EQ(valid_utf8("a\xFF"
+                       "b"),
+            "a" + fffd + "b");                                           // never a lead byte
+  EXPECT_EQ(valid_utf8("\x80"), fffd);                                   // a stray continuation
+  EXPECT_EQ(valid_utf8("\xC3"), fffd);                                   // cut at the end
+  EXPECT_EQ(valid_utf8("\xC3x"), fffd + "x");                            // cut in the middle
+  EXPECT_EQ(valid_utf8("\xC0\xAF"), fffd + fffd);                        // overlong '/'
+  EXPECT_EQ(valid_utf8("\xE0\x80\xAF"), fffd + fffd + fffd);             // overlong, three bytes
+  EXPECT_EQ(valid_utf8("\xED\xA0\x80"), fffd + fffd + fffd);             // a surrogate
+  EXPECT_EQ(valid_utf8("\xF4\x90\x80\x80"), fffd + fffd + fffd + fffd);  // beyond U+10FFFF
+  EXPECT_TRUE(ctk::msg::is_valid_utf8(valid_utf8("\xF0\x9F\x98")));
 }

@@ -28,6 +28,43 @@ std::string_view trim_right(std::string_view s) {
   return s;
 }
 
+// A value copied as its JSON text must be one: On-Demand finds where a
+// scalar ends but does not read it, so `17#59` or `tru` would pass through
+// into the record (found by fuzz/parsers_fuzz.cc). A number (an integer
+// within 64 bits), true, false, or a string without escapes (the validator
+// reads those as text).
+bool json_scalar(std::string_view v) {
+  if (v == "true" || v == "false") return true;
+  if (v.size() >= 2 && v.front() == '"') {
+    const std::string_view in = v.substr(1, v.size() - 2);
+    return v.back() == '"' && in.find_first_of("\\\"") == std::string_view::npos &&
+           std::none_of(in.begin(), in.end(), [](char ch) { return static_cast<unsigned char>(ch) < 0x20; });
+  }
+  std::size_t i = 0;
+  const auto digits = [&] {
+    const std::size_t from = i;
+    while (i < v.size() && v[i] >= '0' && v[i] <= '9') ++i;
+    return i > from;
+  };
+  if (i < v.size() && v[i] == '-') ++i;
+  const std::size_t int_from = i;
+  if (i < v.size() && v[i] == '0') {
+    ++i;
+  } else if (!digits()) {
+    return false;
+  }
+  // An integer of more than 19 digits is JSON, but beyond 64 bits: the
+  // validator's simdjson refuses it as a number.
+  if (i - int_from > 19 && (i == v.size() || (v[i] != '.' && v[i] != 'e' && v[i] != 'E'))) return false;
+  if (i < v.size() && v[i] == '.' && (++i, !digits())) return false;
+  if (i < v.size() && (v[i] == 'e' || v[i] == 'E')) {
+    ++i;
+    if (i < v.size() && (v[i] == '+' || v[i] == '-')) ++i;
+    if (!digits()) return false;
+  }
+  return i == v.size();
+}
+
 // A whole board is 100-250 tickers of 26 fields, crawled every few minutes:
 // the On-Demand API walks each ticker once and copies the five values the
 // record needs as their JSON text (no double round trip, no DOM).
@@ -55,6 +92,7 @@ void parse_upbit(const parser_context& c, const page& p, parse_result& r) {
       continue;
     }
     std::string_view market, price, volume, change, ts, trade_ts;
+    std::string_view bad;  // a field whose value is not a JSON scalar
     for (auto f : o) {
       std::string_view k, v;
       if (auto e = f.unescaped_key().get(k)) return fail(e);
@@ -68,9 +106,15 @@ void parse_upbit(const parser_context& c, const page& p, parse_result& r) {
       if (!slot) continue;  // skipped by the iterator, unread
       if (auto e = f.value().raw_json_token().get(v)) return fail(e);
       v = trim_right(v);
-      if (v != "null") *slot = v;
+      if (v == "null") continue;
+      if (slot != &market && !json_scalar(v)) bad = k;
+      *slot = v;
     }
-    if (market.size() < 3 || market.front() != '"' || market.find('\\') != std::string_view::npos) {
+    if (!bad.empty()) {
+      r.item_errors.push_back("a ticker whose `" + std::string(bad) + "` is not a JSON number or plain string");
+      continue;
+    }
+    if (market.size() < 3 || market.front() != '"' || !json_scalar(market)) {
       r.item_errors.push_back(market.empty() ? "a ticker without `market`"
                                              : "a ticker whose `market` is not a plain string");
       continue;

@@ -53,17 +53,43 @@ bool all_ready(const child& up) {
   return true;
 }
 
-// `records` tickers in `total` seconds, one chunk a second, except in the
-// seconds `quiet(s)` names; `each_second(s)` runs at the start of each second.
-void produce_steadily(const std::string& bootstrap, const std::string& dir, int records, int total,
-                      const std::function<bool(int)>& quiet, const std::function<void(int)>& each_second) {
-  int producing = 0;
-  for (int s = 0; s < total; ++s) producing += quiet(s) ? 0 : 1;
+// `up` on `dsn` in a new folder `dir`, once its banner is out and every
+// actor is ready (null if not: the failure is reported); `bootstrap` is its broker.
+std::unique_ptr<child> ready_up(const std::string& dsn, std::string& dir, std::string& bootstrap,
+                                const std::vector<std::string>& more = {},
+                                const std::map<std::string, std::string>& env = {}) {
+  dir = temp_dir();
+  ::chmod(dir.c_str(), 0755);
+  auto up = start_up(dir, up_args(dsn, more), env);
+  bootstrap = wait_for_banner(*up);
+  EXPECT_FALSE(bootstrap.empty()) << up->err();
+  if (bootstrap.empty()) return nullptr;
+  const bool ready = wait_until([&] { return all_ready(*up); }, seconds(60));
+  EXPECT_TRUE(ready) << up->err();
+  return ready ? std::move(up) : nullptr;
+}
+
+// An outage from second `from` to second `to` of a run of `total` seconds.
+struct outage_plan {
+  int total, from, to;
+  std::string depends;            // the actor kind that is not ready meanwhile
+  bool quiet = false;             // nothing is produced meanwhile (kcat, like a crawler, would wait for the broker)
+  std::function<void(bool)> set;  // starts (true) and ends (false) the outage
+};
+
+// `records` tickers, one chunk a second, with the outage in the middle; how
+// often `depends` answered 503 on /readyz during it (sampled once a second).
+int produce_through(child& up, const std::string& bootstrap, const std::string& dir, int records,
+                    const outage_plan& o) {
+  int producing = 0, not_ready = 0;
+  const auto down = [&](int s) { return s >= o.from && s < o.to; };
+  for (int s = 0; s < o.total; ++s) producing += o.quiet && down(s) ? 0 : 1;
   const auto start = std::chrono::steady_clock::now();
   int next = 0, chunk = 0;
-  for (int s = 0; s < total; ++s) {
-    each_second(s);
-    if (!quiet(s)) {
+  for (int s = 0; s < o.total; ++s) {
+    if (s == o.from || s == o.to) o.set(s == o.from);
+    if (s > o.from && s < o.to && http_status(metrics_port_of(up, o.depends), "/readyz") == "503") ++not_ready;
+    if (!(o.quiet && down(s))) {
       const int end = ++chunk == producing ? records : records / producing * chunk;
       std::vector<std::string> lines;
       for (; next < end; ++next) lines.push_back(ticker_line(next));
@@ -71,6 +97,7 @@ void produce_steadily(const std::string& bootstrap, const std::string& dir, int 
     }
     std::this_thread::sleep_until(start + seconds(s + 1));  // a steady rate: the fault's clock, not a wait
   }
+  return not_ready;
 }
 
 // After Ctrl-C: every record once in PostgreSQL and once in the HDFS files under `hdfs`.
@@ -96,21 +123,16 @@ void expect_stored_once(child& up, const std::string& dsn, const std::string& hd
 TEST(outage, postgres_stopped_15_s_mid_stream_loses_and_doubles_nothing_and_db_sink_recovers_by_itself) {
   private_pg pg;
   const std::string dsn = fresh_database(pg.dsn());
-  const std::string dir = temp_dir();
-  ::chmod(dir.c_str(), 0755);
-  auto up = start_up(dir, up_args(dsn));
-  const std::string bootstrap = wait_for_banner(*up);
-  ASSERT_FALSE(bootstrap.empty()) << up->err();
-  ASSERT_TRUE(wait_until([&] { return all_ready(*up); }, seconds(60))) << up->err();
+  std::string dir, bootstrap;
+  auto up = ready_up(dsn, dir, bootstrap);
+  ASSERT_TRUE(up);
   const int records = 20000;
-  int not_ready = 0;
-  produce_steadily(
-      bootstrap, dir, records, 24, [](int) { return false; },
-      [&](int s) {
-        if (s == 4) pg.stop();
-        if (s == 19) pg.start();
-        if (s > 4 && s < 19 && http_status(metrics_port_of(*up, "db-sink"), "/readyz") == "503") ++not_ready;
-      });
+  const int not_ready = produce_through(*up, bootstrap, dir, records, {24, 4, 19, "db-sink", false, [&](bool down) {
+                                                                         if (down)
+                                                                           pg.stop();
+                                                                         else
+                                                                           pg.start();
+                                                                       }});
   EXPECT_GT(not_ready, 0) << "db-sink said it was not ready while PostgreSQL was down\n" << up->err();
   EXPECT_TRUE(wait_until([&] { return all_ready(*up); }, seconds(60))) << up->err();
   EXPECT_NE(up->err().find("writing succeeded again after"), std::string::npos) << up->err();
@@ -119,25 +141,21 @@ TEST(outage, postgres_stopped_15_s_mid_stream_loses_and_doubles_nothing_and_db_s
 
 TEST(outage, the_broker_down_10_s_mid_stream_loses_and_doubles_nothing_and_every_actor_recovers_by_itself) {
   const std::string dsn = fresh_database(pg_fixture_dsn());
-  const std::string dir = temp_dir();
-  ::chmod(dir.c_str(), 0755);
-  auto up = start_up(dir, up_args(dsn));
-  const std::string bootstrap = wait_for_banner(*up);
-  ASSERT_FALSE(bootstrap.empty()) << up->err();
-  ASSERT_TRUE(wait_until([&] { return all_ready(*up); }, seconds(60))) << up->err();
+  std::string dir, bootstrap;
+  auto up = ready_up(dsn, dir, bootstrap);
+  ASSERT_TRUE(up);
   const int records = 20000;
-  int not_ready = 0;
-  // Nothing is produced while the broker is down (kcat, like a crawler, would wait for it).
-  produce_steadily(
-      bootstrap, dir, records, 20, [](int s) { return s >= 4 && s < 14; },
-      [&](int s) {
-        // Down at 4 s, up at 14 s; producing resumes once the broker says it is up.
-        if (s == 4 || s == 14) up->signal(SIGUSR2);
-        if (s == 14) {
-          EXPECT_TRUE(wait_until([&] { return up->err().find("broker up again") != std::string::npos; }, seconds(5)));
-        }
-        if (s > 5 && s < 14 && http_status(metrics_port_of(*up, "validator"), "/readyz") == "503") ++not_ready;
-      });
+  // SIGUSR2: up's embedded broker goes down, then up again; producing resumes once it says so.
+  const int not_ready =
+      produce_through(*up, bootstrap, dir, records, {20, 4, 14, "validator", true, [&](bool down) {
+                                                       up->signal(SIGUSR2);
+                                                       const auto said_up = [&] {
+                                                         return up->err().find("broker up again") != std::string::npos;
+                                                       };
+                                                       if (!down) {
+                                                         EXPECT_TRUE(wait_until(said_up, seconds(5)));
+                                                       }
+                                                     }});
   EXPECT_NE(up->err().find("embedded broker DOWN"), std::string::npos) << up->err();
   EXPECT_GT(not_ready, 0) << "the validator said it was not ready while the broker was down\n" << up->err();
   EXPECT_TRUE(wait_until([&] { return all_ready(*up); }, seconds(60))) << up->err();
@@ -146,25 +164,19 @@ TEST(outage, the_broker_down_10_s_mid_stream_loses_and_doubles_nothing_and_every
 
 TEST(outage, webhdfs_failing_and_timing_out_for_20_s_loses_and_doubles_nothing_and_hdfs_sink_recovers_by_itself) {
   const std::string dsn = fresh_database(pg_fixture_dsn());
-  const std::string dir = temp_dir(), root = temp_dir();
-  ::chmod(dir.c_str(), 0755);
-  child webhdfs({binary_dir() + "/ctk_webhdfs_double", "--root", root, "--hang-ms", "2000"}, dir + "/webhdfs.out",
-                dir + "/webhdfs.err");
+  const std::string root = temp_dir();
+  child webhdfs({binary_dir() + "/ctk_webhdfs_double", "--root", root, "--hang-ms", "2000"}, root + ".out",
+                root + ".err");
   ASSERT_TRUE(wait_until([&] { return webhdfs.out().find('\n') != std::string::npos; }, seconds(10)));
   const std::string address = webhdfs.out().substr(9, webhdfs.out().find('\n') - 9);
   // One request may take 1 s: the double's hangs are timeouts to the sink.
-  auto up = start_up(dir, up_args(dsn, {"--hdfs", "webhdfs://" + address + "/data"}), {{"CTK_HDFS__TIMEOUT", "1s"}});
-  const std::string bootstrap = wait_for_banner(*up);
-  ASSERT_FALSE(bootstrap.empty()) << up->err();
-  ASSERT_TRUE(wait_until([&] { return all_ready(*up); }, seconds(60))) << up->err();
+  std::string dir, bootstrap;
+  auto up = ready_up(dsn, dir, bootstrap, {"--hdfs", "webhdfs://" + address + "/data"}, {{"CTK_HDFS__TIMEOUT", "1s"}});
+  ASSERT_TRUE(up);
   const int records = 20000;
-  int not_ready = 0;
-  produce_steadily(
-      bootstrap, dir, records, 28, [](int) { return false; },
-      [&](int s) {
-        if (s == 4 || s == 24) webhdfs.signal(SIGUSR1);  // failing from 4 s to 24 s
-        if (s > 4 && s < 24 && http_status(metrics_port_of(*up, "hdfs-sink"), "/readyz") == "503") ++not_ready;
-      });
+  // SIGUSR1: the double fails or hangs every request, then serves again.
+  const int not_ready = produce_through(*up, bootstrap, dir, records,
+                                        {28, 4, 24, "hdfs-sink", false, [&](bool) { webhdfs.signal(SIGUSR1); }});
   EXPECT_NE(webhdfs.err().find("outage over"), std::string::npos) << webhdfs.err();
   EXPECT_GT(not_ready, 0) << "hdfs-sink said it was not ready while WebHDFS failed\n" << up->err();
   EXPECT_TRUE(wait_until([&] { return all_ready(*up); }, seconds(60))) << up->err();

@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -78,10 +80,22 @@ std::optional<std::string> local_postgres::start(std::string& err) {
   std::ofstream(dir_ + "/port") << port << "\n";
   const std::string dsn = *dsn_of(dir_);
   if (fs::exists(data + "/postmaster.pid")) {
-    // Left by a crash, or still running from another `up`: pg_ctl tells.
+    // Left by a crash, or still running: pg_ctl tells. Still running from
+    // an `up` that is gone (SIGKILL, a power cut of the terminal): taken
+    // over, and stopped by this one. From an `up` that runs: refused.
     if (as_owner(quote(bin + "/pg_ctl") + " -D " + quote(data) + " status >/dev/null 2>&1") == 0) {
-      err = "PostgreSQL in " + data + " is already running (another `up` on this folder?)";
-      return std::nullopt;
+      pid_t owner = 0;
+      if (std::ifstream in(dir_ + "/owner"); in) in >> owner;
+      if (owner > 0 && owner != ::getpid() && (::kill(owner, 0) == 0 || errno != ESRCH)) {
+        err = "PostgreSQL in " + data + " is already running for another `up` (pid " + std::to_string(owner) + ")";
+        return std::nullopt;
+      }
+      spdlog::warn(
+          "PostgreSQL in {} was left running by an `up` that is gone (pid {}); using it, and stopping it at the end",
+          data, owner);
+      std::ofstream(dir_ + "/owner") << ::getpid() << "\n";
+      started_ = true;
+      return dsn;
     }
   }
   if (as_owner(quote(bin + "/pg_ctl") + " -D " + quote(data) + " -l " + quote(dir_ + "/server.log") + " -w -t 60 -o " +
@@ -90,6 +104,7 @@ std::optional<std::string> local_postgres::start(std::string& err) {
     err = "PostgreSQL did not start; see " + dir_ + "/server.log";
     return std::nullopt;
   }
+  std::ofstream(dir_ + "/owner") << ::getpid() << "\n";  // who stops it (see above)
   started_ = true;
   return dsn;
 }

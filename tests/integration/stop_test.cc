@@ -6,6 +6,7 @@
 
 #include <csignal>
 #include <fstream>
+#include <regex>
 
 #include "tests/integration/helpers.h"
 #include "tests/integration/pg.h"
@@ -135,4 +136,36 @@ TEST(up, hostile_records_are_dead_lettered_or_stored_by_both_sinks_and_nothing_c
             0)
       << st;
   EXPECT_EQ(st.find("DIFFERENT"), std::string::npos) << st;
+}
+
+// A SIGKILLed `up` cannot stop its private PostgreSQL (its actors get
+// SIGTERM from the kernel, the server does not). The next `up` on the
+// folder takes the server over instead of refusing to start db-sink, and
+// stops it when it stops.
+TEST(up, a_private_postgres_left_by_a_killed_up_is_taken_over_and_stopped_by_the_next) {
+  auto dir = temp_dir();
+  ::chmod(dir.c_str(), 0755);
+  const std::vector<std::string> args{"--scale", "scheduler=0", "--scale", "crawler=0"};
+  auto first = start_up(dir, args);
+  ASSERT_FALSE(wait_for_banner(*first).empty()) << first->err();
+  first->signal(SIGKILL);
+  first->wait(std::chrono::seconds(30));
+  const std::string pid_file = dir + "/var/pg/data/postmaster.pid";
+  ASSERT_TRUE(std::ifstream(pid_file).good()) << "the server outlived its up";
+
+  auto second = start_up(dir, args);
+  ASSERT_FALSE(wait_for_banner(*second).empty()) << second->err();
+  EXPECT_NE(second->err().find("was left running by an `up` that is gone"), std::string::npos) << second->err();
+  EXPECT_EQ(second->err().find("db-sink is not started"), std::string::npos) << second->err();
+  // db-sink is ready: connected and migrated.
+  const auto db_sink_ready = [&] {
+    static const std::regex re(R"(\[local/db-sink/0\] .* metrics on http://127\.0\.0\.1:(\d+)/metrics)");
+    std::smatch m;
+    const std::string log = second->err();
+    return std::regex_search(log, m, re) && http_status(std::stoi(m[1]), "/readyz") == "200";
+  };
+  EXPECT_TRUE(wait_until(db_sink_ready, std::chrono::seconds(30))) << second->err();
+  second->signal(SIGINT);
+  EXPECT_EQ(second->wait(std::chrono::seconds(120)), 0) << second->err();
+  EXPECT_FALSE(std::ifstream(pid_file).good()) << "the second up stopped the server it took over";
 }

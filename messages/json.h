@@ -137,11 +137,14 @@ bool decode_object(simdjson::dom::element v, T& out, decode_ctx& c) {
     const std::string_view key = kv.key;
     const simdjson::dom::element fv = kv.value;
     bool ok = true;
+    const auto one = [&](const auto& f, std::uint64_t bit) {
+      seen |= bit;
+      c.path.push(key);
+      ok = decode_value(fv, out.*(f.member), c);
+      if (ok) c.path.pop();  // on failure the path names the field
+    };
     [&]<std::size_t... I>(std::index_sequence<I...>) {
-      (void)((std::get<I>(fields).name == key
-                  ? (seen |= (std::uint64_t{1} << I), c.path.push(key),
-                     ok = decode_value(fv, out.*(std::get<I>(fields).member), c), ok && (c.path.pop(), true), true)
-                  : false) ||
+      (void)((std::get<I>(fields).name == key ? (one(std::get<I>(fields), std::uint64_t{1} << I), true) : false) ||
              ...);
     }
     (std::make_index_sequence<n>{});

@@ -164,9 +164,14 @@ metrics_server::metrics_server(const metrics_registry& reg, std::function<bool()
   });
 }
 
+void stop_http_server(httplib::Server& server, const std::atomic<bool>& returned) {
+  while (!server.is_running() && !returned.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  server.stop();
+}
+
 metrics_server::~metrics_server() {
   if (thread_.joinable()) {
-    server_->stop();
+    stop_http_server(*server_, returned_);
     thread_.join();
   }
 }
@@ -191,7 +196,10 @@ bool metrics_server::start(const std::string& bind, int port, std::string& err) 
     err = "cannot bind metrics endpoint " + bind + ":" + std::to_string(port) + " (another process holds it?)";
     return false;
   }
-  thread_ = std::thread([this] { server_->listen_after_bind(); });
+  thread_ = std::thread([this] {
+    server_->listen_after_bind();
+    returned_.store(true);
+  });
   return true;
 }
 

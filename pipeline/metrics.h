@@ -89,6 +89,14 @@ class metrics_registry {
   std::deque<family> families_;
 };
 
+// Stops a server whose listen_after_bind() runs (or is about to run) on
+// another thread; `returned` is set by that thread when it returned.
+// cpp-httplib 0.11's Server::stop() does nothing before the listen has
+// begun, and the listen that follows never ends: a runner stopped within a
+// millisecond of its start hung in its destructor. So: wait until it
+// listens (or has given up), then stop it.
+void stop_http_server(httplib::Server& server, const std::atomic<bool>& returned);
+
 // Serves GET /metrics, /healthz (live) and /readyz on bind:port; port 0
 // picks a free one. A port another process holds is an error (SO_REUSEADDR
 // lets a restarted process rebind at once, but never shares a live port).
@@ -104,6 +112,7 @@ class metrics_server {
   std::function<bool()> ready_;
   std::unique_ptr<httplib::Server> server_;
   std::thread thread_;
+  std::atomic<bool> returned_{false};
   int port_ = 0;
 };
 

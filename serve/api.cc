@@ -14,6 +14,7 @@
 #include "actors/validator/normalize.h"
 #include "brokers/control.h"
 #include "brokers/topic_report.h"
+#include "pipeline/metrics.h"
 #include "serve/db_pool.h"
 #include "serve/openapi.h"
 #include "serve/queries.h"
@@ -66,6 +67,7 @@ struct api::impl {
   httplib::Server http;
   reply_cache cache;
   std::atomic<bool> stopping{false};
+  std::atomic<bool> returned{false};  // serve() returned
 
   impl(const cfg::loaded_config& c, std::string conninfo, std::string tok)
       : conf(c),
@@ -461,11 +463,14 @@ void api::widen_backlog(int port) {
   }
 }
 
-void api::serve() { d_->http.listen_after_bind(); }
+void api::serve() {
+  d_->http.listen_after_bind();
+  d_->returned.store(true);
+}
 
 void api::stop() {
   d_->stopping = true;
-  d_->http.stop();
+  pipeline::stop_http_server(d_->http, d_->returned);
 }
 
 }  // namespace ctk::serve

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "messages/text.h"
+#include "pipeline/metrics.h"
 
 namespace ctk::crawler {
 
@@ -218,6 +219,7 @@ struct replay_server::impl {
   httplib::Server svr;
   std::thread thread;
   std::atomic<bool> stopping{false};
+  std::atomic<bool> returned{false};  // listen_after_bind() returned
 };
 
 replay_server::replay_server(std::vector<replay_route> routes)
@@ -308,14 +310,17 @@ bool replay_server::start(const std::string& bind, int port, std::string& err) {
     port_ = 0;
     return false;
   }
-  impl_->thread = std::thread([this] { impl_->svr.listen_after_bind(); });
+  impl_->thread = std::thread([this] {
+    impl_->svr.listen_after_bind();
+    impl_->returned.store(true);
+  });
   return true;
 }
 
 void replay_server::stop() {
   if (!impl_ || !impl_->thread.joinable()) return;
   impl_->stopping = true;
-  impl_->svr.stop();
+  pipeline::stop_http_server(impl_->svr, impl_->returned);
   impl_->thread.join();
 }
 

@@ -514,7 +514,7 @@ TEST(embedded_broker, a_held_consumer_is_handed_nothing_also_from_partitions_ass
 // /metrics, the children's environments.
 TEST(up, its_secrets_are_in_no_banner_log_status_metrics_or_child_environment) {
   auto dir = temp_dir();
-  const std::string secret = "sekret-Pa55-" + std::to_string(::getpid());
+  const std::string secret = "sekret-Pa55-word-" + std::to_string(::getpid());
   const std::string token = "tok-" + std::to_string(::getpid()) + "-0123456789abcdef";
   std::ofstream(dir + "/token") << token << "\n";
   ::chmod((dir + "/token").c_str(), 0600);

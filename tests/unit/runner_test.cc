@@ -360,3 +360,16 @@ TEST(runner_verdicts, a_stop_finishes_the_batch_commits_and_leaves) {
   ASSERT_EQ(l.a.revokes.size(), 1u) << "left the group";
   EXPECT_TRUE(l.t->assignment().empty());
 }
+
+// A metrics endpoint stopped right after it started: cpp-httplib's stop()
+// does nothing before the listening thread has begun, and the listen that
+// followed never ended (a runner that stopped within a millisecond hung in
+// its destructor). Started and stopped at once, many times, it ends.
+TEST(metrics_endpoint, stopped_right_after_it_starts_it_ends) {
+  ctk::pipeline::metrics_registry reg{ctk::pipeline::actor_labels("relay", "test/relay/0")};
+  for (int i = 0; i < 300; ++i) {
+    ctk::pipeline::metrics_server s(reg);
+    std::string err;
+    ASSERT_TRUE(s.start("127.0.0.1", 0, err)) << err;
+  }  // each destructor stops its server; without the wait one of them hangs (ctest's timeout fails it)
+}

@@ -127,7 +127,9 @@ std::optional<std::int64_t> parse_rfc822(std::string_view s, std::string& why) {
   if (i >= s.size() || s[i++] != ' ') return std::nullopt;
   int y = 0;
   std::size_t y0 = i;
-  while (i < s.size() && is_digit(s[i])) y = y * 10 + (s[i++] - '0');
+  // At most 5 digits are read (more is refused below): a long run of digits
+  // overflowed `int` (UBSan, found by fuzz/parsers_fuzz.cc).
+  while (i < s.size() && is_digit(s[i]) && i - y0 < 5) y = y * 10 + (s[i++] - '0');
   if (i - y0 == 2)
     y += y < 50 ? 2000 : 1900;
   else if (i - y0 != 4)

@@ -289,14 +289,22 @@ void consumer::on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_to
   auto* self = static_cast<consumer*>(opaque);
   const bool cooperative = std::string_view(rd_kafka_rebalance_protocol(rk)) == "COOPERATIVE";
   if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-    // auto.offset.reset=error would make a partition without a committed
-    // offset an error; such partitions start at the beginning instead.
+    // A partition the group never committed starts at offset 0, not at the
+    // log start: a pipeline group reads a topic from its first message, so
+    // when the broker has already dropped that (retention, the embedded
+    // broker's 5 MiB), the fetch fails with auto.offset.reset=error and the
+    // loss is reported like any other, never skipped silently.
     list_ptr copy(rd_kafka_topic_partition_list_copy(parts));
-    if (auto e = rd_kafka_committed(rk, copy.get(), 10000))
-      kafka_log()->warn("cannot fetch committed offsets: {}", rd_kafka_err2str(e));
+    const auto e = rd_kafka_committed(rk, copy.get(), 10000);
     auto v = from_list(copy.get());
-    for (auto& p : v)
-      if (p.offset < 0) p.offset = RD_KAFKA_OFFSET_BEGINNING;
+    if (e) {
+      // Unknown: librdkafka fetches them itself (OFFSET_STORED).
+      kafka_log()->warn("cannot fetch committed offsets: {}; librdkafka fetches them", rd_kafka_err2str(e));
+      for (auto& p : v) p.offset = RD_KAFKA_OFFSET_STORED;
+    } else {
+      for (auto& p : v)
+        if (p.offset < 0) p.offset = 0;
+    }
     if (self->listener_) self->listener_->on_assign(v);
     self->remember_starts(v);
     list_ptr assign = to_list(v);

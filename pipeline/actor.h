@@ -87,8 +87,10 @@ class actor {
   // learns their metadata before the first input is consumed.
   virtual std::vector<std::string> outputs() const { return {}; }
   virtual outcome handle(const input& in, emitter& out) = 0;
-  // Makes everything handled so far durable (a sink's write). Called after
-  // the batch's output is acknowledged and before offsets are committed.
+  // Makes everything handled so far durable (a sink's write). Called when
+  // a batch is sealed, after handle() of its last input; what the batch
+  // emitted may still be in flight. Offsets are committed after this
+  // flush's output and the batch's are acknowledged.
   // May emit (e.g. dead letters for rows a database rejected).
   // A sink may write later than this (rows gathered into bigger
   // transactions, files rotated by size or age) and then reports, through
@@ -107,6 +109,12 @@ class actor {
   virtual std::int64_t durable(std::string_view /*topic*/, std::int32_t /*partition*/, std::int64_t next) {
     return next;
   }
+  // A sealed batch's output (and every earlier batch's) is acknowledged:
+  // input up to `through` (next offsets, per partition) is done and about
+  // to be committed. For output that may only follow other output once
+  // that is stored (dedup's checkpoint follows its `unique` records, which
+  // may live on another broker). What is emitted here joins the open batch.
+  virtual void on_acknowledged(const std::vector<kafka::topic_partition>& /*through*/, emitter&) {}
   // Partitions arrive with their start offsets, which the actor may change.
   virtual void on_assign(std::vector<kafka::topic_partition>&) {}
   // Partitions leave (or a batch is redone): drop un-flushed state for them.

@@ -49,10 +49,17 @@ void runner::settle(bool wait_all) {
 
 std::size_t runner::take_completed_batches() {
   std::size_t n = 0;
+  std::vector<kafka::topic_partition> through;
   while (!inflight_.empty() && inflight_.front().sealed && inflight_.front().outstanding <= 0) {
-    for (const auto& [tp, off] : inflight_.front().offsets) to_commit_[tp] = off;
+    through.clear();
+    for (const auto& [tp, off] : inflight_.front().offsets) {
+      to_commit_[tp] = off;
+      through.push_back({tp.first, tp.second, off});
+    }
     inflight_.pop_front();
     ++n;
+    // Its emits open a new batch at the back (the front one is gone).
+    if (!through.empty()) actor_.on_acknowledged(through, *this);
   }
   return n;
 }
@@ -142,6 +149,18 @@ void runner::on_consumer_error(const kafka::polled& m) {
   std::int64_t low = -1, high = -1;
   std::string err;
   if (!transport_->watermarks(m.topic, m.partition, low, high, err)) spdlog::error("{}", err);
+  std::vector<kafka::topic_partition> starts;
+  for (const auto& [tp, off] : committed_) starts.push_back({tp.first, tp.second, off});
+  if (m.offset < 0) {
+    // No position at all: the committed offsets could not be fetched at the
+    // assignment and this partition has none. What the log held before its
+    // start is unknown here, so it is not counted as loss.
+    spdlog::warn("consumer: {}/{} has no committed offset; starting at the oldest message, {}", m.topic, m.partition,
+                 low);
+    if (!transport_->restart_at({m.topic, m.partition, low >= 0 ? low : kafka::offset_beginning}, starts, err))
+      spdlog::error("{}", err);
+    return;
+  }
   const std::int64_t lost = m.offset >= 0 && low > m.offset ? low - m.offset : 0;
   const std::string reason =
       "DATA LOSS on " + m.topic + "/" + std::to_string(m.partition) + ": position " + std::to_string(m.offset) +
@@ -152,8 +171,10 @@ void runner::on_consumer_error(const kafka::polled& m) {
   spdlog::critical("{}", reason);
   data_loss_.fetch_add(static_cast<std::uint64_t>(lost));
   dead_letter(m.topic, m.partition, m.offset, m.topic, "", outcome::dead_letter("data_loss", reason));
-  std::vector<kafka::topic_partition> starts;
-  for (const auto& [tp, off] : committed_) starts.push_back({tp.first, tp.second, off});
+  // What lies below the log start can never be read again: the batch that
+  // carries the notice commits the new start, so the loss is reported once,
+  // not again by whoever is assigned the partition next.
+  if (low > m.offset) open_batch().offsets[{m.topic, m.partition}] = low;
   if (!transport_->restart_at({m.topic, m.partition, low >= 0 ? low : kafka::offset_beginning}, starts, err))
     spdlog::error("{}", err);
 }
@@ -179,6 +200,12 @@ void runner::on_assign(std::vector<kafka::topic_partition>& parts) {
   actor_.on_assign(parts);
   joined_.store(true);
   for (const auto& p : parts) {
+    // The actor moved the start past the broker's commit (a sink whose
+    // store holds more than Kafka knows): committed at the next settle, or
+    // a partition that gets no new input would look behind forever.
+    auto held = broker_committed_.find({p.topic, p.partition});
+    if (p.offset >= 0 && (held == broker_committed_.end() || p.offset > held->second))
+      to_commit_[{p.topic, p.partition}] = std::max(to_commit_[{p.topic, p.partition}], p.offset);
     assigned_.insert({p.topic, p.partition});
     if (p.offset >= 0)
       committed_[{p.topic, p.partition}] = p.offset;

@@ -3,7 +3,9 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <deque>
 #include <map>
+#include <span>
 
 #include "actors/dedup/seen_set.h"
 #include "brokers/kafka.h"
@@ -82,32 +84,25 @@ class dedup_actor final : public pipeline::actor {
     out.emit("unique", in.key, in.value, in.partition);
     const std::int64_t exp = now + ttl_s_;
     evicted_.fetch_add(st.seen.insert(*id, exp));  // ids evicted to make room, not rounds of eviction
-    st.unchecked.emplace_back(std::string(in.key), exp);
+    st.emitted.push_back({in.offset, std::string(in.key), exp});
+    st.next_input = in.offset + 1;
     return pipeline::outcome::ok();
   }
 
-  // Checkpoint: the ids emitted in this batch, then the marker. The runner
-  // commits input offsets only after these are acknowledged.
+  // The seal of a batch: remember where its input ends and the end of
+  // unique p known before it, for the checkpoint once its output is
+  // stored; write at once the ids a rebuild found in the tail (stored
+  // already).
   pipeline::outcome flush(pipeline::emitter& out) override {
     for (auto& [p, st] : state_) {
-      if (st.unchecked.empty()) continue;
-      std::string value;
-      std::int64_t encoded_exp = -1;
-      for (const auto& [key, exp] : st.unchecked) {
-        // Ids of one batch mostly share their expiry second: encode it once.
-        if (exp != encoded_exp) {
-          msg::encode(state_value{exp, std::nullopt}, value);
-          encoded_exp = exp;
-        }
-        out.emit("dedup.state", key, value, p);
-      }
-      msg::encode(state_value{std::nullopt, st.unique_from}, value);
-      out.emit("dedup.state", marker_key(p), value, p);
-      st.unchecked.clear();
-      // Everything emitted from the next batch on lands at or after the
+      emit_state(out, p, st.from_tail);
+      st.from_tail.clear();
+      if (st.next_input >= 0 && (st.seals.empty() || st.seals.back().first < st.next_input))
+        st.seals.emplace_back(st.next_input, st.unique_from);
+      // What is emitted from the next batch on lands at or after the
       // current end of unique p. The end is asked for at most every
       // marker_refresh: one round trip per partition per batch cost a
-      // third of dedup's time. A marker that lags is only lower, which is
+      // third of dedup's time. A value that lags is only lower, which is
       // safe: a rebuild then reads a little more of the tail.
       const auto t = std::chrono::steady_clock::now();
       if (t - st.marker_refreshed < marker_refresh) continue;
@@ -121,22 +116,69 @@ class dedup_actor final : public pipeline::actor {
     return pipeline::outcome::ok();
   }
 
+  // Checkpoint: the unique records of input up to `through` are stored,
+  // so their ids go to dedup.state, then a marker: every record below the
+  // end of unique p measured at that input's seal is checkpointed now.
+  // Never earlier: a checkpoint stored before its record (another broker,
+  // a failed delivery) would make a rebuild drop the redelivered input.
+  void on_acknowledged(const std::vector<kafka::topic_partition>& through, pipeline::emitter& out) override {
+    for (const auto& tp : through) {
+      auto it = state_.find(tp.partition);
+      if (it == state_.end()) continue;
+      partition_state& st = it->second;
+      std::size_t n = 0;
+      while (n < st.emitted.size() && st.emitted[n].offset < tp.offset) ++n;
+      emit_state(out, tp.partition, std::span(st.emitted.data(), n));
+      st.emitted.erase(st.emitted.begin(), st.emitted.begin() + static_cast<std::ptrdiff_t>(n));
+      std::optional<std::int64_t> marker;
+      while (!st.seals.empty() && st.seals.front().first <= tp.offset) {
+        marker = st.seals.front().second;
+        st.seals.pop_front();
+      }
+      if (!marker) continue;
+      std::string value;
+      msg::encode(state_value{std::nullopt, *marker}, value);
+      out.emit("dedup.state", marker_key(tp.partition), value, tp.partition);
+    }
+  }
+
   ~dedup_actor() override {
     spdlog::info("dedup: {} duplicates dropped, {} ids evicted for room", duplicates_.load(), evicted_.load());
   }
 
  private:
+  struct emitted_id {
+    std::int64_t offset;  // of the input on valid p
+    std::string key;
+    std::int64_t exp;
+  };
   struct partition_state {
     seen_set seen;
-    std::vector<std::pair<std::string, std::int64_t>> unchecked;
+    std::vector<emitted_id> emitted;                          // emitted to unique p, not checkpointed yet
+    std::vector<emitted_id> from_tail;                        // found by the rebuild, checkpointed at the next seal
+    std::deque<std::pair<std::int64_t, std::int64_t>> seals;  // (input end, unique_from then)
+    std::int64_t next_input = -1;
     std::int64_t unique_from = 0;
     std::chrono::steady_clock::time_point marker_refreshed{};
   };
+
+  void emit_state(pipeline::emitter& out, std::int32_t p, std::span<const emitted_id> ids) {
+    std::string value;
+    std::int64_t encoded_exp = -1;
+    for (const auto& e : ids) {
+      // Ids of one batch mostly share their expiry second: encode it once.
+      if (e.exp != encoded_exp) {
+        msg::encode(state_value{e.exp, std::nullopt}, value);
+        encoded_exp = e.exp;
+      }
+      out.emit("dedup.state", e.key, value, p);
+    }
+  }
   static constexpr std::chrono::milliseconds marker_refresh{250};
 
   void rebuild(std::int32_t p) {
     const auto t0 = std::chrono::steady_clock::now();
-    partition_state st{seen_set(max_ids_, ttl_s_ * 1000), {}, 0};
+    partition_state st{seen_set(max_ids_, ttl_s_ * 1000)};
     const std::int64_t now = now_s();
     std::int64_t marker = kafka::offset_beginning;
     std::size_t from_state = 0, from_tail = 0;
@@ -163,15 +205,16 @@ class dedup_actor final : public pipeline::actor {
       return;  // handle() asks for a retry until it can
     }
     // What was emitted after the last checkpoint: the tail of unique p.
-    // Those ids are checkpointed again by the next flush: this owner's
-    // marker moves past the tail, and a later rebuild must still find them
-    // (without it, a second rebuild forgot a dead owner's unchecked output).
+    // Those ids are checkpointed again at the next seal, before any marker
+    // of this owner moves past the tail: a later rebuild must still find
+    // them (without it, a second rebuild forgot a dead owner's unchecked
+    // output).
     end = reader_->read(
         names_.topic("unique"), p, marker,
         [&](const kafka::message& m) {
           if (auto id = parse_id(kafka::key(m))) {
             st.seen.insert(*id, now + ttl_s_);
-            st.unchecked.emplace_back(std::string(kafka::key(m)), now + ttl_s_);
+            st.from_tail.push_back({-1, std::string(kafka::key(m)), now + ttl_s_});
             ++from_tail;
           }
         },

@@ -22,6 +22,9 @@ class producing_emitter final : public pipeline::emitter {
   }
   void emit(std::string_view topic, std::string_view key, std::string_view value, std::int32_t partition) override {
     std::string err;
+    // A lost unique record: as a delivery that failed, or a request to
+    // another broker that the process died before sending.
+    if (topic == "unique" && lose_unique) return;
     if (!p_->produce("ctk." + std::string(topic), partition, key, value, &err, 0)) throw std::runtime_error(err);
     if (topic == "unique") ++unique;
   }
@@ -34,6 +37,7 @@ class producing_emitter final : public pipeline::emitter {
     if (!p_->flush(err)) throw std::runtime_error(err);
   }
   int unique = 0;
+  bool lose_unique = false;
 
  private:
   std::unique_ptr<kafka::producer> p_;
@@ -63,6 +67,8 @@ TEST(dedup_rebuild, a_dead_owners_unchecked_output_survives_two_changes_of_owner
     ASSERT_EQ(owner_b->handle({"ctk.valid", 0, 0, id2, r2}, out).v, pipeline::verdict::ok);
     ASSERT_EQ(owner_b->flush(out).v, pipeline::verdict::ok);
     out.flush();
+    owner_b->on_acknowledged({{"ctk.valid", 0, 1}}, out);  // record 2 is stored: checkpoint and marker
+    out.flush();
     owner_b->on_revoke(parts);
   }
   ASSERT_EQ(out.unique, 2);
@@ -77,4 +83,46 @@ TEST(dedup_rebuild, a_dead_owners_unchecked_output_survives_two_changes_of_owner
   ASSERT_EQ(owner_c->handle({"ctk.valid", 0, 1, id2, r2}, out).v, pipeline::verdict::ok);
   out.flush();
   EXPECT_EQ(out.unique, 2) << "a record was emitted to unique twice";
+}
+
+TEST(dedup_rebuild, a_checkpoint_waits_until_its_unique_record_is_stored) {
+  broker b;
+  cfg::loaded_config cfg;
+  cfg.cluster.kafka.bootstrap = b.bootstrap();
+  producing_emitter out(b.bootstrap());
+  const std::string id1 = test_id(1), r1 = unique_market(1);
+  std::vector<kafka::topic_partition> parts{{"ctk.valid", 0, 0}};
+
+  // Owner A handles record 1; its unique record never reaches the broker,
+  // while what A writes to dedup.state at the seal does. A dies.
+  {
+    pipeline::metrics_registry metrics;
+    auto owner_a = dedup::make_dedup({cfg, "test/dedup/a", metrics});
+    owner_a->on_assign(parts);
+    out.lose_unique = true;
+    ASSERT_EQ(owner_a->handle({"ctk.valid", 0, 0, id1, r1}, out).v, pipeline::verdict::ok);
+    ASSERT_EQ(owner_a->flush(out).v, pipeline::verdict::ok);
+    out.flush();
+    out.lose_unique = false;
+  }
+  ASSERT_EQ(out.unique, 0);
+
+  // Owner B: record 1 is redelivered (never committed) and must go out:
+  // had A checkpointed it at the seal, B would drop it as seen.
+  pipeline::metrics_registry metrics;
+  auto owner_b = dedup::make_dedup({cfg, "test/dedup/b", metrics});
+  owner_b->on_assign(parts);
+  ASSERT_EQ(owner_b->handle({"ctk.valid", 0, 0, id1, r1}, out).v, pipeline::verdict::ok);
+  out.flush();
+  EXPECT_EQ(out.unique, 1) << "record 1 was dropped as seen, but unique never got it";
+
+  // Once it is stored, a third owner drops it (checkpoint or tail).
+  ASSERT_EQ(owner_b->flush(out).v, pipeline::verdict::ok);
+  owner_b->on_acknowledged({{"ctk.valid", 0, 1}}, out);
+  out.flush();
+  auto owner_c = dedup::make_dedup({cfg, "test/dedup/c", metrics});
+  owner_c->on_assign(parts);
+  ASSERT_EQ(owner_c->handle({"ctk.valid", 0, 0, id1, r1}, out).v, pipeline::verdict::ok);
+  out.flush();
+  EXPECT_EQ(out.unique, 1) << "a record was emitted to unique twice";
 }

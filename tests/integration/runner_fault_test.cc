@@ -142,6 +142,35 @@ TEST(runner_faults, an_offset_the_broker_dropped_is_reported_as_data_loss_not_sk
   EXPECT_EQ(again->wait(std::chrono::seconds(30)), 0);
 }
 
+TEST(runner_faults, a_group_that_never_committed_reports_what_the_broker_dropped_before_it_started) {
+  // The same eviction, before the group's first start: it has no committed
+  // offset, and its first message (offset 0) is gone. Starting at the log
+  // start instead would skip that silently.
+  broker b({"test.in:1", "test.out:1", "test.deadletter:1"});
+  auto dir = temp_dir();
+  kcat_produce(b.bootstrap(), "test.in", {"a:first", "b:second"}, dir);
+  const std::string kb(1024, 'x');
+  const std::vector<std::string> chunk(1024, "k:" + kb);
+  for (int i = 0; i < 8; ++i) kcat_produce(b.bootstrap(), "test.in", chunk, dir);
+
+  auto r = start_relay(b, dir, "first");
+  ASSERT_TRUE(wait_until([&] { return committed(b, 1) == 2 + 8192; }, std::chrono::seconds(60))) << r->err();
+  auto dl = kcat_values(b.bootstrap(), "test.deadletter");
+  ASSERT_EQ(dl.size(), 1u) << "reported once";
+  EXPECT_NE(dl[0].find("DATA LOSS on test.in/0: position 0 is outside the log"), std::string::npos) << dl[0];
+  r->signal(SIGTERM);
+  ASSERT_EQ(r->wait(std::chrono::seconds(30)), 0);
+
+  // The new start is committed with the notice: the next start reports nothing again.
+  auto again = start_relay(b, dir, "second");
+  kcat_produce(b.bootstrap(), "test.in", {"c:third"}, dir);
+  ASSERT_TRUE(wait_until([&] { return committed(b, 1) == 2 + 8192 + 1; }, std::chrono::seconds(60))) << again->err();
+  again->signal(SIGTERM);
+  ASSERT_EQ(again->wait(std::chrono::seconds(30)), 0);
+  EXPECT_EQ(count_values(b, "test.deadletter"), 1u);
+  EXPECT_EQ(again->err().find("DATA LOSS"), std::string::npos) << again->err();
+}
+
 TEST(runner_faults, the_metrics_endpoint_counts_what_the_actor_did) {
   broker b(relay_topics);
   auto dir = temp_dir();

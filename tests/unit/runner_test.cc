@@ -59,14 +59,27 @@ class relay final : public ctk::pipeline::actor {
     auto it = durable_upto.find(partition);
     return it == durable_upto.end() ? next : std::min(next, it->second);
   }
-  void on_assign(std::vector<topic_partition>& parts) override { assigns.push_back(parts); }
+  void on_assign(std::vector<topic_partition>& parts) override {
+    assigns.push_back(parts);
+    for (auto& p : parts)
+      if (auto it = start_at.find(p.partition); it != start_at.end()) p.offset = it->second;
+  }
   void on_revoke(const std::vector<topic_partition>& parts) override { revokes.push_back(parts); }
+  void on_acknowledged(const std::vector<topic_partition>& through, emitter& out) override {
+    for (const auto& t : through) {
+      acknowledged.push_back(t);
+      if (checkpoint) out.emit("out", "ck", "ck" + std::to_string(t.offset), t.partition);
+    }
+  }
 
   std::vector<std::pair<std::int32_t, std::int64_t>> handled;  // partition, offset
   std::map<std::string, int> retries_left;
   int flushes = 0, redo_at_flush = -1;
   std::map<std::int32_t, std::int64_t> durable_upto;
   std::vector<std::vector<topic_partition>> assigns, revokes;
+  std::vector<topic_partition> acknowledged;
+  std::map<std::int32_t, std::int64_t> start_at;  // on_assign moves these starts (a sink's own store)
+  bool checkpoint = false;                        // on_acknowledged emits "ck<next offset>"
 };
 
 // The loop under test: a runner over a memory_transport with topics t.in,
@@ -175,6 +188,45 @@ TEST(runner_commits, only_the_prefix_of_batches_whose_output_is_acknowledged) {
   EXPECT_TRUE(early.empty()) << early.front();
   EXPECT_EQ(l.out_values(0), names("a", 8));
   EXPECT_EQ(l.out_values(1), names("b", 4));
+}
+
+// on_acknowledged: called once a batch's output is stored, never before,
+// with its next offsets; what it emits follows that output and is itself
+// produced and acknowledged.
+TEST(runner_commits, the_actor_hears_of_a_batch_only_once_its_output_is_stored) {
+  loop l(1);
+  l.a.checkpoint = true;
+  l.fill(0, names("a", 8));
+  bool released = false;
+  l.t->hold_delivery = [&](const memory_transport::outgoing& o) { return !released && o.value == "a5"; };
+  l.script = [&] {
+    if (!released && l.a.handled.size() == 8) {
+      EXPECT_EQ(l.a.acknowledged, (std::vector<topic_partition>{{"t.in", 0, 4}})) << "a5's batch is not stored";
+      released = true;
+    }
+    if (released && l.committed(0) == 8 && l.t->high("t.out", 0) == 10 && l.t->in_flight() == 0) l.stop = true;
+  };
+  EXPECT_EQ(l.run(), 0);
+  EXPECT_EQ(l.a.acknowledged, (std::vector<topic_partition>{{"t.in", 0, 4}, {"t.in", 0, 8}}));
+  auto out = names("a", 4);
+  out.push_back("ck4");
+  for (auto& v : std::vector<std::string>{"a4", "a5", "a6", "a7", "ck8"}) out.push_back(v);
+  EXPECT_EQ(l.out_values(0), out);
+}
+
+// A sink that finds more in its own store than Kafka's commit says moves
+// the start; the runner commits it though no input follows, or the group
+// would look behind forever (and a lossless stop would wait for it).
+TEST(runner_commits, a_start_the_actor_moves_forward_is_committed_without_new_input) {
+  loop l(2);
+  l.fill(0, names("a", 4));
+  l.fill(1, names("b", 4));
+  l.a.start_at[0] = 4;
+  l.script = [&] {
+    if (l.committed(0) == 4 && l.committed(1) == 4) l.stop = true;
+  };
+  EXPECT_EQ(l.run(), 0);
+  EXPECT_EQ(l.a.handled, offsets(1, 0, 4)) << "only in/1 was handled";
 }
 
 // A sink whose store is durable only up to offset 3 holds the commit there,

@@ -83,7 +83,8 @@ class doctor {
       return;
     }
     add("broker", true, "answers at " + c_.cluster.kafka.bootstrap);
-    for (const auto& [name, want] : pipeline_topic_partitions(c_)) {
+    for (const auto& [topic_name, want] : pipeline_topic_partitions(c_)) {
+      const std::string& name = topic_name;  // clang 14 cannot capture a structured binding
       auto it = std::find_if(topics.begin(), topics.end(), [&](const auto& t) { return t.name == name; });
       if (it == topics.end()) {
         add("topic " + name, false, "missing", "`cointicker topics --create` (Kafka), or start the actors' broker");

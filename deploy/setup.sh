@@ -30,9 +30,10 @@ packages=(
 if [ "${1:-}" = --bench ]; then
   packages+=(python3-scrapy time bc)
 fi
-# deploy/test.sh: clang and its libFuzzer/sanitizer runtimes for the fuzz
-# targets (tests/support/fuzz.sh build, after the main build).
-if [ "${CTK_FUZZ_BUILD:-0}" = 1 ]; then
+# deploy/test.sh: clang and its libFuzzer/sanitizer runtimes for the
+# sanitizer tree (tests/support/sanitize.sh build, after the main build):
+# the whole suite and the fuzz targets with ASan and UBSan.
+if [ "${CTK_SANITIZE_BUILD:-0}" = 1 ]; then
   packages+=(clang libclang-rt-14-dev)
 fi
 
@@ -68,6 +69,6 @@ werror=OFF
 cmake -S "$here" -B "$here/build" -G Ninja -DCMAKE_BUILD_TYPE="$build_type" -DCTK_WERROR="$werror" >/dev/null
 cmake --build "$here/build" -j "$(nproc)" 2>&1 | grep -v '^\[' || true
 test -x "$here/build/cointicker"
-if [ "${CTK_FUZZ_BUILD:-0}" = 1 ]; then
-  "$here/tests/support/fuzz.sh" build
+if [ "${CTK_SANITIZE_BUILD:-0}" = 1 ]; then
+  "$here/tests/support/sanitize.sh" build
 fi

@@ -174,7 +174,11 @@ bool json_decoder::parse(std::string_view json, simdjson::dom::element& root, de
     rapidjson::Reader reader;
     rapidjson::BaseReaderHandler<> ignore;
     rapidjson::MemoryStream ms(json.data(), json.size());
-    auto r = reader.Parse<rapidjson::kParseValidateEncodingFlag | rapidjson::kParseStopWhenDoneFlag>(ms, ignore);
+    // Iterative: the recursive parser's stack grows with the nesting, and a
+    // hostile message of 1 MB of `[` overflowed it (found under ASan, whose
+    // frames are larger; the release build fell over at a deeper nesting).
+    auto r = reader.Parse<rapidjson::kParseValidateEncodingFlag | rapidjson::kParseStopWhenDoneFlag |
+                          rapidjson::kParseIterativeFlag>(ms, ignore);
     if (r.IsError()) {
       err.offset = static_cast<std::int64_t>(r.Offset());
     } else {

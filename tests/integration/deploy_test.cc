@@ -94,7 +94,7 @@ TEST(deploy, a_dry_run_prints_every_action_for_each_of_four_nodes_and_contacts_n
       if (p != std::string::npos) at = p;
     }
     // The master also gets the dashboard: the web UI, then its unit.
-    const auto web = s.find("/build/web/ " + t + ":/usr/local/share/cointicker/web/\n", at);
+    const auto web = s.find("/web/ " + t + ":/usr/local/share/cointicker/web/\n", at);
     const auto serve = s.find(t + " sudo systemctl restart cointicker-serve.service", at);
     if (name == "master") {
       EXPECT_NE(web, std::string::npos) << s;

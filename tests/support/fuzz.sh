@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
-# The libFuzzer targets of fuzz/ (validator, parsers, control), built by
-# clang with ASan and UBSan in a build tree of their own (build/fuzz).
-#   tests/support/fuzz.sh build               configure and build them
+# The libFuzzer targets of fuzz/ (validator, parsers, control, config), built by
+# clang with ASan and UBSan in the sanitizer tree (build/sanitize; see
+# tests/support/sanitize.sh, which builds the rest of it).
+#   tests/support/fuzz.sh build               configure it and build them
 #   tests/support/fuzz.sh run NAME [RUNS]     a repeatable run: seed 1, RUNS inputs (CTest, label fuzz)
-#   tests/support/fuzz.sh long NAME SECONDS   a random seed for SECONDS; new inputs kept in build/fuzz/corpus/NAME
+#   tests/support/fuzz.sh long NAME SECONDS   a random seed for SECONDS; new inputs kept in build/sanitize/corpus/NAME
 # A failure prints the input (libFuzzer's Base64 line) and keeps it as
-# build/fuzz/crash-…; `build/fuzz/fuzz/NAME_fuzz FILE` replays it.
+# build/sanitize/crash-…; `build/sanitize/fuzz/NAME_fuzz FILE` replays it.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
-dir=${CTK_FUZZ_DIR:-$here/build/fuzz}
+dir=${CTK_SANITIZE_DIR:-$here/build/sanitize}
 what=${1:-}
 
 seeds() {  # the seed corpus of NAME, in a folder of its own
@@ -24,6 +25,12 @@ seeds() {  # the seed corpus of NAME, in a folder of its own
       n=$((n + 1))
     done
     cp "$here/fuzz/corpus/parsers"/* "$out/"  # inputs that once failed
+  elif [ "$name" = config ]; then
+    # The first byte picks the file: 0 cluster.yaml, 1 sources.yaml, 2 routes.yaml, 3 a schedule.
+    { printf '\000'; cat "$here/config/cluster.yaml"; } > "$out/cluster"
+    { printf '\001'; cat "$here/config/sources.yaml"; } > "$out/sources"
+    { printf '\002'; cat "$here/tests/fixtures/replay/routes.yaml"; } > "$out/routes"
+    cp "$here/fuzz/corpus/config"/* "$out/"
   else
     cp "$here/fuzz/corpus/$name"/* "$out/"
   fi
@@ -32,13 +39,13 @@ seeds() {  # the seed corpus of NAME, in a folder of its own
 
 case "$what" in
   build)
-    command -v clang++ >/dev/null || { echo "fuzz: clang++ is missing (deploy/test.sh installs it)" >&2; exit 1; }
-    CC=clang CXX=clang++ cmake -S "$here" -B "$dir" -G Ninja -DCTK_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-    cmake --build "$dir" -j "$(nproc)" --target validator_fuzz parsers_fuzz control_fuzz 2>&1 | grep -v '^\[' || true
-    test -x "$dir/fuzz/validator_fuzz" -a -x "$dir/fuzz/parsers_fuzz" -a -x "$dir/fuzz/control_fuzz"
+    "$here/tests/support/sanitize.sh" configure
+    cmake --build "$dir" -j "$(nproc)" --target validator_fuzz parsers_fuzz control_fuzz config_fuzz 2>&1 |
+      grep -v '^\[' || true
+    for t in validator parsers control config; do test -x "$dir/fuzz/${t}_fuzz"; done
     ;;
   run | long)
-    name=${2:?NAME: validator, parsers or control}
+    name=${2:?NAME: validator, parsers, control or config}
     bin="$dir/fuzz/${name}_fuzz"
     [ -x "$bin" ] || { echo "fuzz: $bin is not built: run tests/support/fuzz.sh build (deploy/test.sh does)" >&2; exit 1; }
     seed_dir=$(seeds "$name")

@@ -37,6 +37,20 @@ class child {
   std::string out_file_, err_file_;
 };
 
+// The tree was built with AddressSanitizer (tests/support/sanitize.sh):
+// memory figures (RSS) mean nothing there, everything else holds.
+#if defined(__SANITIZE_ADDRESS__)
+inline constexpr bool built_with_asan = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+inline constexpr bool built_with_asan = true;
+#else
+inline constexpr bool built_with_asan = false;
+#endif
+#else
+inline constexpr bool built_with_asan = false;
+#endif
+
 // Polls `cond` every 20 ms until it holds or `timeout` passes.
 bool wait_until(const std::function<bool()>& cond, std::chrono::milliseconds timeout);
 

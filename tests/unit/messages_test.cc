@@ -246,6 +246,16 @@ TEST(envelope_decoding, deep_nesting_is_refused_without_recursion) {
   EXPECT_NE(err.what.find("too deep"), std::string::npos) << err.to_string();
 }
 
+TEST(envelope_decoding, a_megabyte_of_open_brackets_is_an_error_not_a_stack_overflow) {
+  // Not JSON at all, so the error path looks for the offset of the first
+  // error: with a recursive parser that took a stack frame per bracket.
+  json_decoder dec;
+  envelope e;
+  decode_error err;
+  EXPECT_FALSE(dec.decode(std::string(1 << 20, '['), e, err));
+  EXPECT_NE(err.what.find("not JSON"), std::string::npos) << err.to_string();
+}
+
 TEST(envelope_decoding, a_ten_megabyte_string_round_trips) {
   news_data n{"big", "", std::string(10 << 20, 'x'), "t", {}}, back;
   n.content[12345] = '"';

@@ -5,6 +5,7 @@
 #include <libxml/HTMLparser.h>
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <chrono>
 #include <cmath>
@@ -291,7 +292,21 @@ std::string strip_html(std::string_view html) {
   if (html.find_first_of("<&") == std::string_view::npos) return collapse_space(html);
   // RECOVER for broken markup, NONET never fetches, HUGE lifts libxml2's
   // depth and size limits that otherwise cut big documents silently.
-  const std::string doc = "<html><body>" + std::string(html) + "</body></html>";
+  // "&#" that starts no character reference (no digit, no x and hex digit
+  // after it) is text in HTML; libxml2 drops it, so it is escaped first.
+  std::string body;
+  body.reserve(html.size());
+  for (std::size_t i = 0; i < html.size(); ++i) {
+    body += html[i];
+    if (html[i] != '&' || i + 1 >= html.size() || html[i + 1] != '#') continue;
+    const auto digit = [&](std::size_t k, bool hex) {
+      return k < html.size() && (hex ? std::isxdigit(static_cast<unsigned char>(html[k]))
+                                     : std::isdigit(static_cast<unsigned char>(html[k])));
+    };
+    const bool x = i + 2 < html.size() && (html[i + 2] == 'x' || html[i + 2] == 'X');
+    if (!(x ? digit(i + 3, true) : digit(i + 2, false))) body += "amp;";
+  }
+  const std::string doc = "<html><body>" + body + "</body></html>";
   htmlDocPtr d = htmlReadMemory(doc.data(), static_cast<int>(doc.size()), nullptr, "UTF-8",
                                 HTML_PARSE_RECOVER | HTML_PARSE_NONET | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING |
                                     HTML_PARSE_NOBLANKS | XML_PARSE_HUGE);

@@ -43,13 +43,18 @@ class producing_emitter final : public pipeline::emitter {
   std::unique_ptr<kafka::producer> p_;
 };
 
-}  // namespace
-
-TEST(dedup_rebuild, a_dead_owners_unchecked_output_survives_two_changes_of_owner) {
+// A broker, a config that points at it, and an emitter into it.
+class dedup_rebuild : public ::testing::Test {
+ protected:
+  dedup_rebuild() { cfg.cluster.kafka.bootstrap = b.bootstrap(); }
   broker b;
   cfg::loaded_config cfg;
-  cfg.cluster.kafka.bootstrap = b.bootstrap();
-  producing_emitter out(b.bootstrap());
+  producing_emitter out{b.bootstrap()};
+};
+
+}  // namespace
+
+TEST_F(dedup_rebuild, a_dead_owners_unchecked_output_survives_two_changes_of_owner) {
   const std::string id1 = test_id(1), id2 = test_id(2);
   const std::string r1 = unique_market(1), r2 = unique_market(2);
 
@@ -85,11 +90,7 @@ TEST(dedup_rebuild, a_dead_owners_unchecked_output_survives_two_changes_of_owner
   EXPECT_EQ(out.unique, 2) << "a record was emitted to unique twice";
 }
 
-TEST(dedup_rebuild, a_checkpoint_waits_until_its_unique_record_is_stored) {
-  broker b;
-  cfg::loaded_config cfg;
-  cfg.cluster.kafka.bootstrap = b.bootstrap();
-  producing_emitter out(b.bootstrap());
+TEST_F(dedup_rebuild, a_checkpoint_waits_until_its_unique_record_is_stored) {
   const std::string id1 = test_id(1), r1 = unique_market(1);
   std::vector<kafka::topic_partition> parts{{"ctk.valid", 0, 0}};
 

@@ -107,6 +107,8 @@ TEST(html, is_stripped_to_visible_text) {
   EXPECT_EQ(strip_html("  plain   text\n here "), "plain text here");
   EXPECT_EQ(strip_html("<div><p>unclosed <i>tags"), "unclosed tags");
   EXPECT_EQ(strip_html("비트코인 &lt;급등&gt;"), "비트코인 <급등>");
+  // "&#" before anything but a number is text, as in a browser; references still decode.
+  EXPECT_EQ(strip_html("Bitcoin &#Ether, &#x; &#65;&#x42;"), "Bitcoin &#Ether, &#x; AB");
   std::string deep;
   for (int i = 0; i < 5000; ++i) deep += "<div>";
   deep += "deep";

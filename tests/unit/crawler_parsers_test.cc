@@ -118,12 +118,13 @@ TEST(upbit, a_value_that_is_not_a_json_number_or_plain_string_skips_its_ticker) 
                             R"({"market":"KRW-ETH","trade_price":tru,"timestamp":1},)"
                             R"({"market":"KRW-XRP","trade_price":"1\u0031","timestamp":1},)"
                             R"({"market":"KRW-ADA","trade_price":1,"timestamp":123456789012345678901},)"
+                            R"({"market":"KRW-DOT","trade_price":1,"timestamp":179595E120628},)"
                             R"({"market":"KRW-SOL","trade_price":1.5e3,"acc_trade_volume_24h":0,)"
                             R"("signed_change_rate":"0.1","timestamp":1796601540000}])";
   auto r = h.parse("upbit", "https://api.upbit.com/v1/ticker/all", board);
   ASSERT_EQ(r.items.size(), 1u) << r.error;
   EXPECT_EQ(r.items[0].key, "KRW-SOL");
-  ASSERT_EQ(r.item_errors.size(), 4u);
+  ASSERT_EQ(r.item_errors.size(), 5u);
   EXPECT_EQ(r.item_errors[0], "a ticker whose `trade_price` is not a JSON number or plain string");
   simdjson::dom::parser json;
   EXPECT_EQ(json.parse(r.items[0].data).error(), simdjson::SUCCESS) << r.items[0].data;

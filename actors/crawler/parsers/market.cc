@@ -1,7 +1,9 @@
 // Upbit: the KRW board.
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <memory>
+#include <system_error>
 
 #include "actors/crawler/parser_kit.h"
 #include "actors/validator/normalize.h"
@@ -56,13 +58,21 @@ bool json_scalar(std::string_view v) {
   // An integer of more than 19 digits is JSON, but beyond 64 bits: the
   // validator's simdjson refuses it as a number.
   if (i - int_from > 19 && (i == v.size() || (v[i] != '.' && v[i] != 'e' && v[i] != 'E'))) return false;
+  bool real = false;
+  if (i < v.size() && v[i] == '.') real = true;
   if (i < v.size() && v[i] == '.' && (++i, !digits())) return false;
   if (i < v.size() && (v[i] == 'e' || v[i] == 'E')) {
+    real = true;
     ++i;
     if (i < v.size() && (v[i] == '+' || v[i] == '-')) ++i;
     if (!digits()) return false;
   }
-  return i == v.size();
+  if (i != v.size()) return false;
+  if (!real) return true;
+  // JSON, but beyond a double ("179595E120628"): simdjson refuses it.
+  double d = 0;
+  const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), d);
+  return ec == std::errc() && end == v.data() + v.size() && std::isfinite(d);
 }
 
 // A whole board is 100-250 tickers of 26 fields, crawled every few minutes:

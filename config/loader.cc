@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <set>
 
 #include "config/zone.h"
@@ -182,6 +183,7 @@ std::optional<std::int64_t> parse_duration_ms(std::string_view s) {
     mult = 86'400'000;
   else
     return std::nullopt;
+  if (n > std::numeric_limits<std::int64_t>::max() / mult) return std::nullopt;  // longer than 292 million years
   return n * mult;
 }
 

@@ -223,6 +223,10 @@ TEST(config, durations_parse) {
   EXPECT_FALSE(parse_duration_ms("-1s"));
   EXPECT_FALSE(parse_duration_ms("1 s"));
   EXPECT_FALSE(parse_duration_ms("s"));
+  // Found by config_fuzz: the product overflowed (UBSan); what does not fit is refused.
+  EXPECT_FALSE(parse_duration_ms("666666666666603331m"));
+  EXPECT_FALSE(parse_duration_ms("106751991168d"));
+  EXPECT_EQ(parse_duration_ms("106751991167d"), 106751991167LL * 86400000);
 }
 
 TEST(config, a_control_plane_reachable_from_the_network_needs_curve_keys_or_insecure) {

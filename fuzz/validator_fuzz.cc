@@ -3,11 +3,28 @@
 // passes passes again unchanged (its output is already normal: same id,
 // same bytes), so a re-validated record never lands twice under two ids;
 // except text that still holds '&' or '<' (below).
+#include <simdjson.h>
+
 #include <cstdint>
 #include <cstdlib>
 #include <string>
 
 #include "actors/validator/validator.h"
+
+namespace {
+// A news title or content (plain text after its markup was removed) that
+// still holds '&' or '<'. URLs and the other fields may hold them freely.
+bool text_reads_as_markup(const std::string& json) {
+  static simdjson::dom::parser parser;
+  simdjson::dom::element data;
+  if (parser.parse(json)["data"].get(data)) return false;
+  for (const char* field : {"title", "content"}) {
+    std::string_view text;
+    if (!data[field].get(text) && text.find_first_of("&<") != std::string_view::npos) return true;
+  }
+  return false;
+}
+}  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   static ctk::validator::checker first, second;
@@ -23,7 +40,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   // plain text that a second pass would read as HTML again ("&amp;lt;" →
   // "&lt;" → "<"): the validator reads raw pages, never its own output, so
   // such a record is only checked for no crash.
-  if (json.find_first_of("&<") != std::string::npos) return 0;
+  if (text_reads_as_markup(json)) return 0;
   const auto& again = second.check(json, now_ms);
   if (!again.ok || again.id != id || again.json != json) std::abort();
   return 0;

@@ -9,7 +9,8 @@
 # are for deploy/cluster-deploy.sh and its tests; chromium and fonts-nanum
 # (Korean glyphs) for the dashboard's browser test (driven by npm's
 # playwright-core); wrk for the dashboard's load benchmark; tmux for the
-# test that drives `cointicker top` (ncurses); prometheus for
+# test that drives `cointicker top` (ncurses); lintian for the .deb's
+# check (deploy/package.sh); prometheus for
 # promtool (the alert rules' tests and `promtool check metrics` on every
 # actor). Debian's package also installs a prometheus.service, which the
 # project never starts.
@@ -24,7 +25,7 @@ packages=(
   libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev libncurses-dev
   kcat postgresql procps clang-format git tzdata help2man bash-completion prometheus
   systemd libsystemd-dev rsync openssh-client curl
-  chromium fonts-nanum wrk tmux
+  chromium fonts-nanum wrk tmux lintian
 )
 
 if [ "${1:-}" = --bench ]; then

@@ -102,6 +102,11 @@ std::string temp_dir() {
 
 std::string binary_dir() { return CTK_BINARY_DIR; }
 
+#ifndef CTK_EMULATOR
+#define CTK_EMULATOR ""
+#endif
+std::string cointicker_command() { return std::string(CTK_EMULATOR) + binary_dir() + "/cointicker"; }
+
 broker::broker(std::vector<std::string> extra_topics) : dir_(temp_dir()) {
   std::vector<std::string> argv{binary_dir() + "/cointicker",
                                 "--config",

@@ -60,6 +60,9 @@ int run(const std::string& shell_command, std::string* out = nullptr);
 std::string read_file(const std::string& path);
 std::string temp_dir();    // a fresh folder under $TMPDIR, removed by the OS later
 std::string binary_dir();  // where cointicker and the test binaries are
+// The built cointicker as a shell command: in the arm64 tree (tests/support/arm64.sh)
+// prefixed with qemu-aarch64, since a process under qemu cannot exec another arm64 binary.
+std::string cointicker_command();
 
 // An embedded broker in its own process (cointicker broker, random port).
 class broker {

@@ -35,7 +35,7 @@ TEST(config, the_shipped_files_pass_the_check) {
 
 TEST(config, the_reference_file_is_the_generated_one) {
   std::string out;
-  ASSERT_EQ(ctk::test::run(ctk::test::binary_dir() + "/cointicker config reference", &out), 0);
+  ASSERT_EQ(ctk::test::run(ctk::test::cointicker_command() + " config reference", &out), 0);
   EXPECT_EQ(out, ctk::test::read_file(std::string(CTK_SOURCE_DIR) + "/config/reference.yaml"))
       << "config/reference.yaml is stale: regenerate it with `build/cointicker config reference > "
          "config/reference.yaml`";

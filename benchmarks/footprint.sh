@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Idle footprint of each record-handling actor with the shipped config: one
+# instance at a time on a fresh embedded broker (and PostgreSQL for db-sink
+# and the analyzer, a file:// HDFS for hdfs-sink), nothing to read. Once its
+# metrics endpoint is up and a warm-up has passed, the actor's memory and
+# its CPU (utime + stime from /proc over the window, as % of one core) are
+# read. Memory three ways, from /proc/PID/smaps_rollup: RSS (every resident
+# page, shared library text included, as `ps` shows it), PSS (shared pages
+# divided among the processes that map them: what N actors on a node add
+# up to) and private (pages no other process maps: what one more actor
+# costs); and the peak RSS since start (VmHWM).
+#   benchmarks/footprint.sh [SECONDS] [amd64|arm64]
+# amd64: build/cointicker. arm64: build/arm64/cointicker (tests/support/arm64.sh
+# build) under qemu-aarch64; the broker stays the build machine's. Under
+# qemu-user the figures are the emulator's process: the guest's memory plus
+# qemu's own (its translated-code cache among it), and CPU spent translating;
+# an upper bound for a Pi, not its figure.
+# The busy side (peak RSS while a stage runs flat out) is in
+# benchmarks/stage_throughput.sh's "peak RSS" column.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+bin=$here/build/cointicker
+window=${1:-30}
+arch=${2:-amd64}
+run=("$bin")
+if [ "$arch" = arm64 ]; then
+  sysroot=${CTK_ARM64_SYSROOT:-$here/build/arm64-sysroot}
+  run=(qemu-aarch64 -E "LD_LIBRARY_PATH=$sysroot/usr/lib/aarch64-linux-gnu" "$here/build/arm64/cointicker")
+  [ -x "${run[3]}" ] || { echo "footprint: ${run[3]} is not built (tests/support/arm64.sh build)" >&2; exit 1; }
+fi
+work=$(mktemp -d /tmp/ctk-footprint-XXXXXX)
+chmod 755 "$work"  # the postgres user starts the PostgreSQL in it
+pids=()
+# shellcheck disable=SC2317 # called by the trap
+finish() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  [ -d "$work/pg" ] && "$here/tests/support/pg.sh" destroy "$work/pg" >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap finish EXIT
+. "$here/benchmarks/lib.sh"
+start_broker
+start_pg
+fresh_db footprint
+hz=$(getconf CLK_TCK)
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+kib() { awk -v k="$2" '$1 == k":" {print $2}' "/proc/$1/${3:-status}"; }
+mib() { awk -v k="$1" 'BEGIN {printf "%.1f", k / 1024}'; }
+
+echo "($arch, ${window} s window after a 5 s warm-up, $(date -u +%F), $(git -C "$here" rev-parse --short HEAD))"
+echo "actor        RSS MiB  PSS MiB  private MiB  peak RSS MiB  idle CPU %"
+for actor in validator dedup db-sink hdfs-sink analyzer; do
+  mkdir -p "$work/hdfs"
+  env CTK_POSTGRES__DSN="$(dsn_of footprint)" CTK_HDFS__URL="file://$work/hdfs" \
+    "${run[@]}" --config "$here/config" --bootstrap "$b" run "$actor" --node footprint 2>"$work/$actor.err" &
+  pid=$!
+  pids+=($pid)
+  deadline=$((SECONDS + 120))
+  until grep -q "metrics on http" "$work/$actor.err" 2>/dev/null; do
+    kill -0 "$pid" 2>/dev/null || { echo "footprint: $actor exited:" >&2; tail -n 5 "$work/$actor.err" >&2; exit 1; }
+    ((SECONDS < deadline)) || { echo "footprint: $actor did not start in 120 s" >&2; exit 1; }
+    sleep 0.1
+  done
+  sleep 5
+  t0=$(cpu_ticks "$pid")
+  sleep "$window"
+  t1=$(cpu_ticks "$pid")
+  private=$(($(kib "$pid" Private_Clean smaps_rollup) + $(kib "$pid" Private_Dirty smaps_rollup)))
+  printf '%-12s %7s  %7s  %11s  %12s  %10.2f\n' "$actor" "$(mib "$(kib "$pid" Rss smaps_rollup)")" \
+    "$(mib "$(kib "$pid" Pss smaps_rollup)")" "$(mib "$private")" "$(mib "$(kib "$pid" VmHWM)")" \
+    "$(awk -v t=$((t1 - t0)) -v hz="$hz" -v w="$window" 'BEGIN {print 100 * t / hz / w}')"
+  kill -TERM "$pid"
+  wait "$pid" 2>/dev/null || true
+done

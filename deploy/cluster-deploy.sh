@@ -7,9 +7,10 @@
 # For every node in DIR/cluster.yaml (read with `cointicker config nodes`),
 # over ssh and rsync:
 #   1. checks the node is reachable and has the binary's architecture
-#      (dpkg --print-architecture: build on a Pi for the Pis);
+#      (dpkg --print-architecture; for the Pis, build on one or cross-build:
+#      tests/support/arm64.sh build, then --binary build/arm64/cointicker);
 #   2. installs the runtime packages the binary links against (found here
-#      with ldd + dpkg -S) and rsync, with apt-get;
+#      by deploy/needed-packages.sh) and rsync, with apt-get;
 #   3. creates the system user `cointicker` (home /var/lib/cointicker);
 #   4. copies the binary to /usr/local/bin/cointicker, cluster.yaml,
 #      sources.yaml and the analyzer's lexicons (config/lexicons/ and the
@@ -65,8 +66,17 @@ afinn=$here/deploy/npm/node_modules/afinn-165-financialmarketnews/index.js
 [ -f "$afinn" ] || { echo "cluster-deploy: $afinn is missing (deploy/setup.sh installs it)" >&2; exit 1; }
 web=$(dirname "$binary")/web
 [ -f "$web/index.html" ] || { echo "cluster-deploy: no web UI at $web (deploy/setup.sh builds it)" >&2; exit 1; }
-# The config is checked here, before any node is touched.
-if ! nodes=$("$binary" --config "$config" config nodes); then
+# The binary's architecture and runtime packages, read from the binary itself, so a
+# binary cross-built for the Pis (build/arm64/cointicker) deploys from an amd64 machine.
+arch=$("$here/deploy/needed-packages.sh" --arch "$binary")
+packages=$("$here/deploy/needed-packages.sh" "$binary" | cut -d' ' -f1 | tr '\n' ' ')
+packages="${packages}rsync"
+# The config is checked here, before any node is touched, by a cointicker that runs
+# here: the binary itself, or for a cross-built one the build machine's.
+reader=$binary
+[ "$arch" = "$(dpkg --print-architecture)" ] || reader=$here/build/cointicker
+[ -x "$reader" ] || { echo "cluster-deploy: $binary is $arch; reading the config needs $reader (deploy/setup.sh)" >&2; exit 1; }
+if ! nodes=$("$reader" --config "$config" config nodes); then
   echo "cluster-deploy: $config does not load (see above); nothing was deployed" >&2
   exit 1
 fi
@@ -76,12 +86,6 @@ for n in "${only[@]+"${only[@]}"}"; do
     { echo "cluster-deploy: no node named '$n' in $config/cluster.yaml" >&2; exit 2; }
 done
 
-arch=$(dpkg --print-architecture)
-# Runtime packages: the Debian package of every shared library the binary loads.
-libs=$(ldd "$binary" | awk '/=> \//{print $3}')
-# shellcheck disable=SC2086,SC2046 # one word per path; both the path and its target, for /usr-merged systems
-packages=$({ dpkg -S $libs $(realpath $libs) 2>/dev/null || true; } | grep -v '^diversion' | cut -d: -f1 | sort -u | tr '\n' ' ')
-packages="${packages}rsync"
 units=("$here"/deploy/systemd/*.service)
 
 # Runs (or, in a dry run, prints) one command; its output is kept in $out.

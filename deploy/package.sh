@@ -18,9 +18,9 @@
 # postinst creates the system user `cointicker` (home /var/lib/cointicker)
 # and reloads systemd; no unit is enabled: cluster-deploy.sh enables the
 # node's own. Depends lists the Debian package of every library the binary
-# loads (from its DT_NEEDED entries, libpqxx included), each at least the
-# version it was built against, plus tzdata and ca-certificates (schedules
-# in time zones, HTTPS crawls) and adduser.
+# loads (deploy/needed-packages.sh: its DT_NEEDED entries, libpqxx included),
+# each at least the version it was built against, plus tzdata and
+# ca-certificates (schedules in time zones, HTTPS crawls) and adduser.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 arch=amd64
@@ -35,12 +35,10 @@ while (($#)); do
   shift
 done
 case "$arch" in
-  amd64) triplet=x86_64-linux-gnu binary=$here/build/cointicker strip=strip objdump=objdump ;;
-  arm64) triplet=aarch64-linux-gnu binary=${CTK_ARM64_DIR:-$here/build/arm64}/cointicker
-         strip=aarch64-linux-gnu-strip objdump=aarch64-linux-gnu-objdump ;;
+  amd64) binary=$here/build/cointicker strip=strip ;;
+  arm64) binary=${CTK_ARM64_DIR:-$here/build/arm64}/cointicker strip=aarch64-linux-gnu-strip ;;
   *) echo "package: no architecture '$arch' (amd64 or arm64)" >&2; exit 2 ;;
 esac
-sysroot=${CTK_ARM64_SYSROOT:-$here/build/arm64-sysroot}
 need() { [ -e "$1" ] || { echo "package: $1 is missing ($2)" >&2; exit 1; }; }
 need "$binary" "$([ "$arch" = amd64 ] && echo deploy/setup.sh || echo tests/support/arm64.sh build) builds it"
 need "$here/build/man/cointicker.1" "deploy/setup.sh builds it"
@@ -98,27 +96,10 @@ The MIT license (Debian's /usr/share/common-licenses holds no copy):
 $(cat "$afinn/license")
 EOF
 
-# Depends: the package of every DT_NEEDED library, found in the dpkg database
-# (multiarch) or, for the arm64 packages unpacked into the sysroot (no
-# Multi-Arch field, see tests/support/arm64.sh), in the sysroot's list.
-depends=(adduser tzdata ca-certificates)
-while read -r soname; do
-  pkg="" ver=""
-  for d in /usr/lib/$triplet /lib/$triplet; do
-    [ -e "$d/$soname" ] || continue
-    if owner=$(dpkg -S "$d/$soname" 2>/dev/null); then
-      pkg=${owner%%:*}
-      ver=$(dpkg-query -W -f='${Version}' "$pkg:$arch" 2>/dev/null || dpkg-query -W -f='${Version}' "$pkg")
-      break
-    fi
-  done
-  if [ -z "$pkg" ] && [ "$arch" = arm64 ] && [ -f "$sysroot/.sonames" ]; then
-    read -r pkg ver < <(awk -v s="$soname" '$1==s {print $2, $3}' "$sysroot/.sonames")
-  fi
-  [ -n "$pkg" ] || { echo "package: no Debian package found for $soname, which the binary needs" >&2; exit 1; }
-  depends+=("$pkg (>= ${ver%-*})")
-done < <("$objdump" -p "$root/usr/bin/cointicker" | awk '$1=="NEEDED" {print $2}')
-deps=$(printf '%s\n' "${depends[@]}" | sort -u | paste -sd, - | sed 's/,/, /g')
+# Depends: the package of every library the binary loads (deploy/needed-packages.sh), and
+# what it uses without linking: time zones for schedules, CA certificates for HTTPS crawls.
+needed=$("$here/deploy/needed-packages.sh" "$root/usr/bin/cointicker")
+deps=$(printf '%s\n' adduser tzdata ca-certificates "$needed" | sort -u | paste -sd, - | sed 's/,/, /g')
 
 size=$(du -sk --exclude=DEBIAN "$root" | cut -f1)
 cat >"$root/DEBIAN/control" <<EOF

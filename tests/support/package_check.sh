@@ -3,8 +3,9 @@
 # (CTest: package.amd64 in the main tree, package.arm64 in the arm64 tree):
 # the files it must hold, conffiles, a stripped binary of that architecture
 # with no RPATH, a Depends entry for every library the binary loads
-# (libpqxx included), the units pointing at the packaged paths, and lintian
-# reporting no error.
+# (libpqxx included), the units pointing at the packaged paths, the same
+# libraries in cluster-deploy.sh's apt-get line, and lintian reporting no
+# error.
 #   package_check.sh amd64|arm64
 set -euo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
@@ -65,6 +66,13 @@ for unit in "$x"/lib/systemd/system/*.service; do
   grep -q '/usr/local' "$unit" && bad "$(basename "$unit") still names /usr/local: $(grep /usr/local "$unit")"
   grep -q '^ExecStart=/usr/bin/cointicker ' "$unit" || bad "$(basename "$unit") does not start /usr/bin/cointicker"
 done
+
+# cluster-deploy.sh installs the same libraries' packages on a node of that architecture (a dry run contacts nobody).
+built=$([ "$arch" = amd64 ] && echo "$here/build/cointicker" || echo "${CTK_ARM64_DIR:-$here/build/arm64}/cointicker")
+plan=$("$here/deploy/cluster-deploy.sh" --dry-run --binary "$built" --node worker1) || bad "cluster-deploy.sh --dry-run failed"
+install=$(grep -m1 'apt-get install' <<<"$plan" | sed 's/.*--no-install-recommends //' | tr ' ' '\n' | grep -v '^rsync$' | sort)
+[ "$install" = "$(grep -v -x -e adduser -e tzdata -e ca-certificates <<<"$names" | sort)" ] ||
+  bad "cluster-deploy.sh would install $(paste -sd' ' <<<"$install"), not Depends' libraries"
 
 lint=$(lintian --tag-display-limit 0 "$deb" 2>&1 | grep -v 'running with root privileges' || true)
 grep -q '^E:' <<<"$lint" && bad "lintian reports errors:"$'\n'"$lint"

@@ -50,7 +50,7 @@ packages() {
   # apt-get download runs as the _apt user where it can; it needs a folder that user may write.
   chmod 777 "$debs"
   (cd "$debs" && apt-get download -qq "${unpacked[@]/%/:arm64}" >/dev/null)
-  # .sonames: which package each unpacked library comes from, for deploy/package.sh's Depends.
+  # .sonames: which package each unpacked library comes from (deploy/needed-packages.sh reads it).
   for p in "$debs"/*.deb; do
     dpkg-deb -x "$p" "$sysroot"
     dpkg-deb -c "$p" | awk '{print $6}' | { grep -E '/lib[^/]*\.so[^/]*$' || true; } | xargs -r -n1 basename |

@@ -2,6 +2,7 @@
 
 #include <malloc.h>
 #include <spdlog/spdlog.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -120,14 +121,23 @@ agent::agent(const cfg::control_settings& s, std::string identity, std::function
              std::function<void(const command&)> on_command)
     : s_(s), identity_(std::move(identity)), snap_(std::move(snap)), on_command_(std::move(on_command)) {}
 
-agent::~agent() { stop(); }
+agent::~agent() {
+  stop();
+  if (wake_fd_ >= 0) ::close(wake_fd_);
+}
 
 void agent::start() {
+  // The loop sleeps until its next heartbeat or a message; stop() wakes it through this.
+  wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   thread_ = std::thread([this] { loop(); });
 }
 
 void agent::stop() {
   stopping_ = true;
+  if (wake_fd_ >= 0) {
+    const std::uint64_t one = 1;
+    (void)!::write(wake_fd_, &one, sizeof one);
+  }
   if (thread_.joinable()) thread_.join();
 }
 
@@ -156,8 +166,14 @@ void agent::loop() {
     msg::json_decoder dec;
     for (bool last = false; !last;) {
       last = stopping_.load();  // one more round: the final heartbeat says "stopped"
-      zmq::pollitem_t items[] = {{sub.handle(), 0, ZMQ_POLLIN, 0}};
-      zmq::poll(items, 1, std::chrono::milliseconds(last ? 0 : 50));
+      // Asleep until the next heartbeat is due, a command arrives or stop() writes the eventfd
+      // (without one, a 50 ms slice): an idle actor's thread wakes about once per heartbeat.
+      const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(next - clock_type::now());
+      zmq::pollitem_t items[] = {{sub.handle(), 0, ZMQ_POLLIN, 0}, {nullptr, wake_fd_, ZMQ_POLLIN, 0}};
+      zmq::poll(items, wake_fd_ >= 0 ? 2 : 1,
+                last ? std::chrono::milliseconds(0)
+                     : std::clamp(wait, std::chrono::milliseconds(0),
+                                  std::chrono::milliseconds(wake_fd_ >= 0 ? 60'000 : 50)));
       if (items[0].revents & ZMQ_POLLIN) {
         zmq::message_t m;
         if (sub.recv(m, zmq::recv_flags::dontwait)) {

@@ -299,6 +299,7 @@ class agent {
   std::function<snapshot()> snap_;
   std::function<void(const command&)> on_command_;
   std::atomic<bool> stopping_{false};
+  int wake_fd_ = -1;  // an eventfd: stop() wakes the loop's poll
   std::thread thread_;
 };
 

@@ -181,6 +181,7 @@ class runner final : kafka::rebalance_listener, public emitter {
   std::atomic<bool> connected_{true};  // false while no broker answers (heartbeat state "disconnected")
   std::atomic<bool> joined_{false};    // the first assignment arrived
   std::chrono::steady_clock::time_point next_probe_{};
+  std::chrono::steady_clock::time_point next_lag_{};  // update_lag(): at most twice a second
   std::atomic<bool> pause_requested_{false};
   const std::atomic<bool>* stop_ = nullptr;
   // systemd's notify protocol (sd_notify): READY=1 once consuming,

@@ -41,7 +41,15 @@ void runner::start_control() {
   agent_->start();
 }
 
-void runner::update_lag() { lag_.store(transport_->lag()); }
+// The lag is for status, heartbeats and /metrics, which nobody reads ten times a
+// second; and librdkafka answers the assignment it needs on its main thread,
+// which an idle actor would otherwise wake at every loop.
+void runner::update_lag() {
+  const auto now = clock::now();
+  if (now < next_lag_) return;
+  next_lag_ = now + std::chrono::milliseconds(500);
+  lag_.store(transport_->lag());
+}
 
 void runner::check_brokers() {
   if (!transport_->brokers_down()) {

@@ -1,6 +1,7 @@
 // Metadata, admin calls and readers outside a group (kafka.h).
 #include <spdlog/spdlog.h>
 
+#include <chrono>
 #include <thread>
 
 #include "brokers/kafka.h"
@@ -24,6 +25,23 @@ metadata_ptr all_topics(rd_kafka_t* rk, std::string& err, int timeout_ms) {
 }
 }  // namespace
 
+rd_kafka_resp_err_t query_watermarks(rd_kafka_t* rk, const std::string& topic, std::int32_t partition,
+                                     std::int64_t& low, std::int64_t& high, int timeout_ms) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  for (std::int64_t* out : {&low, &high}) {
+    list_ptr l(rd_kafka_topic_partition_list_new(1));
+    auto* p = rd_kafka_topic_partition_list_add(l.get(), topic.c_str(), partition);
+    p->offset = out == &low ? RD_KAFKA_OFFSET_BEGINNING : RD_KAFKA_OFFSET_END;  // ListOffsets' -2 and -1
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return RD_KAFKA_RESP_ERR__TIMED_OUT;
+    if (auto e = rd_kafka_offsets_for_times(rk, l.get(), static_cast<int>(left.count()))) return e;
+    if (p->err) return p->err;
+    *out = p->offset;
+  }
+  return RD_KAFKA_RESP_ERR_NO_ERROR;
+}
+
 bool list_topics(rd_kafka_t* rk, const std::string& only, std::vector<topic_info>& out, std::string& err,
                  int timeout_ms) {
   const auto md = all_topics(rk, err, timeout_ms);
@@ -36,7 +54,7 @@ bool list_topics(rd_kafka_t* rk, const std::string& only, std::vector<topic_info
     topic_info ti{t.topic, {}};
     for (int j = 0; j < t.partition_cnt; ++j) {
       partition_info pi{t.partitions[j].id};
-      rd_kafka_query_watermark_offsets(rk, t.topic, pi.partition, &pi.low, &pi.high, timeout_ms);
+      query_watermarks(rk, t.topic, pi.partition, pi.low, pi.high, timeout_ms);
       ti.partitions.push_back(pi);
     }
     std::sort(ti.partitions.begin(), ti.partitions.end(),
@@ -121,7 +139,7 @@ std::int64_t partition_reader::read(const std::string& topic, std::int32_t parti
     if (!rk_) return -1;
   }
   std::int64_t low = 0, high = 0;
-  if (auto e = rd_kafka_query_watermark_offsets(rk_.get(), topic.c_str(), partition, &low, &high, 10000)) {
+  if (auto e = query_watermarks(rk_.get(), topic, partition, low, high, 10000)) {
     err = topic + "/" + std::to_string(partition) + ": " + rd_kafka_err2str(e);
     return -1;
   }
@@ -169,7 +187,7 @@ std::unique_ptr<watermarks> watermarks::create(const properties& props, std::str
 
 bool watermarks::query(const std::string& topic, std::int32_t partition, std::int64_t& low, std::int64_t& high,
                        std::string& err, int timeout_ms) {
-  if (auto e = rd_kafka_query_watermark_offsets(rk_.get(), topic.c_str(), partition, &low, &high, timeout_ms)) {
+  if (auto e = query_watermarks(rk_.get(), topic, partition, low, high, timeout_ms)) {
     err = "watermarks of " + topic + "/" + std::to_string(partition) + ": " + rd_kafka_err2str(e);
     return false;
   }

@@ -4,7 +4,9 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "brokers/transport.h"
@@ -30,5 +32,13 @@ inline std::vector<topic_partition> from_list(const rd_kafka_topic_partition_lis
   for (int i = 0; i < l->cnt; ++i) v.push_back({l->elems[i].topic, l->elems[i].partition, l->elems[i].offset});
   return v;
 }
+
+// A partition's low and high watermarks (log start, log end) from its
+// leader, within timeout_ms. rd_kafka_query_watermark_offsets does the same
+// but, before librdkafka 2.3 (Debian 12 ships 2.0.2), waits without end
+// while the leader is down; ListOffsets through rd_kafka_offsets_for_times
+// keeps its timeout. Two round trips instead of one.
+rd_kafka_resp_err_t query_watermarks(rd_kafka_t* rk, const std::string& topic, std::int32_t partition,
+                                     std::int64_t& low, std::int64_t& high, int timeout_ms);
 
 }  // namespace ctk::kafka

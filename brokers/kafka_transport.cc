@@ -1,5 +1,7 @@
 #include "brokers/kafka_transport.h"
 
+#include "brokers/kafka_lists.h"
+
 namespace ctk::kafka {
 
 static_assert(offset_beginning == RD_KAFKA_OFFSET_BEGINNING && offset_end == RD_KAFKA_OFFSET_END &&
@@ -60,7 +62,7 @@ std::size_t kafka_transport::poll_batch(int timeout_ms, std::size_t max, std::ve
 
 bool kafka_transport::watermarks(const std::string& topic, std::int32_t partition, std::int64_t& low,
                                  std::int64_t& high, std::string& err) {
-  if (auto e = rd_kafka_query_watermark_offsets(consumer_->raw(), topic.c_str(), partition, &low, &high, 5000)) {
+  if (auto e = query_watermarks(consumer_->raw(), topic, partition, low, high, 5000)) {
     err = "watermarks of " + topic + "/" + std::to_string(partition) + ": " + rd_kafka_err2str(e);
     return false;
   }

@@ -94,6 +94,7 @@ class dedup_actor final : public pipeline::actor {
   // stored; write at once the ids a rebuild found in the tail (stored
   // already).
   pipeline::outcome flush(pipeline::emitter& out) override {
+    bool broker_answers = true;  // one unanswered query: the others wait for the next seal
     for (auto& [p, st] : state_) {
       emit_state(out, p, st.from_tail);
       st.from_tail.clear();
@@ -105,12 +106,14 @@ class dedup_actor final : public pipeline::actor {
       // third of dedup's time. A value that lags is only lower, which is
       // safe: a rebuild then reads a little more of the tail.
       const auto t = std::chrono::steady_clock::now();
-      if (t - st.marker_refreshed < marker_refresh) continue;
+      if (!broker_answers || t - st.marker_refreshed < marker_refresh) continue;
       std::int64_t low = 0, high = 0;
       std::string err;
       if (watermarks_->query(names_.topic("unique"), p, low, high, err)) {
         st.unique_from = high;
         st.marker_refreshed = t;
+      } else {
+        broker_answers = false;
       }
     }
     return pipeline::outcome::ok();

@@ -141,3 +141,26 @@ TEST(dedup_faults, unique_holds_each_distinct_record_once_across_a_sigkill_and_a
   EXPECT_EQ(d1->wait(std::chrono::seconds(30)), 0);
   EXPECT_EQ(v0->wait(std::chrono::seconds(30)), 0);
 }
+
+// The broker killed for good, then SIGTERM: dedup's last seal asks the
+// broker for the end of `unique`, which librdkafka 2.0 waited for without
+// end while the broker was down. It now gives up after its timeout, and
+// the stop ends with the process.
+TEST(dedup_faults, a_dedup_stopped_after_its_broker_died_exits_instead_of_hanging) {
+  broker b;
+  auto dir = temp_dir();
+  auto v = start(b, dir, "validator", 0);
+  auto d = start(b, dir, "dedup", 0);
+  std::vector<std::string> lines;
+  for (int i = 0; i < 200; ++i) lines.push_back("upbit/C" + std::to_string(i) + ":" + market(i));
+  kcat_produce(b.bootstrap(), "ctk.raw", lines, dir);
+  ASSERT_TRUE(wait_until([&] { return topic_messages(b.bootstrap(), "ctk.unique") == 200; }, std::chrono::seconds(60)))
+      << d->err();
+  b.process().signal(SIGKILL);
+  EXPECT_EQ(b.process().wait(std::chrono::seconds(10)), 128 + SIGKILL);
+  d->signal(SIGTERM);
+  const int rc = d->wait(std::chrono::seconds(120));
+  if (rc < 0) d->signal(SIGKILL);  // the test fails either way; leave no process behind
+  EXPECT_GE(rc, 0) << "dedup did not exit within 120 s of SIGTERM with its broker gone\n" << d->err();
+  v->signal(SIGKILL);
+}

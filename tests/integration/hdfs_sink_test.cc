@@ -48,7 +48,15 @@ TEST(hdfs_sink, files_land_by_source_and_day_and_an_idle_topic_is_committed_by_t
   // partition are only committed by the timer, while nothing new arrives.
   auto sink = start_hdfs_sink(b, dir, "file://" + root,
                               {{"CTK_HDFS__ROTATE_RECORDS", "100"}, {"CTK_HDFS__ROTATE_AFTER", "1s"}});
-  ASSERT_TRUE(wait_until([&] { return read_hdfs(root).lines == n; }, std::chrono::seconds(60))) << sink->err();
+  // Every line final, and every commit finished: a commit log (_wal) is
+  // deleted just after the renames that make the lines visible.
+  ASSERT_TRUE(wait_until(
+      [&] {
+        const auto now = read_hdfs(root);
+        return now.lines == n && now.tmp_files == 0;
+      },
+      std::chrono::seconds(60)))
+      << sink->err();
   auto c = read_hdfs(root);
   EXPECT_EQ(c.ids.size(), static_cast<std::size_t>(n));
   for (const auto& [id, times] : c.ids) ASSERT_EQ(times, 1) << id;

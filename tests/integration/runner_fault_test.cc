@@ -9,6 +9,7 @@
 
 #include <csignal>
 #include <cstring>
+#include <future>
 #include <set>
 #include <thread>
 
@@ -372,4 +373,42 @@ TEST(runner_faults, a_delivery_the_broker_fails_is_redone_from_the_last_commit_a
   const auto dl = kcat_values(b->bootstrap(), "test.deadletter");
   EXPECT_EQ(dl.size(), 0u) << "a failed delivery is redone, not dead-lettered: " << (dl.empty() ? "" : dl[0])
                            << r.err();
+}
+
+// librdkafka before 2.3 (Debian 12 ships 2.0.2) waits without end in
+// rd_kafka_query_watermark_offsets while the partition's leader is down: a
+// dedup stopped during a broker outage hung in it for good. Every
+// watermark query of the project keeps its timeout instead.
+TEST(runner_faults, a_watermark_query_to_a_broker_that_is_down_fails_after_its_timeout_and_works_again_after) {
+  std::string err;
+  auto b = ctk::kafka::embedded_broker::start("", err);
+  ASSERT_TRUE(b) << err;
+  ASSERT_TRUE(b->create_topic("test.marks", 1, err)) << err;
+  auto dir = temp_dir();
+  kcat_produce(b->bootstrap(), "test.marks", numbered(10), dir);
+  auto w = ctk::kafka::watermarks::create({{"bootstrap.servers", b->bootstrap()}}, err);
+  ASSERT_TRUE(w) << err;
+  std::int64_t low = -1, high = -1;
+  ASSERT_TRUE(w->query("test.marks", 0, low, high, err, 10000)) << err;
+  EXPECT_EQ(low, 0);
+  EXPECT_EQ(high, 10);
+
+  b->set_down(true);
+  auto down = std::async(std::launch::async, [&] {
+    std::string e;
+    std::int64_t l = -1, h = -1;
+    return std::pair{w->query("test.marks", 0, l, h, e, 1000), e};
+  });
+  const bool returned = down.wait_for(std::chrono::seconds(60)) == std::future_status::ready;
+  b->set_down(false);  // lets a hung query return, so the test ends either way
+  ASSERT_TRUE(returned) << "the query did not return within 60 s with the broker down";
+  const auto [ok, why] = down.get();
+  EXPECT_FALSE(ok);
+  EXPECT_NE(why.find("test.marks/0"), std::string::npos) << why;
+
+  kcat_produce(b->bootstrap(), "test.marks", numbered(5), dir);
+  ASSERT_TRUE(wait_until([&] { return w->query("test.marks", 0, low, high, err, 1000) && high == 15; },
+                         std::chrono::seconds(30)))
+      << err;
+  EXPECT_EQ(low, 0);
 }

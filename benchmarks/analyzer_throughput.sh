@@ -14,7 +14,9 @@
 # batch writes a snapshot per symbol it touched. The analyzer is timed from
 # the first metrics read that shows it consuming (what it had consumed by
 # then is not counted) until it has consumed everything; its output is then
-# counted once it stops growing. Peak RSS is VmHWM.
+# counted once it stops growing. Peak RSS is VmHWM. CPU per record: the
+# analyzer's user + system CPU from its start until its output stopped
+# (start-up included) and both kcat processes', divided by the messages.
 # Usage: benchmarks/analyzer_throughput.sh [SYMBOLS] [TICKS] [ROUNDS]
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -78,8 +80,9 @@ analyzer() {
   done
   local hwm; hwm=$(peak_rss_mib "$pid")
   local candles; candles=$(metric "$port" ctk_analyzer_candles_total | cut -d. -f1)
+  local cpu; cpu=$(cpu_seconds "$pid")
   kill -TERM $pid; wait $pid || true
-  python3 -c "print(int(($n-$c0)/($t1-$t0)), $hwm, $cur, $candles)"
+  python3 -c "print(int(($n-$c0)/($t1-$t0)), $hwm, $cur, $candles, $cpu)"
 }
 
 : > "$work/rounds"
@@ -87,12 +90,10 @@ for r in $(seq "$rounds"); do
   start_broker
   kcat -b "$b" -P -t ctk.unique -K: -l "$work/market.txt"
   kcat -b "$b" -P -t ctk.unique -p "$news_partition" -K: -l "$work/news.txt"
-  s=$(now)
-  kcat -b "$b" -C -t ctk.unique -e -q -K'\t' -f '%k\t%s\n' | kcat -b "$b" -P -t bench.out -K'\t'
-  e=$(now)
-  kcat_rate=$(python3 -c "print(int($n/($e-$s)))")
-  read -r a_rate a_rss a_out a_candles < <(analyzer)
-  echo "$kcat_rate $a_rate $a_rss $a_out $a_candles" >> "$work/rounds"
+  read -r wall kcat_cpu < <(timed_cpu "kcat -b $b -C -t ctk.unique -e -q -K'\t' -f '%k\t%s\n' | kcat -b $b -P -t bench.out -K'\t'")
+  kcat_rate=$(python3 -c "print(int($n/$wall))")
+  read -r a_rate a_rss a_out a_candles a_cpu < <(analyzer)
+  echo "$kcat_rate $a_rate $a_rss $a_out $a_candles $kcat_cpu $a_cpu" >> "$work/rounds"
   printf 'round %s: kcat %s, analyzer %s msgs/s (%s%%), %s messages out, %s candles\n' "$r" "$kcat_rate" "$a_rate" \
     "$((100 * a_rate / kcat_rate))" "$a_out" "$a_candles"
   kill -TERM $broker; wait $broker || true
@@ -100,11 +101,14 @@ done
 
 python3 - "$work/rounds" "$n" "$bytes" "$symbols" <<'PY'
 import statistics, sys
-rows = [list(map(int, l.split())) for l in open(sys.argv[1])]
+rows = [[int(x) for x in l.split()[:5]] + [float(x) for x in l.split()[5:]] for l in open(sys.argv[1])]
 med = lambda i: int(statistics.median(r[i] for r in rows))
 k, a = med(0), med(1)
 print(f"\n{'stage (' + sys.argv[2] + ' messages, ~' + sys.argv[3] + ' B, ' + sys.argv[4] + ' symbols), median of ' + str(len(rows)):<62} {'msgs/s':>8} {'vs kcat':>8} {'per round':>14} {'peak RSS':>9}")
 print(f"{'kcat -C -e | kcat -P (passthrough ceiling)':<62} {k:>8} {'100 %':>8} {'':>14} {'-':>9}")
 print(f"{'analyzer (unique -> insights), one instance':<62} {a:>8} {100 * a // k:>6} % {'/'.join(str(100 * r[1] // r[0]) for r in rows):>14} {max(r[2] for r in rows):>5} MiB")
 print(f"output per round: {rows[0][3]} messages (indicators, sentiments, insights, snapshots); {rows[0][4]} candles closed")
+n = int(sys.argv[2])
+kc, ac = (statistics.median(1e6 * r[i] / n for r in rows) for i in (5, 6))
+print(f"CPU per message, user + system, start-up included (median): kcat -C | kcat -P {kc:.1f} µs, analyzer {ac:.1f} µs ({ac / kc:.2f}×)")
 PY

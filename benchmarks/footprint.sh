@@ -52,7 +52,7 @@ echo "actor        RSS MiB  PSS MiB  private MiB  peak RSS MiB  idle CPU %"
 for actor in validator dedup db-sink hdfs-sink analyzer; do
   mkdir -p "$work/hdfs"
   env CTK_POSTGRES__DSN="$(dsn_of footprint)" CTK_HDFS__URL="file://$work/hdfs" \
-    "${run[@]}" --config "$here/config" --bootstrap "$b" run "$actor" --node footprint 2>"$work/$actor.err" &
+    "${run[@]}" --config "${config_dir:-$here/config}" --bootstrap "$b" run "$actor" --node footprint 2>"$work/$actor.err" &
   pid=$!
   pids+=($pid)
   deadline=$((SECONDS + 120))

@@ -1,10 +1,24 @@
 # Shell helpers the throughput scripts share. Source it after setting
 # $here, $bin and $work and declaring `pids=()` (killed by the caller's trap).
+# Actors read ${config_dir:-config/}: point config_dir at a copy to measure another setting.
 
 now() { date +%s.%N; }
 
 # metric PORT NAME: the value of NAME on an actor's /metrics.
 metric() { curl -s "http://127.0.0.1:$1/metrics" | awk -v m="$2" '$1 ~ "^"m"[{]" {print $2}'; }
+
+# cpu_seconds PID: user + system CPU seconds the process has used so far.
+cpu_seconds() { awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$1/stat"; }
+# timed_cpu 'COMMAND': run a shell command; print its wall seconds and the
+# CPU seconds (user + system) of every process it ran.
+timed_cpu() {
+  python3 -c 'import resource, subprocess, sys, time
+t = time.time()
+subprocess.run(sys.argv[1], shell=True, check=True)
+w = time.time() - t
+r = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(w, r.ru_utime + r.ru_stime)' "$1"
+}
 
 peak_rss_mib() { awk '/VmHWM/ {print int($2/1024)}' "/proc/$1/status"; }
 
@@ -25,7 +39,7 @@ start_broker() {
 start_actor() {
   local name=$1
   shift
-  env "$@" "$bin" --config "$here/config" --bootstrap "$b" run "$name" --node bench 2>"$work/$name.err" &
+  env "$@" "$bin" --config "${config_dir:-$here/config}" --bootstrap "$b" run "$name" --node bench 2>"$work/$name.err" &
   actor_pid=$!
   pids+=($actor_pid)
   actor_port=""
@@ -56,4 +70,38 @@ fresh_db() {
 # copy_rows DB TSV: psql \copy of sink_bench's TSV rows into DB's market_trends.
 copy_rows() {
   psql -X -q "$(dsn_of "$1")" -c "\\copy market_trends(record_id,source,symbol,price,volume_24h,change_24h,\"timestamp\",collected_at,trace) from '$2'"
+}
+
+# steady_produce RATE SECONDS TAG: market records to $b's ctk.raw at RATE a
+# second for SECONDS (python paces, kcat -P produces); symbols TAG-0, TAG-1, …;
+# each record's fetched_at and data.timestamp are the wall time at which it
+# is handed to kcat. Prints the rate it kept.
+steady_produce() {
+  python3 - "$b" "$1" "$2" "$3" <<'PY'
+import subprocess, sys, time
+b, rate, secs, tag = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
+total = int(rate * secs)
+kcat = subprocess.Popen(["kcat", "-b", b, "-P", "-t", "ctk.raw", "-K:"], stdin=subprocess.PIPE)
+start, sent = time.time(), 0
+while sent < total:
+    now = time.time()
+    due = min(total, int((now - start) * rate) + 1)
+    if due > sent:
+        ms = int(now * 1000)
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + f".{ms % 1000:03d}Z"
+        lines = "".join(
+            f'upbit/KRW-{tag}-{i}:{{"v":1,"source":"upbit","kind":"market","fetched_at":"{stamp}",'
+            f'"url":"https://api.upbit.com/v1/ticker/all?quote_currencies=KRW",'
+            f'"data":{{"symbol":"{tag}-{i}","price":"{80123456.5 + i}","volume_24h":1234.5,"change_24h":-0.01,"timestamp":{ms}}}}}\n'
+            for i in range(sent, due))
+        kcat.stdin.write(lines.encode())
+        kcat.stdin.flush()
+        sent = due
+    time.sleep(max(0.0, min(0.002, start + (sent + 1) / rate - time.time())))
+written = time.time()
+kcat.stdin.close()
+rc = kcat.wait()
+print(int(total / max(written - start, 1e-3)))
+sys.exit(rc)
+PY
 }

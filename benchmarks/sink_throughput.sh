@@ -15,7 +15,9 @@
 #                 a fresh embedded broker: first consumed message to all rows
 #                 committed in PostgreSQL (db) / to every byte written to the
 #                 temporary files (file; their commit at the SIGTERM drain is
-#                 timed on its own line); peak RSS is the process's VmHWM
+#                 timed on its own line); peak RSS is the process's VmHWM;
+#                 CPU per record is the process's user + system CPU from its
+#                 start to that point, next to kcat -C's into one file
 # Usage: benchmarks/sink_throughput.sh [N] [R]   (default 100000 records, 3 repetitions)
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -86,11 +88,9 @@ for r in $(seq "$reps"); do
   # the transport's ceiling for a file sink: the same records consumed from
   # the same broker by kcat into one file, then `sync FILE`
   rm -f "$work/kcat.out"
-  s=$(now)
-  kcat -b "$b" -C -t ctk.unique -e -q -f '%s\n' >"$work/kcat.out"
-  sync "$work/kcat.out"
-  e=$(now)
-  echo "kcat_file $(python3 -c "print($bytes/($e-$s)/1e6)")" >>"$work/results"
+  read -r wall cpu < <(timed_cpu "kcat -b $b -C -t ctk.unique -e -q -f '%s\n' >$work/kcat.out && sync $work/kcat.out")
+  echo "kcat_file $(python3 -c "print($bytes/$wall/1e6)")" >>"$work/results"
+  echo "kcat_cpu $(python3 -c "print(1e6*$cpu/$n)")" >>"$work/results"
 
   fresh_db "proc$r"
   pid=$(start_sink db-sink "$work/db$r.err" "proc$r"); pids+=($pid)
@@ -99,6 +99,7 @@ for r in $(seq "$reps"); do
   while [ "$(metric "$port" ctk_sink_rows_written_total)" != "$n" ]; do sleep 0.01; done
   e=$(now)
   echo "db_proc $(python3 -c "print($n/($e-$s))")" >>"$work/results"
+  echo "db_cpu $(python3 -c "print(1e6*$(cpu_seconds "$pid")/$n)")" >>"$work/results"
   echo "db_rss $(awk '/VmHWM/ {print $2/1024}' /proc/$pid/status)" >>"$work/results"
   stop_wait "$pid"
 
@@ -108,6 +109,7 @@ for r in $(seq "$reps"); do
   while [ "$(metric "$port" ctk_sink_bytes_written_total)" != "$bytes" ]; do sleep 0.005; done
   e=$(now)
   echo "file_proc $(python3 -c "print($bytes/($e-$s)/1e6)")" >>"$work/results"
+  echo "file_cpu $(python3 -c "print(1e6*$(cpu_seconds "$pid")/$n)")" >>"$work/results"
   echo "file_rss $(awk '/VmHWM/ {print $2/1024}' /proc/$pid/status)" >>"$work/results"
   s=$(now)
   stop_wait "$pid"
@@ -144,4 +146,9 @@ row("kcat -C from the same broker into one file + sync", "kcat_file", "cat", "{:
 print(f"{'hdfs-sink process vs that kcat (the transport ceiling)':<56} {'':>10} {100 * med['file_proc'] / med['kcat_file']:>5.0f} %")
 row("hdfs-sink process peak RSS (MiB)", "file_rss", None, "{:.0f}")
 row("hdfs-sink drain after SIGTERM: commit + leave group (s)", "drain", None, "{:.2f}")
+print(f"\n{'CPU per record, user + system, start-up included':<56} {'µs':>10} {'vs kcat':>7}")
+row("kcat -C from the broker into one file + sync (baseline)", "kcat_cpu", None, "{:.1f}")
+for label, key in (("db-sink process (the server's own CPU not counted)", "db_cpu"), ("hdfs-sink process (file://)", "file_cpu")):
+    vals = res[key]
+    print(f"{label:<56} {med[key]:>10.1f} {med[key] / med['kcat_cpu']:>6.2f}×   ({min(vals):.1f}–{max(vals):.1f})")
 PY

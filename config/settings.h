@@ -138,7 +138,7 @@ struct postgres_settings {
   std::string dsn;
   std::string password_file;
   std::int64_t batch_rows = 20'000;
-  duration batch_after = "500ms";
+  duration batch_after = "100ms";
   duration connect_timeout = "5s";
 
   static constexpr auto settings() {

@@ -10,6 +10,8 @@
 #
 # As root the server runs as the `postgres` user (initdb refuses root). The
 # socket lives in DIR; the server listens on loopback only, trust auth.
+# CTK_PG_FSYNC=on turns fsync on (off by default); CTK_PG_OPTIONS adds
+# server options, e.g. "-c track_commit_timestamp=on".
 set -euo pipefail
 
 cmd=${1:?usage: pg.sh start|stop|destroy DIR [PORT]}
@@ -39,7 +41,7 @@ start)
   [[ -n $port ]] || port=$(free_port)
   echo "$port" >"$dir/port"
   as_owner "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-    -o "-k $dir -p $port -c listen_addresses=127.0.0.1 -c fsync=${CTK_PG_FSYNC:-off} -c max_connections=100" start >/dev/null ||
+    -o "-k $dir -p $port -c listen_addresses=127.0.0.1 -c fsync=${CTK_PG_FSYNC:-off} -c max_connections=100 ${CTK_PG_OPTIONS:-}" start >/dev/null ||
     { tail -20 "$dir/server.log" >&2; exit 1; }
   dsn="host=127.0.0.1 port=$port user=postgres dbname=postgres"
   echo "$dsn" >"$dir/dsn"

@@ -77,7 +77,7 @@ for rate in $rates; do
   echo "rate $rate/s for $secs s ($n records)" >&2
   phases >"$work/before"
   s=$(now)
-  steady_produce "$rate" "$secs" "$tag"
+  steady_produce "$rate" "$secs" "$tag" >/dev/null
   wait_db "$tag" "$n"
   e=$(now)
   phases >"$work/after"

@@ -271,6 +271,10 @@ class watermarks {
   // false and `err` when the broker does not answer within timeout_ms.
   bool query(const std::string& topic, std::int32_t partition, std::int64_t& low, std::int64_t& high, std::string& err,
              int timeout_ms = 10000);
+  // The log end (high watermark) of each partition in `parts`, into its
+  // offset, asked in one request per leader; -1 for a partition whose
+  // leader answered with an error. false and `err` when none answered in time.
+  bool log_ends(std::vector<topic_partition>& parts, std::string& err, int timeout_ms = 10000);
 
  private:
   handle_ptr rk_;

@@ -194,6 +194,22 @@ bool watermarks::query(const std::string& topic, std::int32_t partition, std::in
   return true;
 }
 
+bool watermarks::log_ends(std::vector<topic_partition>& parts, std::string& err, int timeout_ms) {
+  if (parts.empty()) return true;
+  list_ptr l(rd_kafka_topic_partition_list_new(static_cast<int>(parts.size())));
+  for (const auto& p : parts)
+    rd_kafka_topic_partition_list_add(l.get(), p.topic.c_str(), p.partition)->offset = RD_KAFKA_OFFSET_END;
+  if (auto e = rd_kafka_offsets_for_times(rk_.get(), l.get(), timeout_ms)) {
+    err = "log ends of " + parts.front().topic + ": " + rd_kafka_err2str(e);
+    return false;
+  }
+  for (auto& p : parts) {
+    const auto* el = rd_kafka_topic_partition_list_find(l.get(), p.topic.c_str(), p.partition);
+    p.offset = el && !el->err ? el->offset : -1;
+  }
+  return true;
+}
+
 std::unique_ptr<follower> follower::create(const properties& props, const std::vector<topic_partition>& offsets,
                                            std::string& err) {
   properties p = props;

@@ -94,7 +94,8 @@ class dedup_actor final : public pipeline::actor {
   // stored; write at once the ids a rebuild found in the tail (stored
   // already).
   pipeline::outcome flush(pipeline::emitter& out) override {
-    bool broker_answers = true;  // one unanswered query: the others wait for the next seal
+    const auto t = std::chrono::steady_clock::now();
+    due_.clear();
     for (auto& [p, st] : state_) {
       emit_state(out, p, st.from_tail);
       st.from_tail.clear();
@@ -102,20 +103,20 @@ class dedup_actor final : public pipeline::actor {
         st.seals.emplace_back(st.next_input, st.unique_from);
       // What is emitted from the next batch on lands at or after the
       // current end of unique p. The end is asked for at most every
-      // marker_refresh: one round trip per partition per batch cost a
-      // third of dedup's time. A value that lags is only lower, which is
-      // safe: a rebuild then reads a little more of the tail.
-      const auto t = std::chrono::steady_clock::now();
-      if (!broker_answers || t - st.marker_refreshed < marker_refresh) continue;
-      std::int64_t low = 0, high = 0;
-      std::string err;
-      if (watermarks_->query(names_.topic("unique"), p, low, high, err)) {
-        st.unique_from = high;
-        st.marker_refreshed = t;
-      } else {
-        broker_answers = false;
-      }
+      // marker_refresh, for all partitions due in one request: one round
+      // trip per partition per batch cost a third of dedup's time. A value
+      // that lags is only lower, which is safe: a rebuild then reads a
+      // little more of the tail.
+      if (t - st.marker_refreshed >= marker_refresh) due_.push_back({names_.topic("unique"), p, 0});
     }
+    std::string err;
+    if (!due_.empty() && watermarks_->log_ends(due_, err))  // unanswered: asked again at the next seal
+      for (const auto& d : due_) {
+        auto it = state_.find(d.partition);
+        if (d.offset < 0 || it == state_.end()) continue;
+        it->second.unique_from = d.offset;
+        it->second.marker_refreshed = t;
+      }
     return pipeline::outcome::ok();
   }
 
@@ -240,6 +241,7 @@ class dedup_actor final : public pipeline::actor {
   kafka::properties props_;
   std::unique_ptr<kafka::partition_reader> reader_;  // one consumer handle for every rebuild
   std::unique_ptr<kafka::watermarks> watermarks_;
+  std::vector<kafka::topic_partition> due_;  // partitions whose marker is asked for at this seal
   std::int64_t ttl_s_ = 0;
   std::size_t max_ids_ = 0;
   std::map<std::int32_t, partition_state> state_;

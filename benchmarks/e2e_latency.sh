@@ -32,13 +32,8 @@ rotate=${3:-60s}
 work=$(mktemp -d /tmp/ctk-e2e-XXXXXX)
 chmod 755 "$work"
 pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  "$here/tests/support/pg.sh" destroy "$work/pg" >/dev/null 2>&1 || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
 . "$here/benchmarks/lib.sh"
+trap finish EXIT
 
 export CTK_PG_OPTIONS="-c track_commit_timestamp=on"
 start_pg

@@ -31,14 +31,8 @@ fi
 work=$(mktemp -d /tmp/ctk-footprint-XXXXXX)
 chmod 755 "$work"  # the postgres user starts the PostgreSQL in it
 pids=()
-# shellcheck disable=SC2317 # called by the trap
-finish() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  [ -d "$work/pg" ] && "$here/tests/support/pg.sh" destroy "$work/pg" >/dev/null 2>&1 || true
-  rm -rf "$work"
-}
-trap finish EXIT
 . "$here/benchmarks/lib.sh"
+trap finish EXIT
 start_broker
 start_pg
 fresh_db footprint

@@ -4,6 +4,14 @@
 
 now() { date +%s.%N; }
 
+# finish: kill every process in $pids, destroy the run's PostgreSQL (if
+# any), remove $work. The scripts' EXIT trap: `trap finish EXIT`.
+finish() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  [ -d "$work/pg" ] && "$here/tests/support/pg.sh" destroy "$work/pg" >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+
 # metric PORT NAME: the value of NAME on an actor's /metrics.
 metric() { curl -s "http://127.0.0.1:$1/metrics" | awk -v m="$2" '$1 ~ "^"m"[{]" {print $2}'; }
 

@@ -28,14 +28,9 @@ reps=${2:-3}
 work=$(mktemp -d /tmp/ctk-sinkbench-XXXXXX)
 chmod 755 "$work"
 pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  "$here/tests/support/pg.sh" destroy "$work/pg" >/dev/null 2>&1 || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
 
 . "$here/benchmarks/lib.sh"
+trap finish EXIT
 start_pg
 
 "$bench" gen --records "$n" --jsonl "$work/in.jsonl" --tsv "$work/in.tsv" --kcat "$work/in.kcat"

@@ -72,7 +72,16 @@ void add_run_command(CLI::App& app, global_options& g, int& rc) {
     }
     auto& stop = pipeline::install_stop_signals();
     pipeline::metrics_registry metrics(pipeline::actor_labels(o->actor, identity));
-    auto a = entry->make({c, identity, metrics});
+    std::unique_ptr<pipeline::actor> a;
+    try {
+      a = entry->make({c, identity, metrics});
+    } catch (const std::exception& e) {
+      // What the actor needs at start is missing or wrong (a lexicon, a
+      // folder): said once, with the cause, and exit 1, not an abort.
+      spdlog::critical("{} cannot start: {}", o->actor, e.what());
+      rc = exit_failure;
+      return;
+    }
     if (a->inputs() != entry->inputs || a->outputs() != entry->outputs) {
       // A programming error: the lossless stop orders actors by the registry's topology.
       spdlog::critical("the {} actor's topics differ from its registry entry (actors/registry.cc)", o->actor);

@@ -140,6 +140,18 @@ TEST(cli, an_environment_override_is_checked_like_the_file) {
       << r.out;
 }
 
+// An actor that cannot start (here the analyzer without its English
+// lexicon) says why once and exits 1: it was an uncaught exception (abort,
+// exit 134) that `node` restarted over and over.
+TEST(cli, an_actor_that_cannot_start_says_why_and_exits_1) {
+  const auto dir = temp_dir();
+  auto r = sh("CTK_ANALYZER__ENGLISH_LEXICON=" + dir + "/missing.js " + cointicker() +
+              " --bootstrap 127.0.0.1:9 run analyzer --node test");
+  EXPECT_EQ(r.rc, 1) << r.out;
+  EXPECT_NE(r.out.find("analyzer cannot start: analyzer lexicons: " + dir + "/missing.js"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("terminate called"), std::string::npos) << r.out;
+}
+
 // Any IANA zone; config check fails on one it cannot load, with its place.
 TEST(cli, any_iana_time_zone_is_accepted_and_an_unknown_one_fails_config_check) {
   const std::string source = "sources:\n  s1:\n    kind: news\n    parser: rss\n    urls: [http://x/]\n";

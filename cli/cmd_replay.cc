@@ -47,7 +47,7 @@ void add_replay_command(CLI::App& app, global_options& g, int& rc) {
   auto* cmd =
       app.add_subcommand("replay-server",
                          "Serve recorded source responses (DIR/routes.yaml) over HTTP; crawlers in replay mode ask for "
-                         "http://127.0.0.1:PORT/{host}{path}?{query}");
+                         "http://ADDRESS:PORT/{host}{path}?{query} (ADDRESS: --bind)");
   cmd->add_option("dir", o->dir, "folder holding routes.yaml and the body files")
       ->required()
       ->check(CLI::ExistingDirectory);

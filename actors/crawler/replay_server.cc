@@ -310,6 +310,7 @@ bool replay_server::start(const std::string& bind, int port, std::string& err) {
     port_ = 0;
     return false;
   }
+  host_ = bind == "0.0.0.0" || bind.empty() ? "127.0.0.1" : bind;
   impl_->thread = std::thread([this] {
     impl_->svr.listen_after_bind();
     impl_->returned.store(true);

@@ -13,7 +13,8 @@
 //           delay_ms: 300              # optional latency
 //           fault: truncate            # optional: truncate | reset | none
 //
-// A crawler in replay mode asks for http://127.0.0.1:PORT/{host}{path}?{query}.
+// A crawler in replay mode asks for http://ADDRESS:PORT/{host}{path}?{query}
+// (ADDRESS: where the server is bound, 127.0.0.1 by default).
 // A response carrying an ETag (or Last-Modified) answers 304 to a request
 // whose If-None-Match (If-Modified-Since) matches it. Unmatched requests
 // get 404 and a log line naming the URL.
@@ -64,7 +65,8 @@ class replay_server {
   bool start(const std::string& bind, int port, std::string& err);
   void stop();
   int port() const { return port_; }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  // The bound address (loopback when bound to every address).
+  std::string url() const { return "http://" + host_ + ":" + std::to_string(port_); }
   std::size_t routes() const { return routes_.size(); }
 
   std::vector<replay_hit> hits() const;
@@ -74,6 +76,7 @@ class replay_server {
  private:
   struct impl;
   std::vector<replay_route> routes_;
+  std::string host_ = "127.0.0.1";
   std::vector<std::size_t> next_;                                           // per route: the next response to serve
   std::unordered_map<std::string, std::vector<std::size_t>> by_host_path_;  // "host path" -> routes
   mutable std::mutex mu_;

@@ -10,7 +10,8 @@
 # (Korean glyphs) for the dashboard's browser test (driven by npm's
 # playwright-core); wrk for the dashboard's load benchmark; tmux for the
 # test that drives `cointicker top` (ncurses); lintian for the .deb's
-# check (deploy/package.sh); prometheus for
+# check (deploy/package.sh); iproute2 and vde2 for the four-node cluster test in
+# network namespaces (tests/support/netns_cluster.sh); prometheus for
 # promtool (the alert rules' tests and `promtool check metrics` on every
 # actor). Debian's package also installs a prometheus.service, which the
 # project never starts.
@@ -24,7 +25,7 @@ packages=(
   libcli11-dev libxxhash-dev libcpp-httplib-dev libxml2-dev libavro-dev
   libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev libncurses-dev
   kcat postgresql procps clang-format git tzdata help2man bash-completion prometheus
-  systemd libsystemd-dev rsync openssh-client curl
+  systemd libsystemd-dev rsync openssh-client curl iproute2 vde2
   chromium fonts-nanum wrk tmux lintian
 )
 

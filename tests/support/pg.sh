@@ -11,7 +11,9 @@
 # As root the server runs as the `postgres` user (initdb refuses root). The
 # socket lives in DIR; the server listens on loopback only, trust auth.
 # CTK_PG_FSYNC=on turns fsync on (off by default); CTK_PG_OPTIONS adds
-# server options, e.g. "-c track_commit_timestamp=on".
+# server options, e.g. "-c track_commit_timestamp=on"; CTK_PG_LISTEN=ADDR
+# listens on ADDR instead of loopback and trusts its subnet (a test
+# network's master, tests/support/netns_cluster.sh).
 set -euo pipefail
 
 cmd=${1:?usage: pg.sh start|stop|destroy DIR [PORT]}
@@ -40,10 +42,14 @@ start)
   if [[ -z $port && -f $dir/port ]]; then port=$(cat "$dir/port"); fi
   [[ -n $port ]] || port=$(free_port)
   echo "$port" >"$dir/port"
+  listen=${CTK_PG_LISTEN:-127.0.0.1}
+  if [[ $listen != 127.0.0.1 ]] && ! grep -q '^host all all samenet trust' "$dir/data/pg_hba.conf"; then
+    echo 'host all all samenet trust' >>"$dir/data/pg_hba.conf"
+  fi
   as_owner "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-    -o "-k $dir -p $port -c listen_addresses=127.0.0.1 -c fsync=${CTK_PG_FSYNC:-off} -c max_connections=100 ${CTK_PG_OPTIONS:-}" start >/dev/null ||
+    -o "-k $dir -p $port -c listen_addresses=$listen -c fsync=${CTK_PG_FSYNC:-off} -c max_connections=100 ${CTK_PG_OPTIONS:-}" start >/dev/null ||
     { tail -20 "$dir/server.log" >&2; exit 1; }
-  dsn="host=127.0.0.1 port=$port user=postgres dbname=postgres"
+  dsn="host=$listen port=$port user=postgres dbname=postgres"
   echo "$dsn" >"$dir/dsn"
   echo "$dsn"
   ;;

@@ -5,8 +5,8 @@
 // errors as JSON RemoteException; files live in --root. No internet and no
 // Hadoop package here (Debian has none), so this stands in for a cluster.
 //
-//   ctk_webhdfs_double --root DIR [--fail-datanode N] [--require-user] [--hang-ms MS]
-// prints "namenode 127.0.0.1:PORT" as its first line, then serves until
+//   ctk_webhdfs_double --root DIR [--bind ADDR] [--fail-datanode N] [--require-user] [--hang-ms MS]
+// prints "namenode ADDR:PORT" (ADDR 127.0.0.1 unless --bind) as its first line, then serves until
 // SIGTERM. --fail-datanode N: the first N DataNode writes answer 500.
 // SIGUSR1 starts an outage, the next SIGUSR1 ends it: meanwhile every
 // request, NameNode or DataNode, answers 500 or (every other one) hangs
@@ -60,7 +60,9 @@ int main(int argc, char** argv) {
   std::string root;
   int fail_datanode = 0;
   bool require_user = false;
+  std::string bind = "127.0.0.1";
   app.add_option("--root", root, "folder holding the files")->required();
+  app.add_option("--bind", bind, "the address both ports listen on (the DataNode redirects name it)");
   app.add_option("--fail-datanode", fail_datanode, "the first N DataNode writes answer HTTP 500");
   int hang_ms = 3000;
   app.add_option("--hang-ms", hang_ms, "during an outage (SIGUSR1), how long every other request hangs");
@@ -86,8 +88,8 @@ int main(int argc, char** argv) {
   };
   nn.set_pre_routing_handler(in_outage);
   dn.set_pre_routing_handler(in_outage);
-  const int dn_port = dn.bind_to_any_port("127.0.0.1");
-  const int nn_port = nn.bind_to_any_port("127.0.0.1");
+  const int dn_port = dn.bind_to_any_port(bind);
+  const int nn_port = nn.bind_to_any_port(bind);
 
   auto namenode = [&](const httplib::Request& req, httplib::Response& res) {
     std::lock_guard lock(mu);
@@ -98,7 +100,7 @@ int main(int argc, char** argv) {
       return remote_exception(res, 403, "AccessControlException", "user.name is required");
     auto redirect = [&] {
       res.status = 307;
-      res.set_header("Location", "http://127.0.0.1:" + std::to_string(dn_port) + "/datanode/v1" + hdfs_path +
+      res.set_header("Location", "http://" + bind + ":" + std::to_string(dn_port) + "/datanode/v1" + hdfs_path +
                                      "?op=" + op + "&overwrite=" + req.get_param_value("overwrite") +
                                      "&user.name=" + req.get_param_value("user.name"));
     };
@@ -187,7 +189,7 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   std::thread dn_thread([&] { dn.listen_after_bind(); });
   std::thread nn_thread([&] { nn.listen_after_bind(); });
-  std::cout << "namenode 127.0.0.1:" << nn_port << std::endl;
+  std::cout << "namenode " << bind << ":" << nn_port << std::endl;
   for (int sig = 0; sigwait(&set, &sig) == 0 && sig == SIGUSR1;) {
     outage.store(!outage.load());
     std::cerr << (outage.load() ? "outage: every request fails or hangs\n" : "outage over\n");

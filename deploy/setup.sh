@@ -5,8 +5,9 @@
 #   CTK_BUILD_TYPE=Debug deploy/setup.sh
 #   CTK_SKIP_BUILD=1 deploy/setup.sh   packages only
 #   deploy/setup.sh --bench    also the benchmarks' baselines (python3-scrapy, time)
-# systemd (systemd-analyze verify of the units), rsync and openssh-client
-# are for deploy/cluster-deploy.sh and its tests; chromium and fonts-nanum
+# systemd (systemd-analyze verify of the units), rsync, openssh-client,
+# sudo and libwrap0 (for the unpacked sshd, below) are for
+# deploy/cluster-deploy.sh and its tests; chromium and fonts-nanum
 # (Korean glyphs) for the dashboard's browser test (driven by npm's
 # playwright-core); wrk for the dashboard's load benchmark; tmux for the
 # test that drives `cointicker top` (ncurses); lintian for the .deb's
@@ -25,7 +26,7 @@ packages=(
   libcli11-dev libxxhash-dev libcpp-httplib-dev libxml2-dev libavro-dev
   libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev libncurses-dev
   kcat postgresql procps clang-format git tzdata help2man bash-completion prometheus
-  systemd libsystemd-dev rsync openssh-client curl iproute2 vde2
+  systemd libsystemd-dev rsync openssh-client libwrap0 sudo curl iproute2 vde2
   chromium fonts-nanum wrk tmux lintian
 )
 
@@ -61,6 +62,18 @@ fi
 if [ ! -f "$here/deploy/npm/node_modules/.package-lock.json" ] ||
    [ "$here/deploy/npm/package-lock.json" -nt "$here/deploy/npm/node_modules/.package-lock.json" ]; then
   (cd "$here/deploy/npm" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+fi
+
+# OpenSSH's server for the deploy test, which runs it inside a network
+# namespace only (tests/support/deploy_netns.sh): unpacked from Debian's
+# package into build/openssh-server, not installed, because installing
+# openssh-server starts an SSH server on this machine.
+sshd_root=$here/build/openssh-server
+if [ ! -x "$sshd_root/usr/sbin/sshd" ]; then
+  tmp=$(mktemp -d)
+  (cd "$tmp" && apt-get download -qq openssh-server >/dev/null 2>&1) && dpkg-deb -x "$tmp"/openssh-server_*.deb "$sshd_root" ||
+    { rm -rf "$tmp"; echo "setup: cannot download openssh-server (the deploy test runs its sshd)" >&2; exit 1; }
+  rm -rf "$tmp"
 fi
 
 [ "${CTK_SKIP_BUILD:-0}" = 1 ] && exit 0

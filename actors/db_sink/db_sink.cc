@@ -183,7 +183,7 @@ class db_sink final : public pipeline::actor {
     count_buffered();
     if (job_) return pipeline::outcome::ok();  // still writing (or a failed one was resubmitted)
     if (!buffer_->empty() && (full || clock::now() - buffer_->oldest >= settings_.batch_after.value()))
-      submit(std::exchange(buffer_, std::make_unique<batch>()));
+      submit(std::exchange(buffer_, fresh_batch()));
     return pipeline::outcome::ok();
   }
 
@@ -192,7 +192,7 @@ class db_sink final : public pipeline::actor {
       if (auto o = collect(out, true); o.v != pipeline::verdict::ok) return o;
       if (job_) continue;  // a failed job was resubmitted: wait for it
       if (buffer_->empty()) return pipeline::outcome::ok();
-      submit(std::exchange(buffer_, std::make_unique<batch>()));
+      submit(std::exchange(buffer_, fresh_batch()));
     }
   }
 
@@ -307,9 +307,13 @@ class db_sink final : public pipeline::actor {
         spdlog::error("db-sink: the dead letter for {}/{}@{} was refused; the row is kept in sink_rejects", o.topic,
                       o.partition, o.offset);
     }
+    b->clear();
+    spare_ = std::move(b);
     count_buffered();
     return pipeline::outcome::ok();
   }
+
+  std::unique_ptr<batch> fresh_batch() { return spare_ ? std::move(spare_) : std::make_unique<batch>(); }
 
   bool ready(std::string& err) {
     if (conn_ && conn_->is_open()) return true;
@@ -464,8 +468,9 @@ class db_sink final : public pipeline::actor {
   msg::json_decoder decoder_;
   std::unique_ptr<batch> buffer_;  // being filled by handle()
 
-  std::unique_ptr<batch> job_;  // handed to the writer (kept after a failure, for the retry)
-  bool resubmit_ = false;       // the job failed; write it again at resubmit_at_
+  std::unique_ptr<batch> job_;    // handed to the writer (kept after a failure, for the retry)
+  std::unique_ptr<batch> spare_;  // the last one written, emptied, for the next fill
+  bool resubmit_ = false;         // the job failed; write it again at resubmit_at_
   clock::time_point resubmit_at_{};
   int failures_ = 0;                                     // failed writes of the job since the last success
   std::string last_failure_;                             // the last one's error

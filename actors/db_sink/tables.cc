@@ -181,4 +181,13 @@ void batch::drop(const std::set<tp_key>& gone) {
   }
 }
 
+void batch::clear() {
+  for (auto* t : tables()) t->clear();
+  origins.clear();
+  first.clear();
+  next.clear();
+  newest.clear();
+  oldest = {};
+}
+
 }  // namespace ctk::db

@@ -156,11 +156,7 @@ TEST(dedup_faults, a_dedup_stopped_after_its_broker_died_exits_instead_of_hangin
   kcat_produce(b.bootstrap(), "ctk.raw", lines, dir);
   ASSERT_TRUE(wait_until([&] { return topic_messages(b.bootstrap(), "ctk.unique") == 200; }, std::chrono::seconds(60)))
       << d->err();
-  b.process().signal(SIGKILL);
-  EXPECT_EQ(b.process().wait(std::chrono::seconds(10)), 128 + SIGKILL);
-  d->signal(SIGTERM);
-  const int rc = d->wait(std::chrono::seconds(120));
-  if (rc < 0) d->signal(SIGKILL);  // the test fails either way; leave no process behind
+  const int rc = stop_after_broker_died(b, *d, std::chrono::seconds(120));
   EXPECT_GE(rc, 0) << "dedup did not exit within 120 s of SIGTERM with its broker gone\n" << d->err();
   v->signal(SIGKILL);
 }

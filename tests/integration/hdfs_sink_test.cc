@@ -250,11 +250,7 @@ TEST(hdfs_sink, a_sink_stopped_just_after_its_broker_died_commits_its_files_and_
     });
   };
   ASSERT_TRUE(wait_until([&] { return open_lines() == n; }, std::chrono::seconds(60))) << sink->err();
-  b.process().signal(SIGKILL);
-  EXPECT_EQ(b.process().wait(std::chrono::seconds(10)), 128 + SIGKILL);
-  sink->signal(SIGTERM);
-  const int rc = sink->wait(std::chrono::seconds(120));
-  if (rc < 0) sink->signal(SIGKILL);  // the test fails either way; leave no process behind
+  const int rc = stop_after_broker_died(b, *sink, std::chrono::seconds(120));
   ASSERT_GE(rc, 0) << "hdfs-sink did not exit within 120 s of SIGTERM with its broker gone\n" << sink->err();
   const auto c = read_hdfs(root);
   EXPECT_EQ(c.lines, n) << sink->err();

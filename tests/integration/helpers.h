@@ -2,10 +2,12 @@
 #pragma once
 
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -71,6 +73,18 @@ inline long topic_messages(const std::string& bootstrap, const std::string& topi
 }
 
 // The HTTP status of GET http://127.0.0.1:PORT/PATH ("000": no answer).
+// The broker killed for good (SIGKILL), then SIGTERM to the actor: its exit
+// code, or -1 if it has not exited within `limit` (then it is SIGKILLed, so
+// that a failing test leaves no process behind).
+inline int stop_after_broker_died(broker& b, child& actor, std::chrono::seconds limit) {
+  b.process().signal(SIGKILL);
+  EXPECT_EQ(b.process().wait(std::chrono::seconds(10)), 128 + SIGKILL);
+  actor.signal(SIGTERM);
+  const int rc = actor.wait(limit);
+  if (rc < 0) actor.signal(SIGKILL);
+  return rc;
+}
+
 inline std::string http_status(int port, const std::string& path) {
   std::string out;
   run("curl -s -m 5 -o /dev/null -w '%{http_code}' http://127.0.0.1:" + std::to_string(port) + path, &out);

@@ -71,6 +71,7 @@ fi
 sshd_root=$here/build/openssh-server
 if [ ! -x "$sshd_root/usr/sbin/sshd" ]; then
   tmp=$(mktemp -d)
+  mkdir -p "$sshd_root"
   (cd "$tmp" && apt-get download -qq openssh-server >/dev/null 2>&1) && dpkg-deb -x "$tmp"/openssh-server_*.deb "$sshd_root" ||
     { rm -rf "$tmp"; echo "setup: cannot download openssh-server (the deploy test runs its sshd)" >&2; exit 1; }
   rm -rf "$tmp"

@@ -123,7 +123,8 @@ class db_sink final : public pipeline::actor {
   pipeline::outcome handle(const pipeline::input& in, pipeline::emitter&) override {
     msg::envelope env;
     msg::decode_error err;
-    if (!decoder_.decode(in.value, env, err))
+    // One parse: `data` stays an element of it (decode_element in add_row).
+    if (!decoder_.decode_in_place(in.value, env, err))
       return pipeline::outcome::dead_letter("decode", "envelope: " + err.to_string());
     if (env.id.size() != 32) return pipeline::outcome::dead_letter("id", "envelope id must be 32 hex characters");
     // The validator's rule, again here and in hdfs-sink: a record written to
@@ -149,15 +150,8 @@ class db_sink final : public pipeline::actor {
       return pipeline::outcome::dead_letter(
           "kind", "kind '" + env.kind + "' has no table (market, news, fear_greed, indicator, sentiment, insight)");
     if (!ok) return pipeline::outcome::dead_letter("decode", why);
-    if (env.kind == "market" || env.kind == "news" || env.kind == "fear_greed")
-      if (auto t = validator::parse_time_ms(env.fetched_at, "UTC", why)) {
-        auto& newest = b.newest[env.source];
-        newest = std::max(newest, *t);
-      }
-    b.origins.push_back({std::string(in.topic), in.partition, in.offset, std::string(in.key), std::string(in.value)});
-    const tp_key tp{std::string(in.topic), in.partition};
-    b.first.try_emplace(tp, in.offset);
-    b.next[tp] = in.offset + 1;
+    if (env.kind == "market" || env.kind == "news" || env.kind == "fear_greed") b.crawled(env.source, env.fetched_at);
+    b.add_origin(in.topic, in.partition, in.offset, in.key, in.value);
     if (b.origins.size() == 1) b.oldest = clock::now();
     return pipeline::outcome::ok();
   }
@@ -167,7 +161,7 @@ class db_sink final : public pipeline::actor {
   bool add_row(const msg::envelope& env, Table& table, std::size_t ref, std::string& why) {
     Data d;
     msg::decode_error err;
-    if (!decoder_.decode(env.data.text, d, err)) {
+    if (!decoder_.decode_element(env.data.dom, d, err)) {
       why = "data: " + err.to_string();
       return false;
     }
@@ -302,7 +296,7 @@ class db_sink final : public pipeline::actor {
     for (const auto& r : rejected) {
       const origin& o = b->origins[r.ref];
       spdlog::warn("db-sink: {}/{}@{} refused by PostgreSQL: {}", o.topic, o.partition, o.offset, r.reason);
-      if (!out.dead_letter(o.topic, o.partition, o.offset, o.key, o.value,
+      if (!out.dead_letter(o.topic, o.partition, o.offset, b->key(o), b->value(o),
                            pipeline::outcome::dead_letter("database_refused", r.reason)))
         spdlog::error("db-sink: the dead letter for {}/{}@{} was refused; the row is kept in sink_rejects", o.topic,
                       o.partition, o.offset);
@@ -408,8 +402,8 @@ class db_sink final : public pipeline::actor {
         const origin& o = b.origins[rejected[i].ref];
         sql += (i ? ", (" : "(") + w.quote(o.topic) + ", " + std::to_string(o.partition) + ", " +
                std::to_string(o.offset) + ", " +
-               w.quote_raw(reinterpret_cast<const unsigned char*>(o.key.data()), o.key.size()) + ", " +
-               w.quote_raw(reinterpret_cast<const unsigned char*>(o.value.data()), o.value.size()) + ", " +
+               w.quote_raw(reinterpret_cast<const unsigned char*>(b.key(o).data()), o.key_size) + ", " +
+               w.quote_raw(reinterpret_cast<const unsigned char*>(b.value(o).data()), o.value_size) + ", " +
                w.quote(rejected[i].reason) + ")";
       }
       w.exec(sql + " ON CONFLICT DO NOTHING");

@@ -64,7 +64,10 @@ std::string without_password(const std::string& conninfo, std::string* password)
 
 std::unique_ptr<pqxx::connection> connect(const std::string& conninfo, std::string& err) {
   try {
-    return std::make_unique<pqxx::connection>(conninfo);
+    auto c = std::make_unique<pqxx::connection>(conninfo);
+    // Rows go to COPY as UTF-8 bytes (tables.cc), whatever PGCLIENTENCODING says.
+    c->set_client_encoding("UTF8");
+    return c;
   } catch (const std::exception& e) {
     std::string what = e.what();
     while (!what.empty() && what.back() == '\n') what.pop_back();

@@ -21,8 +21,28 @@
 
 namespace ctk::db {
 
-// One value of a row; NULL when empty.
-using cell = std::optional<std::string>;
+// One value of a row, or NULL. Text of the record's own fields is referred
+// to, not copied: a cell lives while its row is added. Numbers are printed
+// into the cell; other text it made is owned.
+class cell {
+ public:
+  cell() = default;  // NULL
+  cell(std::nullopt_t) {}
+  cell(const std::string& s) : kind_(kind::view), view_(s) {}
+  cell(std::string&& s) : kind_(kind::owned), own_(std::move(s)) {}
+  // The shortest text that reads back as v ("NaN" if it cannot be printed).
+  static cell number(double v);
+  bool null() const { return kind_ == kind::null; }
+  std::string_view text() const;
+
+ private:
+  enum class kind : std::uint8_t { null, view, owned, printed };
+  kind kind_ = kind::null;
+  std::uint8_t printed_size_ = 0;
+  std::string_view view_;
+  std::string own_;
+  char printed_[32];
+};
 
 // A column: its name as written in SQL (quoted where it is a keyword) and
 // what fills it.
@@ -40,29 +60,32 @@ extern const std::array<column<msg::sentiment_data>, 10> sentiment_columns;
 extern const std::array<column<msg::insight_data>, 10> insight_columns;
 
 // Where a buffered row came from: for the offsets and for a dead letter.
+// The record's key and value are kept in the batch's `payload`, one after
+// the other, from `at` on (batch::key, batch::value).
 struct origin {
   std::string topic;
   std::int32_t partition;
   std::int64_t offset;
-  std::string key;
-  std::string value;
+  std::size_t at, key_size, value_size;
 };
 
 // Rows waiting for one table, copied straight in or through a
-// session-local staging table.
+// session-local staging table. Each row is held as the line COPY reads
+// (text format): escaped once when it is added, sent as it is.
 class table_base {
  public:
   table_base(std::string name, std::vector<std::string> cols);
-  virtual ~table_base() = default;
   const std::string& name() const { return name_; }
   const std::vector<std::string>& columns() const { return cols_; }
   std::string stage() const { return "stage_" + name_; }
   std::vector<std::size_t> refs;  // index into the batch's origins, per row
 
-  virtual std::size_t size() const = 0;
-  virtual void clear() = 0;
+  std::size_t size() const { return ends_.size(); }
+  void clear();
   // Keeps the rows whose origin maps to an index >= 0 in `remap`, renumbered.
-  virtual void retain(const std::vector<long>& remap) = 0;
+  void retain(const std::vector<long>& remap);
+  // Row i as COPY reads it, with its newline.
+  std::string_view line(std::size_t i) const;
 
   // The copied columns with their types and no constraints: a refused value
   // is refused by the INSERT, inside the transaction, with the table's message.
@@ -77,12 +100,22 @@ class table_base {
   std::size_t write(pqxx::transaction_base& t, std::size_t lo, std::size_t hi);
 
  protected:
-  virtual void copy(pqxx::stream_to& s, std::size_t lo, std::size_t hi) = 0;
+  // One value of the row being added: a tab before every value but the
+  // first, NULL as \N, the text escaped for COPY.
+  void put(std::size_t column, const cell& v);
+  void end_row(std::size_t ref);
 
  private:
+  // COPY rows [lo, hi) into `into` (this table or its staging table).
+  void copy(pqxx::transaction_base& t, const std::string& into, std::size_t lo, std::size_t hi);
+  std::size_t begin(std::size_t row) const { return row == 0 ? 0 : ends_[row - 1]; }
+
   std::string name_;
   std::vector<std::string> cols_;
   std::string col_list_;
+  std::string text_;               // the rows' lines, one after the other
+  std::vector<std::size_t> ends_;  // where each row's line ends in text_
+  std::string chunk_;              // what one write_raw_line sends
 };
 
 template <class Data, std::size_t N>
@@ -91,26 +124,8 @@ class table final : public table_base {
   table(std::string name, const std::array<column<Data>, N>& cols)
       : table_base(std::move(name), names_of(cols)), cols_(cols) {}
   void add(const msg::envelope& e, const Data& d, std::size_t ref) {
-    auto& r = rows_.emplace_back();
-    for (std::size_t i = 0; i < N; ++i) r[i] = cols_[i].value(e, d);
-    refs.push_back(ref);
-  }
-  std::size_t size() const override { return rows_.size(); }
-  void clear() override {
-    rows_.clear();
-    refs.clear();
-  }
-  void retain(const std::vector<long>& remap) override {
-    std::size_t w = 0;
-    for (std::size_t i = 0; i < rows_.size(); ++i) {
-      const long to = remap[refs[i]];
-      if (to < 0) continue;
-      rows_[w] = std::move(rows_[i]);
-      refs[w] = static_cast<std::size_t>(to);
-      ++w;
-    }
-    rows_.resize(w);
-    refs.resize(w);
+    for (std::size_t i = 0; i < N; ++i) put(i, cols_[i].value(e, d));
+    end_row(ref);
   }
 
  private:
@@ -119,11 +134,7 @@ class table final : public table_base {
     for (const auto& c : cols) v.emplace_back(c.name);
     return v;
   }
-  void copy(pqxx::stream_to& s, std::size_t lo, std::size_t hi) override {
-    for (std::size_t i = lo; i < hi; ++i) s << rows_[i];
-  }
   const std::array<column<Data>, N>& cols_;  // one of the lists above (static)
-  std::vector<std::array<cell, N>> rows_;
 };
 
 using tp_key = std::pair<std::string, std::int32_t>;
@@ -138,6 +149,7 @@ struct batch {
   table<msg::sentiment_data, 10> sentiment{"sentiment_analysis", sentiment_columns};
   table<msg::insight_data, 10> insights{"crypto_insights", insight_columns};
   std::vector<origin> origins;
+  std::string payload;                   // the origins' keys and values
   std::map<tp_key, std::int64_t> first;  // per partition: the first offset in this batch
   std::map<tp_key, std::int64_t> next;   // per partition: the offset after the last one
   std::chrono::steady_clock::time_point oldest;
@@ -145,11 +157,29 @@ struct batch {
 
   std::array<table_base*, 6> tables() { return {&news, &market, &fear_greed, &indicators, &sentiment, &insights}; }
   bool empty() const { return origins.empty(); }
+  // Remembers where a record came from, as origins[origins.size()] (its rows'
+  // ref), and moves its partition's offsets.
+  void add_origin(std::string_view topic, std::int32_t partition, std::int64_t offset, std::string_view key,
+                  std::string_view value);
+  // A crawled record of `source` fetched at `fetched_at` (ISO-8601): for `newest`.
+  void crawled(const std::string& source, const std::string& fetched_at);
+  std::string_view key(const origin& o) const { return std::string_view(payload).substr(o.at, o.key_size); }
+  std::string_view value(const origin& o) const {
+    return std::string_view(payload).substr(o.at + o.key_size, o.value_size);
+  }
   // Drops the rows of partitions that left.
   void drop(const std::set<tp_key>& gone);
   // Empty again, its vectors' capacity kept: the sink reuses a written batch
   // rather than freeing and faulting in megabytes of rows for every one.
   void clear();
+
+ private:
+  // The last record's partition and fetched time: consecutive records mostly
+  // share both, and then need no map lookup and no parse.
+  std::map<tp_key, std::int64_t>::iterator last_next_;
+  std::string last_topic_;
+  std::int32_t last_partition_ = -1;
+  std::string last_source_, last_fetched_;
 };
 
 }  // namespace ctk::db

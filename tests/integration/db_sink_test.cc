@@ -283,3 +283,80 @@ TEST(db_sink, records_whose_ids_are_stored_already_are_not_stored_again) {
   sink->signal(SIGTERM);
   EXPECT_EQ(sink->wait(std::chrono::seconds(30)), 0) << sink->err();
 }
+
+// Rows reach COPY as text db-sink escapes itself: every character that
+// COPY's text format gives a meaning (tab, newline, backslash, "\N") and
+// every UTF-8 byte must land as it was sent.
+TEST(db_sink, text_with_copy_syntax_and_utf8_lands_byte_for_byte) {
+  broker b;
+  const std::string dir = temp_dir();
+  const std::string dsn = fresh_database(pg_fixture_dsn());
+  // title as JSON text → the bytes it must become
+  const std::vector<std::pair<std::string, std::string>> titles = {
+      {"tab\\there", "tab\there"},
+      {"line\\nbreak\\r\\nend", "line\nbreak\r\nend"},
+      {"back\\\\slash \\\\N and \\\\t", "back\\slash \\N and \\t"},
+      {"\\\\N", "\\N"},
+      {"한국어 뉴스 🚀 ₩ é", "한국어 뉴스 🚀 ₩ é"},
+      {"\\b\\f\\u000b\\u0001", "\b\f\v\x01"},
+      {"", ""}};
+  std::vector<std::string> lines;
+  for (std::size_t i = 0; i < titles.size(); ++i)
+    lines.push_back(keyed(static_cast<long>(i), unique_news(static_cast<long>(i), titles[i].first)));
+  kcat_produce(b.bootstrap(), "ctk.unique", lines, dir);
+
+  auto sink = start_db_sink(b, dir, dsn);
+  ASSERT_TRUE(
+      wait_until([&] { return rows(dsn, "raw_news") == static_cast<long>(titles.size()); }, std::chrono::seconds(60)))
+      << sink->err();
+  const auto hex = [](const std::string& s) {
+    std::string out;
+    char b[3];
+    for (unsigned char c : s) std::snprintf(b, sizeof b, "%02x", c), out += b;
+    return out;
+  };
+  for (std::size_t i = 0; i < titles.size(); ++i)
+    EXPECT_EQ(psql(dsn, "SELECT encode(convert_to(title, 'UTF8'), 'hex') FROM raw_news WHERE record_id = '" +
+                            test_id(static_cast<long>(i)) + "'"),
+              hex(titles[i].second))
+        << titles[i].first;
+  EXPECT_EQ(rows(dsn, "sink_rejects"), 0);
+  sink->signal(SIGTERM);
+  EXPECT_EQ(sink->wait(std::chrono::seconds(30)), 0) << sink->err();
+}
+
+// A revoked partition's rows leave the buffered batch; the others keep their
+// lines, their order and their records' keys and values (for dead letters).
+TEST(db_sink, a_revoked_partitions_rows_leave_the_batch_and_the_rest_keep_their_lines) {
+  ctk::db::batch b;
+  for (int i = 0; i < 6; ++i) {
+    ctk::msg::envelope e;
+    e.id = test_id(i);
+    e.source = "upbit";
+    e.fetched_at = "2026-11-28T10:00:00.000Z";
+    ctk::msg::market_data d;
+    d.symbol = "KRW-C" + std::to_string(i);
+    d.price = i + 0.5;
+    const std::string key = "k" + std::to_string(i), value = "value\t" + std::to_string(i);
+    b.market.add(e, d, b.origins.size());
+    b.add_origin("ctk.unique", i % 2, i, key, value);
+  }
+  b.drop({{"ctk.unique", 0}});
+  ASSERT_EQ(b.origins.size(), 3u);
+  ASSERT_EQ(b.market.size(), 3u);
+  for (std::size_t r = 0; r < 3; ++r) {
+    const int i = static_cast<int>(2 * r + 1);
+    EXPECT_EQ(b.market.refs[r], r);
+    EXPECT_EQ(b.origins[r].offset, i);
+    EXPECT_EQ(b.key(b.origins[r]), "k" + std::to_string(i));
+    EXPECT_EQ(b.value(b.origins[r]), "value\t" + std::to_string(i));
+    const std::string_view line = b.market.line(r);
+    EXPECT_EQ(line.substr(0, 33), test_id(i) + "\t") << line;
+    EXPECT_NE(line.find("\tKRW-C" + std::to_string(i) + "\t" + std::to_string(i) + ".5\t"), std::string_view::npos)
+        << line;
+    EXPECT_EQ(line.back(), '\n');
+  }
+  b.clear();
+  EXPECT_TRUE(b.empty());
+  EXPECT_EQ(b.market.size(), 0u);
+}

@@ -113,22 +113,28 @@ bool day_present(hdfs::store& s, const std::string& day, std::string& err) {
 
 namespace {
 
-// One file mapped: its pairs as `mapreduce map` prints them.
+// One file mapped: its pairs as `mapreduce map` prints them. It hands back
+// the file's bytes and its pairs as buffers to reuse for the next file.
 struct mapped_file {
   bool ok = true;
   std::string err;
+  std::string bytes;
   std::string pairs;  // KEY TAB VALUE NEWLINE ...
   std::int64_t records = 0, other_kinds = 0, broken = 0;
   std::vector<std::string> broken_lines;
 };
 
-mapped_file map_file(const std::string& path, const std::string& bytes, const analyzer::sentiment_scorer* scorer) {
+mapped_file map_file(const std::string& path, std::string bytes, std::string pairs,
+                     const analyzer::sentiment_scorer* scorer) {
   mapped_file out;
+  out.bytes = std::move(bytes);
+  out.pairs = std::move(pairs);
+  out.pairs.clear();
   mapper m(scorer);
   std::string key, value, why;
-  out.pairs.reserve(bytes.size() / 2);
+  out.pairs.reserve(out.bytes.size() / 2);
   out.ok = hdfs::for_each_record(
-      path, bytes,
+      path, out.bytes,
       [&](std::string_view json, std::int64_t n) {
         if (!m.map(json, key, value, why)) {
           if (why.empty()) return void(++out.other_kinds);
@@ -188,21 +194,28 @@ bool reduce_day(hdfs::store& s, const std::vector<raw_file>& files, const analyz
   const std::size_t workers = std::max(1u, std::thread::hardware_concurrency());
   day_reducer reducer(groups, r);
   std::deque<std::pair<std::string, std::future<mapped_file>>> inflight;  // path, result
+  std::vector<std::string> spare;                                         // buffers of files merged, for the next ones
+  const auto take = [&] {
+    std::string b;
+    if (!spare.empty()) b = std::move(spare.back()), spare.pop_back();
+    return b;
+  };
   std::size_t next = 0;
   for (;;) {
     while (next < files.size() && inflight.size() < workers) {
       const auto& f = files[next++];
       hdfs::error e;
-      auto bytes = s.read(f.path, e);
-      if (!bytes) {
+      std::string bytes = take();
+      if (!s.read_into(f.path, bytes, e)) {
         err = "cannot read " + f.path + ": " + e.message;
         return false;  // the futures' destructors wait for the files in flight
       }
       ++r.files;
-      r.bytes += static_cast<std::int64_t>(bytes->size());
-      inflight.emplace_back(f.path, std::async(std::launch::async, [path = f.path, b = std::move(*bytes), scorer] {
-                              return map_file(path, b, scorer);
-                            }));
+      r.bytes += static_cast<std::int64_t>(bytes.size());
+      inflight.emplace_back(
+          f.path, std::async(std::launch::async, [path = f.path, b = std::move(bytes), p = take(), scorer]() mutable {
+            return map_file(path, std::move(b), std::move(p), scorer);
+          }));
     }
     if (inflight.empty()) return true;
     mapped_file m = inflight.front().second.get();
@@ -212,6 +225,8 @@ bool reduce_day(hdfs::store& s, const std::vector<raw_file>& files, const analyz
       return false;
     }
     reducer.merge(m);
+    spare.push_back(std::move(m.bytes));
+    spare.push_back(std::move(m.pairs));
   }
 }
 

@@ -118,17 +118,33 @@ class local_store final : public store {
     return file_status{fs::path(path).filename().string(), S_ISDIR(st.st_mode), static_cast<std::int64_t>(st.st_size)};
   }
 
-  std::optional<std::string> read(const std::string& path, error& err) override {
+  bool read_into(const std::string& path, std::string& out, error& err) override {
     const int fd = ::open(at(path).c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
       sys_fail("OPEN", path, err);
-      return std::nullopt;
+      return false;
     }
-    std::string out;
-    char buf[65536];
-    for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;) out.append(buf, static_cast<std::size_t>(n));
+    // Sized once from fstat and read in place (it was appended 64 KiB at a
+    // time: a 70 MB file was copied again at every doubling); a file that
+    // grows meanwhile is read to its end all the same.
+    struct stat st {};
+    out.resize(::fstat(fd, &st) == 0 && st.st_size > 0 ? static_cast<std::size_t>(st.st_size) + 1 : 65536);
+    std::size_t have = 0;
+    for (;;) {
+      if (have == out.size()) out.resize(out.size() * 2);
+      const ssize_t n = ::read(fd, out.data() + have, out.size() - have);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        sys_fail("OPEN", path, err);
+        ::close(fd);
+        return false;
+      }
+      if (n == 0) break;
+      have += static_cast<std::size_t>(n);
+    }
+    out.resize(have);
     ::close(fd);
-    return out;
+    return true;
   }
 
   bool remove(const std::string& path, bool recursive, error& err) override {
@@ -267,15 +283,16 @@ class webhdfs_store final : public store {
     return s;
   }
 
-  std::optional<std::string> read(const std::string& path, error& err) override {
+  bool read_into(const std::string& path, std::string& out, error& err) override {
     http_result r;
-    if (!call("GET", url(path, "OPEN"), {}, false, r, err)) return std::nullopt;
+    if (!call("GET", url(path, "OPEN"), {}, false, r, err)) return false;
     if (r.status == 307 && !r.location.empty()) {
       const std::string loc = r.location;
-      if (!call("GET", loc, {}, false, r, err)) return std::nullopt;
+      if (!call("GET", loc, {}, false, r, err)) return false;
     }
-    if (r.status != 200) return fail_status("OPEN", path, r, err), std::nullopt;
-    return std::move(r.body);
+    if (r.status != 200) return fail_status("OPEN", path, r, err), false;
+    out = std::move(r.body);
+    return true;
   }
 
   bool remove(const std::string& path, bool recursive, error& err) override {

@@ -45,7 +45,15 @@ class store {
   virtual bool rename(const std::string& from, const std::string& to, error& err) = 0;
   virtual std::optional<std::vector<file_status>> list(const std::string& dir, error& err) = 0;
   virtual std::optional<file_status> status(const std::string& path, error& err) = 0;
-  virtual std::optional<std::string> read(const std::string& path, error& err) = 0;
+  // The whole file into `into` (replaced; its capacity reused, so a caller
+  // reading many large files can keep one buffer instead of faulting in new
+  // memory for each).
+  virtual bool read_into(const std::string& path, std::string& into, error& err) = 0;
+  std::optional<std::string> read(const std::string& path, error& err) {
+    std::string out;
+    if (!read_into(path, out, err)) return std::nullopt;
+    return out;
+  }
   // Removing a path that does not exist succeeds.
   virtual bool remove(const std::string& path, bool recursive, error& err) = 0;
 };

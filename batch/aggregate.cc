@@ -41,11 +41,18 @@ bool read_number(std::string_view s, T& v) {
 }
 
 // Tabs, newlines and '|' would break a key or a value: replaced by spaces.
-std::string clean(std::string_view s) {
-  std::string out(s);
-  for (char& c : out)
-    if (c == '\t' || c == '\n' || c == '\r' || c == '|') c = ' ';
+std::string& append_clean(std::string& out, std::string_view s) {
+  const std::size_t at = out.size();
+  out += s;
+  for (std::size_t i = at; i < out.size(); ++i)
+    if (out[i] == '\t' || out[i] == '\n' || out[i] == '\r' || out[i] == '|') out[i] = ' ';
   return out;
+}
+
+void put_integer(std::string& out, std::int64_t v) {
+  char b[24];
+  auto r = std::to_chars(b, b + sizeof b, v);
+  out.append(b, r.ptr);
 }
 
 // "2026-12-06T14" (hour) or "2026-12-06" (day) of a time in ms (UTC).
@@ -152,9 +159,12 @@ bool map_market(object data, std::string_view source, std::string_view fetched_a
   if (data.find_field_unordered("timestamp").get(ts)) ts = {};
   auto at = record_time(ts, fetched_at, why);
   if (!at) return false;
-  key = "market|" + clean(source) + "|" + clean(symbol) + "|" + utc_prefix(*at, true);
+  key.assign("market|");
+  append_clean(append_clean(key, source) += '|', symbol) += '|';
+  key += utc_prefix(*at, true);
   value.assign(id) += '\t';
-  value += std::to_string(*at) + '\t';
+  put_integer(value, *at);
+  value += '\t';
   put_number(value, price);
   value += '\t';
   put_number(value, volume);
@@ -173,9 +183,14 @@ bool map_fear_greed(object data, std::string_view source, std::string_view fetch
   if (data.find_field_unordered("timestamp").get(ts)) ts = {};
   auto at = record_time(ts, fetched_at, why);
   if (!at) return false;
-  key = "fear_greed|" + clean(source) + "|" + utc_prefix(*at, false);
+  key.assign("fear_greed|");
+  append_clean(key, source) += '|';
+  key += utc_prefix(*at, false);
   value.assign(id) += '\t';
-  value += std::to_string(*at) + '\t' + std::to_string(v) + '\t' + clean(label);
+  put_integer(value, *at);
+  value += '\t';
+  put_integer(value, v);
+  append_clean(value += '\t', label);
   return true;
 }
 
@@ -195,7 +210,9 @@ bool map_news(const analyzer::sentiment_scorer* scorer, object data, std::string
     }
   auto at = record_time(published, fetched_at, why);
   if (!at) return false;
-  key = "news|" + clean(source) + "|" + utc_prefix(*at, true);
+  key.assign("news|");
+  append_clean(key, source) += '|';
+  key += utc_prefix(*at, true);
   value.assign(id) += '\t';
   if (scorer) {
     const auto r = scorer->score(title, content, keywords, 64 * 1024);
@@ -204,7 +221,7 @@ bool map_news(const analyzer::sentiment_scorer* scorer, object data, std::string
     std::vector<std::string> symbols = r.symbols;
     std::sort(symbols.begin(), symbols.end());
     symbols.erase(std::unique(symbols.begin(), symbols.end()), symbols.end());
-    for (std::size_t i = 0; i < symbols.size(); ++i) value += (i ? "," : "") + clean(symbols[i]);
+    for (std::size_t i = 0; i < symbols.size(); ++i) append_clean(i ? value += ',' : value, symbols[i]);
   } else {
     value += '\t';
   }
@@ -223,15 +240,20 @@ bool map_data(const analyzer::sentiment_scorer* scorer, std::string_view kind, o
 }
 }  // namespace
 
-bool mapper::map(std::string_view json, std::string& key, std::string& value, std::string& why) {
+bool mapper::map(std::string_view json, std::string& key, std::string& value, std::string& why, std::size_t readable) {
   why.clear();
-  auto& b = p_->buf;
-  b.assign(json);
-  b.resize(json.size() + simdjson::SIMDJSON_PADDING);
+  const char* at = json.data();
+  if (readable < json.size() + simdjson::SIMDJSON_PADDING) {
+    auto& b = p_->buf;
+    b.assign(json);
+    b.resize(json.size() + simdjson::SIMDJSON_PADDING);
+    at = b.data();
+    readable = b.size();
+  }
   simdjson::ondemand::document doc;
   object env, data;
   std::string_view id, source, kind, fetched_at;
-  if (p_->parser.iterate(b.data(), json.size(), b.size()).get(doc) || doc.get_object().get(env) ||
+  if (p_->parser.iterate(at, json.size(), readable).get(doc) || doc.get_object().get(env) ||
       env.find_field_unordered("id").get(id) || env.find_field_unordered("source").get(source) ||
       env.find_field_unordered("kind").get(kind)) {
     why = "not an envelope (JSON with id, source, kind)";
@@ -287,10 +309,10 @@ void group::pick::set(std::int64_t t, std::string_view i, double n, double v, st
   label.assign(l);
 }
 
-bool group::add(std::string_view value) {
+bool group::add(std::string_view value, bool id_checked) {
   bool more = false;
   const std::string_view id = next_field(value, more);
-  if (!more || !parse_id(id)) return false;
+  if (!more || (!id_checked && !parse_id(id))) return false;
   if (kind_ == "market" || kind_ == "fear_greed") {
     std::int64_t at = 0;
     double number = 0, volume = 0;

@@ -52,7 +52,10 @@ class mapper {
   // One record → key and value (see above). False + why: not an envelope
   // of a kind with an aggregate (a broken line, or kind not aggregated:
   // `why` empty then, and the record is skipped without complaint).
-  bool map(std::string_view json, std::string& key, std::string& value, std::string& why);
+  // readable: how many bytes from json.data() on may be read (≥ json.size());
+  // with simdjson's padding among them the record is parsed where it lies,
+  // otherwise it is copied first.
+  bool map(std::string_view json, std::string& key, std::string& value, std::string& why, std::size_t readable = 0);
 
  private:
   struct impl;
@@ -66,7 +69,8 @@ class group {
  public:
   group(std::string_view key, bool dedup);
   // false: the value is not one map() writes (a reducer fed by hand).
-  bool add(std::string_view value);
+  // id_checked: the caller has read the value's id as one already.
+  bool add(std::string_view value, bool id_checked = false);
   std::string_view kind() const { return kind_; }
   // The aggregate as one line of JSON (no newline).
   std::string json() const;

@@ -2,6 +2,7 @@
 
 #include <absl/container/flat_hash_map.h>
 #include <absl/container/flat_hash_set.h>
+#include <simdjson.h>
 
 #include <algorithm>
 #include <ctime>
@@ -132,11 +133,18 @@ mapped_file map_file(const std::string& path, std::string bytes, std::string pai
   out.pairs.clear();
   mapper m(scorer);
   std::string key, value, why;
-  out.pairs.reserve(out.bytes.size() / 2);
+  out.pairs.reserve(out.bytes.size() / 3);
+  // Zeros after the file's bytes: each of its lines is then followed by
+  // simdjson's padding, and parsed where it lies.
+  const std::size_t size = out.bytes.size();
+  out.bytes.append(simdjson::SIMDJSON_PADDING, '\0');
+  const char* end = out.bytes.data() + out.bytes.size();
+  const std::string_view file(out.bytes.data(), size);
   out.ok = hdfs::for_each_record(
-      path, out.bytes,
+      path, file,
       [&](std::string_view json, std::int64_t n) {
-        if (!m.map(json, key, value, why)) {
+        const bool inside = json.data() >= file.data() && json.data() < end;
+        if (!m.map(json, key, value, why, inside ? static_cast<std::size_t>(end - json.data()) : 0)) {
           if (why.empty()) return void(++out.other_kinds);
           if (out.broken_lines.size() < 20) out.broken_lines.push_back(path + ":" + std::to_string(n) + ": " + why);
           return void(++out.broken);
@@ -178,7 +186,7 @@ class day_reducer {
         group* g = &groups_.try_emplace(std::string(key), key, false).first->second;
         it = index_.emplace(std::string(key), g).first;
       }
-      it->second->add(value);
+      it->second->add(value, true);
     }
   }
 
@@ -210,6 +218,8 @@ bool reduce_day(hdfs::store& s, const std::vector<raw_file>& files, const analyz
         err = "cannot read " + f.path + ": " + e.message;
         return false;  // the futures' destructors wait for the files in flight
       }
+      // The next file is read from disk while this one is mapped and merged.
+      if (next < files.size()) s.prefetch(files[next].path);
       ++r.files;
       r.bytes += static_cast<std::int64_t>(bytes.size());
       inflight.emplace_back(

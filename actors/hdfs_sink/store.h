@@ -41,6 +41,9 @@ class store {
   // Starts writing the file back without waiting (file://), so that the
   // sync() of several files that follows overlaps their I/O. A hint.
   virtual void start_sync(const std::string& /*path*/, std::int64_t /*offset*/ = 0, std::int64_t /*bytes*/ = 0) {}
+  // Starts reading the file into memory without waiting (file://: the page
+  // cache), so that a read_into() that follows finds it there. A hint.
+  virtual void prefetch(const std::string& /*path*/) {}
   // Fails (false, err.message empty) when `to` exists: never replaces.
   virtual bool rename(const std::string& from, const std::string& to, error& err) = 0;
   virtual std::optional<std::vector<file_status>> list(const std::string& dir, error& err) = 0;

@@ -135,7 +135,10 @@ mapped_file map_file(const std::string& path, std::string bytes, std::string pai
   std::string key, value, why;
   out.pairs.reserve(out.bytes.size() / 3);
   // Zeros after the file's bytes: each of its lines is then followed by
-  // simdjson's padding, and parsed where it lies.
+  // simdjson's padding, and parsed where it lies. What follows a line is its
+  // newline (or a zero), which ends any token there: a line cut off inside
+  // a number or a string stays broken (test
+  // a_line_cut_off_inside_a_number_is_broken_and_the_next_line_is_whole).
   const std::size_t size = out.bytes.size();
   out.bytes.append(simdjson::SIMDJSON_PADDING, '\0');
   const char* end = out.bytes.data() + out.bytes.size();

@@ -114,6 +114,24 @@ TEST(aggregate, drops_duplicates_skips_a_broken_line_and_a_rerun_leaves_identica
   EXPECT_EQ(files_in(root + "/cleaned/20261206"), 3);
 }
 
+// Records are parsed where they lie in the file's buffer, the next line's
+// bytes after them: a line cut off inside a number must stay broken, not
+// borrow the digits that follow it.
+TEST(aggregate, a_line_cut_off_inside_a_number_is_broken_and_the_next_line_is_whole) {
+  const std::string root = temp_dir();
+  const std::string whole = market(1, "14:00:05", 100), next = market(2, "14:20:00", 120);
+  const std::string cut = whole.substr(0, whole.find("\"price\":") + 9);  // ..."price":10
+  write(root + "/raw/upbit/20261206/unique+0+0+1.jsonl", cut + "\n" + next + "\n");
+  std::string out;
+  ASSERT_EQ(agg_rc("--day 2026-12-06 --hdfs file://" + root, out), 0) << out;
+  EXPECT_NE(out.find("1 records (0 duplicates dropped, 1 broken lines skipped)"), std::string::npos) << out;
+  EXPECT_NE(out.find("broken: /raw/upbit/20261206/unique+0+0+1.jsonl:1: "), std::string::npos) << out;
+  EXPECT_EQ(
+      cleaned(root, "market"),
+      R"({"source":"upbit","symbol":"KRW-BTC","hour":"2026-12-06T14:00:00Z","open":120,"high":120,"low":120,"close":120,"volume_24h":1,"records":1})"
+      "\n");
+}
+
 TEST(aggregate, map_sort_reduce_equals_aggregate_byte_for_byte) {
   const std::string root = temp_dir();
   raw_day(root);

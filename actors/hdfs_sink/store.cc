@@ -133,9 +133,10 @@ class local_store final : public store {
     }
     // Sized once from fstat and read in place (it was appended 64 KiB at a
     // time: a 70 MB file was copied again at every doubling); a file that
-    // grows meanwhile is read to its end all the same.
+    // grows meanwhile is read to its end all the same. The 4 KiB to spare
+    // let a parser pad the bytes without moving them.
     struct stat st {};
-    out.resize(::fstat(fd, &st) == 0 && st.st_size > 0 ? static_cast<std::size_t>(st.st_size) + 1 : 65536);
+    out.resize(::fstat(fd, &st) == 0 && st.st_size > 0 ? static_cast<std::size_t>(st.st_size) + 4096 : 65536);
     std::size_t have = 0;
     for (;;) {
       if (have == out.size()) out.resize(out.size() * 2);

@@ -157,6 +157,10 @@ void agent::loop() {
     sub.set(zmq::sockopt::linger, 0);
     sub.set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(max_control_bytes));
     sub.set(zmq::sockopt::subscribe, "");
+    // While the scheduler is away, reconnect attempts back off from 100 ms to
+    // 2 s: every actor of a node retrying 10 times a second on both sockets
+    // was most of an idle actor's wake-ups.
+    for (auto* s : {&dealer, &sub}) s->set(zmq::sockopt::reconnect_ivl_max, 2000);
     dealer.connect(s_.router);
     sub.connect(s_.pub);
     const auto started = clock_type::now();

@@ -120,7 +120,7 @@ TEST(aggregate, drops_duplicates_skips_a_broken_line_and_a_rerun_leaves_identica
 TEST(aggregate, a_line_cut_off_inside_a_number_is_broken_and_the_next_line_is_whole) {
   const std::string root = temp_dir();
   const std::string whole = market(1, "14:00:05", 100), next = market(2, "14:20:00", 120);
-  const std::string cut = whole.substr(0, whole.find("\"price\":") + 9);  // ..."price":10
+  const std::string cut = whole.substr(0, whole.find("\"price\":") + 9);  // ..."price":1
   write(root + "/raw/upbit/20261206/unique+0+0+1.jsonl", cut + "\n" + next + "\n");
   std::string out;
   ASSERT_EQ(agg_rc("--day 2026-12-06 --hdfs file://" + root, out), 0) << out;

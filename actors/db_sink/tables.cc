@@ -39,6 +39,12 @@ constexpr column<D> collected_at{"collected_at", [](const msg::envelope& e, cons
 template <class D>
 constexpr column<D> trace{"trace", [](const msg::envelope& e, const D&) -> cell { return e.trace; }};
 
+// A column holding one text field of the record's data, as it is (referred to, not copied).
+template <class D, std::string D::*M>
+constexpr column<D> text(std::string_view name) {
+  return {name, [](const msg::envelope&, const D& d) -> cell { return d.*M; }};
+}
+
 // A column filled from the record's data alone, by a stateless `value(data)`.
 template <class D, class F>
 constexpr column<D> of(std::string_view name, F) {
@@ -57,27 +63,21 @@ using insight = msg::insight_data;
 const std::array<column<msg::market_data>, 9> market_columns{
     record_id<market>,
     source<market>,
-    of<market>(
-        "symbol", [](const auto& d) -> const auto& { return d.symbol; }),
+    text<market, &market::symbol>("symbol"),
     of<market>("price", [](const auto& d) { return number(d.price); }),
     of<market>("volume_24h", [](const auto& d) { return number(d.volume_24h); }),
     of<market>("change_24h", [](const auto& d) { return number(d.change_24h); }),
-    of<market>(
-        "\"timestamp\"", [](const auto& d) -> const auto& { return d.timestamp; }),
+    text<market, &market::timestamp>("\"timestamp\""),
     collected_at<market>,
     trace<market>};
 
 const std::array<column<msg::news_data>, 9> news_columns{
     record_id<news>,
     source<news>,
-    of<news>(
-        "title", [](const auto& d) -> const auto& { return d.title; }),
-    of<news>(
-        "url", [](const auto& d) -> const auto& { return d.url; }),
-    of<news>(
-        "content", [](const auto& d) -> const auto& { return d.content; }),
-    of<news>(
-        "published_at", [](const auto& d) -> const auto& { return d.published_at; }),
+    text<news, &news::title>("title"),
+    text<news, &news::url>("url"),
+    text<news, &news::content>("content"),
+    text<news, &news::published_at>("published_at"),
     of<news>("keywords", [](const auto& d) { return json_array(d.keywords); }),
     collected_at<news>,
     trace<news>};
@@ -86,21 +86,16 @@ const std::array<column<msg::fear_greed_data>, 7> fear_greed_columns{
     record_id<fear_greed>,
     source<fear_greed>,
     of<fear_greed>("value", [](const auto& d) { return std::to_string(d.value); }),
-    of<fear_greed>(
-        "classification", [](const auto& d) -> const auto& { return d.classification; }),
-    of<fear_greed>(
-        "\"timestamp\"", [](const auto& d) -> const auto& { return d.timestamp; }),
+    text<fear_greed, &fear_greed::classification>("classification"),
+    text<fear_greed, &fear_greed::timestamp>("\"timestamp\""),
     collected_at<fear_greed>,
     trace<fear_greed>};
 
 const std::array<column<msg::indicator_data>, 23> indicator_columns{
     record_id<indicator>,
-    of<indicator>(
-        "symbol", [](const auto& d) -> const auto& { return d.symbol; }),
-    of<indicator>(
-        "\"interval\"", [](const auto& d) -> const auto& { return d.interval; }),
-    of<indicator>(
-        "\"timestamp\"", [](const auto& d) -> const auto& { return d.candle_time; }),
+    text<indicator, &indicator::symbol>("symbol"),
+    text<indicator, &indicator::interval>("\"interval\""),
+    text<indicator, &indicator::candle_time>("\"timestamp\""),
     of<indicator>("open", [](const auto& d) { return number(d.open); }),
     of<indicator>("high", [](const auto& d) { return number(d.high); }),
     of<indicator>("low", [](const auto& d) { return number(d.low); }),
@@ -123,38 +118,27 @@ const std::array<column<msg::indicator_data>, 23> indicator_columns{
 
 const std::array<column<msg::sentiment_data>, 10> sentiment_columns{
     record_id<sentiment>,
-    of<sentiment>(
-        "news_id", [](const auto& d) -> const auto& { return d.news_id; }),
-    of<sentiment>(
-        "source", [](const auto& d) -> const auto& { return d.news_source; }),
+    text<sentiment, &sentiment::news_id>("news_id"),
+    text<sentiment, &sentiment::news_source>("source"),
     of<sentiment>("sentiment_score", [](const auto& d) { return number(d.score); }),
-    of<sentiment>(
-        "sentiment_label", [](const auto& d) -> const auto& { return d.label; }),
+    text<sentiment, &sentiment::label>("sentiment_label"),
     of<sentiment>("confidence", [](const auto& d) { return number(d.confidence); }),
-    of<sentiment>(
-        "language", [](const auto& d) -> const auto& { return d.language; }),
+    text<sentiment, &sentiment::language>("language"),
     of<sentiment>("symbols", [](const auto& d) { return json_array(d.symbols); }),
     of<sentiment>("hits", [](const auto& d) { return std::to_string(d.hits); }),
-    of<sentiment>(
-        "\"timestamp\"", [](const auto& d) -> const auto& { return d.published_at; })};
+    text<sentiment, &sentiment::published_at>("\"timestamp\"")};
 
 const std::array<column<msg::insight_data>, 10> insight_columns{
     record_id<insight>,
     of<insight>("symbol", [](const auto& d) { return d.symbol.empty() ? cell{} : cell{d.symbol}; }),
-    of<insight>(
-        "insight_type", [](const auto& d) -> const auto& { return d.type; }),
-    of<insight>(
-        "description", [](const auto& d) -> const auto& { return d.text_ko; }),
-    of<insight>(
-        "description_en", [](const auto& d) -> const auto& { return d.text_en; }),
+    text<insight, &insight::type>("insight_type"),
+    text<insight, &insight::text_ko>("description"),
+    text<insight, &insight::text_en>("description_en"),
     of<insight>("value", [](const auto& d) { return number(d.value); }),
-    of<insight>(
-        "severity", [](const auto& d) -> const auto& { return d.severity; }),
-    of<insight>(
-        "\"interval\"", [](const auto& d) -> const auto& { return d.interval; }),
+    text<insight, &insight::severity>("severity"),
+    text<insight, &insight::interval>("\"interval\""),
     of<insight>("related_news", [](const auto& d) { return json_array(d.related_news); }),
-    of<insight>(
-        "\"timestamp\"", [](const auto& d) -> const auto& { return d.at; })};
+    text<insight, &insight::at>("\"timestamp\"")};
 
 cell cell::number(double v) {
   cell c;

@@ -107,8 +107,9 @@ constexpr std::array<std::uint8_t, 256> hex_digits = [] {  // 16: not a hex digi
 }();
 }  // namespace
 
-// Every record's id is read three times (map, the day's id set, the group):
-// a table per digit instead of from_chars, which was a tenth of the run.
+// Every record's id is read by map() and again for the day's id set (and
+// by a Hadoop reducer's group): a table per digit instead of from_chars,
+// which was a tenth of the aggregate's run.
 std::optional<id128> parse_id(std::string_view hex) {
   if (hex.size() != 32) return std::nullopt;
   std::uint8_t bad = 0;

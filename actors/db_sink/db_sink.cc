@@ -171,19 +171,11 @@ class db_sink final : public pipeline::actor {
 
   // Hands a full (or old enough) batch to the writer and collects the
   // previous one's result; waits only when two batches are waiting.
-  pipeline::outcome flush(pipeline::emitter& out) override {
-    const bool full = static_cast<std::int64_t>(buffer_->origins.size()) >= settings_.batch_rows;
-    if (auto o = collect(out, full); o.v != pipeline::verdict::ok) return o;
-    count_buffered();
-    if (job_) return pipeline::outcome::ok();  // still writing (or a failed one was resubmitted)
-    if (!buffer_->empty() && (full || clock::now() - buffer_->oldest >= settings_.batch_after.value()))
-      submit(std::exchange(buffer_, fresh_batch()));
-    return pipeline::outcome::ok();
-  }
+  pipeline::outcome flush(pipeline::emitter& out) override { return step(out, true); }
 
   pipeline::outcome flush_all(pipeline::emitter& out) override {
     for (;;) {
-      if (auto o = collect(out, true); o.v != pipeline::verdict::ok) return o;
+      if (auto o = collect(out, true, true); o.v != pipeline::verdict::ok) return o;
       if (job_) continue;  // a failed job was resubmitted: wait for it
       if (buffer_->empty()) return pipeline::outcome::ok();
       submit(std::exchange(buffer_, fresh_batch()));
@@ -192,7 +184,7 @@ class db_sink final : public pipeline::actor {
 
   pipeline::outcome idle(pipeline::emitter& out) override {
     if (!job_ && buffer_->empty()) probe();
-    return flush(out);
+    return step(out, false);
   }
 
   std::int64_t durable(std::string_view topic, std::int32_t partition, std::int64_t next) override {
@@ -205,6 +197,17 @@ class db_sink final : public pipeline::actor {
   }
 
  private:
+  // flush() (paced: from the runner's retry loop, after its backoff) and idle().
+  pipeline::outcome step(pipeline::emitter& out, bool paced) {
+    const bool full = static_cast<std::int64_t>(buffer_->origins.size()) >= settings_.batch_rows;
+    if (auto o = collect(out, full, paced); o.v != pipeline::verdict::ok) return o;
+    count_buffered();
+    if (job_) return pipeline::outcome::ok();  // still writing
+    if (!buffer_->empty() && (full || clock::now() - buffer_->oldest >= settings_.batch_after.value()))
+      submit(std::exchange(buffer_, fresh_batch()));
+    return pipeline::outcome::ok();
+  }
+
   // With nothing to write, the database is still checked (connect and
   // migrate, every few seconds while it fails): a wrong password or a
   // failed migration turns /readyz to 503 and is logged at once, not when
@@ -263,8 +266,19 @@ class db_sink final : public pipeline::actor {
 
   // The writer's result: dead letters for refused rows (done), or a retry
   // for the runner's backoff, after which the same job is resubmitted.
-  pipeline::outcome collect(pipeline::emitter& out, bool wait) {
+  // `paced` (from the runner's retry loop, after its backoff): a failed job
+  // is written again at once and that attempt's result is the answer, one
+  // write per backoff; answering "still failing" meanwhile would double the
+  // runner's delay again for nothing. From idle(), after every empty poll,
+  // the job waits for the sink's own backoff instead.
+  pipeline::outcome collect(pipeline::emitter& out, bool wait, bool paced) {
     if (!job_) return pipeline::outcome::ok();
+    if (resubmit_) {
+      if (!paced && clock::now() < resubmit_at_) return still_failing();
+      resubmit_ = false;
+      start_job();
+      wait = true;
+    }
     if (wait)
       writer_.barrier();
     else if (writer_.busy())
@@ -280,14 +294,6 @@ class db_sink final : public pipeline::actor {
       resubmit_at_ = clock::now() + delay;
       ++failures_;
       return pipeline::outcome::retry(failure);
-    }
-    if (resubmit_) {
-      // Until a write succeeds, the sink is failing: also while the job is
-      // written again (no "succeeded" before it has).
-      if (clock::now() < resubmit_at_) return still_failing();
-      resubmit_ = false;
-      start_job();
-      return still_failing();
     }
     if (failures_ > 0) spdlog::info("db-sink: writing succeeded again after {} failed attempts", failures_);
     failures_ = 0;

@@ -8,7 +8,10 @@
 # page, shared library text included, as `ps` shows it), PSS (shared pages
 # divided among the processes that map them: what N actors on a node add
 # up to) and private (pages no other process maps: what one more actor
-# costs); and the peak RSS since start (VmHWM).
+# costs); and the peak RSS since start (VmHWM). Two rows last: "runner
+# alone", the tests' relay actor (the runtime without any actor's own
+# libraries), and "kcat -G", librdkafka's consumer with nothing around it:
+# the floors under every actor.
 #   benchmarks/footprint.sh [SECONDS] [amd64|arm64]
 # amd64: build/cointicker. arm64: build/arm64/cointicker (tests/support/arm64.sh
 # build) under qemu-aarch64; the broker stays the build machine's. Under
@@ -43,16 +46,18 @@ mib() { awk -v k="$1" 'BEGIN {printf "%.1f", k / 1024}'; }
 
 echo "($arch, ${window} s window after a 5 s warm-up, $(date -u +%F), $(git -C "$here" rev-parse --short HEAD))"
 echo "actor        RSS MiB  PSS MiB  private MiB  peak RSS MiB  idle CPU %"
-for actor in validator dedup db-sink hdfs-sink analyzer; do
-  mkdir -p "$work/hdfs"
-  env CTK_POSTGRES__DSN="$(dsn_of footprint)" CTK_HDFS__URL="file://$work/hdfs" \
-    "${run[@]}" --config "${config_dir:-$here/config}" --bootstrap "$b" run "$actor" --node footprint 2>"$work/$actor.err" &
+# measure NAME READY COMMAND...: start it, wait until its stderr says READY
+# and for the warm-up, print one row, stop it.
+measure() {
+  local name=$1 ready=$2 pid t0 t1 private deadline
+  shift 2
+  "$@" 2>"$work/$name.err" &
   pid=$!
   pids+=($pid)
   deadline=$((SECONDS + 120))
-  until grep -q "metrics on http" "$work/$actor.err" 2>/dev/null; do
-    kill -0 "$pid" 2>/dev/null || { echo "footprint: $actor exited:" >&2; tail -n 5 "$work/$actor.err" >&2; exit 1; }
-    ((SECONDS < deadline)) || { echo "footprint: $actor did not start in 120 s" >&2; exit 1; }
+  until grep -q "$ready" "$work/$name.err" 2>/dev/null; do
+    kill -0 "$pid" 2>/dev/null || { echo "footprint: $name exited:" >&2; tail -n 5 "$work/$name.err" >&2; exit 1; }
+    ((SECONDS < deadline)) || { echo "footprint: $name did not start in 120 s" >&2; exit 1; }
     sleep 0.1
   done
   sleep 5
@@ -60,9 +65,30 @@ for actor in validator dedup db-sink hdfs-sink analyzer; do
   sleep "$window"
   t1=$(cpu_ticks "$pid")
   private=$(($(kib "$pid" Private_Clean smaps_rollup) + $(kib "$pid" Private_Dirty smaps_rollup)))
-  printf '%-12s %7s  %7s  %11s  %12s  %10.2f\n' "$actor" "$(mib "$(kib "$pid" Rss smaps_rollup)")" \
+  printf '%-12s %7s  %7s  %11s  %12s  %10.2f\n' "$name" "$(mib "$(kib "$pid" Rss smaps_rollup)")" \
     "$(mib "$(kib "$pid" Pss smaps_rollup)")" "$(mib "$private")" "$(mib "$(kib "$pid" VmHWM)")" \
     "$(awk -v t=$((t1 - t0)) -v hz="$hz" -v w="$window" 'BEGIN {print 100 * t / hz / w}')"
   kill -TERM "$pid"
   wait "$pid" 2>/dev/null || true
+}
+
+for actor in validator dedup db-sink hdfs-sink analyzer; do
+  mkdir -p "$work/hdfs"
+  measure "$actor" "metrics on http" env CTK_POSTGRES__DSN="$(dsn_of footprint)" CTK_HDFS__URL="file://$work/hdfs" \
+    "${run[@]}" --config "${config_dir:-$here/config}" --bootstrap "$b" run "$actor" --node footprint
 done
+# The floor under any actor of this design: the runner alone (the tests'
+# relay actor: runner, transport, control agent, metrics endpoint, config;
+# no actor's own libraries) with the shipped waits: a 100 ms fetch wait and
+# a 100 ms batch wait.
+relay=$here/build/ctk_relay_actor
+[ "$arch" = arm64 ] && relay=$here/build/arm64/ctk_relay_actor
+if [ -x "$relay" ]; then
+  run_relay=("$relay")
+  [ "$arch" = arm64 ] && run_relay=("${run[@]:0:3}" "$relay")
+  measure "runner alone" "metrics on http" "${run_relay[@]}" --bootstrap "$b" --in raw --out valid --prefix ctk. \
+    --batch-ms 100 --consumer-prop fetch.wait.max.ms=100
+fi
+# ... and under that, librdkafka's own: kcat as a group consumer of the
+# same topic with the same 100 ms fetch wait, amd64 only.
+[ "$arch" = amd64 ] && measure "kcat -G" "rebalanced" kcat -b "$b" -X fetch.wait.max.ms=100 -G footprint.kcat ctk.raw

@@ -175,8 +175,7 @@ class db_sink final : public pipeline::actor {
 
   pipeline::outcome flush_all(pipeline::emitter& out) override {
     for (;;) {
-      if (auto o = collect(out, true, true); o.v != pipeline::verdict::ok) return o;
-      if (job_) continue;  // a failed job was resubmitted: wait for it
+      if (auto o = collect(out, true, true); o.v != pipeline::verdict::ok) return o;  // the job is done now
       if (buffer_->empty()) return pipeline::outcome::ok();
       submit(std::exchange(buffer_, fresh_batch()));
     }

@@ -91,4 +91,6 @@ if [ -x "$relay" ]; then
 fi
 # ... and under that, librdkafka's own: kcat as a group consumer of the
 # same topic with the same 100 ms fetch wait, amd64 only.
-[ "$arch" = amd64 ] && measure "kcat -G" "rebalanced" kcat -b "$b" -X fetch.wait.max.ms=100 -G footprint.kcat ctk.raw
+if [ "$arch" = amd64 ]; then
+  measure "kcat -G" "rebalanced" kcat -b "$b" -X fetch.wait.max.ms=100 -G footprint.kcat ctk.raw
+fi

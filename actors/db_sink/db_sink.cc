@@ -281,7 +281,7 @@ class db_sink final : public pipeline::actor {
     if (wait)
       writer_.barrier();
     else if (writer_.busy())
-      return failures_ ? still_failing() : pipeline::outcome::ok();
+      return pipeline::outcome::ok();  // a first write (a retried one is waited for above)
     if (std::string failure = writer_.failure(); !failure.empty()) {
       writer_.reset();
       resubmit_ = true;
